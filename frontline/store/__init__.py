@@ -1,0 +1,57 @@
+"""Stores: one interface (:class:`Store`), the embedded GeoPackage backend by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+
+from ..borders import Theatre, default_theatre
+from .base import ImportReport, StoredFeature, Store, VersionInfo
+from .gpkg import GeoPackageStore, default_store_path
+
+__all__ = ["Store", "VersionInfo", "StoredFeature", "ImportReport", "GeoPackageStore", "open_store",
+           "init_store", "theatre_of", "default_store_path"]
+
+
+def init_store(path: Path | str | None = None, sides=("ua", "ru")) -> GeoPackageStore:
+    """Create a store with the theatre's borders copied into it.
+
+    Parameters
+    ----------
+    path
+        Store file; ``$FRONTLINE_STORE`` or ``./frontline.gpkg`` when None.
+    sides
+        The two sides; their homes are Ukraine and Russia's theatre part.
+    """
+    path = Path(path) if path else default_store_path()
+    th = default_theatre()
+    regions = {f"home:{side}": ("home", g) for side, g in th.homes.items()}
+    regions |= {f"country:{a3}": ("country", g) for a3, g in th.countries.items()}
+    return GeoPackageStore.create(path, regions, sides)
+
+
+def open_store(path: Path | str | None = None, readonly: bool = False) -> GeoPackageStore:
+    """Open an existing store (``$FRONTLINE_STORE`` or ``./frontline.gpkg`` when None)."""
+    return GeoPackageStore(Path(path) if path else default_store_path(), readonly=readonly)
+
+
+_THEATRES: dict[str, Theatre] = {}
+
+
+def theatre_of(store: GeoPackageStore) -> Theatre:
+    """The theatre saved in a store (cached by the content of its borders)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for (blob,) in store.db.execute("SELECT geom FROM regions ORDER BY fid"):
+        h.update(blob)
+    key = h.hexdigest()  # same borders, same tiles: tiling costs seconds, so share it
+    if key not in _THEATRES:
+        regs = store.regions()
+        homes = {name.split(":", 1)[1]: g for name, (kind, g) in regs.items() if kind == "home"}
+        countries = {name.split(":", 1)[1]: g for name, (kind, g) in regs.items() if kind == "country"}
+        for g in homes.values():
+            shapely.prepare(g)
+        _THEATRES[key] = Theatre(homes=homes, countries=countries)
+    return _THEATRES[key]

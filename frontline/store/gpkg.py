@@ -1,0 +1,467 @@
+"""The embedded default store: one GeoPackage (SQLite) file.
+
+Why GeoPackage: it is one transactional file, needs no server, and QGIS opens
+it as it is. The ``features`` layer holds every distinct feature once;
+``feature_history`` is a view with one row per validity interval and
+``valid_from``/``valid_to`` as date-times, ready for QGIS's Temporal Controller;
+``regions`` holds the homes and basemap countries. Other tables are plain
+SQLite (see ``docs/architecture.md`` for the schema).
+
+Writes happen one version per transaction, so a crash mid-import leaves every
+earlier version complete and the import can simply be re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..model import iso
+from ..normalise import FeaturePieces, Piece
+from .base import StoredFeature, Store, VersionInfo
+
+SCHEMA_VERSION = "1"
+GPKG_APPLICATION_ID = 0x47504B47
+GPKG_USER_VERSION = 10300
+
+
+def encode_gpkg(geom: BaseGeometry | None) -> bytes | None:
+    """GeoPackage geometry blob (header with XY envelope + little-endian WKB)."""
+    if geom is None:
+        return None
+    if geom.is_empty:
+        return b"GP" + bytes([0, 0b00010001]) + struct.pack("<i", 4326) + shapely.to_wkb(geom)
+    minx, miny, maxx, maxy = geom.bounds
+    return (b"GP" + bytes([0, 0b00000011]) + struct.pack("<i", 4326)
+            + struct.pack("<4d", minx, maxx, miny, maxy) + shapely.to_wkb(geom, byte_order=1))
+
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def decode_gpkg(blobs: Sequence[bytes]) -> np.ndarray:
+    """Decode GeoPackage geometry blobs into an array of shapely geometries."""
+    wkbs = []
+    for b in blobs:
+        if b is None:
+            wkbs.append(None)
+            continue
+        env = _ENVELOPE_BYTES[(b[3] >> 1) & 0b111]
+        wkbs.append(b[8 + env:])
+    return shapely.from_wkb(np.array(wkbs, dtype=object))
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER);
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
+
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS regions (
+  fid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, geom BLOB);
+CREATE TABLE IF NOT EXISTS versions (
+  pk INTEGER PRIMARY KEY, source TEXT NOT NULL, version_id TEXT NOT NULL, valid_time INTEGER NOT NULL,
+  published_at INTEGER, revised_at INTEGER, revision INTEGER NOT NULL DEFAULT 1,
+  content_hash TEXT NOT NULL, origin TEXT, imported_at INTEGER NOT NULL, n_features INTEGER NOT NULL,
+  UNIQUE (source, version_id), UNIQUE (source, valid_time));
+CREATE TABLE IF NOT EXISTS revisions (
+  source TEXT NOT NULL, version_id TEXT NOT NULL, revision INTEGER NOT NULL, revised_at INTEGER,
+  content_hash TEXT NOT NULL, origin TEXT, imported_at INTEGER NOT NULL, members BLOB,
+  PRIMARY KEY (source, version_id, revision));
+CREATE TABLE IF NOT EXISTS features (
+  fid INTEGER PRIMARY KEY, source TEXT NOT NULL, fkey BLOB NOT NULL, kind TEXT NOT NULL, key TEXT,
+  role TEXT NOT NULL, side TEXT, name TEXT, name_en TEXT, at_label TEXT, bearing REAL, props TEXT,
+  repaired INTEGER NOT NULL DEFAULT 0, counted INTEGER NOT NULL DEFAULT 0, home_of TEXT,
+  drawn_km2 REAL, geom BLOB, UNIQUE (source, fkey));
+CREATE TABLE IF NOT EXISTS spans (
+  span_id INTEGER PRIMARY KEY, feature_fid INTEGER NOT NULL REFERENCES features(fid), source TEXT NOT NULL,
+  valid_from INTEGER NOT NULL, valid_to INTEGER);
+CREATE INDEX IF NOT EXISTS spans_time ON spans (source, valid_from, valid_to);
+CREATE INDEX IF NOT EXISTS spans_to ON spans (source, valid_to);
+CREATE INDEX IF NOT EXISTS spans_feature ON spans (feature_fid, valid_from);
+CREATE TABLE IF NOT EXISTS pieces (
+  feature_fid INTEGER NOT NULL REFERENCES features(fid), drawn INTEGER NOT NULL, home TEXT NOT NULL,
+  tile TEXT NOT NULL, what TEXT NOT NULL, area_km2 REAL NOT NULL, wkb BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS pieces_feature ON pieces (feature_fid);
+CREATE TABLE IF NOT EXISTS version_areas (
+  version_pk INTEGER NOT NULL REFERENCES versions(pk) ON DELETE CASCADE, region TEXT NOT NULL,
+  convention TEXT NOT NULL, side TEXT NOT NULL, km2 REAL NOT NULL,
+  PRIMARY KEY (version_pk, region, convention, side));
+CREATE TABLE IF NOT EXISTS imports (
+  import_id INTEGER PRIMARY KEY, started INTEGER NOT NULL, finished INTEGER, origin TEXT, summary TEXT);
+CREATE TABLE IF NOT EXISTS problems (
+  import_id INTEGER, origin TEXT NOT NULL, message TEXT NOT NULL);
+CREATE VIEW IF NOT EXISTS feature_history AS
+  SELECT s.span_id AS fid, f.fid AS feature_fid, f.source, f.kind, f.key, f.role, f.side, f.name, f.name_en,
+         f.at_label, f.bearing, f.counted,
+         strftime('%Y-%m-%dT%H:%M:%SZ', s.valid_from, 'unixepoch') AS valid_from,
+         strftime('%Y-%m-%dT%H:%M:%SZ', s.valid_to, 'unixepoch') AS valid_to, f.geom
+  FROM spans s JOIN features f ON f.fid = s.feature_fid;
+"""
+
+LAYERS = (
+    ("features", "GEOMETRY", "Every distinct source feature, stored once, with its classification"),
+    ("feature_history", "GEOMETRY", "One row per validity interval: use valid_from/valid_to in QGIS's Temporal Controller"),
+    ("regions", "GEOMETRY", "Homes of the sides and basemap countries"),
+)
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("FRONTLINE_STORE")
+    return Path(env) if env else Path.cwd() / "frontline.gpkg"
+
+
+class GeoPackageStore(Store):
+    """A Frontline store in one GeoPackage file.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file; created by :meth:`create`.
+    readonly
+        Open without write access (the web server does).
+    """
+
+    def __init__(self, path: Path | str, readonly: bool = False):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(
+                f"No store at {self.path}: create one with `frontline init --store {self.path}`.")
+        uri = f"file:{self.path}?mode={'ro' if readonly else 'rw'}"
+        self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            ver = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{self.path} is not a Frontline store ({exc}).") from None
+        if ver != SCHEMA_VERSION:
+            raise ValueError(f"{self.path} is not a Frontline store (schema {ver!r}, expected {SCHEMA_VERSION}).")
+        self.readonly = readonly
+
+    # -- lifecycle ----------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path | str, regions: dict[str, tuple[str, BaseGeometry]],
+               sides: Sequence[str] = ("ua", "ru")) -> "GeoPackageStore":
+        """Create a new store file with its regions (homes and basemap countries)."""
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} already exists; remove it or choose another --store.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".creating")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp, isolation_level=None)
+        db.execute(f"PRAGMA application_id={GPKG_APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version={GPKG_USER_VERSION}")
+        db.executescript(SCHEMA)
+        db.execute("BEGIN")
+        db.executemany("INSERT OR REPLACE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", [
+            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
+            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
+            ("WGS 84 geodetic", 4326, "EPSG", 4326,
+             'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+             'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+             'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]', "longitude/latitude on WGS 84"),
+        ])
+        for name, gtype, desc in LAYERS:
+            db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
+                       "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,19,42,46,57)",
+                       (name, "features", name, desc))
+            db.execute("INSERT INTO gpkg_geometry_columns VALUES (?,?,?,4326,0,0)", (name, "geom", gtype))
+        db.executemany("INSERT INTO meta VALUES (?,?)", [
+            ("schema_version", SCHEMA_VERSION), ("sides", ",".join(sides)), ("created", iso(time.time())),
+        ])
+        db.executemany("INSERT INTO regions (name, kind, geom) VALUES (?,?,?)",
+                       [(n, k, encode_gpkg(g)) for n, (k, g) in regions.items()])
+        db.execute("COMMIT")
+        db.close()
+        tmp.replace(path)  # appears complete or not at all
+        return cls(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple((self.get_meta("sides") or "ua,ru").split(","))
+
+    # -- regions ------------------------------------------------------------
+    def regions(self) -> dict[str, tuple[str, BaseGeometry]]:
+        rows = self.db.execute("SELECT name, kind, geom FROM regions ORDER BY fid").fetchall()
+        geoms = decode_gpkg([r[2] for r in rows]) if rows else []
+        return {r[0]: (r[1], g) for r, g in zip(rows, geoms)}
+
+    # -- versions -----------------------------------------------------------
+    _VCOLS = ("pk, source, version_id, valid_time, published_at, revised_at, revision, content_hash, "
+              "origin, n_features")
+
+    def sources(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
+
+    def default_source(self, source: str | None = None) -> str:
+        """The given source, or the only/first one stored."""
+        srcs = self.sources()
+        if source:
+            if source not in srcs:
+                raise ValueError(f"No source {source!r} in the store (have: {', '.join(srcs) or 'none'}).")
+            return source
+        if not srcs:
+            raise ValueError("The store holds no versions yet: run `frontline import` first.")
+        return "deepstate" if "deepstate" in srcs else srcs[0]
+
+    def versions(self, source: str | None = None) -> list[VersionInfo]:
+        source = self.default_source(source)
+        rows = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? ORDER BY valid_time", (source,))
+        return [VersionInfo(*r) for r in rows]
+
+    def version_at(self, t: int, source: str | None = None) -> VersionInfo | None:
+        source = self.default_source(source)
+        r = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? AND valid_time<=? "
+                            "ORDER BY valid_time DESC LIMIT 1", (source, int(t))).fetchone()
+        return VersionInfo(*r) if r else None
+
+    def version(self, source: str, version_id: str) -> VersionInfo | None:
+        r = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? AND version_id=?",
+                            (source, str(version_id))).fetchone()
+        return VersionInfo(*r) if r else None
+
+    def revisions(self, source: str, version_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT revision, revised_at, content_hash, origin, imported_at FROM revisions "
+                               "WHERE source=? AND version_id=? ORDER BY revision", (source, str(version_id)))
+        return [dict(zip(("revision", "revised_at", "content_hash", "origin", "imported_at"), r)) for r in rows]
+
+    # -- features -----------------------------------------------------------
+    _FCOLS = "fid, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, geom, repaired"
+
+    def _features(self, rows) -> list[StoredFeature]:
+        geoms = decode_gpkg([r[11] for r in rows]) if rows else []
+        return [StoredFeature(fid=r[0], fkey=r[1], kind=r[2], key=r[3], role=r[4], side=r[5], name=r[6] or "",
+                              name_en=r[7] or "", at=r[8], bearing=r[9], props=json.loads(r[10] or "{}"),
+                              geometry=g, repaired=bool(r[12])) for r, g in zip(rows, geoms)]
+
+    def member_fids(self, version: VersionInfo) -> list[int]:
+        t = version.valid_time
+        return [r[0] for r in self.db.execute(
+            "SELECT feature_fid FROM spans WHERE source=? AND valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
+            (version.source, t, t))]
+
+    def features_at(self, version: VersionInfo, kinds: Sequence[str] | None = None) -> list[StoredFeature]:
+        t = version.valid_time
+        sql = (f"SELECT {', '.join('f.' + c.strip() for c in self._FCOLS.split(','))} FROM spans s "
+               "JOIN features f ON f.fid=s.feature_fid WHERE s.source=? AND s.valid_from<=? "
+               "AND (s.valid_to IS NULL OR s.valid_to>?)")
+        args: list = [version.source, t, t]
+        if kinds:
+            sql += f" AND f.kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        return self._features(self.db.execute(sql + " ORDER BY f.fid", args).fetchall())
+
+    def features_by_fid(self, fids: Sequence[int]) -> list[StoredFeature]:
+        out = []
+        fids = list(fids)
+        for i in range(0, len(fids), 900):
+            chunk = fids[i:i + 900]
+            out += self._features(self.db.execute(
+                f"SELECT {self._FCOLS} FROM features WHERE fid IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return out
+
+    def feature_history(self, fid: int) -> list[tuple[int, int | None]]:
+        return [tuple(r) for r in self.db.execute(
+            "SELECT valid_from, valid_to FROM spans WHERE feature_fid=? ORDER BY valid_from", (fid,))]
+
+    def changed_features(self, a: VersionInfo, b: VersionInfo) -> tuple[list[int], list[int]]:
+        sa, sb = set(self.member_fids(a)), set(self.member_fids(b))
+        return sorted(sa - sb), sorted(sb - sa)
+
+    def version_members(self, source: str | None = None) -> Iterator[tuple[VersionInfo, list[int]]]:
+        """Sweep the spans once in time order: no query per version."""
+        versions = self.versions(source)
+        if not versions:
+            return
+        source = versions[0].source
+        starts: dict[int, list[int]] = {}
+        ends: dict[int, list[int]] = {}
+        for fid, a, b in self.db.execute("SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=?",
+                                         (source,)):
+            starts.setdefault(a, []).append(fid)
+            if b is not None:
+                ends.setdefault(b, []).append(fid)
+        current: set[int] = set()
+        for v in versions:
+            current.difference_update(ends.get(v.valid_time, ()))
+            current.update(starts.get(v.valid_time, ()))
+            yield v, sorted(current)
+
+    def pieces(self, fids: Sequence[int]) -> dict[int, FeaturePieces]:
+        out: dict[int, FeaturePieces] = {}
+        keys: dict[int, bytes] = {}
+        fids = list(fids)
+        for i in range(0, len(fids), 900):
+            chunk = fids[i:i + 900]
+            q = ",".join("?" * len(chunk))
+            for fid, counted, home_of, drawn_km2, fkey in self.db.execute(
+                    f"SELECT fid, counted, home_of, drawn_km2, fkey FROM features WHERE fid IN ({q})", chunk):
+                out[fid] = FeaturePieces(counted=bool(counted), home_of=home_of, drawn_km2=drawn_km2 or 0.0)
+                keys[fid] = bytes(fkey)
+            rows = self.db.execute(f"SELECT feature_fid, drawn, home, tile, what, area_km2, wkb FROM pieces "
+                                   f"WHERE feature_fid IN ({q})", chunk).fetchall()
+            geoms = shapely.from_wkb(np.array([r[6] for r in rows], dtype=object)) if rows else []
+            for r, g in zip(rows, geoms):
+                fp = out[r[0]]
+                tile = json.loads(r[3])
+                p = Piece(keys[r[0]], r[2], tuple(tile) if isinstance(tile, list) else tile, r[4], g, r[5])
+                (fp.drawn if r[1] else fp.pieces).append(p)
+        return out
+
+    # -- areas --------------------------------------------------------------
+    def area_rows(self, source: str, region: str, convention: str) -> list[tuple[int, str, float]]:
+        return [tuple(r) for r in self.db.execute(
+            "SELECT a.version_pk, a.side, a.km2 FROM version_areas a JOIN versions v ON v.pk=a.version_pk "
+            "WHERE v.source=? AND a.region=? AND a.convention=? ORDER BY v.valid_time", (source, region, convention))]
+
+    # -- writing (used by frontline.ingest) ---------------------------------
+    def feature_keys(self, source: str) -> dict[bytes, int]:
+        return {bytes(k): fid for fid, k in self.db.execute("SELECT fid, fkey FROM features WHERE source=?", (source,))}
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def insert_feature(self, source: str, fkey: bytes, rf, fp: FeaturePieces) -> int:
+        cur = self.db.execute(
+            "INSERT INTO features (source, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, "
+            "repaired, counted, home_of, drawn_km2, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (source, fkey, rf.kind, rf.key, rf.role, rf.side, rf.name, rf.name_en, rf.at, rf.bearing,
+             json.dumps(rf.props, ensure_ascii=False), int(rf.repaired), int(fp.counted), fp.home_of,
+             fp.drawn_km2, encode_gpkg(rf.geometry)))
+        fid = cur.lastrowid
+        rows = [(fid, 0, p.home, json.dumps(p.tile), p.what, p.area_km2, shapely.to_wkb(p.geom)) for p in fp.pieces]
+        rows += [(fid, 1, p.home, json.dumps(p.tile), p.what, p.area_km2, shapely.to_wkb(p.geom)) for p in fp.drawn]
+        if rows:
+            self.db.executemany("INSERT INTO pieces VALUES (?,?,?,?,?,?,?)", rows)
+        return fid
+
+    def _neighbours(self, source: str, t: int) -> tuple[int | None, int | None]:
+        p = self.db.execute("SELECT MAX(valid_time) FROM versions WHERE source=? AND valid_time<?", (source, t)).fetchone()[0]
+        n = self.db.execute("SELECT MIN(valid_time) FROM versions WHERE source=? AND valid_time>?", (source, t)).fetchone()[0]
+        return p, n
+
+    def _spans_insert(self, source: str, t: int, members: set[int]) -> None:
+        """Make the features of a new version at time t valid at t (splitting and merging spans)."""
+        _, n = self._neighbours(source, t)
+        covering = self.db.execute(
+            "SELECT span_id, feature_fid, valid_to FROM spans WHERE source=? AND valid_from<? "
+            "AND (valid_to IS NULL OR valid_to>?)", (source, t, t)).fetchall()
+        covered = set()
+        for span_id, fid, to in covering:
+            if fid in members:
+                covered.add(fid)
+                continue
+            self.db.execute("UPDATE spans SET valid_to=? WHERE span_id=?", (t, span_id))
+            if n is not None and (to is None or to > n):  # it is in the next version too
+                self.db.execute("INSERT INTO spans (feature_fid, source, valid_from, valid_to) VALUES (?,?,?,?)",
+                                (fid, source, n, to))
+        starting_at_n = {}
+        if n is not None:
+            starting_at_n = dict(self.db.execute(
+                "SELECT feature_fid, span_id FROM spans WHERE source=? AND valid_from=?", (source, n)).fetchall())
+        new_rows = []
+        for fid in members - covered:
+            if fid in starting_at_n:
+                self.db.execute("UPDATE spans SET valid_from=? WHERE span_id=?", (t, starting_at_n[fid]))
+            else:
+                new_rows.append((fid, source, t, n))
+        self.db.executemany("INSERT INTO spans (feature_fid, source, valid_from, valid_to) VALUES (?,?,?,?)", new_rows)
+
+    def _spans_remove(self, source: str, t: int) -> None:
+        """Remove the version at time t from the spans (before its row is deleted)."""
+        _, n = self._neighbours(source, t)
+        starting_at_n = {}
+        if n is not None:
+            starting_at_n = dict(self.db.execute(
+                "SELECT feature_fid, span_id FROM spans WHERE source=? AND valid_from=?", (source, n)).fetchall())
+        for span_id, fid in self.db.execute(
+                "SELECT span_id, feature_fid FROM spans WHERE source=? AND valid_to=?", (source, t)).fetchall():
+            if fid in starting_at_n:  # present before and after: merge the two spans
+                nxt = starting_at_n[fid]
+                to = self.db.execute("SELECT valid_to FROM spans WHERE span_id=?", (nxt,)).fetchone()[0]
+                self.db.execute("DELETE FROM spans WHERE span_id=?", (nxt,))
+                self.db.execute("UPDATE spans SET valid_to=? WHERE span_id=?", (to, span_id))
+            else:
+                self.db.execute("UPDATE spans SET valid_to=? WHERE span_id=?", (n, span_id))
+        for span_id, to in self.db.execute(
+                "SELECT span_id, valid_to FROM spans WHERE source=? AND valid_from=?", (source, t)).fetchall():
+            if to == n:
+                self.db.execute("DELETE FROM spans WHERE span_id=?", (span_id,))
+            else:
+                self.db.execute("UPDATE spans SET valid_from=? WHERE span_id=?", (n, span_id))
+
+    def put_version(self, snap, members: Sequence[int], areas: dict[tuple[str, str, str], float]) -> str:
+        """Store one version (inside the caller's transaction): 'added', 'revised' or 'unchanged'."""
+        source, vid, t = snap.source, snap.version_id, int(snap.valid_time.timestamp())
+        existing = self.version(source, vid)
+        now = int(time.time())
+        ts = (lambda d: int(d.timestamp()) if d else None)
+        member_blob = np.array(sorted(members), dtype="<i4").tobytes()
+        if existing is not None:
+            if existing.content_hash == snap.content_hash:
+                return "unchanged"
+            revision = existing.revision + 1
+            self._spans_remove(source, existing.valid_time)
+            self.db.execute("DELETE FROM versions WHERE pk=?", (existing.pk,))
+            status = "revised"
+        else:
+            clash = self.db.execute("SELECT version_id FROM versions WHERE source=? AND valid_time=?",
+                                    (source, t)).fetchone()
+            if clash:
+                raise ValueError(f"version {vid} has the same time as stored version {clash[0]}")
+            revision, status = 1, "added"
+        self._spans_insert(source, t, set(members))
+        cur = self.db.execute(
+            "INSERT INTO versions (source, version_id, valid_time, published_at, revised_at, revision, content_hash, "
+            "origin, imported_at, n_features) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (source, vid, t, ts(snap.published_at), ts(snap.revised_at), revision, snap.content_hash,
+             snap.origin, now, len(members)))
+        pk = cur.lastrowid
+        self.db.execute("INSERT OR REPLACE INTO revisions VALUES (?,?,?,?,?,?,?,?)",
+                        (source, vid, revision, ts(snap.revised_at), snap.content_hash, snap.origin, now, member_blob))
+        self.db.executemany("INSERT INTO version_areas VALUES (?,?,?,?,?)",
+                            [(pk, r, c, s, float(v)) for (r, s, c), v in areas.items()])
+        return status
+
+    def log_import(self, origin: str, report) -> None:
+        cur = self.db.execute("INSERT INTO imports (started, finished, origin, summary) VALUES (?,?,?,?)",
+                              (int(time.time()), int(time.time()), origin,
+                               json.dumps({k: v for k, v in report.as_dict().items() if k != "problems"})))
+        self.db.executemany("INSERT INTO problems VALUES (?,?,?)",
+                            [(cur.lastrowid, o, m) for o, m in report.problems])
