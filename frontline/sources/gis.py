@@ -1,0 +1,112 @@
+"""Any GDAL layer (GeoJSON, KML/KMZ, GeoPackage, Shapefile) with a user mapping to statuses.
+
+A mapping is JSON saying which attribute (or KML style) carries the status and
+what each value means::
+
+    {"field": "status",                    # attribute to read (KML: "styleUrl" or "fill" work too)
+     "values": {"Russian-held": {"role": "held", "side": "ru"},
+                "Ukrainian-held": {"role": "held", "side": "ua"},
+                "Contested": {"role": "contested"},
+                "Claimed": {"role": "label"}},
+     "default": "unclassified",            # role of values not listed (reported)
+     "source": "isw"}                      # optional source name
+
+Each file is one version; its time comes from ``--time`` (or the mapping's
+``"time"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import shapely
+
+from ..borders import polygonal
+from ..model import ROLES, ROLE_UNCLASSIFIED, RawFeature, utc
+
+
+def load_mapping(path) -> dict:
+    """Read and check a mapping file; ValueError names what is wrong."""
+    try:
+        m = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the mapping ({exc}).") from None
+    if not isinstance(m, dict) or "field" not in m or not isinstance(m.get("values"), dict):
+        raise ValueError(f"{path}: a mapping needs 'field' and a 'values' object.")
+    for value, spec in m["values"].items():
+        if not isinstance(spec, dict) or spec.get("role") not in ROLES:
+            raise ValueError(f"{path}: value {value!r} needs a 'role' among {', '.join(ROLES)}.")
+        if spec["role"] == "held" and not spec.get("side"):
+            raise ValueError(f"{path}: value {value!r} is 'held' but names no 'side'.")
+    return m
+
+
+def read(path, mapping_path, *, at=None, source: str | None = None):
+    """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
+    from ..analysis.area import parse_time
+    from ..ingest import SnapshotIn
+
+    path = str(path)
+    try:
+        mapping = load_mapping(mapping_path)
+        t = parse_time(at or mapping.get("time"))
+        if t is None:
+            raise ValueError("give the situation time with --time (ISO) or \"time\" in the mapping")
+        meta, _, wkb, field_data = pyogrio.raw.read(path)
+    except ValueError as exc:
+        yield path, str(exc)
+        return
+    except Exception as exc:  # GDAL raises its own error types for unreadable files
+        yield path, f"cannot read as a GIS layer ({exc})"
+        return
+    fields = list(meta["fields"])
+    field = mapping["field"]
+    if field not in fields:
+        yield path, f"no attribute {field!r} (have: {', '.join(fields)})"
+        return
+    col = field_data[fields.index(field)]
+    geoms = shapely.from_wkb(wkb)
+    crs = meta.get("crs")
+    if crs and crs not in ("EPSG:4326", "OGC:CRS84"):
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    geoms = shapely.force_2d(geoms)
+    default = mapping.get("default", ROLE_UNCLASSIFIED)
+    records = []
+    for i, (g, val) in enumerate(zip(geoms, col)):
+        props = {f: (None if field_data[j][i] is None else str(field_data[j][i])) for j, f in enumerate(fields)}
+        spec = mapping["values"].get(str(val), {"role": default})
+        records.append((g, spec, props))
+    hashes = [hashlib.blake2b((shapely.to_wkb(g) if g is not None else b"") + json.dumps(p, sort_keys=True).encode()
+                              + json.dumps(s, sort_keys=True).encode(), digest_size=16).digest()
+              for g, s, p in records]
+
+    def parse(i):
+        g, spec, props = records[i]
+        if g is None or g.is_empty:
+            return None, "no geometry"
+        if g.geom_type not in ("Polygon", "MultiPolygon", "Point"):
+            return None, f"unsupported geometry type {g.geom_type}"
+        repaired = False
+        if g.geom_type != "Point" and not g.is_valid:
+            g, repaired = polygonal(shapely.make_valid(g)), True
+            if g.is_empty:
+                return None, "invalid polygon with no area left after repair"
+        role = spec["role"]
+        note = f"unclassified value {props.get(field)!r}" if role == ROLE_UNCLASSIFIED else (
+            "repaired invalid polygon" if repaired else None)
+        kind = "marker" if g.geom_type == "Point" else "area"
+        return RawFeature(geometry=g, kind=kind, key=f"{field}={props.get(field)}", role=role,
+                          side=spec.get("side"), name=props.get("name") or props.get("Name") or "",
+                          props=props, repaired=repaired), note
+
+    content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
+    yield SnapshotIn(source=source or mapping.get("source") or Path(path).stem, version_id=str(t),
+                     valid_time=utc(t), published_at=utc(t), revised_at=None, origin=path,
+                     content_hash=content, hashes=hashes, parse=parse)
