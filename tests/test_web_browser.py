@@ -1,0 +1,181 @@
+"""The web map in headless Debian chromium (Playwright, no browser download)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+import uvicorn  # noqa: E402
+
+from conftest_web import make_web_store  # noqa: E402
+from frontline.web import create_app  # noqa: E402
+from frontline.web.app import maplibre_dir  # noqa: E402
+
+if maplibre_dir() is None:
+    pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
+
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    path = tmp_path_factory.mktemp("webb") / "s.gpkg"
+    make_web_store(path).close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(path), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    th.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.base = server
+    pg.errors = errors
+    yield pg
+    pg.close()
+
+
+def _open(page, hash_=""):
+    page.goto(page.base + "/" + hash_)
+    page.wait_for_function("window.frontline !== undefined")
+    page.evaluate("window.frontline.ready")
+    page.wait_for_function("document.body.dataset.version !== undefined")
+    assert not page.errors, page.errors
+
+
+def _rendered(page, layer):
+    return page.evaluate("""(layer) => {
+        const fs = window.frontline.map.queryRenderedFeatures({layers: [layer]});
+        let b = [180, 90, -180, -90];
+        for (const f of fs) {
+            const walk = (c) => typeof c[0] === 'number'
+                ? (b = [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[0]), Math.max(b[3], c[1])])
+                : c.forEach(walk);
+            walk(f.geometry.coordinates);
+        }
+        return {n: fs.length, bounds: b};
+    }""", layer)
+
+
+def _versions(page):
+    return page.evaluate("window.frontline.versions().map(v => v.id)")
+
+
+def test_map_renders_held_polygons(page):
+    _open(page)
+    r = _rendered(page, "ru-held")
+    assert r["n"] > 0
+    page.screenshot(path=str(SHOTS / "map.png"))
+
+
+def test_slider_changes_rendered_state(page):
+    _open(page, "#z=7.5&lon=37.8&lat=48.1")
+    vs = _versions(page)
+    last = _rendered(page, "ru-held")
+    assert page.evaluate("document.body.dataset.version") == vs[-1]
+    page.evaluate(f"window.frontline.setTime('{vs[0]}')")
+    assert page.evaluate("document.body.dataset.version") == vs[0]
+    first = _rendered(page, "ru-held")
+    assert first != last
+    # slider input and keyboard step too
+    page.fill("#slider", "1")
+    page.wait_for_function(f"document.body.dataset.version === '{vs[1]}'")
+    page.click("#map")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"document.body.dataset.version === '{vs[2]}'")
+    page.screenshot(path=str(SHOTS / "slider.png"))
+
+
+def test_toggle_hides_layer(page):
+    _open(page)
+    assert _rendered(page, "ru-held")["n"] > 0
+    page.uncheck("input[data-layer='ru-held']")
+    assert page.evaluate("window.frontline.map.getLayoutProperty('ru-held','visibility')") == "none"
+    page.wait_for_timeout(300)
+    assert _rendered(page, "ru-held")["n"] == 0
+    assert "layers=" in page.evaluate("location.hash") and "ru-held" not in page.evaluate("location.hash")
+
+
+def test_chart_click_jumps(page):
+    _open(page)
+    vs = _versions(page)
+    assert page.evaluate("document.body.dataset.version") == vs[-1]
+    box = page.locator("#chart").bounding_box()
+    page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)
+    page.wait_for_function(f"document.body.dataset.version === '{vs[0]}'")
+    page.screenshot(path=str(SHOTS / "chart.png"))
+
+
+def test_hash_reproduces_view(page):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(page.base + "/api/versions") as r:  # a fresh load, not a hash change
+        vs = [v["id"] for v in json.load(r)["versions"]]
+    url = f"#t={vs[1]}&z=8.00&lon=35.3000&lat=51.2000&layers=ru-held,ua-held"
+    page.goto(page.base + "/" + url)
+    page.wait_for_function("window.frontline !== undefined")
+    page.evaluate("window.frontline.ready")
+    assert page.evaluate("document.body.dataset.version") == vs[1]
+    z, lon, lat = page.evaluate("(() => {const m = window.frontline.map, c = m.getCenter();"
+                                " return [m.getZoom(), c.lng, c.lat];})()")
+    assert z == pytest.approx(8, abs=0.01) and lon == pytest.approx(35.3, abs=1e-3) and lat == pytest.approx(51.2, abs=1e-3)
+    assert page.evaluate("window.frontline.map.getLayoutProperty('contested','visibility')") == "none"
+    page.screenshot(path=str(SHOTS / "hash.png"))
+
+
+def test_compare_draws_gain_and_loss(page):
+    _open(page, "#z=6.5&lon=36.5&lat=49.5")
+    vs = _versions(page)
+    page.select_option("#cmp-a", vs[0])
+    page.select_option("#cmp-b", vs[-1])
+    page.select_option("#cmp-side", "ru")
+    page.click("#cmp-go")
+    page.wait_for_function(f"document.body.dataset.compare === '{vs[0]},{vs[-1]}'")
+    gain, loss = _rendered(page, "cmp-gain"), _rendered(page, "cmp-loss")
+    assert gain["n"] + loss["n"] > 0
+    assert f"cmp={vs[0]},{vs[-1]}" in page.evaluate("location.hash")
+    page.screenshot(path=str(SHOTS / "compare.png"))
+
+
+def test_phone_layout(browser, server):
+    pg = browser.new_page(viewport={"width": 390, "height": 844})
+    pg.goto(server + "/")
+    pg.wait_for_function("window.frontline !== undefined")
+    pg.evaluate("window.frontline.ready")
+    m, p = pg.locator("#map").bounding_box(), pg.locator("#panel").bounding_box()
+    assert p["y"] >= m["y"] + m["height"] - 1  # panel below the map
+    pg.screenshot(path=str(SHOTS / "phone.png"))
+    pg.close()
