@@ -59,3 +59,18 @@ def test_attack_direction_bearing():
 def test_bad_files_get_clear_reasons(data, fragment):
     with pytest.raises(ValueError, match=fragment):
         snapshot_from_bytes(data, "x.geojson", None)
+
+
+def test_geometry_collection_with_invalid_part_is_repaired_not_skipped():
+    from frontline.sources.deepstate import parse_feature
+
+    # a polygon whose hole lies outside its shell (as in real 2022 versions) next to a valid one
+    bad = {"type": "Polygon", "coordinates": [[[33.0, 47.0], [33.2, 47.0], [33.2, 47.2], [33.0, 47.2], [33.0, 47.0]],
+                                              [[33.3, 47.3], [33.4, 47.3], [33.4, 47.4], [33.3, 47.3]]]}
+    good = {"type": "Polygon", "coordinates": [[[33.5, 47.0], [33.6, 47.0], [33.6, 47.1], [33.5, 47.0]]]}
+    feat = {"type": "Feature", "properties": {"name": "Окуповано /// Occupied", "fill": "#a52714"},
+            "geometry": {"type": "GeometryCollection", "geometries": [bad, good]}}
+    rf, note = parse_feature(feat)
+    assert rf is not None and rf.repaired and note == "repaired invalid polygon"
+    assert rf.geometry.is_valid and rf.role == "held" and rf.side == "ru"
+    assert rf.geometry.contains(__import__("shapely").Point(33.1, 47.1))

@@ -223,12 +223,19 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     if not isinstance(g, dict) or "type" not in g:
         return None, "feature has no geometry"
     gtype = g.get("type")
+    gc_repaired = False
     try:
         if gtype == "GeometryCollection":
             parts = [shape(x) for x in g.get("geometries") or []]
-            polys = [p for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
+            polys = [shapely.force_2d(p) for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
             if not polys:
                 return None, "geometry collection without polygons"
+            gc_repaired = not all(p.is_valid for p in polys)
+            if gc_repaired:
+                # Union fails on invalid parts ("unable to assign free hole"): repair each first.
+                from ..borders import polygonal
+
+                polys = [polygonal(shapely.make_valid(p)) for p in polys]
             geom = shapely.union_all(polys) if len(polys) > 1 else polys[0]
         else:
             geom = shape(g)
@@ -243,7 +250,7 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     parsed = parse_name(props.get("name"))
     keep = {k: v for k, v in props.items() if k in ("name", "description", "fill", "stroke", "icon")}
     if geom.geom_type in ("Polygon", "MultiPolygon"):
-        repaired = False
+        repaired = gtype == "GeometryCollection" and gc_repaired
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
             from ..borders import polygonal
