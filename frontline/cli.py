@@ -73,7 +73,7 @@ def main():
 @STORE_OPT
 def init(store_path):
     """Create an empty store with the theatre's borders (Ukraine, Russia's border regions)."""
-    from .store import default_store_path, init_store
+    from .store import init_store
 
     try:
         st = init_store(store_path)
@@ -81,7 +81,6 @@ def init(store_path):
         _fail(exc)
     console.print(f"Created store [bold]{st.path}[/] (sides: {', '.join(st.sides)}). "
                   f"Open it in QGIS: layers features, feature_history (temporal), regions.")
-    del default_store_path
 
 
 @main.command("import")

@@ -92,6 +92,14 @@ def length_m(geom: BaseGeometry | None) -> float:
     return total
 
 
+def to_lonlat_from(geoms, crs: str | None):
+    """Reproject geometries from ``crs`` to lon/lat (unchanged when already EPSG:4326 or no CRS)."""
+    if not crs or crs in ("EPSG:4326", "OGC:CRS84"):
+        return geoms
+    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
 @lru_cache(maxsize=64)
 def _transformers(lon0: float, lat0: float) -> tuple[Transformer, Transformer]:
     crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs")

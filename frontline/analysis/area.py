@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .. import geodesy
 from ..borders import polygonal
 from ..model import CONTESTED, iso, utc
-from ..normalise import CONVENTION_AS_DRAWN, CONVENTION_CLIPPED, CONVENTIONS, THEATRE, FeaturePieces, Piece, PartitionBuilder
+from ..normalise import CONVENTION_CLIPPED, CONVENTIONS, THEATRE, FeaturePieces, Piece, PartitionBuilder
 from ..store import GeoPackageStore, VersionInfo, theatre_of
 
 ALIASES = {"ukraine": "home:ua", "russia": "home:ru"}
@@ -87,12 +86,7 @@ def load_region_file(path: str) -> BaseGeometry:
     except Exception as exc:
         raise ValueError(f"{path}: cannot read the region file ({exc}).") from None
     gs = shapely.from_wkb(geoms)
-    crs = meta.get("crs")
-    if crs and crs not in ("EPSG:4326", "OGC:CRS84"):
-        from pyproj import Transformer
-
-        tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-        gs = shapely.transform(gs, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    gs = geodesy.to_lonlat_from(gs, meta.get("crs"))
     geom = polygonal(shapely.make_valid(shapely.union_all(gs)))
     if geom.is_empty:
         raise ValueError(f"{path}: the region file has no polygon.")

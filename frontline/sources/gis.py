@@ -21,10 +21,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pyogrio.raw
 import shapely
 
+from .. import geodesy
 from ..borders import polygonal
 from ..model import ROLES, ROLE_UNCLASSIFIED, RawFeature, utc
 
@@ -70,12 +70,7 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
         return
     col = field_data[fields.index(field)]
     geoms = shapely.from_wkb(wkb)
-    crs = meta.get("crs")
-    if crs and crs not in ("EPSG:4326", "OGC:CRS84"):
-        from pyproj import Transformer
-
-        tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    geoms = geodesy.to_lonlat_from(geoms, meta.get("crs"))
     geoms = shapely.force_2d(geoms)
     default = mapping.get("default", ROLE_UNCLASSIFIED)
     records = []
