@@ -387,6 +387,11 @@ def create_app(store_path, *, write_token: str | None = None) -> FastAPI:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
+    # Feature areas of the API live in their own modules (``routes_*.py``, each with
+    # ``register(app, svc)``), so a new area is a new file and app.py stays the core.
+    for mod in _route_modules():
+        mod.register(app, svc)
+
     # -- UI -------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
     def index():
@@ -402,6 +407,16 @@ def create_app(store_path, *, write_token: str | None = None) -> FastAPI:
             return JSONResponse({"detail": "MapLibre is not installed: run `npm install` at the repository root "
                                            "(node_modules/maplibre-gl/dist)."}, status_code=404)
     return app
+
+
+def _route_modules() -> list:
+    import importlib
+    import pkgutil
+
+    from . import __path__ as web_path
+
+    return [importlib.import_module(f"{__package__}.{i.name}")
+            for i in sorted(pkgutil.iter_modules(web_path), key=lambda i: i.name) if i.name.startswith("routes_")]
 
 
 def _polygonal(g: BaseGeometry) -> BaseGeometry:

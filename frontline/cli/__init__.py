@@ -1,0 +1,45 @@
+"""``frontline``: the command line, one module per command.
+
+Every command takes ``--store`` (or ``$FRONTLINE_STORE``; default
+``./frontline.gpkg``). Commands that print tables take ``--json`` (and some
+``--csv``) for scripts; their field names are stable.
+
+Each public module of this package defines its command(s) with
+``@click.command`` (or ``@click.group``); :func:`_register` adds every command
+it finds, so a new command is a new file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import click
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="frontline")
+def main():
+    """Frontline: front-line maps as versioned data you can measure.
+
+    \b
+    A typical session:
+      frontline init                                 # new store, borders included
+      frontline import history.tar.zst               # DeepState archive (folder, file, .tar.zst)
+      frontline list                                 # versions held
+      frontline area --at 2025-03-10 --region russia # km² per side at a date
+      frontline area --from 2024-08-01 --to 2025-03-31 --every week --region russia
+      frontline export --at 2025-03-10 kursk.gpkg    # state at a date, for QGIS
+    """
+
+
+def _register() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        for obj in list(vars(mod).values()):
+            if isinstance(obj, click.Command) and obj is not main:
+                main.add_command(obj)
+
+
+_register()
