@@ -14,31 +14,11 @@ from pyproj import Geod
 from shapely.geometry import shape
 
 from frontline.analysis.area import area_series
-from frontline.ingest import Importer
 from frontline.sources import deepstate
-from frontline.sources._archive import iter_members
-from frontline.store import init_store
 
 GEOD = Geod(ellps="WGS84")
-START, END = 1722470400, 1743465599  # 2024-08-01 .. 2025-03-31 UTC
-
-
 def _geodesic_km2(g) -> float:
     return sum(abs(GEOD.geometry_area_perimeter(p)[0]) for p in shapely.get_parts(g)) / 1e6
-
-
-@pytest.fixture(scope="module")
-def kursk(archive, tmp_path_factory):
-    raw = {}
-    for name, data in iter_members(archive, (".geojson",)):
-        vid = int(name.rsplit("/", 1)[-1].split(".")[0])
-        if START <= vid <= END:
-            raw[vid] = data
-    picked = sorted(raw)[::5]
-    st = init_store(tmp_path_factory.mktemp("kursk") / "kursk.gpkg")
-    items = (deepstate.for_import(deepstate.snapshot_from_bytes(raw[v], f"{v}.geojson", str(v))) for v in picked)
-    rep = Importer(st).run(items, progress=False)
-    return st, rep, {v: raw[v] for v in picked}
 
 
 def test_kursk_period_imports_cleanly(kursk):
