@@ -103,21 +103,22 @@ class ControlMap:
 
     ``held`` maps each side to a (Multi)Polygon; ``contested`` is the grey
     zone. The three are disjoint and together cover ``theatre``. ``theatre``
-    may be given as a zero-argument callable, evaluated on first use (the
-    union of two large homes is costly and many analyses never need it).
+    and ``contested`` may be given as zero-argument callables, evaluated on
+    first use (unions of many pieces are costly and many analyses never need
+    them).
     ``control`` is the :class:`frontline.normalise.VersionControl` the map was
     built from, when it came from a store.
     """
 
     def __init__(self, source: str, version_id: str, valid_time: datetime, held: Mapping[str, BaseGeometry],
-                 contested: BaseGeometry, theatre: BaseGeometry | Callable[[], BaseGeometry] | None = None,
+                 contested: BaseGeometry | Callable[[], BaseGeometry], theatre: BaseGeometry | Callable[[], BaseGeometry] | None = None,
                  points: list | None = None, published_at: datetime | None = None,
                  revised_at: datetime | None = None, control: Any = None):
         self.source = source
         self.version_id = version_id
         self.valid_time = valid_time
         self.held = held
-        self.contested = contested
+        self._contested = contested
         self._theatre = theatre
         self.points = points or []
         self.published_at = published_at
@@ -129,6 +130,12 @@ class ControlMap:
         if callable(self._theatre):
             self._theatre = self._theatre()
         return self._theatre
+
+    @property
+    def contested(self) -> BaseGeometry:
+        if callable(self._contested):
+            self._contested = self._contested()
+        return self._contested
 
     @property
     def sides(self) -> tuple[str, ...]:

@@ -166,15 +166,20 @@ class PartitionBuilder:
         return val
 
     def _tile_union(self, kind: str, home: str, tile, what: str, pieces: list[Piece]):
+        """``(geometry, area_fn)`` of the union of a tile's pieces; the area is measured only when asked."""
         if len(pieces) == 1:
-            return pieces[0].geom, pieces[0].area_km2
-        ids = frozenset(p.fkey for p in pieces)
+            p = pieces[0]
+            return p.geom, (lambda: p.area_km2)
+        key = (kind, home, tile, what, frozenset(p.fkey for p in pieces))
+        if kind == "d":  # as-drawn pieces only ever serve areas: no union unless one is asked for
+            return None, self._area_fn(key, lambda: _union([p.geom for p in pieces]))
+        g = self._cached(key, lambda: _union([p.geom for p in pieces]))
+        return g, self._area_fn(key, lambda: g)
 
-        def make():
-            g = _union([p.geom for p in pieces])
-            return g, geodesy.area_km2(g)
-
-        return self._cached((kind, home, tile, what, ids), make)
+    def _area_fn(self, key, geom_fn):
+        # Areas are cached apart from geometry: a state read (map, corridors) needs no geodesic areas,
+        # which cost as much as the unions themselves.
+        return lambda: self._cached(("area", key), lambda: geodesy.area_km2(geom_fn()))
 
     def build(self, features: Iterable[FeaturePieces]) -> "VersionControl":
         """The partition made by a version's counted features."""
@@ -190,8 +195,8 @@ class PartitionBuilder:
         vc = VersionControl(self.theatre)
         for (home, tile), groups in tiles.items():
             c_pieces = groups.get(CONTESTED, [])
-            c, c_area = self._tile_union("t", home, tile, CONTESTED, c_pieces) if c_pieces else (EMPTY, 0.0)
             if c_pieces:
+                c, c_area = self._tile_union("t", home, tile, CONTESTED, c_pieces)
                 vc._add(home, CONTESTED, c, c_area)
             c_ids = frozenset(p.fkey for p in c_pieces)
             for what, ps in groups.items():
@@ -199,18 +204,14 @@ class PartitionBuilder:
                     continue
                 a, a_area = self._tile_union("t", home, tile, what, ps)
                 if c_pieces:
-                    ids = frozenset(p.fkey for p in ps)
-
-                    def cut(a=a, c=c):
-                        g = polygonal(shapely.difference(a, c))
-                        return g, geodesy.area_km2(g)
-
-                    a, a_area = self._cached(("cut", home, tile, what, ids, c_ids), cut)
+                    key = ("cut", home, tile, what, frozenset(p.fkey for p in ps), c_ids)
+                    a = self._cached(key, lambda a=a, c=c: polygonal(shapely.difference(a, c)))
+                    a_area = self._area_fn(key, lambda a=a: a)
                 vc._add(home, what, a, a_area)
         for (home, cell), groups in drawn.items():
             for what, ps in groups.items():
-                g, area = self._tile_union("d", home, cell, what, ps)
-                vc._add_drawn(home, what, g, area)
+                _, area = self._tile_union("d", home, cell, what, ps)
+                vc._add_drawn(home, what, area)
         return vc
 
 
@@ -224,19 +225,27 @@ class VersionControl:
         self.theatre = theatre
         self.sides = tuple(theatre.homes)
         self._parts: dict[tuple[str, str], list[BaseGeometry]] = {}
-        self._areas: dict[tuple[str, str], float] = {}
-        self._drawn_areas: dict[tuple[str, str], float] = {}
+        self._area_fns: dict[tuple[str, str], list] = {}
+        self._drawn_fns: dict[tuple[str, str], list] = {}
         self._drawn_any = False
 
-    def _add(self, home: str, what: str, geom: BaseGeometry, area: float) -> None:
+    def _add(self, home: str, what: str, geom: BaseGeometry, area_fn) -> None:
         if geom.is_empty:
             return
         self._parts.setdefault((home, what), []).append(geom)
-        self._areas[(home, what)] = self._areas.get((home, what), 0.0) + area
+        self._area_fns.setdefault((home, what), []).append(area_fn)
 
-    def _add_drawn(self, home: str, what: str, geom: BaseGeometry, area: float) -> None:
+    def _add_drawn(self, home: str, what: str, area_fn) -> None:
         self._drawn_any = True
-        self._drawn_areas[(home, what)] = self._drawn_areas.get((home, what), 0.0) + area
+        self._drawn_fns.setdefault((home, what), []).append(area_fn)
+
+    @cached_property
+    def _areas(self) -> dict[tuple[str, str], float]:
+        return {k: sum(f() for f in fs) for k, fs in self._area_fns.items()}
+
+    @cached_property
+    def _drawn_areas(self) -> dict[tuple[str, str], float]:
+        return {k: sum(f() for f in fs) for k, fs in self._drawn_fns.items()}
 
     # -- areas --------------------------------------------------------------
     def areas(self, home_area: dict[str, float] | None = None) -> dict[tuple[str, str, str], float]:

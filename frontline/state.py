@@ -63,7 +63,7 @@ def state_at(store: GeoPackageStore, at=None, source: str | None = None) -> tupl
     points = [f for f in feats if f.kind != "area"]
     cmap = ControlMap(
         source=v.source, version_id=v.version_id, valid_time=utc(v.valid_time), held=LazyHeld(vc),
-        contested=vc.contested, theatre=lambda: vc.theatre.geom, points=points,
+        contested=lambda: vc.contested, theatre=lambda: vc.theatre.geom, points=points,
         published_at=utc(v.published_at) if v.published_at else None,
         revised_at=utc(v.revised_at) if v.revised_at else None, control=vc,
     )

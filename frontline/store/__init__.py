@@ -43,10 +43,12 @@ def theatre_of(store: GeoPackageStore) -> Theatre:
     """The theatre saved in a store (cached by the content of its borders)."""
     import hashlib
 
-    h = hashlib.blake2b(digest_size=16)
-    for (blob,) in store.db.execute("SELECT geom FROM regions ORDER BY fid"):
-        h.update(blob)
-    key = h.hexdigest()  # same borders, same tiles: tiling costs seconds, so share it
+    key = getattr(store, "_theatre_key", None)  # regions are written once, at init: hash them once per handle
+    if key is None:
+        h = hashlib.blake2b(digest_size=16)
+        for (blob,) in store.db.execute("SELECT geom FROM regions ORDER BY fid"):
+            h.update(blob)
+        key = store._theatre_key = h.hexdigest()  # same borders, same tiles: tiling costs seconds, so share them
     if key not in _THEATRES:
         regs = store.regions()
         homes = {name.split(":", 1)[1]: g for name, (kind, g) in regs.items() if kind == "home"}

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -260,7 +261,7 @@ class GeoPackageStore(Store):
     def _features(self, rows) -> list[StoredFeature]:
         geoms = decode_gpkg([r[11] for r in rows]) if rows else []
         return [StoredFeature(fid=r[0], fkey=r[1], kind=r[2], key=r[3], role=r[4], side=r[5], name=r[6] or "",
-                              name_en=r[7] or "", at=r[8], bearing=r[9], props=json.loads(r[10] or "{}"),
+                              name_en=r[7] or "", at=r[8], bearing=r[9], props=orjson.loads(r[10] or b"{}"),
                               geometry=g, repaired=bool(r[12])) for r, g in zip(rows, geoms)]
 
     def member_fids(self, version: VersionInfo) -> list[int]:
