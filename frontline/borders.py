@@ -16,6 +16,8 @@ where fighting or Ukrainian-held ground has been mapped), minus Ukraine.
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -148,6 +150,8 @@ class TiledRegion:
         self.bounds = shapely.bounds(cells[keep])
         self.tree = shapely.STRtree(self.tiles)
         shapely.prepare(self.tiles)
+        self._clip_cache: dict[tuple[int, bytes], BaseGeometry] = {}
+        self._area_cache: dict[bytes, float] = {}
 
     @cached_property
     def tile_areas_km2(self) -> np.ndarray:
@@ -159,18 +163,48 @@ class TiledRegion:
 
     def split(self, geom: BaseGeometry) -> list[tuple[int, BaseGeometry]]:
         """``(tile index, part of geom in that tile)`` for every tile geom reaches."""
+        return [(i, part) for i, part, _ in self.split_keyed(geom)]
+
+    def split_keyed(self, geom: BaseGeometry) -> list[tuple[int, BaseGeometry, bytes]]:
+        """Like :meth:`split`, with each part's key: a hash of its WKB (``normalise.piece_key``).
+
+        A map's large polygons are redrawn every version but change in few
+        tiles. The cheap rectangle cut of a tile identifies the part; the
+        costly cut along the border is only done for parts not seen before.
+        """
         if geom is None or geom.is_empty:
             return []
         out = []
-        for i in self.tree.query(geom):
-            if self.full[i]:
-                part = shapely.clip_by_rect(geom, *self.bounds[i])
+        for i in self.tree.query(geom).tolist():
+            r = shapely.clip_by_rect(geom, *self.bounds[i])
+            if r.is_empty:
+                continue
+            rkey = _digest(shapely.to_wkb(r))
+            if self.full[i] and r.geom_type in ("Polygon", "MultiPolygon"):
+                part, key = r, rkey
             else:
-                part = shapely.intersection(geom, self.tiles[i])
-            part = _polygonal(part)
+                hit = self._clip_cache.get((i, rkey))
+                if hit is None:
+                    part = _polygonal(r if self.full[i] else shapely.intersection(geom, self.tiles[i]))
+                    hit = (part, _digest(shapely.to_wkb(part)) if not part.is_empty else b"")
+                    if len(self._clip_cache) > 20_000:
+                        self._clip_cache.pop(next(iter(self._clip_cache)))
+                    self._clip_cache[(i, rkey)] = hit
+                part, key = hit
             if not part.is_empty:
-                out.append((int(i), part))
+                out.append((i, part, key))
         return out
+
+    def split_measured(self, geom: BaseGeometry) -> list[tuple[int, BaseGeometry, bytes, float]]:
+        """``(tile index, part, key, geodesic km²)`` for every tile geom reaches (areas cached by part)."""
+        parts = self.split_keyed(geom)
+        miss = [j for j, (_, _, k) in enumerate(parts) if k not in self._area_cache]
+        if miss:
+            for j, a in zip(miss, geodesy.areas_km2([parts[j][1] for j in miss]).tolist()):
+                if len(self._area_cache) > 50_000:
+                    self._area_cache.pop(next(iter(self._area_cache)))
+                self._area_cache[parts[j][2]] = a
+        return [(i, g, k, self._area_cache[k]) for i, g, k in parts]
 
     def clip(self, geom: BaseGeometry) -> BaseGeometry:
         """The part of ``geom`` inside the region (polygonal, possibly empty)."""
@@ -178,6 +212,10 @@ class TiledRegion:
         if not parts:
             return shapely.Polygon()
         return parts[0] if len(parts) == 1 else _polygonal(shapely.union_all(parts))
+
+
+def _digest(wkb: bytes) -> bytes:
+    return hashlib.blake2b(wkb, digest_size=16).digest()
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:

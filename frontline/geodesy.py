@@ -22,17 +22,74 @@ __all__ = [
     "GEOD",
     "area_m2",
     "area_km2",
+    "areas_m2",
     "areas_km2",
     "length_m",
     "LocalProjection",
 ]
 
 
-def _ring_area(coords: np.ndarray) -> float:
-    if len(coords) < 4:
+_POLY_AREA = getattr(GEOD, "_polygon_area_perimeter", None)  # Cython entry point: skips per-call buffer copies
+
+
+def _ring_area(x: np.ndarray, y: np.ndarray) -> float:
+    """Unsigned geodesic area (m²) of one ring given as contiguous float64 lon, lat arrays."""
+    if len(x) < 4:
         return 0.0
-    a, _ = GEOD.polygon_area_perimeter(coords[:, 0], coords[:, 1])
-    return abs(a)
+    if _POLY_AREA is not None:
+        return abs(_POLY_AREA(x, y, False)[0])
+    return abs(GEOD.polygon_area_perimeter(x, y)[0])
+
+
+def _polygons(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten geometries to their polygons: ``(polygons, index of the input each came from)``."""
+    idx = np.arange(len(geoms))
+    while True:
+        parts, pidx = shapely.get_parts(geoms, return_index=True)
+        if len(parts) == len(geoms) and np.array_equal(pidx, np.arange(len(geoms))) and not np.any(
+                shapely.get_type_id(parts) >= 4):
+            geoms, idx = parts, idx[pidx]
+            break
+        geoms, idx = parts, idx[pidx]
+    keep = (shapely.get_type_id(geoms) == 3) & ~shapely.is_empty(geoms)
+    return geoms[keep], idx[keep]
+
+
+def areas_m2(geoms) -> np.ndarray:
+    """Geodesic areas (m²) of an array of geometries, on the WGS84 ellipsoid.
+
+    Parameters
+    ----------
+    geoms
+        Geometries in lon/lat degrees. Holes are subtracted; points and lines
+        contribute nothing; ``None`` or empty gives 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        One area per input geometry.
+    """
+    geoms = np.asarray(geoms, dtype=object).ravel()
+    out = np.zeros(len(geoms))
+    ok = np.array([g is not None for g in geoms], dtype=bool)
+    if not ok.any():
+        return out
+    polys, pidx = _polygons(geoms[ok])
+    if len(polys) == 0:
+        return out
+    # Every ring at once: exteriors add, holes subtract (rings come polygon by polygon, exterior first).
+    rings, ridx = shapely.get_rings(polys, return_index=True)
+    first = np.ones(len(rings), dtype=bool)
+    first[1:] = ridx[1:] != ridx[:-1]
+    xy, cidx = shapely.get_coordinates(rings, return_index=True)
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    ends = np.cumsum(np.bincount(cidx, minlength=len(rings)))
+    starts = ends - np.bincount(cidx, minlength=len(rings))
+    ring_area = np.array([_ring_area(x[s:e], y[s:e]) for s, e in zip(starts.tolist(), ends.tolist())])
+    signed = np.where(first, ring_area, -ring_area)
+    per_input = np.bincount(pidx[ridx], weights=signed, minlength=int(ok.sum()))
+    out[np.flatnonzero(ok)] = per_input
+    return out
 
 
 def area_m2(geom: BaseGeometry | None) -> float:
@@ -51,18 +108,7 @@ def area_m2(geom: BaseGeometry | None) -> float:
     """
     if geom is None or geom.is_empty:
         return 0.0
-    polys = shapely.get_parts(shapely.get_parts(geom))  # flatten collections twice
-    total = 0.0
-    for poly in polys:
-        if poly.geom_type == "MultiPolygon" or poly.geom_type == "GeometryCollection":
-            total += area_m2(poly)
-            continue
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        total += _ring_area(shapely.get_coordinates(poly.exterior))
-        for ring in poly.interiors:
-            total -= _ring_area(shapely.get_coordinates(ring))
-    return total
+    return float(areas_m2([geom])[0])
 
 
 def area_km2(geom: BaseGeometry | None) -> float:
@@ -71,8 +117,8 @@ def area_km2(geom: BaseGeometry | None) -> float:
 
 
 def areas_km2(geoms) -> np.ndarray:
-    """Geodesic areas in km² of an array of geometries."""
-    return np.array([area_km2(g) for g in np.asarray(geoms, dtype=object).ravel()], dtype=float)
+    """Geodesic areas in km² of an array of geometries (see :func:`areas_m2`)."""
+    return areas_m2(geoms) / 1e6
 
 
 def length_m(geom: BaseGeometry | None) -> float:

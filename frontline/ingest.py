@@ -83,7 +83,7 @@ class Importer:
                         rep.skipped_features += 1
                         rep.problems.append((snap.origin, f"feature {i}: skipped, {note}"))
                         continue
-                    fp = feature_pieces(rf, self.theatre, h)
+                    fp = feature_pieces(rf, self.theatre)
                     if note or fp.note:
                         rep.problems.append((snap.origin, f"feature {i}: {'; '.join(x for x in (note, fp.note) if x)}"))
                     rep.repaired += int(rf.repaired)
@@ -105,6 +105,52 @@ class Importer:
                 self._pieces.pop(fid, None)
             raise
         known.update(new_keys)
+        if status == "added":
+            rep.added += 1
+        elif status == "revised":
+            rep.revised += 1
+        else:
+            rep.unchanged += 1
+        return status
+
+    def _write_prepared(self, res: dict, pending: dict) -> str:
+        """Parent: write one prepared version in its own transaction."""
+        store, rep = self.store, self.report
+        meta = res["meta"]
+        snap = SnapshotIn(**meta, hashes=[], parse=None)
+        existing = store.version(snap.source, snap.version_id)
+        if res.get("unchanged") or (existing is not None and existing.content_hash == snap.content_hash):
+            rep.unchanged += 1
+            return "unchanged"
+        pending.update(res["payloads"])
+        for msg in res["skipped"]:
+            rep.skipped_features += 1
+            rep.problems.append((snap.origin, msg))
+        known = self._known(snap.source)
+        store.begin()
+        new_keys: dict[bytes, int] = {}
+        try:
+            members = []
+            for h in res["members"]:
+                fid = known.get(h) or new_keys.get(h)
+                if fid is None:
+                    rf, fp, note, i = pending[h]
+                    if note:
+                        rep.problems.append((snap.origin, f"feature {i}: {note}"))
+                    rep.repaired += int(rf.repaired)
+                    rep.unclassified += int(rf.role == ROLE_UNCLASSIFIED)
+                    fid = store.insert_feature(snap.source, h, rf, fp)
+                    new_keys[h] = fid
+                    rep.new_features += 1
+                members.append(fid)
+            status = store.put_version(snap, members, res["areas"])
+            store.commit()
+        except Exception:
+            store.rollback()
+            raise
+        known.update(new_keys)
+        for h in new_keys:
+            pending.pop(h, None)
         if status == "added":
             rep.added += 1
         elif status == "revised":
@@ -143,3 +189,163 @@ class Importer:
                         self.report.problems.append((item.origin, str(exc)))
                 advance()
         return self.report
+
+
+# ---------------------------------------------------------------- parallel import of files
+#
+# Reading a snapshot (JSON parse, feature hashes), cutting new features into pieces and
+# building each version's partition and areas is CPU work independent of the store, so
+# worker processes do it; the parent only writes, one transaction per version, in input
+# order. Each worker remembers the features it has parsed, and sends a feature's payload
+# with the first version it sees it in; results are consumed in submission order, so the
+# parent always has the payload before any version that needs it.
+
+_W: dict = {}
+
+
+def _init_worker(store_path: str) -> None:
+    from .store import open_store
+
+    st = open_store(store_path, readonly=True)
+    th = theatre_of(st)
+    _W.clear()
+    _W.update(store=st, theatre=th, builder=PartitionBuilder(th), known={}, pieces={}, parsed={})
+
+
+def _prepare(job: tuple[str, object, str]) -> dict:
+    """Worker: one file → everything the parent needs to write its version."""
+    name, data, reader = job
+    if isinstance(data, Exception):
+        return {"failed": (name, f"cannot read: {data}")}
+    try:
+        snap = _READERS[reader](name, data)
+    except ValueError as exc:
+        return {"failed": (name, str(exc))}
+    st, th = _W["store"], _W["theatre"]
+    meta = {k: getattr(snap, k) for k in ("source", "version_id", "valid_time", "published_at", "revised_at",
+                                          "origin", "content_hash")}
+    old = st.version(snap.source, snap.version_id)
+    if old is not None and old.content_hash == snap.content_hash:
+        return {"meta": meta, "unchanged": True}
+    known = _W["known"].get(snap.source)
+    if known is None:
+        known = _W["known"][snap.source] = st.feature_keys(snap.source)
+    pieces, parsed = _W["pieces"], _W["parsed"]
+    members, payloads, skipped, need = [], {}, [], []
+    seen: set[bytes] = set()
+    for i, h in enumerate(snap.hashes):
+        if h in seen:
+            continue
+        seen.add(h)
+        if h in pieces:
+            members.append(h)
+        elif h in known:
+            members.append(h)
+            need.append(h)
+        else:
+            rf, note = snap.parse(i)
+            if rf is None:
+                skipped.append(f"feature {i}: skipped, {note}")
+                continue
+            fp = feature_pieces(rf, th)
+            pieces[h] = fp
+            parsed[h] = True
+            payloads[h] = (rf, fp, "; ".join(x for x in (note, fp.note) if x), i)
+            members.append(h)
+    if need:
+        by_fid = st.pieces([known[h] for h in need])
+        for h in need:
+            pieces[h] = by_fid[known[h]]
+    vc = _W["builder"].build(pieces[h] for h in members)
+    return {"meta": meta, "members": members, "payloads": payloads, "skipped": skipped, "areas": vc.areas()}
+
+
+def _deepstate_reader(name: str, data: bytes):
+    from .sources import deepstate
+
+    return deepstate.for_import(deepstate.snapshot_from_bytes(data, name, deepstate._hint_from_name(name)))
+
+
+_READERS = {"deepstate": _deepstate_reader}
+
+
+def import_files(store: GeoPackageStore, members: Iterable[tuple[str, object]], *, reader: str = "deepstate",
+                 workers: int | None = None, total: int | None = None, progress: bool = True,
+                 label: str = "Importing") -> ImportReport:
+    """Import snapshot files with worker processes doing the parsing and geometry.
+
+    Parameters
+    ----------
+    store
+        An open, writable store.
+    members
+        ``(name, bytes or Exception)`` pairs, e.g. from
+        :func:`frontline.sources._archive.iter_members`, in time order for best caching.
+    reader
+        How to read a file (``"deepstate"``).
+    workers
+        Worker processes; default: the CPU count (at most 4). With 1, the
+        sequential :class:`Importer` does the work in this process.
+    total
+        Number of files, for the progress bar.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    ImportReport
+        The same report, with the same problems, as a sequential import.
+    """
+    import multiprocessing as mp
+    import os
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ._progress import progress_bar
+
+    if reader not in _READERS:
+        raise ValueError(f"Unknown reader {reader!r}; choose from {', '.join(_READERS)}.")
+    workers = workers or min(os.cpu_count() or 1, 4)
+    imp = Importer(store)
+    if workers <= 1:
+        def items():
+            for name, data in members:
+                if isinstance(data, Exception):
+                    yield name, f"cannot read: {data}"
+                    continue
+                try:
+                    yield _READERS[reader](name, data)
+                except ValueError as exc:
+                    yield name, str(exc)
+        return imp.run(items(), total=total, progress=progress, label=label)
+
+    rep = imp.report
+    _ = imp.theatre.tiled  # tile the homes once, before forking: workers inherit them
+    pending: dict[bytes, tuple] = {}
+    ctx = mp.get_context("fork")
+    jobs = ((name, data, reader) for name, data in members)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(str(store.path),)) as pool, progress_bar(total, label, enabled=progress) as advance:
+        inflight: deque = deque()
+
+        def results():
+            # Bounded look-ahead: the archive is read as it is consumed, never all at once.
+            for job in jobs:
+                inflight.append(pool.submit(_prepare, job))
+                if len(inflight) >= 3 * workers:
+                    yield inflight.popleft().result()
+            while inflight:
+                yield inflight.popleft().result()
+
+        for res in results():
+            advance()
+            if "failed" in res:
+                rep.failed += 1
+                rep.problems.append(res["failed"])
+                continue
+            try:
+                imp._write_prepared(res, pending)
+            except ValueError as exc:
+                rep.failed += 1
+                rep.problems.append((res["meta"]["origin"], str(exc)))
+    return rep

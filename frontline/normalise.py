@@ -21,6 +21,7 @@ that is what makes a 1,359-version archive import in under a minute.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ EMPTY = shapely.Polygon()
 class Piece:
     """Part of a drawn feature in one tile: held by ``what`` (a side) or contested."""
 
-    fkey: bytes  # the feature's content hash: pieces are identified by (fkey, tile)
+    key: bytes  # content hash of the piece's WKB (see piece_key): equal keys, equal geometry
     home: str  # the home the tile belongs to; for drawn pieces, the feature's home_of
     tile: int | tuple[int, int]
     what: str
@@ -76,19 +77,32 @@ class FeaturePieces:
     note: str | None = None
 
 
-def _grid_split(fkey: bytes, home: str, what: str, geom: BaseGeometry) -> list[Piece]:
+def piece_key(wkb: bytes) -> bytes:
+    """Identity of a piece: a hash of its WKB.
+
+    Pieces, not features, are the unit of caching: DeepState redraws its large
+    polygons every version, but a redrawn polygon's pieces in the tiles where
+    nothing moved are byte-identical, so their tile unions are reused.
+    """
+    return hashlib.blake2b(wkb, digest_size=16).digest()
+
+
+def _grid_split(home: str, what: str, geom: BaseGeometry) -> list[Piece]:
     minx, miny, maxx, maxy = geom.bounds
-    out = []
+    cells, parts = [], []
     for ix in range(int(np.floor(minx / DRAWN_CELL)), int(np.floor(maxx / DRAWN_CELL)) + 1):
         for iy in range(int(np.floor(miny / DRAWN_CELL)), int(np.floor(maxy / DRAWN_CELL)) + 1):
             part = polygonal(shapely.clip_by_rect(
                 geom, ix * DRAWN_CELL, iy * DRAWN_CELL, (ix + 1) * DRAWN_CELL, (iy + 1) * DRAWN_CELL))
             if not part.is_empty:
-                out.append(Piece(fkey, home, (ix, iy), what, part, geodesy.area_km2(part)))
-    return out
+                cells.append((ix, iy))
+                parts.append(part)
+    areas = geodesy.areas_km2(parts).tolist() if parts else []
+    keys = [piece_key(w) for w in shapely.to_wkb(np.array(parts, dtype=object))] if parts else []
+    return [Piece(k, home, c, what, g, a) for k, c, g, a in zip(keys, cells, parts, areas)]
 
 
-def feature_pieces(rf: RawFeature, theatre: Theatre, fkey: bytes = b"") -> FeaturePieces:
+def feature_pieces(rf: RawFeature, theatre: Theatre) -> FeaturePieces:
     """Cut one classified area feature into tile pieces of the theatre's homes.
 
     Parameters
@@ -97,8 +111,6 @@ def feature_pieces(rf: RawFeature, theatre: Theatre, fkey: bytes = b"") -> Featu
         A classified area feature in lon/lat.
     theatre
         Homes of the sides.
-    fkey
-        The feature's content hash, which identifies its pieces in caches.
     """
     if rf.kind != "area" or rf.role not in (ROLE_HELD, ROLE_CONTESTED):
         return FeaturePieces()
@@ -108,7 +120,7 @@ def feature_pieces(rf: RawFeature, theatre: Theatre, fkey: bytes = b"") -> Featu
         return FeaturePieces(home_of=what)
     by_home: dict[str, list[Piece]] = {}
     for home, tiling in theatre.tiled.items():
-        by_home[home] = [Piece(fkey, home, i, what, g, geodesy.area_km2(g)) for i, g in tiling.split(rf.geometry)]
+        by_home[home] = [Piece(k, home, i, what, g, a) for i, g, k, a in tiling.split_measured(rf.geometry)]
     areas = {h: sum(p.area_km2 for p in ps) for h, ps in by_home.items()}
     drawn_km2 = geodesy.area_km2(rf.geometry)
     if sum(areas.values()) <= 0:
@@ -125,7 +137,7 @@ def feature_pieces(rf: RawFeature, theatre: Theatre, fkey: bytes = b"") -> Featu
             return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of)
         by_home.pop(what, None)
     out.pieces = [p for ps in by_home.values() for p in ps]
-    out.drawn = _grid_split(fkey, home_of, what, rf.geometry)
+    out.drawn = _grid_split(home_of, what, rf.geometry)
     return out
 
 
@@ -170,7 +182,7 @@ class PartitionBuilder:
         if len(pieces) == 1:
             p = pieces[0]
             return p.geom, (lambda: p.area_km2)
-        key = (kind, home, tile, what, frozenset(p.fkey for p in pieces))
+        key = (kind, home, tile, what, frozenset(p.key for p in pieces))
         if kind == "d":  # as-drawn pieces only ever serve areas: no union unless one is asked for
             return None, self._area_fn(key, lambda: _union([p.geom for p in pieces]))
         g = self._cached(key, lambda: _union([p.geom for p in pieces]))
@@ -198,13 +210,13 @@ class PartitionBuilder:
             if c_pieces:
                 c, c_area = self._tile_union("t", home, tile, CONTESTED, c_pieces)
                 vc._add(home, CONTESTED, c, c_area)
-            c_ids = frozenset(p.fkey for p in c_pieces)
+            c_ids = frozenset(p.key for p in c_pieces)
             for what, ps in groups.items():
                 if what == CONTESTED:
                     continue
                 a, a_area = self._tile_union("t", home, tile, what, ps)
                 if c_pieces:
-                    key = ("cut", home, tile, what, frozenset(p.fkey for p in ps), c_ids)
+                    key = ("cut", home, tile, what, frozenset(p.key for p in ps), c_ids)
                     a = self._cached(key, lambda a=a, c=c: polygonal(shapely.difference(a, c)))
                     a_area = self._area_fn(key, lambda a=a: a)
                 vc._add(home, what, a, a_area)

@@ -62,3 +62,18 @@ def test_length_of_meridian_degree():
     m = A * (1 - E * E) / (1 - E * E * np.sin(phis) ** 2) ** 1.5
     arc = float(np.sum((m[1:] + m[:-1]) / 2 * np.diff(phis)))
     assert geodesy.length_m(line) == pytest.approx(arc, abs=0.01)
+
+
+def test_vectorised_areas_match_closed_form_per_geometry():
+    """areas_km2 over a mixed array: each entry is its own closed-form area (holes, parts, collections, nothing)."""
+    outer = graticule_box(30.0, 48.0, 32.0, 49.0)
+    inner = graticule_box(30.5, 48.2, 31.0, 48.6)
+    holed = Polygon(outer.exterior.coords, [inner.exterior.coords])
+    small = graticule_box(36.0, 47.0, 36.5, 47.5)
+    coll = shapely.GeometryCollection([shapely.MultiPolygon([holed, small]), shapely.Point(30, 50),
+                                       shapely.LineString([(30, 50), (31, 51)])])
+    geoms = [holed, None, small, shapely.Polygon(), coll, shapely.LineString([(0, 0), (1, 1)])]
+    h = zone_area(48.0, 49.0, 2.0) - zone_area(48.2, 48.6, 0.5)
+    s = zone_area(47.0, 47.5, 0.5)
+    got = geodesy.areas_km2(geoms)
+    assert got == pytest.approx(np.array([h, 0, s, 0, h + s, 0]) / 1e6, rel=1e-6)

@@ -213,3 +213,25 @@ def test_jokes_and_labels_never_count(demo_store):
     assert karelia[0].fid not in counted and label[0].fid not in counted
     # as drawn, ru = the drawn occupied boxes + Crimea box, nothing from Karelia
     assert row["ru_km2"] < 200_000
+
+
+def test_parallel_import_equals_sequential(tmp_path):
+    """Worker processes give the same store content and report as the one-process import."""
+    from frontline.ingest import import_files
+    from frontline.sources._archive import iter_members
+
+    write_scenario(tmp_path / "in", weeks=10)
+    src = tmp_path / "in" / "versions"
+    (src / "1999999999.geojson").write_bytes(b'{"type": "FeatureCollection", "features": [')  # truncated
+    out = {}
+    for workers in (1, 2):
+        st = init_store(tmp_path / f"w{workers}.gpkg")
+        rep = import_files(st, iter_members(src, (".geojson", ".json")), workers=workers, progress=False)
+        members = [sorted(bytes(k) for (k,) in st.db.execute(
+            "SELECT f.fkey FROM spans s JOIN features f ON f.fid=s.feature_fid "
+            "WHERE s.valid_from<=? AND (s.valid_to IS NULL OR s.valid_to>?)", (v.valid_time, v.valid_time)))
+            for v in st.versions()]
+        out[workers] = (rep.as_dict(), _areas(st), _areas(st, "russia", "as_drawn"), members)
+    assert out[1][0]["added"] == 10 and out[1][0]["failed"] == 1
+    assert any("1999999999" in p["origin"] and "JSON" in p["message"] for p in out[2][0]["problems"])
+    assert out[1] == out[2]

@@ -5,8 +5,9 @@ Every command takes ``--store`` (or ``$FRONTLINE_STORE``; default
 ``--csv``) for scripts; their field names are stable.
 
 Each public module of this package defines its command(s) with
-``@click.command`` (or ``@click.group``); :func:`_register` adds every command
-it finds, so a new command is a new file.
+``@click.command`` (or ``@click.group``); :func:`_register` adds every
+top-level command it finds (not the subcommands of its groups), so a new
+command is a new file.
 """
 
 from __future__ import annotations
@@ -37,9 +38,19 @@ def _register() -> None:
         if info.name.startswith("_"):
             continue
         mod = importlib.import_module(f"{__name__}.{info.name}")
-        for obj in list(vars(mod).values()):
-            if isinstance(obj, click.Command) and obj is not main:
+        cmds = [o for o in vars(mod).values() if isinstance(o, click.Command) and o is not main]
+        # Subcommands attached to a group of the module belong to that group, not to `frontline`.
+        nested = {id(sub) for o in cmds if isinstance(o, click.Group) for sub in _walk(o)}
+        for obj in cmds:
+            if id(obj) not in nested:
                 main.add_command(obj)
+
+
+def _walk(group: click.Group):
+    for sub in group.commands.values():
+        yield sub
+        if isinstance(sub, click.Group):
+            yield from _walk(sub)
 
 
 _register()

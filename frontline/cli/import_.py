@@ -23,7 +23,9 @@ from ._common import STORE_OPT, _fail, _open, _print_json, console
 @click.option("--source", default=None, help="Source name to store the versions under (gis default: file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def import_(store_path, path, url, fmt, mapping, at, source, as_json, quiet):
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for archives and folders (default: CPU count, at most 4).")
+def import_(store_path, path, url, fmt, mapping, at, source, as_json, quiet, workers):
     """Import map versions: a folder, file or .tar/.tar.gz/.tar.zst archive, or --url.
 
     Re-importing the same versions changes nothing; a version served again with
@@ -48,9 +50,15 @@ def import_(store_path, path, url, fmt, mapping, at, source, as_json, quiet):
                 raise click.UsageError("--format gis needs --mapping FILE (see docs/mapping.md).")
             report = imp.run(gis.read(path, mapping, at=at, source=source), total=1, progress=not quiet)
         else:
+            from ..ingest import import_files
             from ..sources import deepstate
+            from ..sources._archive import iter_members
 
-            report = imp.run(deepstate.read_path(path), total=deepstate.count(Path(path)), progress=not quiet)
+            n = deepstate.count(Path(path))
+            if n is not None and n < 8:
+                workers = 1  # a few files: starting workers costs more than it saves
+            report = import_files(st, iter_members(Path(path), deepstate.FILE_SUFFIXES), workers=workers, total=n,
+                                  progress=not quiet)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
     st.log_import(url or str(path), report)

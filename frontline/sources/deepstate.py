@@ -205,6 +205,14 @@ def _check_lonlat(geom) -> str | None:
     return None
 
 
+def _shape(g: dict):
+    """Geometry from a GeoJSON geometry dict: GEOS's reader (fast), shapely's as the fallback."""
+    try:
+        return shapely.from_geojson(orjson.dumps(g))
+    except Exception:  # let shapely's reader raise the clearer message, or accept what GEOS refused
+        return shape(g)
+
+
 def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     """Turn one GeoJSON feature into a :class:`RawFeature` (2-D, repaired).
 
@@ -226,7 +234,7 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     gc_repaired = False
     try:
         if gtype == "GeometryCollection":
-            parts = [shape(x) for x in g.get("geometries") or []]
+            parts = [_shape(x) for x in g.get("geometries") or []]
             polys = [shapely.force_2d(p) for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
             if not polys:
                 return None, "geometry collection without polygons"
@@ -238,7 +246,7 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
                 polys = [polygonal(shapely.make_valid(p)) for p in polys]
             geom = shapely.union_all(polys) if len(polys) > 1 else polys[0]
         else:
-            geom = shape(g)
+            geom = _shape(g)
     except Exception as exc:  # shapely raises several types for broken coordinates
         return None, f"unreadable {gtype} geometry ({exc.__class__.__name__}: {exc})"
     if geom.is_empty:

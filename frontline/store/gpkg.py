@@ -27,7 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..model import iso
-from ..normalise import FeaturePieces, Piece
+from ..normalise import FeaturePieces, Piece, piece_key
 from .base import StoredFeature, Store, VersionInfo
 
 SCHEMA_VERSION = "1"
@@ -319,22 +319,20 @@ class GeoPackageStore(Store):
 
     def pieces(self, fids: Sequence[int]) -> dict[int, FeaturePieces]:
         out: dict[int, FeaturePieces] = {}
-        keys: dict[int, bytes] = {}
         fids = list(fids)
         for i in range(0, len(fids), 900):
             chunk = fids[i:i + 900]
             q = ",".join("?" * len(chunk))
-            for fid, counted, home_of, drawn_km2, fkey in self.db.execute(
-                    f"SELECT fid, counted, home_of, drawn_km2, fkey FROM features WHERE fid IN ({q})", chunk):
+            for fid, counted, home_of, drawn_km2 in self.db.execute(
+                    f"SELECT fid, counted, home_of, drawn_km2 FROM features WHERE fid IN ({q})", chunk):
                 out[fid] = FeaturePieces(counted=bool(counted), home_of=home_of, drawn_km2=drawn_km2 or 0.0)
-                keys[fid] = bytes(fkey)
             rows = self.db.execute(f"SELECT feature_fid, drawn, home, tile, what, area_km2, wkb FROM pieces "
                                    f"WHERE feature_fid IN ({q})", chunk).fetchall()
             geoms = shapely.from_wkb(np.array([r[6] for r in rows], dtype=object)) if rows else []
             for r, g in zip(rows, geoms):
                 fp = out[r[0]]
                 tile = json.loads(r[3])
-                p = Piece(keys[r[0]], r[2], tuple(tile) if isinstance(tile, list) else tile, r[4], g, r[5])
+                p = Piece(piece_key(r[6]), r[2], tuple(tile) if isinstance(tile, list) else tile, r[4], g, r[5])
                 (fp.drawn if r[1] else fp.pieces).append(p)
         return out
 
