@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--baseline-files", type=int, default=100,
                     help="files the naive baseline measures (scaled to the whole archive)")
     ap.add_argument("--skip-import", metavar="STORE", default=None, help="use an existing store")
+    ap.add_argument("--workers", type=int, default=None, help="import worker processes (default: CPU count)")
     args = ap.parse_args()
     archive = Path(args.archive)
     if not archive.is_file():
@@ -79,13 +80,15 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     store_path = Path(args.skip_import) if args.skip_import else tmp / "bench.gpkg"
     results = []
+    workers_opt = ["--workers", str(args.workers)] if args.workers else []
     if not args.skip_import:
         subprocess.run([sys.executable, "-m", "frontline.cli", "init", "--store", str(store_path)], check=True,
                        stdout=subprocess.DEVNULL)
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "frontline.cli", "import", "--quiet", "--json", "--store",
-                        str(store_path), str(archive)], check=True, stdout=subprocess.DEVNULL)
-        results.append(("full archive import (1 run, incl. process start)", time.perf_counter() - t, 60.0))
+                        str(store_path), str(archive), *workers_opt], check=True, stdout=subprocess.DEVNULL)
+        results.append((f"full archive import, {args.workers or 'default'} workers (1 run, incl. start)",
+                        time.perf_counter() - t, 60.0))
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "frontline.cli", "import", "--quiet", "--json", "--store",
                         str(store_path), str(archive)], check=True, stdout=subprocess.DEVNULL)
@@ -96,14 +99,30 @@ def main() -> None:
     results.append((f"area time series, Ukraine, {nver} versions", series, 5.0))
     results.append(("area time series, Russia as drawn",
                     median_time(lambda: area_series(st, region="russia", convention="as_drawn"), args.repeat), 5.0))
+    import random
+
+    rng = random.Random(7)
+    picks = rng.sample(st.versions(), min(60, nver))
+    ts = []
+    for v in picks:  # distinct versions in random order: no result is reused, only tile unions
+        t = time.perf_counter()
+        state_at(st, v.valid_time)
+        ts.append(time.perf_counter() - t)
+    ts.sort()
+    results.append((f"state at one time, {len(ts)} random versions: median", statistics.median(ts), 0.05))
+    results.append(("state at one time, random versions: p95", ts[int(0.95 * (len(ts) - 1))], None))
     last = st.versions()[-1].valid_time
-    results.append(("state at one time (features + partition)",
+    results.append(("state at one time, same version again (warm)",
                     median_time(lambda: state_at(st, last), max(args.repeat, 20)), 0.05))
     t = time.perf_counter()
     n = naive_series(archive, args.baseline_files)
     per_file = (time.perf_counter() - t) / n
     baseline = per_file * nver
     results.append((f"naive baseline series (measured on {n} files, scaled to {nver})", baseline, None))
+    import os
+
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs: timings are only comparable within one run")
     print(f"{'measure':62s} {'median s':>10s} {'target s':>9s}")
     for name, sec, target in results:
         print(f"{name:62s} {sec:10.3f} {'' if target is None else f'{target:9.3f}'}")
