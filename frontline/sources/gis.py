@@ -9,6 +9,7 @@ what each value means::
                 "Contested": {"role": "contested"},
                 "Claimed": {"role": "label"}},
      "default": "unclassified",            # role of values not listed (reported)
+     "layer": "control",                   # optional: layer name (GeoPackage/KML with several layers)
      "source": "isw"}                      # optional source name
 
 Each file is one version; its time comes from ``--time`` (or the mapping's
@@ -45,6 +46,23 @@ def load_mapping(path) -> dict:
     return m
 
 
+def _gdal_path(path: str) -> str:
+    """What GDAL should open: a KMZ's KML inside the zip (GDAL's KML driver keeps its attributes)."""
+    if path.lower().endswith(".kmz"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                kmls = [n for n in z.namelist() if n.lower().endswith(".kml")]
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not a readable KMZ (zip) file ({exc})") from None
+        if not kmls:
+            raise ValueError("the KMZ holds no .kml document")
+        main = "doc.kml" if "doc.kml" in kmls else kmls[0]
+        return f"/vsizip/{path}/{main}"
+    return path
+
+
 def read(path, mapping_path, *, at=None, source: str | None = None):
     """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
     from ..analysis.area import parse_time
@@ -53,10 +71,14 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
     path = str(path)
     try:
         mapping = load_mapping(mapping_path)
+        gdal_path = _gdal_path(path)
         t = parse_time(at or mapping.get("time"))
         if t is None:
             raise ValueError("give the situation time with --time (ISO) or \"time\" in the mapping")
-        meta, _, wkb, field_data = pyogrio.raw.read(path)
+        layer = mapping.get("layer")
+        if layer is not None and layer not in [n for n, _ in pyogrio.list_layers(gdal_path)]:
+            raise ValueError(f"no layer {layer!r} (have: {', '.join(n for n, _ in pyogrio.list_layers(gdal_path))})")
+        meta, _, wkb, field_data = pyogrio.raw.read(gdal_path, layer=layer)
     except ValueError as exc:
         yield path, str(exc)
         return
