@@ -1,0 +1,850 @@
+"""Claims checked against the map history: confirmed, contradicted, premature or pending.
+
+Every claim has a time ``t0`` (its publication) and is checked against the
+versions of one source (DeepState by default). ``W`` is the window
+(``window_days``, 14 by default). The *reference time* is the valid time of
+the latest version considered: the store's latest, or the latest at or
+before ``now`` when ``now`` is given (replaying the past). "The map shows the
+change" is decided per version:
+
+* settlement ``taken`` by side S: the settlement's status on that version is
+  S (contested ground does not count: it is not taken yet);
+* settlement ``lost`` by side S: its status is anything inside the theatre
+  but S (the other side or contested: S no longer holds it);
+* polygon ``taken`` by S: at least ``threshold`` (0.9) of the claimed area is
+  S's ground; ``lost``: at least ``threshold`` of it is not S's ground;
+* line (a claimed front line of S): at least ``threshold`` of the line's
+  length lies within ``line_tolerance_km`` (2 km) of the edge of S's ground.
+
+Statuses of settlement, polygon and line claims (exactly one applies):
+
+``confirmed``
+    A version valid at some time in ``[t0, t0 + W]`` shows the change: the
+    version current at ``t0`` (possibly published before the claim; then
+    ``shown_before_claim`` is true and the lag is 0) or a later one.
+    ``lag_days`` = (valid time of the first such version − t0) / 1 day,
+    never negative.
+``premature``
+    No version up to ``t0 + W`` shows the change, but a later one does: the
+    claim ran ahead of the map by more than the window. ``lag_days`` is
+    given as for confirmed (it is > W).
+``contradicted``
+    The window has closed (reference time ≥ t0 + W) and no version from
+    ``t0`` to the reference time shows the change: the map kept showing the
+    opposite. A later version can still turn it into ``premature``; the
+    history keeps both.
+``pending``
+    The window is still open (reference time < t0 + W) and nothing shows
+    the change yet.
+``unresolved``
+    The settlement's name is ambiguous or unknown in the gazetteer (the
+    candidates are listed); never guessed.
+``no_data``
+    Nothing to compare with: the point is outside the theatre, or the
+    claim's time is after... no version exists.
+
+Numeric claims (``detail`` gives ``claimed``, ``computed``, ``difference`` =
+claimed − computed, ``ratio``, the ``convention``, the region and the
+baseline used, and ``closest`` — the version within ±W whose value is
+nearest the claim, to show a claim that matches a slightly different day):
+
+``confirmed``
+    |claimed − computed| ≤ tolerance on the version valid at the claim's
+    reference time (``t0``; ``period_end`` for ``change_km2``). Tolerances:
+    0.05 (5 percentage points) for shares; 10 % of the computed value (at
+    least 1 km²) for km².
+``contradicted``
+    Outside the tolerance; ``agreement`` says ``overstated`` or
+    ``understated``.
+``pending``
+    The reference time is after the latest version: the map of that day has
+    not arrived.
+``no_data``
+    No version at the reference time (before the first version).
+
+Speed: settlement statuses of all claim points on all versions come from
+one pass over the stored tile pieces of the points' tiles (STRtree,
+vectorised point-in-polygon once per piece) and the features' validity
+intervals (a difference array over version indices) — no partition is
+rebuilt per version — and the first version showing each change is found by
+a vectorised "next true" scan with binary search on version times.
+"""
+
+from __future__ import annotations
+
+import json
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .. import geodesy
+from ..borders import polygonal
+from ..model import CONTESTED, iso
+from ..store import GeoPackageStore, VersionInfo, theatre_of
+
+__all__ = ["StatusChange", "ControlTimeline", "resolve_settlements", "default_gazetteer", "verify_claims",
+           "verify_all", "STATUSES", "DEFAULT_WINDOW_DAYS"]
+
+DEFAULT_WINDOW_DAYS = 14.0
+DAY = 86400.0
+STATUSES = ("confirmed", "premature", "contradicted", "pending", "unresolved", "no_data")
+SHARE_TOLERANCE = 0.05
+KM2_TOLERANCE = 0.10
+
+
+@dataclass
+class StatusChange:
+    """A claim whose status changed in :func:`verify_all`.
+
+    Attributes
+    ----------
+    claim_id
+        The ledger id.
+    old_status, new_status
+        Before (None for a claim checked for the first time) and after.
+    version
+        Id of the latest version the check used (the one whose arrival caused the change).
+    time
+        ISO valid time of that version.
+    label
+        A one-line description of the claim, for alerts.
+    detail
+        The verification result (lag, values, …).
+    """
+
+    claim_id: int
+    old_status: str | None
+    new_status: str
+    version: str | None
+    time: str | None
+    label: str = ""
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"claim_id": self.claim_id, "old_status": self.old_status, "new_status": self.new_status,
+                "version": self.version, "time": self.time, "label": self.label}
+
+
+# --------------------------------------------------------------------------
+# Control status of many points on every version
+# --------------------------------------------------------------------------
+
+class ControlTimeline:
+    """Status of fixed points on every version of a source, computed once.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    lon, lat
+        Point coordinates (degrees).
+    source
+        Source name; the default source when None.
+    versions
+        The versions to use (time order); all of the source's when None.
+
+    Attributes
+    ----------
+    times
+        int64 valid times of the versions.
+    codes
+        int8 array ``(n_versions, n_points)``: 0 outside the theatre, ``1 +
+        i`` for ``sides[i]``, ``len(sides) + 1`` for contested — the labels
+        of :func:`frontline.analysis.settlements.status_codes`.
+    labels
+        ``(None, *sides, "contested")``.
+
+    Notes
+    -----
+    A point's status on a version depends only on which stored features of
+    that version have a partition piece containing it: contested pieces win,
+    then ground held abroad by a side, else the side whose home the point is
+    in. Pieces are tested against the points once (only pieces in the
+    points' tiles are read); validity intervals then give every version.
+    Points exactly on an edge count as inside the piece (closed test).
+    """
+
+    def __init__(self, store: GeoPackageStore, lon: np.ndarray, lat: np.ndarray, source: str | None = None,
+                 versions: Sequence[VersionInfo] | None = None):
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        self.versions = list(versions) if versions is not None else store.versions(source)
+        self.source = self.versions[0].source if self.versions else store.default_source(source)
+        self.times = np.array([v.valid_time for v in self.versions], dtype=np.int64)
+        th = theatre_of(store)
+        sides = tuple(th.homes)
+        self.sides = sides
+        self.labels: tuple[str | None, ...] = (None, *sides, CONTESTED)
+        c_code = len(sides) + 1
+        n, m = len(self.versions), len(lon)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        home_code = np.zeros(m, dtype=np.int8)
+        todo = np.flatnonzero(ok)
+        for i, s in enumerate(sides):
+            if len(todo) == 0:
+                break
+            hit = shapely.intersects_xy(th.homes[s], lon[todo], lat[todo])
+            home_code[todo[hit]] = i + 1
+            todo = todo[~hit]
+        self.home_code = home_code
+        codes = np.broadcast_to(home_code, (n, m)).copy()
+        if n and m:
+            pt_idx, fids, whats = self._hits(store, th, lon, lat, home_code)
+            if len(pt_idx):
+                spans = self._spans(store, np.unique(fids))
+                for what in (*sides, CONTESTED):  # contested last: it takes precedence
+                    sel = whats == what
+                    if not sel.any():
+                        continue
+                    count = self._coverage(pt_idx[sel], fids[sel], spans, n, m)
+                    codes[count > 0] = c_code if what == CONTESTED else sides.index(what) + 1
+        self.codes = codes
+
+    # pieces of counted features in the points' tiles, tested against the points
+    def _hits(self, store, th, lon, lat, home_code):
+        pairs: dict[str, set[int]] = {}
+        for i, s in enumerate(th.homes):
+            tiled = th.tiled[s]
+            b = tiled.bounds
+            idx = np.flatnonzero(home_code > 0)
+            if len(idx) == 0:
+                continue
+            x, y = lon[idx], lat[idx]
+            # tiles are grid cells: a point is in the cells whose closed bounds hold it (2 on a seam)
+            need: set[int] = set()
+            for lo in range(0, len(idx), 2000):
+                xs, ys = x[lo:lo + 2000, None], y[lo:lo + 2000, None]
+                inside = (xs >= b[None, :, 0]) & (xs <= b[None, :, 2]) & (ys >= b[None, :, 1]) & (ys <= b[None, :, 3])
+                need.update(np.flatnonzero(inside.any(axis=0)).tolist())
+            pairs[s] = need
+        rows = []
+        for home, tiles in pairs.items():
+            tl = [json.dumps(t) for t in sorted(tiles)]
+            for k in range(0, len(tl), 500):
+                chunk = tl[k:k + 500]
+                rows += store.db.execute(
+                    "SELECT p.feature_fid, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
+                    f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
+                    f"({','.join('?' * len(chunk))})", [self.source, home, *chunk]).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object)
+        # A feature redrawn in one tile keeps identical pieces in every other tile: test each
+        # distinct piece once (the full archive has ~5x fewer distinct pieces than pieces).
+        uid_of: dict[bytes, int] = {}
+        piece_u = np.fromiter((uid_of.setdefault(r[2], len(uid_of)) for r in rows), dtype=np.int64, count=len(rows))
+        geoms = shapely.from_wkb(np.array(list(uid_of), dtype=object))
+        del uid_of
+        tree = shapely.STRtree(geoms)
+        pi, gi = tree.query(shapely.points(lon, lat), predicate="intersects")
+        # back from distinct pieces to (point, feature) pairs
+        order = np.argsort(piece_u, kind="stable")
+        start = np.searchsorted(piece_u[order], np.arange(len(geoms) + 1))
+        cnt = (start[1:] - start[:-1])[gi]
+        pts = np.repeat(pi, cnt)
+        offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        rows_idx = order[np.repeat(start[:-1][gi], cnt) + offs]
+        fid_all = np.array([r[0] for r in rows], dtype=np.int64)
+        what_all = np.array([r[1] for r in rows], dtype=object)
+        fid = fid_all[rows_idx]
+        # a point on a tile seam meets two pieces of one feature (one feature has one `what`): count it once
+        _, key = np.unique(pts.astype(np.int64) * (1 << 32) + fid, return_index=True)
+        return pts[key], fid[key], what_all[rows_idx][key]
+
+    def _spans(self, store, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validity of the features as version-index ranges ``[i0, i1)``: arrays (fid, i0, i1) sorted by fid."""
+        rows = []
+        fl = fids.tolist()
+        for k in range(0, len(fl), 900):
+            chunk = fl[k:k + 900]
+            rows += store.db.execute(
+                f"SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=? AND feature_fid IN "
+                f"({','.join('?' * len(chunk))})", [self.source, *chunk]).fetchall()
+        if not rows:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        arr = np.array([(f, a, -1 if b is None else b) for f, a, b in rows], dtype=np.int64)
+        arr = arr[np.argsort(arr[:, 0], kind="stable")]
+        i0 = np.searchsorted(self.times, arr[:, 1], "left")
+        i1 = np.where(arr[:, 2] < 0, len(self.times), np.searchsorted(self.times, arr[:, 2], "left"))
+        return arr[:, 0], i0, i1
+
+    @staticmethod
+    def _coverage(pt_idx, fids, spans, n, m) -> np.ndarray:
+        """How many of the given (point, feature) hits are valid on each version: ``(n, m)`` counts."""
+        s_fid, s_i0, s_i1 = spans
+        lo = np.searchsorted(s_fid, fids, "left")
+        cnt = np.searchsorted(s_fid, fids, "right") - lo
+        k = np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        p = np.repeat(pt_idx, cnt)
+        diff = np.zeros((n + 1, m), dtype=np.int32)
+        if len(k):
+            np.add.at(diff, (s_i0[k], p), 1)
+            np.add.at(diff, (s_i1[k], p), -1)
+        return np.cumsum(diff[:-1], axis=0)
+
+    def status_at(self, i: int) -> np.ndarray:
+        """Labels of every point on version index ``i``."""
+        table = np.array(self.labels, dtype=object)
+        return table[self.codes[i]]
+
+
+# --------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------
+
+_GAZ_CACHE: dict[str, Any] = {}
+_INDEX_CACHE: dict[int, Any] = {}
+
+
+def default_gazetteer(store: GeoPackageStore | None = None):
+    """The settlements gazetteer: the store's reference layer when there is one, else cities1000."""
+    key = str(getattr(store, "path", ""))
+    if key in _GAZ_CACHE:
+        return _GAZ_CACHE[key]
+    gaz = None
+    if store is not None:
+        try:
+            from ..store.reference import load_settlements  # optional: a reference layer in the store
+        except ImportError:
+            load_settlements = None
+        if load_settlements is not None:
+            try:
+                gaz = load_settlements(store)
+            except Exception:  # a broken reference layer must not stop verification; fall back
+                gaz = None
+    if gaz is None:
+        from ..sources.geonames import load_gazetteer
+
+        gaz = load_gazetteer()
+    _GAZ_CACHE[key] = gaz
+    return gaz
+
+
+def _index(gazetteer):
+    from ..names import NameIndex
+
+    hit = _INDEX_CACHE.get(id(gazetteer))
+    if hit is None or hit[0] is not gazetteer:
+        hit = (gazetteer, NameIndex.from_gazetteer(gazetteer))
+        _INDEX_CACHE[id(gazetteer)] = hit
+    return hit[1]
+
+
+def _cand(gaz, m) -> dict:
+    return {"id": m.id, "name": m.name, "score": m.score, "lon": round(float(gaz.lon[m.index]), 5),
+            "lat": round(float(gaz.lat[m.index]), 5), "distance_km": m.distance_km,
+            "admin1": str(gaz.admin1[m.index]) if len(gaz.admin1) else "", "country": str(gaz.country[m.index])}
+
+
+def resolve_settlements(claims: Sequence[Any], gazetteer=None, *, store: GeoPackageStore | None = None,
+                        check_km: float = 10.0) -> list[dict | None]:
+    """Resolve the place of each settlement claim; sets ``lon``/``lat`` on resolved claims.
+
+    Parameters
+    ----------
+    claims
+        :class:`~frontline.sources.claims.Claim` objects (other kinds are left alone).
+    gazetteer
+        A :class:`~frontline.sources.geonames.Gazetteer`; :func:`default_gazetteer` when None.
+    store
+        Used to find the default gazetteer.
+    check_km
+        With coordinates given, the name is looked up within this distance as a check.
+
+    Returns
+    -------
+    list
+        Per claim None (not a settlement claim) or a dict with ``status``:
+        ``coordinates`` (the point was given; ``name_check`` tells whether
+        the name matches a place near it), ``resolved`` (``name``, ``id``,
+        ``lon``, ``lat``, ``score``), ``ambiguous`` or ``unknown`` (with
+        ``candidates`` and ``reason``). Ambiguous and unknown names leave the
+        claim without a point: it is then ``unresolved``, never guessed.
+    """
+    out: list[dict | None] = []
+    todo = [c for c in claims if c.kind == "settlement" and c.settlement]
+    gaz = idx = None
+    if todo:
+        gaz = gazetteer if gazetteer is not None else default_gazetteer(store)
+        idx = _index(gaz)
+    for c in claims:
+        if c.kind != "settlement":
+            out.append(None)
+            continue
+        if c.has_point and not getattr(c, "_resolved_from_name", False):
+            r: dict = {"status": "coordinates", "lon": c.lon, "lat": c.lat}
+            if c.settlement:
+                res = idx.resolve(c.settlement, near=(c.lon, c.lat, check_km))
+                if res.best is not None and res.status != "unknown":
+                    r["name_check"] = {"status": "matches", "name": res.best.name,
+                                       "distance_km": res.best.distance_km}
+                else:
+                    r["name_check"] = {"status": "not_found", "reason": res.reason}
+            out.append(r)
+            continue
+        res = idx.resolve(c.settlement, near=c.near)
+        if res.status == "resolved":
+            b = res.best
+            c.lon, c.lat = float(gaz.lon[b.index]), float(gaz.lat[b.index])
+            c._resolved_from_name = True  # type: ignore[attr-defined]
+            out.append({"status": "resolved", "name": b.name, "id": b.id, "lon": round(c.lon, 6),
+                        "lat": round(c.lat, 6), "score": b.score, "reason": res.reason})
+        else:
+            out.append({"status": res.status, "reason": res.reason,
+                        "candidates": [_cand(gaz, m) for m in res.candidates[:10]]})
+    return out
+
+
+# --------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------
+
+def _label(c) -> str:
+    if c.kind == "settlement":
+        what = c.settlement or f"({c.lon:.4f}, {c.lat:.4f})"
+        return f"{c.claimant}: {what} {c.change} by {c.side}"
+    if c.kind == "numeric":
+        v = f"{c.value:.0%}" if c.metric in ("share", "share_lost") else f"{c.value:,.0f} km²"
+        return f"{c.claimant}: {c.metric} of {c.side} in {c.region} = {v}"
+    return f"{c.claimant}: {c.kind} {c.change} by {c.side}"
+
+
+def _temporal(shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: int) -> tuple[str, dict]:
+    """Status from per-version booleans ``shows`` (versions ``0..ref_i``) for a claim at t0."""
+    i0 = int(np.searchsorted(times, t0, "right")) - 1
+    start = max(i0, 0)
+    t_end = t0 + w
+    ref_t = int(times[ref_i])
+    idx = np.flatnonzero(shows[start:ref_i + 1])
+    d: dict[str, Any] = {"window_days": w / DAY, "window_end": iso(t_end)}
+    if len(idx):
+        first = start + int(idx[0])
+        tf = int(times[first])
+        d.update(first_version_time=iso(tf), lag_days=round(max(0.0, (tf - t0) / DAY), 3),
+                 shown_before_claim=bool(tf < t0))
+        if tf <= t_end:
+            return "confirmed", d
+        return "premature", d
+    d.update(lag_days=None, first_version_time=None)
+    if ref_t < t_end:
+        return "pending", d
+    return "contradicted", d
+
+
+def _numeric_rows(store, region, convention, source, cache):
+    key = (region, convention)
+    if key not in cache:
+        from .area import area_series
+
+        rows = area_series(store, region=region, convention=convention, source=source)
+        cache[key] = (np.array([int(_parse_iso(r["time"])) for r in rows], dtype=np.int64), rows)
+    return cache[key]
+
+
+def _parse_iso(s: str) -> int:
+    from .area import parse_time
+
+    return parse_time(s)
+
+
+def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, dict]:
+    try:
+        times, rows = _numeric_rows(store, c.region, c.convention, source, cache)
+    except ValueError as exc:
+        return "no_data", {"reason": str(exc)}
+    key = f"{c.side}_km2"
+    vals = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+    t_ref = c.period_end if c.metric == "change_km2" else c.published_at
+    d: dict[str, Any] = {"metric": c.metric, "region": c.region, "side": c.side, "convention": c.convention,
+                         "claimed": c.value}
+
+    def at(t):
+        i = int(np.searchsorted(times, t, "right")) - 1
+        return i
+
+    def value_at(i):
+        if c.metric == "area_km2":
+            return vals[i], {}
+        if c.metric == "change_km2":
+            j = at(c.period_start)
+            if j < 0:
+                return np.nan, {"reason": "period_start is before the first version"}
+            return vals[i] - vals[j], {"start_version_time": iso(int(times[j])), "start_km2": vals[j],
+                                       "end_km2": vals[i]}
+        if c.baseline == "peak":
+            k = int(np.nanargmax(vals[:i + 1])) if np.isfinite(vals[:i + 1]).any() else -1
+            base, bt = (vals[k], int(times[k])) if k >= 0 else (np.nan, None)
+            binfo = {"baseline": "peak", "baseline_km2": base, "baseline_time": iso(bt)}
+        else:
+            k = at(_parse_iso(c.baseline))
+            if k < 0:
+                return np.nan, {"reason": f"baseline {c.baseline} is before the first version"}
+            base = vals[k]
+            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": iso(int(times[k]))}
+        if not base:
+            return np.nan, dict(binfo, reason="baseline area is zero")
+        share = vals[i] / base
+        return (share if c.metric == "share" else 1.0 - share), dict(binfo, value_km2=vals[i])
+
+    i = at(t_ref)
+    if i < 0 or len(times) == 0:
+        return "no_data", dict(d, reason="the claim's time is before the first version")
+    computed, extra = value_at(i)
+    if not np.isfinite(computed):
+        return "no_data", dict(d, **extra)
+    d.update(extra)
+    d.update(version_time=iso(int(times[i])), computed=round(float(computed), 4),
+             difference=round(float(c.value - computed), 4),
+             ratio=round(float(c.value / computed), 4) if computed else None)
+    share = c.metric in ("share", "share_lost")
+    tol = c.tolerance if c.tolerance is not None else (SHARE_TOLERANCE if share else
+                                                       max(1.0, KM2_TOLERANCE * abs(computed)))
+    d["tolerance"] = tol
+    d["unit"] = "share (0-1)" if share else "km²"
+    # the version within ±W that is closest to the claim
+    lo, hi = at(t_ref - w), at(t_ref + w)
+    best = None
+    for j in range(max(lo, 0), max(hi, 0) + 1):
+        v, _ = value_at(j)
+        if np.isfinite(v) and (best is None or abs(v - c.value) < abs(best[1] - c.value)):
+            best = (j, v)
+    if best is not None:
+        d["closest"] = {"version_time": iso(int(times[best[0]])), "computed": round(float(best[1]), 4),
+                        "offset_days": round((int(times[best[0]]) - t_ref) / DAY, 3)}
+    for k_, v_ in list(d.items()):
+        if isinstance(v_, (np.floating,)):
+            d[k_] = round(float(v_), 4)
+    if t_ref > times_ref:
+        return "pending", d
+    if abs(c.value - computed) <= tol:
+        d["agreement"] = "consistent"
+        return "confirmed", d
+    d["agreement"] = "overstated" if c.value > computed else "understated"
+    return "contradicted", d
+
+
+def _held_in(store, th, source, region_geom, side, members_by_version, cache) -> list[BaseGeometry]:
+    """Per version, ``side``'s ground inside ``region_geom`` (lon/lat)."""
+    out = []
+    homes = th.homes
+    x0, y0, x1, y1 = region_geom.bounds
+    need = {}
+    for h, tiled in th.tiled.items():
+        b = tiled.bounds
+        hit = np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
+        need[h] = [json.dumps(int(t)) for t in hit]
+    rows = []
+    for h, tl in need.items():
+        for k in range(0, len(tl), 500):
+            chunk = tl[k:k + 500]
+            rows += store.db.execute(
+                "SELECT p.feature_fid, p.home, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
+                f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
+                f"({','.join('?' * len(chunk))})", [source, h, *chunk]).fetchall()
+    geoms = shapely.from_wkb(np.array([r[3] for r in rows], dtype=object)) if rows else np.array([])
+    shapely.prepare(region_geom)
+    clipped = {}
+    for r, g in zip(rows, geoms):
+        if shapely.intersects(region_geom, g):
+            part = polygonal(shapely.intersection(g, region_geom))
+            if not part.is_empty:
+                clipped.setdefault(r[0], []).append((r[1], r[2], part))
+    # the region cut to each home through its tiles (a home's full border has ~10^5 vertices)
+    region_in_home = {h: polygonal(shapely.union_all([g for _, g in th.tiled[h].split(region_geom)]))
+                      for h in homes}
+    memo: dict[frozenset, BaseGeometry] = {}
+    for members in members_by_version:
+        rel = frozenset(f for f in members if f in clipped)
+        if rel not in memo:
+            parts: dict[tuple[str, str], list] = {}
+            for f in rel:
+                for h, what, g in clipped[f]:
+                    parts.setdefault((h, what), []).append(g)
+            held = []
+            for h in homes:
+                rin = region_in_home[h]
+                if rin.is_empty:
+                    continue
+                cont = shapely.union_all(parts.get((h, CONTESTED), [])) if parts.get((h, CONTESTED)) else None
+                if h == side:
+                    others = [g for (hh, w), gs in parts.items() if hh == h for g in gs]
+                    g = shapely.difference(rin, shapely.union_all(others)) if others else rin
+                else:
+                    mine = parts.get((h, side), [])
+                    if not mine:
+                        continue
+                    g = shapely.union_all(mine)
+                    if cont is not None:
+                        g = shapely.difference(g, cont)
+                g = polygonal(g)
+                if not g.is_empty:
+                    held.append(g)
+            memo[rel] = polygonal(shapely.union_all(held)) if held else shapely.Polygon()
+        out.append(memo[rel])
+    return out
+
+
+def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, results):
+    """Polygon and line claims: per version share shown, then the temporal rule."""
+    from ..geodesy import LocalProjection
+
+    if not claims:
+        return
+    th = theatre_of(store)
+    source = versions[0].source
+    members = {v.pk: m for v, m in store.version_members(source)}
+    times = np.array([v.valid_time for v in versions], dtype=np.int64)
+    for c in claims:
+        g = c.geometry
+        proj = LocalProjection.for_geometry(g)
+        env = proj.to_lonlat(proj.to_metric(g).buffer(5000 if c.kind == "polygon" else line_tol_km * 1000 + 5000))
+        i0 = max(int(np.searchsorted(times, c.published_at, "right")) - 1, 0)
+        sel = list(range(i0, ref_i + 1))
+        held = _held_in(store, th, source, env, c.side, [members[versions[i].pk] for i in sel], {})
+        shows = np.zeros(len(versions), dtype=bool)
+        metrics = []
+        claim_km2 = geodesy.area_km2(g) if c.kind == "polygon" else None
+        for i, h in zip(sel, held):
+            if c.kind == "polygon":
+                inter = geodesy.area_km2(shapely.intersection(g, h)) if not h.is_empty else 0.0
+                share = inter / claim_km2 if claim_km2 else 0.0
+                union = claim_km2 + geodesy.area_km2(h) - inter
+                m = {"share_held": share, "iou": inter / union if union else 0.0}
+                val = share if c.change == "taken" else 1.0 - share
+            else:
+                gm = proj.to_metric(g)
+                edge = proj.to_metric(shapely.boundary(h)) if not h.is_empty else shapely.LineString()
+                inner = proj.to_metric(env).buffer(-1.0)
+                edge = shapely.intersection(edge, inner)
+                near = shapely.intersection(gm, edge.buffer(line_tol_km * 1000)) if not edge.is_empty else None
+                share = (near.length / gm.length) if near is not None and gm.length else 0.0
+                m = {"share_near_edge": share}
+                val = share
+            metrics.append(m)
+            shows[i] = val >= threshold
+        status, d = _temporal(shows, times, c.published_at, w, ref_i)
+        at0 = metrics[0] if metrics else {}
+        d.update({k + "_at_claim": round(v, 4) for k, v in at0.items()})
+        if metrics:
+            d.update({k + "_latest": round(v, 4) for k, v in metrics[-1].items()})
+        if d.get("first_version_time"):
+            k = sel.index(int(np.searchsorted(times, _parse_iso(d["first_version_time"]), "left")))
+            d.update({k2 + "_first": round(v, 4) for k2, v in metrics[k].items()})
+        d["threshold"] = threshold
+        if c.kind == "polygon":
+            d["claimed_km2"] = round(claim_km2, 3)
+        results[id(c)] = (status, d)
+
+
+def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days: float = DEFAULT_WINDOW_DAYS,
+                  now=None, source: str | None = None, gazetteer=None, resolutions: Sequence[dict | None] | None = None,
+                  threshold: float = 0.9, line_tolerance_km: float = 2.0) -> list[dict]:
+    """Check claims against the map history (nothing is written).
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    claims
+        :class:`~frontline.sources.claims.Claim` objects.
+    window_days
+        The confirmation window W (see the module docstring).
+    now
+        Replay: only versions valid at or before ``now`` count (ISO, epoch or
+        datetime). The latest version when None.
+    source
+        Source name; the default source when None.
+    gazetteer
+        For names; :func:`default_gazetteer` when None.
+    resolutions
+        Name resolutions already made (as stored in the ledger); computed when None.
+    threshold
+        Share of a claimed polygon (or line) that must agree for it to count as shown.
+    line_tolerance_km
+        Distance from the edge of the side's ground within which a claimed line agrees.
+
+    Returns
+    -------
+    list of dict
+        Per claim, in input order: ``claim_id``, ``kind``, ``label``,
+        ``time`` (ISO), ``status`` and ``detail`` (lag, values, convention,
+        candidates …), and ``lon``/``lat`` when known.
+    """
+    from .area import parse_time
+
+    if window_days < 0:
+        raise ValueError(f"window_days must not be negative, got {window_days}.")
+    w = float(window_days) * DAY
+    src = store.default_source(source)
+    versions = store.versions(src)
+    t_now = parse_time(now)
+    if t_now is not None:
+        versions = [v for v in versions if v.valid_time <= t_now]
+    if resolutions is None:
+        resolutions = resolve_settlements(claims, gazetteer, store=store)
+    results: dict[int, tuple[str, dict]] = {}
+    if not versions:
+        for c in claims:
+            results[id(c)] = ("no_data", {"reason": "the store has no version at or before now"})
+        return _assemble(claims, results, resolutions)
+    ref_i = len(versions) - 1
+    times = np.array([v.valid_time for v in versions], dtype=np.int64)
+
+    # settlements: one timeline for every distinct point
+    pts = [c for c, r in zip(claims, resolutions) if c.kind == "settlement"]
+    for c, r in zip(claims, resolutions):
+        if c.kind == "settlement" and (not c.has_point or (r and r["status"] in ("ambiguous", "unknown"))):
+            results[id(c)] = ("unresolved", {"resolution": r, "reason": (r or {}).get("reason", "no place")})
+    pts = [c for c in pts if id(c) not in results]
+    if pts:
+        xy = np.array([(c.lon, c.lat) for c in pts], dtype=float)
+        uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        tl = ControlTimeline(store, uniq[:, 0], uniq[:, 1], versions=versions)
+        codes = tl.codes
+        labels = tl.labels
+        n = len(versions)
+        # group claims by predicate (side code, change): one "shows" matrix per group
+        t0s = np.array([c.published_at for c in pts], dtype=np.int64)
+        i0 = np.maximum(np.searchsorted(times, t0s, "right") - 1, 0)
+        iw = np.searchsorted(times, t0s + w, "right") - 1
+        status = np.empty(len(pts), dtype=object)
+        first = np.full(len(pts), -1, dtype=np.int64)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for k, c in enumerate(pts):
+            groups.setdefault((c.side, c.change), []).append(k)
+        big = np.int64(n)
+        for (side, change), ks in groups.items():
+            ks = np.array(ks)
+            if side not in labels:
+                status[ks] = "no_data"
+                continue
+            code = labels.index(side)
+            cols = np.unique(inv[ks])
+            sub = codes[:, cols]
+            shows = (sub == code) if change == "taken" else ((sub != code) & (sub != 0))
+            # next index at or after i where shows is true (n when none): reverse running minimum
+            idx = np.where(shows, np.arange(n)[:, None], big)
+            nxt = np.minimum.accumulate(idx[::-1], axis=0)[::-1]
+            colpos = np.searchsorted(cols, inv[ks])
+            first[ks] = nxt[i0[ks], colpos]
+        outside = tl.home_code[inv] == 0
+        for k, c in enumerate(pts):
+            if status[k] == "no_data" or outside[k]:
+                results[id(c)] = ("no_data", {"reason": "the point is outside the theatre" if outside[k]
+                                              else f"unknown side {c.side!r}"})
+                continue
+            f = int(first[k])
+            d: dict[str, Any] = {"window_days": window_days, "window_end": iso(int(t0s[k] + w)),
+                                 "status_at_claim": labels[int(codes[i0[k], inv[k]])],
+                                 "status_latest": labels[int(codes[ref_i, inv[k]])]}
+            if f < n:
+                tf = int(times[f])
+                d.update(first_version_time=iso(tf), first_version=versions[f].version_id,
+                         lag_days=round(max(0.0, (tf - int(t0s[k])) / DAY), 3), shown_before_claim=bool(tf < t0s[k]))
+                results[id(c)] = ("confirmed" if f <= iw[k] else "premature", d)
+            else:
+                d.update(first_version_time=None, lag_days=None)
+                results[id(c)] = ("pending" if times[ref_i] < t0s[k] + w else "contradicted", d)
+
+    cache: dict = {}
+    for c in claims:
+        if c.kind == "numeric":
+            results[id(c)] = _numeric(store, c, int(times[ref_i]), w, src, cache)
+    _shape_claims(store, [c for c in claims if c.kind in ("polygon", "line")], versions, ref_i, w, threshold,
+                  line_tolerance_km, results)
+    out = _assemble(claims, results, resolutions)
+    for r in out:
+        r["latest_version"] = versions[ref_i].version_id
+        r["latest_version_time"] = iso(int(times[ref_i]))
+    return out
+
+
+def _assemble(claims, results, resolutions) -> list[dict]:
+    out = []
+    for c, res in zip(claims, resolutions):
+        status, d = results.get(id(c), ("no_data", {"reason": "not checked"}))
+        if res is not None and "resolution" not in d:
+            d = dict(d, resolution=res)
+        out.append({"claim_id": c.claim_id, "kind": c.kind, "claimant": c.claimant, "label": _label(c),
+                    "time": iso(c.published_at), "side": c.side, "change": c.change, "settlement": c.settlement,
+                    "lon": c.lon, "lat": c.lat, "status": status, "detail": _plain(d)})
+    return out
+
+
+def _plain(obj):
+    """JSON-safe copy (numpy scalars → Python)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        v = obj.item()
+        return None if isinstance(v, float) and not np.isfinite(v) else v
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def ledger_claims(store: GeoPackageStore) -> tuple[list[Any], list[dict | None]]:
+    """Claims stored in the ledger with their stored name resolutions."""
+    from ..sources.claims import Claim
+    from ..store.ledger import list_claims
+
+    claims, res = [], []
+    for d in list_claims(store):
+        c = Claim.from_dict(d, where=f"claim {d['claim_id']}")
+        r = d.get("resolution")
+        if r and r.get("status") == "resolved":
+            c.lon, c.lat = r["lon"], r["lat"]
+        claims.append(c)
+        res.append(r)
+    return claims, res
+
+
+def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DAYS, now=None) -> list[StatusChange]:
+    """Re-verify every claim in the ledger, store the results and record each change of status.
+
+    Call it whenever new versions arrive (``frontline watch`` does).
+
+    Parameters
+    ----------
+    store
+        A writable store.
+    window_days
+        The confirmation window.
+    now
+        Replay time (only versions up to it count); the latest version when None.
+
+    Returns
+    -------
+    list of StatusChange
+        The claims whose status changed (first checks included, old status None).
+    """
+    from ..store.ledger import save_statuses
+
+    claims, res = ledger_claims(store)
+    if not claims:
+        return []
+    out = verify_claims(store, claims, window_days=window_days, now=now, resolutions=res)
+    try:
+        src = store.default_source(None)
+        versions = store.versions(src)
+        from .area import parse_time
+
+        t_now = parse_time(now)
+        if t_now is not None:
+            versions = [v for v in versions if v.valid_time <= t_now]
+        latest = versions[-1] if versions else None
+    except ValueError:
+        latest = None
+    changes = save_statuses(store, [(r["claim_id"], r["status"], r["detail"]) for r in out], latest)
+    by_id = {r["claim_id"]: r for r in out}
+    return [StatusChange(cid, old, new, getattr(latest, "version_id", None),
+                         iso(latest.valid_time) if latest else None, by_id[cid]["label"], by_id[cid]["detail"])
+            for cid, old, new in changes]

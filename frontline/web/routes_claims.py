@@ -1,0 +1,161 @@
+"""Claims and events API: the ledger as GeoJSON, claim histories, and adding a claim with a token.
+
+* ``GET /api/claims?at=`` — claims as a FeatureCollection (Point for settlement
+  claims, the claimed polygon/line, no geometry for numeric claims) with
+  ``status`` and its detail; with ``at``, only claims published by then.
+* ``GET /api/claims/{id}/history`` — every change of status.
+* ``GET /api/events?bbox=&from=&to=`` — events as Points (the map clusters them).
+* ``POST /api/claims`` — add a claim (JSON body with the fields of
+  :mod:`frontline.sources.claims`). Needs ``Authorization: Bearer <token>``
+  (or ``X-Frontline-Token``) equal to the app's ``write_token``: 403 when the
+  app has none (writes disabled), 401 when missing or wrong; bodies over
+  64 KB → 413; invalid fields → 422 naming the field. The store is opened
+  writable for the write only, and every claim is re-verified.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import shapely
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse
+
+MAX_BODY = 64 * 1024
+
+
+def register(app, svc) -> None:
+    """Add the claims and events routes to ``app`` (svc: the app's read-only service)."""
+    from ..model import iso
+    from ..store import ledger
+    from .app import ApiError, _cached, _geojson, _parse_bbox
+
+    def _ledger_geojson(at: str | None) -> dict:
+        from ..analysis.area import parse_time
+
+        t = None
+        if at not in (None, "", "latest"):
+            try:
+                t = parse_time(at)
+            except (ValueError, OverflowError) as exc:
+                raise ApiError(400, "at", f"at: {exc}") from None
+        with svc.lock:
+            claims = ledger.list_claims(svc.store)
+            status = ledger.current_status(svc.store)
+        feats = []
+        for d in claims:
+            if t is not None and d.get("published_at", 0) > t:
+                continue
+            s = status.get(d["claim_id"], {})
+            geom = None
+            if d.get("geometry"):
+                geom = _geojson(shapely.from_wkt(d["geometry"]))
+            else:
+                res = d.get("resolution") or {}
+                lon = d.get("lon") if d.get("lon") is not None else res.get("lon")
+                lat = d.get("lat") if d.get("lat") is not None else res.get("lat")
+                if lon is not None and lat is not None:
+                    geom = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
+            props = {k: d.get(k) for k in ("claim_id", "kind", "claimant", "source_url", "text", "language", "time",
+                                           "settlement", "side", "change", "metric", "value", "region", "baseline",
+                                           "convention")}
+            props["status"] = s.get("status") or "unchecked"
+            props["lag_days"] = (s.get("detail") or {}).get("lag_days")
+            props["detail"] = s.get("detail") or {}
+            props["checked_against"] = s.get("version_id")
+            feats.append({"type": "Feature", "id": d["claim_id"], "geometry": geom, "properties": props})
+        return {"type": "FeatureCollection", "features": feats}
+
+    @app.get("/api/claims", summary="Claims with their verification status (GeoJSON)")
+    def get_claims(request: Request, at: str | None = Query(None, description="only claims published by this time")):
+        return _cached(request, _ledger_geojson(at))
+
+    @app.get("/api/claims/{claim_id}/history", summary="Every change of status of one claim")
+    def get_history(request: Request, claim_id: int):
+        with svc.lock:
+            if ledger.get_claim(svc.store, claim_id) is None:
+                raise ApiError(404, "claim_id", f"No claim {claim_id} in the ledger.")
+            rows = ledger.status_history(svc.store, claim_id)
+        for r in rows:
+            r["version_time"] = iso(r["version_time"])
+            r["changed_at"] = iso(r["changed_at"])
+        return _cached(request, {"claim_id": claim_id, "history": rows})
+
+    @app.get("/api/events", summary="Geolocated events (GeoJSON points)")
+    def get_events(request: Request, bbox: str | None = Query(None, description="minx,miny,maxx,maxy"),
+                   from_: str | None = Query(None, alias="from"), to: str | None = None):
+        from ..analysis.area import parse_time
+
+        box = _parse_bbox(bbox)
+        ts = {}
+        for name, val in (("from", from_), ("to", to)):
+            try:
+                ts[name] = parse_time(val)
+            except (ValueError, OverflowError) as exc:
+                raise ApiError(400, name, f"{name}: {exc}") from None
+        with svc.lock:
+            evs = ledger.list_events(svc.store, bbox=box, start=ts["from"], end=ts["to"], limit=50_000)
+        feats = [{"type": "Feature", "id": e.event_id,
+                  "geometry": {"type": "Point", "coordinates": [round(e.lon, 6), round(e.lat, 6)]},
+                  "properties": {"event_id": e.event_id, "time": iso(e.time), "type": e.type, "side": e.side,
+                                 "precision_m": e.precision_m, "confidence": e.confidence,
+                                 "source_url": e.source_url, "title": e.title}} for e in evs]
+        return _cached(request, {"type": "FeatureCollection", "features": feats})
+
+    @app.post("/api/claims", summary="Add a claim (needs the write token)", status_code=201)
+    async def post_claim(request: Request):
+        token = app.state.write_token
+        if not token:
+            raise ApiError(403, None, "Writes are disabled on this server (it was started without a write token).")
+        given = request.headers.get("x-frontline-token") or ""
+        auth = request.headers.get("authorization") or ""
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not given or not hmac.compare_digest(given.encode(), str(token).encode()):
+            return JSONResponse({"detail": "A valid write token is required (Authorization: Bearer <token>).",
+                                 "parameter": "authorization"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
+        try:
+            rec = json.loads(body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, None, f"The body is not JSON ({exc}).") from None
+        if not isinstance(rec, dict):
+            raise ApiError(422, None, "The body must be a JSON object with the claim's fields.")
+        region = rec.get("region")
+        sides = svc.store.sides
+        allowed = {"theatre", "ukraine", "russia"} | {f"{k}:{s}" for k in ("home", "outside") for s in sides}
+        if region not in (None, "") and region not in allowed:  # no files over HTTP: they would read the disk
+            raise ApiError(422, "region", f"region must be one of {', '.join(sorted(allowed))}.")
+        if rec.get("side") not in (None, "") and str(rec["side"]).lower() not in sides:
+            raise ApiError(422, "side", f"side must be one of {', '.join(sides)}.")
+        from ..analysis.claims import resolve_settlements, verify_all
+        from ..sources.claims import parse_claim
+        from ..store import open_store
+
+        try:
+            c = parse_claim(rec, "body")
+        except ValueError as exc:
+            msg = str(exc)
+            field = msg.split(": ", 1)[1].split(" ", 1)[0] if ": " in msg else None
+            raise ApiError(422, field, msg) from None
+        with svc.lock:
+            st = open_store(svc.store.path)  # svc.store is read-only: a writable handle for this write only
+            try:
+                res = resolve_settlements([c], store=st)
+                [(cid, added)] = ledger.add_claims(st, [c], res)
+                verify_all(st)
+                cur = ledger.current_status(st).get(cid, {})
+            finally:
+                st.close()
+        return JSONResponse({"claim_id": cid, "added": added, "status": cur.get("status"),
+                             "detail": cur.get("detail"), "resolution": res[0]},
+                            status_code=201 if added else 200, headers={"Cache-Control": "no-cache"})
