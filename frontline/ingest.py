@@ -105,6 +105,10 @@ class Importer:
                 self._pieces.pop(fid, None)
             raise
         known.update(new_keys)
+        return self._count(status)
+
+    def _count(self, status: str) -> str:
+        rep = self.report
         if status == "added":
             rep.added += 1
         elif status == "revised":
@@ -151,13 +155,7 @@ class Importer:
         known.update(new_keys)
         for h in new_keys:
             pending.pop(h, None)
-        if status == "added":
-            rep.added += 1
-        elif status == "revised":
-            rep.revised += 1
-        else:
-            rep.unchanged += 1
-        return status
+        return self._count(status)
 
     def run(self, items: Iterable, total: int | None = None, progress: bool = True,
             label: str = "Importing") -> ImportReport:
