@@ -1,48 +1,471 @@
-"""Incremental pull from a DeepState-shaped API: only new or revised versions."""
+"""Incremental pull from a DeepState-shaped API: only new or revised versions.
+
+``pull(store, base_url)`` lists the feed's versions (``GET /history/public``),
+works out which ones the store lacks or holds in an older revision (by the
+listing's ``updatedAt``), fetches those one by one
+(``GET /history/{id}/geojson``) and imports each in its own transaction
+through :class:`frontline.ingest.Importer`. Any server that speaks the same
+shape works (tests use a local replay server).
+
+Resilience
+----------
+* Every request has a time-out and is retried with exponential backoff and
+  jitter (``backoff × 2^attempt × U(0.5, 1)``, capped at ``max_backoff``);
+  ``429``/``503`` answers' ``Retry-After`` (seconds or an HTTP date) is
+  honoured, up to ``max_retry_after``. Client errors (400, 401, 403, 404,
+  410) are not retried.
+* Bodies shorter than their ``Content-Length``, bodies that are not JSON and
+  JSON of the wrong shape are reported for that version (by id and URL) and
+  nothing of it is stored; the next run fetches it again.
+* State lives in the store itself: a re-run, after a crash or a ``kill -9``,
+  fetches only what is still missing or revised. A version is imported
+  atomically (one SQLite transaction), so an interrupted import leaves
+  nothing behind.
+* A version re-fetched because its ``updatedAt`` moved, whose content turns
+  out unchanged, is remembered in the small table ``pull_state(source,
+  version_id, updated_at, content_hash, checked_at)`` so that it is not
+  fetched again on every run.
+* Requests carry a descriptive ``User-Agent``
+  (``Frontline/<version> (+<project URL>; <contact>)``); pass ``contact=``
+  (an e-mail or URL) so the feed's operators can reach you, or a whole
+  ``user_agent=``.
+* ``stop_event`` (a :class:`threading.Event`) is checked between versions and
+  during waits: a stop finishes the version being imported or abandons the
+  one being fetched, never half of either.
+"""
 
 from __future__ import annotations
 
+import email.utils
+import http.client
+import logging
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import orjson
+
+from .. import __version__
 from ..ingest import Importer
-from ..store import GeoPackageStore
+from ..store import GeoPackageStore, ImportReport
 from . import deepstate
+
+log = logging.getLogger("frontline.live")
+
+DEFAULT_BASE_URL = deepstate.DEFAULT_BASE_URL
+PROJECT_URL = "https://github.com/frontline-osint/frontline"
+NO_RETRY = (400, 401, 403, 404, 405, 410, 451)
+
+PULL_STATE_SQL = """
+CREATE TABLE IF NOT EXISTS pull_state (
+  source TEXT NOT NULL, version_id TEXT NOT NULL, updated_at INTEGER, content_hash TEXT,
+  checked_at INTEGER NOT NULL, PRIMARY KEY (source, version_id))
+"""
+
+
+def user_agent(contact: str | None = None) -> str:
+    """The User-Agent Frontline sends: ``Frontline/<version> (+<project URL>; <contact>)``.
+
+    Parameters
+    ----------
+    contact
+        An e-mail address or URL where the feed's operators can reach the
+        person running the pull; a generic description when None.
+
+    Returns
+    -------
+    str
+    """
+    who = contact.strip() if contact and contact.strip() else "open-source front-line analysis"
+    return f"Frontline/{__version__} (+{PROJECT_URL}; {who})"
+
+
+class Stopped(Exception):
+    """The stop event was set while waiting or fetching."""
+
+
+@dataclass
+class HttpOptions:
+    """How requests are made: time-out, retries, backoff and identity.
+
+    Attributes
+    ----------
+    timeout
+        Seconds to wait for a connection or for data (per read).
+    retries
+        Further attempts after the first failed one.
+    backoff, max_backoff
+        First wait and the cap of the exponential backoff, in seconds.
+    max_retry_after
+        Longest ``Retry-After`` honoured, in seconds (longer ones are cut).
+    user_agent
+        The User-Agent header; see :func:`user_agent`.
+    """
+
+    timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    max_retry_after: float = 300.0
+    user_agent: str = field(default_factory=user_agent)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _wait(seconds: float, stop_event: threading.Event | None, sleep: Callable[[float], None]) -> None:
+    if seconds <= 0:
+        return
+    if stop_event is None:
+        sleep(seconds)
+    elif stop_event.wait(seconds):
+        raise Stopped()
+
+
+def http_get(url: str, opts: HttpOptions | None = None, *, stop_event: threading.Event | None = None,
+             sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> bytes:
+    """GET a URL with time-outs, retries, backoff with jitter and ``Retry-After``.
+
+    Parameters
+    ----------
+    url
+        The URL.
+    opts
+        Time-out, retries, backoff and User-Agent (defaults when None).
+    stop_event
+        Set it to abandon the request during a wait (raises :class:`Stopped`).
+    sleep, rng
+        Injected for tests of the schedule.
+
+    Returns
+    -------
+    bytes
+        The whole body (checked against ``Content-Length``).
+
+    Raises
+    ------
+    deepstate.FetchError
+        After the last attempt, or at once on a client error (4xx but 429),
+        naming the URL and the reason.
+    Stopped
+        When ``stop_event`` was set.
+    """
+    opts = opts or HttpOptions()
+    rng = rng or random.Random()
+    last = "no attempt made"
+    for attempt in range(opts.retries + 1):
+        if stop_event is not None and stop_event.is_set():
+            raise Stopped()
+        req = urllib.request.Request(url, headers={"User-Agent": opts.user_agent, "Accept": "application/json"})
+        wait = min(opts.max_backoff, opts.backoff * (2 ** attempt)) * (0.5 + 0.5 * rng.random())
+        try:
+            with urllib.request.urlopen(req, timeout=opts.timeout) as resp:
+                length = resp.headers.get("Content-Length")
+                body = resp.read()  # raises IncompleteRead when the connection closes early
+            if length is not None and length.strip().isdigit() and int(length) != len(body):
+                raise deepstate.FetchError(f"truncated body ({len(body)} of {length} bytes)")
+            return body
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code} {exc.reason}"
+            if exc.code in NO_RETRY:
+                raise deepstate.FetchError(f"{url}: {last}") from None
+            ra = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+            if ra is not None and exc.code in (429, 503):
+                wait = max(wait, min(ra, opts.max_retry_after))
+        except http.client.IncompleteRead as exc:
+            last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
+        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, OSError,
+                deepstate.FetchError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
+        if attempt < opts.retries:
+            log.info("GET %s failed (%s); retrying in %.1f s (attempt %d of %d)", url, last, wait,
+                     attempt + 2, opts.retries + 1)
+            _wait(wait, stop_event, sleep)
+    raise deepstate.FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
+
+
+def list_versions(base_url: str = DEFAULT_BASE_URL, opts: HttpOptions | None = None, *,
+                  stop_event: threading.Event | None = None, sleep=time.sleep) -> list[dict]:
+    """The feed's version listing (``GET /history/public``), sorted by id.
+
+    A listing that is not JSON (a truncated body without ``Content-Length``)
+    is fetched again, within the same retry budget. Entries without a
+    numeric ``id`` are dropped (and logged).
+
+    Raises
+    ------
+    deepstate.FetchError
+        When no valid listing arrived.
+    """
+    opts = opts or HttpOptions()
+    url = base_url.rstrip("/") + "/history/public"
+    last = None
+    for attempt in range(opts.retries + 1):
+        body = http_get(url, opts, stop_event=stop_event, sleep=sleep)
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            last = f"not valid JSON, truncated or malformed ({exc})"
+        else:
+            if isinstance(items, list):
+                good = [i for i in items if isinstance(i, dict) and str(i.get("id", "")).strip().isdigit()]
+                if len(good) < len(items):
+                    log.warning("%s: %d listing entries without a numeric id ignored", url, len(items) - len(good))
+                return sorted(good, key=lambda i: int(str(i["id"]).strip()))
+            last = f"expected a JSON list of versions, got {type(items).__name__}"
+        if attempt < opts.retries:
+            _wait(min(opts.max_backoff, opts.backoff * 2 ** attempt), stop_event, sleep)
+    raise deepstate.FetchError(f"{url}: {last}")
 
 
 def _epoch(value) -> int | None:
-    dt = deepstate._to_dt(value)
+    try:
+        dt = deepstate._to_dt(value)
+    except ValueError:
+        return None
     return int(dt.timestamp()) if dt else None
 
 
+def _checked(store: GeoPackageStore, source: str) -> dict[str, int]:
+    """``{version id: updatedAt}`` of versions re-fetched and found unchanged."""
+    if store.readonly:
+        try:
+            rows = store.db.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
+            return {r[0]: r[1] for r in rows if r[1] is not None}
+        except Exception:  # no table yet in a store never pulled into
+            return {}
+    store.db.execute(PULL_STATE_SQL)
+    return {r[0]: r[1] for r in store.db.execute(
+        "SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,)) if r[1] is not None}
+
+
 def pending(store: GeoPackageStore, entries: list[dict], source: str = deepstate.SOURCE) -> list[dict]:
-    """Listing entries that are new to the store or revised since (later ``updatedAt``)."""
+    """Listing entries that are new to the store or revised since (later ``updatedAt``).
+
+    Parameters
+    ----------
+    store
+        The store pulled into.
+    entries
+        The feed's listing.
+    source
+        Source name in the store.
+
+    Returns
+    -------
+    list of dict
+        The entries to fetch, in id (time) order.
+    """
     have = {v.version_id: v for v in store.versions(source)} if source in store.sources() else {}
+    checked = _checked(store, source)
     out = []
-    for e in entries:
-        v = have.get(str(int(e["id"])))
+    for e in sorted(entries, key=lambda i: int(str(i["id"]).strip())):
+        vid = str(int(str(e["id"]).strip()))
+        v = have.get(vid)
         if v is None:
             out.append(e)
             continue
         upd = _epoch(e.get("updatedAt"))
-        if upd is not None and (v.revised_at is None or upd > v.revised_at) and upd > (v.published_at or 0) + 1:
+        if upd is None:
+            continue
+        seen = max(x for x in (v.revised_at, v.published_at, checked.get(vid), 0) if x is not None)
+        if upd > seen:
             out.append(e)
     return out
 
 
-def pull(store: GeoPackageStore, base_url: str = deepstate.DEFAULT_BASE_URL, *, progress: bool = True,
-         importer: Importer | None = None, **http):
+@dataclass
+class PullResult:
+    """What one pull did.
+
+    Attributes
+    ----------
+    base_url
+        The feed.
+    listed
+        Versions in the feed's listing.
+    pending
+        Versions found new or revised, hence fetched.
+    report
+        The import report (``added``, ``revised``, ``unchanged``, ``failed``,
+        ``problems`` by origin).
+    failed
+        ``(version id, reason)`` of versions not imported this time (they are
+        fetched again by the next pull).
+    imported
+        ``(version id, status)`` in order, status ``added``/``revised``/``unchanged``.
+    stopped
+        True when a stop request cut the pull short.
+    error
+        Why the listing could not be read (then nothing was fetched).
+    elapsed_s
+        Wall time.
+    """
+
+    base_url: str
+    listed: int = 0
+    pending: int = 0
+    report: ImportReport = field(default_factory=ImportReport)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    imported: list[tuple[str, str]] = field(default_factory=list)
+    stopped: bool = False
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No listing error and no failed version."""
+        return self.error is None and not self.failed
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary with stable field names."""
+        r = self.report
+        return {
+            "base_url": self.base_url, "listed": self.listed, "pending": self.pending,
+            "added": r.added, "revised": r.revised, "unchanged": r.unchanged, "failed": len(self.failed),
+            "new_features": r.new_features, "stopped": self.stopped, "error": self.error,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "imported": [{"version": v, "status": s} for v, s in self.imported],
+            "failures": [{"version": v, "reason": m} for v, m in self.failed],
+            "problems": [{"origin": o, "message": m} for o, m in r.problems],
+        }
+
+
+def pull(store: GeoPackageStore, base_url: str = DEFAULT_BASE_URL, *, progress: bool = True,
+         importer: Importer | None = None, opts: HttpOptions | None = None, contact: str | None = None,
+         stop_event: threading.Event | None = None, source: str = deepstate.SOURCE,
+         max_versions: int | None = None, sleep=time.sleep, **http) -> PullResult:
     """Fetch and import what the feed has that the store lacks; each version atomically.
 
-    Returns the import report; a version that cannot be fetched is reported
-    and the others go on.
+    Parameters
+    ----------
+    store
+        A writable store.
+    base_url
+        The API root (``…/api``); the listing is ``{base_url}/history/public``.
+    progress
+        Draw a progress bar on stderr.
+    importer
+        Reuse an importer (and its caches) across pulls, as ``watch`` does.
+    opts
+        Request options; ``timeout``, ``retries``, ``backoff``, ``user_agent``
+        may also be given as keyword arguments.
+    contact
+        Contact put in the User-Agent (when ``user_agent`` is not given).
+    stop_event
+        Checked between versions and during waits.
+    source
+        Source name in the store.
+    max_versions
+        Fetch at most this many pending versions (oldest first); the rest
+        wait for the next pull.
+
+    Returns
+    -------
+    PullResult
+        A failed listing is reported in ``error`` (nothing raised); a version
+        that cannot be fetched or read is in ``failed`` and the others go on.
     """
+    from .._progress import progress_bar
+
+    t0 = time.perf_counter()
+    if opts is None:
+        kw = {k: v for k, v in http.items() if k in HttpOptions.__dataclass_fields__}
+        if "user_agent" not in kw:
+            kw["user_agent"] = user_agent(contact)
+        opts = HttpOptions(**kw)
     imp = importer or Importer(store)
-    entries = deepstate.list_versions(base_url, **http)
-    todo = pending(store, entries)
-
-    def gen():
+    res = PullResult(base_url=base_url, report=imp.report if importer is None else ImportReport())
+    try:
+        entries = list_versions(base_url, opts, stop_event=stop_event, sleep=sleep)
+    except deepstate.FetchError as exc:
+        res.error = str(exc)
+        res.elapsed_s = time.perf_counter() - t0
+        log.error("pull %s: cannot read the listing: %s", base_url, exc)
+        return res
+    except Stopped:
+        res.stopped = True
+        res.elapsed_s = time.perf_counter() - t0
+        return res
+    res.listed = len(entries)
+    todo = pending(store, entries, source)
+    if max_versions is not None:
+        todo = todo[:max_versions]
+    res.pending = len(todo)
+    rep = res.report
+    with progress_bar(len(todo), "Pulling", enabled=progress) as advance:
         for e in todo:
+            if stop_event is not None and stop_event.is_set():
+                res.stopped = True
+                break
+            vid = str(int(str(e["id"]).strip()))
+            url = f"{base_url.rstrip('/')}/history/{vid}/geojson"
             try:
-                yield deepstate.for_import(deepstate.fetch_version(base_url, e, **http))
-            except deepstate.FetchError as exc:
-                yield f"{base_url} version {e.get('id')}", str(exc)
+                body = http_get(url, opts, stop_event=stop_event, sleep=sleep)
+                raw = deepstate.snapshot_from_bytes(body, url, vid, meta=e)
+            except Stopped:
+                res.stopped = True
+                break
+            except (deepstate.FetchError, ValueError) as exc:
+                msg = str(exc) if str(exc).startswith(url) else f"{url}: {exc}"
+                res.failed.append((vid, msg))
+                rep.failed += 1
+                rep.problems.append((url, str(exc)))
+                log.warning("version %s not imported (will be fetched again next time): %s", vid, exc)
+                advance()
+                continue
+            # Bring the report of a shared importer into this pull's report.
+            before = (imp.report.added, imp.report.revised, imp.report.unchanged, imp.report.new_features,
+                      len(imp.report.problems), imp.report.skipped_features)
+            try:
+                status = imp.add(deepstate.for_import(raw))
+            except ValueError as exc:
+                status = "failed"
+                res.failed.append((vid, f"{url}: {exc}"))
+                rep.failed += 1
+                rep.problems.append((url, str(exc)))
+                log.warning("version %s rejected: %s", vid, exc)
+            if imp.report is not rep:
+                r = imp.report
+                rep.added += r.added - before[0]
+                rep.revised += r.revised - before[1]
+                rep.unchanged += r.unchanged - before[2]
+                rep.new_features += r.new_features - before[3]
+                rep.skipped_features += r.skipped_features - before[5]
+                rep.problems.extend(r.problems[before[4]:])
+            if status != "failed":
+                res.imported.append((vid, status))
+                _remember(store, source, vid, _epoch(e.get("updatedAt")), raw.content_hash)
+                log.info("version %s %s (%d features)", vid, status, len(raw.features))
+            advance()
+    if res.pending or res.failed:
+        store.log_import(f"pull {base_url}", rep)
+    res.elapsed_s = time.perf_counter() - t0
+    return res
 
-    return imp.run(gen(), total=len(todo), progress=progress, label="Pulling")
+
+def _remember(store: GeoPackageStore, source: str, vid: str, updated: int | None, content_hash: str) -> None:
+    """Record that a version was fetched at this ``updatedAt`` (so an unchanged one is not re-fetched)."""
+    store.db.execute(PULL_STATE_SQL)
+    store.db.execute("INSERT OR REPLACE INTO pull_state VALUES (?,?,?,?,?)",
+                     (source, vid, updated, content_hash, int(time.time())))
