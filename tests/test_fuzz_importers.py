@@ -36,12 +36,9 @@ def _plan(name: str, n: int) -> int:
     return n
 
 
-# Crashes found by this file in modules owned by others, reported with a minimal input (see the
-# strict-xfail regression tests at the end). They are tolerated here, and only here, so the rest
-# of the search goes on; once fixed, the regression test XPASSes and this entry must go.
-KNOWN_BUGS = [
-    (OverflowError, "out of range", "deepstate._to_dt: numeric createdAt/updatedAt beyond time_t"),
-]
+# Crashes found by this file and not yet fixed, each with a minimal input as a regression test at
+# the end. They are tolerated here, and only here, so the rest of the search goes on.
+KNOWN_BUGS: list[tuple[type, str, str]] = []
 SEEN_KNOWN: Counter = Counter()
 
 
@@ -397,10 +394,8 @@ def test_events_reader(fmt, text):
     assert all(isinstance(p, str) and p for p in res.problems)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="reported to the lead: deepstate._to_dt lets OverflowError escape for numeric times "
-                          "beyond the platform's time_t; it should raise ValueError('time ... out of range')")
-def test_known_bug_numeric_time_out_of_range_is_a_value_error():
+def test_numeric_time_out_of_range_is_a_value_error():
+    """Found by fuzzing: a numeric createdAt beyond the platform's time range once escaped as OverflowError."""
     from frontline.sources import deepstate
 
     data = b'{"id": 1736193600, "createdAt": 1e308, "map": {"type": "FeatureCollection", "features": []}}'

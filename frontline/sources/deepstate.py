@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +38,6 @@ import orjson
 import shapely
 from shapely.geometry import shape
 
-from .. import __version__
 from ..model import (
     ROLE_CONTESTED,
     ROLE_EXCLUDED,
@@ -55,7 +51,6 @@ from ._archive import count_members, iter_members
 
 SOURCE = "deepstate"
 DEFAULT_BASE_URL = "https://deepstatemap.live/api"
-USER_AGENT = f"Frontline/{__version__} (+https://github.com/frontline-osint/frontline; open-source front-line analysis)"
 FILE_SUFFIXES = (".geojson", ".json")
 
 _KEY_RE = re.compile(r"geoJSON\.([A-Za-z0-9_.\-]+)")
@@ -309,7 +304,10 @@ def _to_dt(value) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
-        return utc(value)
+        try:
+            return utc(value)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"time {value!r} is out of range for epoch seconds") from None
     try:
         return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError as exc:
@@ -409,65 +407,7 @@ def read_path(path: Path | str) -> Iterator:
             yield name, str(exc)
 
 
-# ---------------------------------------------------------------- live API
+# ---------------------------------------------------------------- live API (HTTP lives in sources/live.py)
 
 class FetchError(RuntimeError):
     """A request to the feed failed after its retries."""
-
-
-def http_get(url: str, *, timeout: float = 30.0, retries: int = 4, backoff: float = 1.0,
-             user_agent: str = USER_AGENT, sleep=time.sleep) -> bytes:
-    """GET a URL with retries and exponential backoff; honours ``Retry-After`` on 429/503.
-
-    Raises
-    ------
-    FetchError
-        After ``retries`` failed attempts, naming the URL and the last error.
-    """
-    last = None
-    for attempt in range(retries + 1):
-        req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                body = resp.read()
-                length = resp.headers.get("Content-Length")
-                if length is not None and length.isdigit() and int(length) != len(body):
-                    raise FetchError(f"truncated body ({len(body)} of {length} bytes)")
-                return body
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-            if exc.code in (400, 401, 403, 404, 410):
-                raise FetchError(f"{url}: {last}") from None
-            wait = backoff * (2 ** attempt)
-            ra = exc.headers.get("Retry-After") if exc.headers else None
-            if ra and ra.isdigit():
-                wait = max(wait, min(float(ra), 120.0))
-        except (urllib.error.URLError, TimeoutError, OSError, FetchError) as exc:
-            last = str(getattr(exc, "reason", exc))
-            wait = backoff * (2 ** attempt)
-        if attempt < retries:
-            sleep(wait)
-    raise FetchError(f"{url}: failed after {retries + 1} attempts ({last})")
-
-
-def list_versions(base_url: str = DEFAULT_BASE_URL, **kw) -> list[dict]:
-    """The feed's version listing (``GET /history/public``), sorted by id."""
-    body = http_get(base_url.rstrip("/") + "/history/public", **kw)
-    try:
-        items = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise FetchError(f"{base_url}/history/public: not valid JSON ({exc})") from None
-    if not isinstance(items, list):
-        raise FetchError(f"{base_url}/history/public: expected a JSON list of versions")
-    out = [i for i in items if isinstance(i, dict) and str(i.get("id", "")).strip().isdigit()]
-    return sorted(out, key=lambda i: int(i["id"]))
-
-
-def fetch_version(base_url: str, entry: dict, **kw) -> RawSnapshot:
-    """Fetch one version's GeoJSON (``GET /history/{id}/geojson``)."""
-    url = f"{base_url.rstrip('/')}/history/{int(entry['id'])}/geojson"
-    body = http_get(url, **kw)
-    try:
-        return snapshot_from_bytes(body, url, str(entry["id"]), meta=entry)
-    except ValueError as exc:
-        raise FetchError(f"{url}: {exc}") from None
