@@ -343,3 +343,18 @@ def test_large_wiggly_ground_stays_fast():
     assert len(necks) == 1
     assert necks[0].width_m == pytest.approx(400, abs=50)
     assert elapsed < 5.0  # about a second on a busy two-core machine
+
+
+def test_ground_with_a_small_hole_keeps_its_neck_and_island_in_a_pond_is_absorbed():
+    """A pond (small hole) must not make ground vanish; an islet in a pond is not a pocket."""
+    # in lon/lat: a pond at the block's centre, where the representative point of the filled block falls
+    block = Polygon(box(35.0, 51.0, 35.2, 51.2).exterior.coords, [box(35.099, 51.099, 35.101, 51.101).exterior.coords])
+    rep = find_necks(block)
+    assert rep.main_body_km2 == pytest.approx(P.to_metric(box(35.0, 51.0, 35.2, 51.2)).area / 1e6, rel=0.01)
+    assert rep.necks == [] and rep.pockets == []
+    pond = box(-6000, -500, -5000, 500)  # 1 km² hole in block A
+    islet = box(-5700, -200, -5300, 200)  # 0.16 km² island in the pond
+    rep = find_necks(ll(shapely.union(shapely.difference(two_blocks(400.0), pond), islet)))
+    assert rep.pockets == []
+    assert len(rep.necks) == 1
+    assert rep.necks[0].width_m == pytest.approx(400, abs=50)

@@ -453,8 +453,11 @@ def _fill_small_holes_ll(geom: BaseGeometry, max_km2: float) -> BaseGeometry:
     n_holes = shapely.get_num_interior_rings(parts)
     if not n_holes.sum():
         return geom
-    out, filled = [], []
-    for part, n in zip(parts, n_holes):
+    # Points of each part taken before filling: after filling, a part's own filled hole could
+    # hold its point, and the part would be dropped as if it were an island.
+    reps = shapely.point_on_surface(parts)
+    out, filled, owner = [], [], []
+    for j, (part, n) in enumerate(zip(parts, n_holes)):
         if not n:
             out.append(part)
             continue
@@ -465,15 +468,17 @@ def _fill_small_holes_ll(geom: BaseGeometry, max_km2: float) -> BaseGeometry:
         small = km2 < max_km2
         if small.any():
             filled.extend(polys[small])
+            owner.extend([j] * int(small.sum()))
             keep = rings[~small]
             part = shapely.polygons(part.exterior, holes=keep if len(keep) else None)
         out.append(part)
     out = np.array(out, dtype=object)
     if filled:
         tree = shapely.STRtree(np.array(filled, dtype=object))
-        inside, _ = tree.query(shapely.point_on_surface(out), predicate="within")
-        if len(inside):
-            out = np.delete(out, np.unique(inside))
+        part_i, hole_i = tree.query(reps, predicate="within")
+        drop = np.unique(part_i[np.asarray(owner)[hole_i] != part_i])  # islands in another part's pond
+        if len(drop):
+            out = np.delete(out, drop)
     return out[0] if len(out) == 1 else shapely.multipolygons(out)
 
 
