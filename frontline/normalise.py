@@ -87,7 +87,11 @@ def piece_key(wkb: bytes) -> bytes:
     return hashlib.blake2b(wkb, digest_size=16).digest()
 
 
-def _grid_split(home: str, what: str, geom: BaseGeometry) -> list[Piece]:
+_CELL_AREAS: dict[bytes, float] = {}  # piece key -> km²: a redrawn polygon's unchanged cells are not re-measured
+
+
+def _grid_cells(geom: BaseGeometry) -> list[tuple[tuple[int, int], BaseGeometry, bytes, float]]:
+    """``(cell, part, key, km²)`` of a drawn polygon cut by the as-drawn grid (the cells cover all of it)."""
     minx, miny, maxx, maxy = geom.bounds
     cells, parts = [], []
     for ix in range(int(np.floor(minx / DRAWN_CELL)), int(np.floor(maxx / DRAWN_CELL)) + 1):
@@ -97,9 +101,16 @@ def _grid_split(home: str, what: str, geom: BaseGeometry) -> list[Piece]:
             if not part.is_empty:
                 cells.append((ix, iy))
                 parts.append(part)
-    areas = geodesy.areas_km2(parts).tolist() if parts else []
-    keys = [piece_key(w) for w in shapely.to_wkb(np.array(parts, dtype=object))] if parts else []
-    return [Piece(k, home, c, what, g, a) for k, c, g, a in zip(keys, cells, parts, areas)]
+    if not parts:
+        return []
+    keys = [piece_key(w) for w in shapely.to_wkb(np.array(parts, dtype=object))]
+    miss = [j for j, k in enumerate(keys) if k not in _CELL_AREAS]
+    if miss:
+        if len(_CELL_AREAS) > 100_000:
+            _CELL_AREAS.clear()
+        for j, a in zip(miss, geodesy.areas_km2([parts[j] for j in miss]).tolist()):
+            _CELL_AREAS[keys[j]] = a
+    return [(c, g, k, _CELL_AREAS[k]) for c, g, k in zip(cells, parts, keys)]
 
 
 def feature_pieces(rf: RawFeature, theatre: Theatre) -> FeaturePieces:
@@ -122,7 +133,8 @@ def feature_pieces(rf: RawFeature, theatre: Theatre) -> FeaturePieces:
     for home, tiling in theatre.tiled.items():
         by_home[home] = [Piece(k, home, i, what, g, a) for i, g, k, a in tiling.split_measured(rf.geometry)]
     areas = {h: sum(p.area_km2 for p in ps) for h, ps in by_home.items()}
-    drawn_km2 = geodesy.area_km2(rf.geometry)
+    grid = _grid_cells(rf.geometry)
+    drawn_km2 = sum(a for *_, a in grid)
     if sum(areas.values()) <= 0:
         return FeaturePieces(drawn_km2=drawn_km2, note="drawn outside the theatre; not counted")
     home_of = max(areas, key=areas.get)
@@ -137,7 +149,7 @@ def feature_pieces(rf: RawFeature, theatre: Theatre) -> FeaturePieces:
             return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of)
         by_home.pop(what, None)
     out.pieces = [p for ps in by_home.values() for p in ps]
-    out.drawn = _grid_split(home_of, what, rf.geometry)
+    out.drawn = [Piece(k, home_of, c, what, g, a) for c, g, k, a in grid]
     return out
 
 
