@@ -1,0 +1,182 @@
+"""``frontline roads``: import a road network into the store; exposure to fire; the last road out of a salient."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+
+
+def _parse_ranges(items) -> dict[str, float] | None:
+    if not items:
+        return None
+    out = {}
+    for it in items:
+        name, sep, km = it.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(km)
+        except ValueError:
+            raise ValueError(f"--range {it!r} is not name=km (e.g. --range fpv=15).") from None
+    return out
+
+
+def local_map(cmap, bounds, margin_deg: float):
+    """The control map cut to ``bounds`` ± ``margin_deg`` (snapped to 1e-6°): road questions are local, and
+    a whole country projected into one local metric frame can come out invalid far from its centre."""
+    import shapely
+
+    from ..model import ControlMap
+
+    x0, y0, x1, y1 = bounds
+    cut = (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
+
+    def clip(g):
+        return shapely.set_precision(shapely.clip_by_rect(g, *cut), 1e-6) if g is not None and not g.is_empty else g
+
+    return ControlMap(cmap.source, cmap.version_id, cmap.valid_time, {s: clip(cmap.held[s]) for s in cmap.held},
+                      contested=clip(cmap.contested), theatre=None, control=cmap.control)
+
+
+def _stored_roads(st):
+    from ..store.reference import load_roads
+
+    roads = load_roads(st)
+    if roads is None:
+        raise ValueError(f"The store {st.path} holds no roads: run `frontline roads import FILE` first.")
+    return roads
+
+
+@click.group()
+def roads():
+    """Road network in the store: import it, measure its exposure, find the last road out."""
+
+
+@roads.command("import")
+@STORE_OPT
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--all-classes", is_flag=True, help="Keep every highway class (default: motorway … track).")
+@click.option("--bbox", default=None, help="min_lon,min_lat,max_lon,max_lat: keep roads touching it.")
+@click.option("--merge-by", type=click.Choice(["ref", "name"]), default=None, help="Join ways into routes.")
+def import_roads(store_path, path, all_classes, bbox, merge_by):
+    """Import roads from an OSM file (.osm.pbf, .osm) or a GDAL line layer (GeoJSON, GPKG, …)."""
+    from ..sources.osm import DEFAULT_CLASSES, read_roads
+    from ..store.reference import put_roads
+
+    st = _open(store_path)
+    try:
+        box = [float(x) for x in bbox.split(",")] if bbox else None
+        if box is not None and len(box) != 4:
+            raise ValueError(f"--bbox {bbox!r} must be four numbers: min_lon,min_lat,max_lon,max_lat.")
+        r = read_roads(path, classes=None if all_classes else DEFAULT_CLASSES, bbox=box, merge_by=merge_by)
+        n = put_roads(st, r, origin=str(path))
+    except ValueError as exc:
+        _fail(exc)
+    console.print(f"Imported {n:,} roads from {path} into {st.path}.")
+    for p in r.problems[:10]:
+        console.print(f"  skipped: {p}")
+    if len(r.problems) > 10:
+        console.print(f"  … and {len(r.problems) - 10} more problems")
+
+
+@roads.command()
+@STORE_OPT
+@click.option("--at", default=None, help="Time (ISO or epoch seconds); the latest version when nothing is given.")
+@click.option("--side", required=True, help="Whose roads (the enemy is every other side; grey ground counts as enemy).")
+@click.option("--range", "ranges", multiple=True, help="name=km, repeatable (default fpv=10 tube_artillery=20 "
+                                                     "loitering_mlrs=40).")
+@click.option("--top", default=20, show_default=True, help="Rows shown in the table (most exposed first).")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--source", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
+    """Length and share of each of a side's roads within fire range of enemy or contested ground."""
+    from ..analysis.roads import DEFAULT_RANGES_KM, road_exposure
+    from ..state import state_at
+
+    st = _open(store_path, readonly=True)
+    try:
+        rng = _parse_ranges(ranges)
+        rd = _stored_roads(st)
+        cmap, _ = state_at(st, at, source)
+        reach = max((rng or DEFAULT_RANGES_KM).values())
+        table = road_exposure(rd, local_map(cmap, rd.bounds, reach / 60.0 + 0.1), side, rng)
+    except ValueError as exc:
+        _fail(exc)
+    if geojson_path:
+        Path(geojson_path).write_text(json.dumps(table.to_geojson(), ensure_ascii=False))
+    if as_json:
+        _print_json({"time": table.valid_time, "version_id": table.version_id, "side": side,
+                     "ranges_km": table.ranges_km, "roads": list(table)})
+        return
+    names = list(table.ranges_km)
+    rows = sorted(table, key=lambda r: -r["exposed_km"][names[0]])[:top]
+    flat = [{"label": r["label"], "class": r["class"], "length_km": r["length_km"], "inside_km": r["inside_km"],
+             **{f"{n}_km": r["exposed_km"][n] for n in names}, "worst": r["worst"]} for r in rows]
+    _table(flat, ["label", "class", "length_km", "inside_km", *[f"{n}_km" for n in names], "worst"],
+           title=f"Road exposure of {side} at {table.valid_time}",
+           caption="km within each range of enemy-held or contested ground (ranges: "
+                   + ", ".join(f"{n} {k:g} km" for n, k in table.ranges_km.items()) + ")")
+
+
+@roads.command("last-out")
+@STORE_OPT
+@click.option("--at", default=None, help="Time (ISO or epoch seconds); the latest version when nothing is given.")
+@click.option("--side", required=True, help="The side holding the salient.")
+@click.option("--near", default=None, help="lon,lat inside (or near) the salient; default: its largest piece.")
+@click.option("--range", "ranges", multiple=True, help="name=km, repeatable.")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--source", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def last_out(store_path, at, side, near, ranges, geojson_path, source, as_json):
+    """The least exposed road route from a salient (ground held outside home) back to home."""
+    import numpy as np
+    import shapely
+
+    from ..analysis.roads import DEFAULT_RANGES_KM, last_road_out
+    from ..geodesy import areas_km2
+    from ..state import state_at
+
+    st = _open(store_path, readonly=True)
+    try:
+        rng = _parse_ranges(ranges)
+        rd = _stored_roads(st)
+        cmap, _ = state_at(st, at, source)
+        if side not in cmap.held:
+            raise ValueError(f"Unknown side {side!r}; the store's sides are {', '.join(cmap.held)}.")
+        parts = shapely.get_parts(cmap.control.abroad(side))
+        if len(parts) == 0:
+            raise ValueError(f"Side {side!r} holds no ground outside its home at {cmap.version_id}: no salient.")
+        if near:
+            try:
+                lon, lat = (float(x) for x in near.split(","))
+            except ValueError:
+                raise ValueError(f"--near {near!r} is not lon,lat.") from None
+            salient = parts[int(np.argmin(shapely.distance(parts, shapely.Point(lon, lat))))]
+        else:
+            salient = parts[int(np.argmax(areas_km2(parts)))]
+        reach = max((rng or DEFAULT_RANGES_KM).values())
+        home = cmap.control.theatre.homes[side]
+        out = last_road_out(rd, local_map(cmap, salient.bounds, (reach + 60.0) / 60.0 + 0.2), side, salient, home, rng)
+    except (ValueError, shapely.errors.GEOSException) as exc:
+        _fail(exc)
+    if geojson_path:
+        Path(geojson_path).write_text(json.dumps(out.to_geojson(), ensure_ascii=False))
+    if as_json:
+        d = out.as_dict()
+        _print_json(d | {"routes": [{k: v for k, v in r.items() if k != "geometry"} for r in d["routes"]]})
+        return
+    if out.best is None:
+        console.print(f"No road out: {out.note}")
+        return
+    names = list(out.ranges_km)
+    rows = [{"rank": r.rank, "roads": ", ".join(r.roads) or "unnamed", "length_km": r.length_km,
+             "inside_km": r.inside_km, **{f"{n}_km": r.exposed_km[n] for n in names},
+             **{f"{n}_share": f"{r.exposed_share[n]:.0%}" for n in names}} for r in out.routes]
+    _table(rows, ["rank", "roads", "length_km", "inside_km", *[f"{n}_km" for n in names],
+                  *[f"{n}_share" for n in names]], title=f"Roads out of {side}'s salient at {out.valid_time}",
+           caption="first row: the least exposed way out")

@@ -1,0 +1,151 @@
+"""Contact line: which boundaries are front, and how long they are.
+
+Two homes are drawn in metres near Sudzha and converted to lon/lat: ``ua``
+west of x = 50 km, ``ru`` east of it (the state border), 40 km tall. ``ru``
+holds a 20 × 10 km block across the border inside ``ua``'s home, with a 3 km
+grey strip west of it; a 3 × 5 km grey patch touches ``ua``'s western edge
+(the theatre's edge, like the Belarus border). Every expected length is
+pyproj ``Geod.inv`` over the corners drawn here, segment by segment.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+from shapely.geometry import box
+
+from frontline.analysis.contact_line import contact_line, contact_line_series
+from frontline.borders import Theatre
+from frontline.geodesy import LocalProjection
+from frontline.model import ControlMap, utc
+from frontline.normalise import VersionControl
+
+GEOD = Geod(ellps="WGS84")
+P = LocalProjection(35.3, 51.2)
+KM = 1000.0
+
+
+def ll(g):
+    return P.to_lonlat(g)
+
+
+def seg_km(*pts_km) -> float:
+    """Geodesic km along straight metric segments between the given points (km), measured on their lon/lat ends."""
+    xy = np.array(pts_km, dtype=float) * KM
+    lonlat = shapely.get_coordinates(P.to_lonlat(shapely.points(xy)))
+    _, _, d = GEOD.inv(lonlat[:-1, 0], lonlat[:-1, 1], lonlat[1:, 0], lonlat[1:, 1])
+    return float(np.sum(d)) / KM
+
+
+def world(ru_east_edge_km: float = 50.0):
+    """(theatre, R, C, C2) in lon/lat; R = ru ground across the border, C = grey west of it, C2 = grey at the edge."""
+    ua_home = ll(box(0, 0, 50 * KM, 40 * KM))
+    ru_home = ll(box(50 * KM, 0, 100 * KM, 40 * KM))
+    R = ll(box(30 * KM, 10 * KM, ru_east_edge_km * KM, 20 * KM))
+    C = ll(box(27 * KM, 10 * KM, 30 * KM, 20 * KM))
+    C2 = ll(box(0, 30 * KM, 3 * KM, 35 * KM))
+    th = Theatre(homes={"ua": ua_home, "ru": ru_home}, countries={})
+    return th, R, C, C2
+
+
+def expected():
+    ua_contested = seg_km((27, 20), (27, 10)) + seg_km((27, 20), (30, 20)) + seg_km((27, 10), (30, 10))
+    ua_contested += seg_km((0, 35), (3, 35), (3, 30), (0, 30))  # C2, not its edge on x = 0
+    ru_contested = seg_km((30, 10), (30, 20))
+    ua_ru = seg_km((30, 20), (50, 20)) + seg_km((30, 10), (50, 10))
+    return {"ua|ru": ua_ru, "ua|contested": ua_contested, "ru|contested": ru_contested}
+
+
+def control(th, R, C, C2) -> VersionControl:
+    vc = VersionControl(th)
+    vc._add("ua", "ru", R, 0.0)
+    vc._add("ua", "contested", C, 0.0)
+    vc._add("ua", "contested", C2, 0.0)
+    return vc
+
+
+def plain_map(th, R, C, C2) -> ControlMap:
+    grey = shapely.union_all([C, C2])
+    held = {"ua": shapely.difference(th.homes["ua"], shapely.union_all([R, grey])),
+            "ru": shapely.union_all([th.homes["ru"], R])}
+    return ControlMap("test", "v1", utc(0), held, contested=grey, theatre=th.geom)
+
+
+@pytest.mark.parametrize("how", ["version_control", "control_map"])
+def test_lengths_per_pair_match_the_drawing(how):
+    th, R, C, C2 = world()
+    if how == "version_control":
+        cl = contact_line(control(th, R, C, C2))
+    else:
+        cl = contact_line(plain_map(th, R, C, C2), homes=th.homes)
+    exp = expected()
+    for pair, km in exp.items():
+        assert cl.length_km[pair] == pytest.approx(km, rel=2e-3), pair
+    assert cl.total_km == pytest.approx(sum(exp.values()), rel=2e-3)
+    # The undisputed state border (30 km where both sides hold their own home) is not front:
+    # the total would be 30 km longer.
+    assert cl.total_km < sum(exp.values()) + 1.0
+
+
+def test_state_border_is_front_without_homes():
+    """Without homes nothing marks the border as undisputed: it counts (shows the rule is what removes it)."""
+    th, R, C, C2 = world()
+    cl = contact_line(plain_map(th, R, C, C2))
+    border = seg_km((50, 0), (50, 10)) + seg_km((50, 20), (50, 40))
+    assert cl.length_km["ua|ru"] == pytest.approx(expected()["ua|ru"] + border, rel=2e-3)
+
+
+def test_border_sliver_is_looked_through():
+    """ru's block stops 200 m short of the border: the sliver between is a drawing gap, not 10 km of front."""
+    th, R, C, C2 = world(ru_east_edge_km=49.8)
+    cl = contact_line(control(th, R, C, C2))
+    exp = seg_km((30, 20), (49.8, 20)) + seg_km((30, 10), (49.8, 10))
+    assert cl.length_km["ua|ru"] == pytest.approx(exp, abs=0.5)
+    off = contact_line(control(th, R, C, C2), sliver_m=0)
+    assert off.length_km["ua|ru"] == pytest.approx(exp + seg_km((49.8, 10), (49.8, 20)), abs=0.5)
+
+
+def test_geometry_and_outputs():
+    th, R, C, C2 = world()
+    cl = contact_line(control(th, R, C, C2))
+    line = cl.lines["ru|contested"]
+    assert line.geom_type == "MultiLineString"
+    # The ru|contested line is the block's west edge: every point of it within 1 m of that edge.
+    edge = ll(shapely.LineString([(30 * KM, 10 * KM), (30 * KM, 20 * KM)]))
+    assert P.to_metric(line).hausdorff_distance(P.to_metric(edge)) < 1.0
+    gj = cl.to_geojson()
+    assert {f["properties"]["pair"] for f in gj["features"]} == {"ua|ru", "ua|contested", "ru|contested"}
+    d = cl.to_dict()
+    assert d["total_km"] == pytest.approx(sum(d["length_km"].values()), abs=1e-2)
+
+
+def test_nobody_fighting_gives_no_line():
+    th, *_ = world()
+    cl = contact_line(VersionControl(th))
+    assert cl.total_km == 0.0 and all(g.is_empty for g in cl.lines.values())
+
+
+def test_rejects_other_input():
+    with pytest.raises(ValueError, match="VersionControl or a ControlMap"):
+        contact_line(box(0, 0, 1, 1))
+
+
+def test_demo_store_series_and_speed(demo_store):
+    from frontline.state import version_control
+
+    rows = contact_line_series(demo_store)
+    assert len(rows) == len(demo_store.versions())
+    for r in rows:
+        assert r["total_km"] == pytest.approx(sum(r["length_km"].values()), abs=1e-2)
+        assert r["length_km"]["ua|ru"] > 0  # Donetsk and Kursk fronts
+    v = demo_store.versions()[-1]
+    vc = version_control(demo_store, v)
+    t = time.perf_counter()
+    contact_line(vc)
+    assert time.perf_counter() - t < 1.0
+    with pytest.raises(ValueError, match="inverted"):
+        contact_line_series(demo_store, "2025-03-01", "2025-01-01")
