@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from frontline.analysis.settlements import settlement_status, settlements_changed, status_codes
@@ -203,3 +204,32 @@ def test_maps_out_of_order_are_refused():
     maps = history()
     with pytest.raises(ValueError, match="ordered by valid_time: map 2 \\(v1"):
         settlements_changed(places(), [maps[0], maps[2], maps[1]])
+
+
+def test_store_fast_path_agrees_with_whole_ground(demo_store):
+    """On a map read from a store, the tile-part lookup gives the same status as whole held ground,
+    for random points and for points exactly on the grey zone's and the salient's edges."""
+    from frontline.state import state_at
+
+    rng = np.random.default_rng(3)
+    for v in demo_store.versions()[::2]:
+        cm, _ = state_at(demo_store, v.valid_time)
+        x0, y0, x1, y1 = cm.control.abroad("ua").union(cm.control.contested).bounds
+        lon = rng.uniform(x0 - 0.3, x1 + 0.3, 4000)
+        lat = rng.uniform(y0 - 0.3, y1 + 0.3, 4000)
+        edges = np.concatenate([shapely.get_coordinates(cm.control.contested)[:300],
+                                shapely.get_coordinates(cm.control.abroad("ua"))[:300],
+                                [[35.0, 51.0], [35.5, 51.5], [35.5, 51.0]]])  # tile corners
+        lon, lat = np.concatenate([lon, edges[:, 0]]), np.concatenate([lat, edges[:, 1]])
+        fast, labels = status_codes((lon, lat), cm)
+        whole = ControlMap(cm.source, cm.version_id, cm.valid_time, held=dict(cm.held), contested=cm.contested,
+                           theatre=cm.theatre)
+        slow, _ = status_codes((lon, lat), whole)
+        # Where a salient's edge meets the state border, a point lies on three boundaries at once and
+        # the two overlays round differently: either answer names ground touching the point.
+        homes = cm.control.theatre.homes
+        junction = shapely.intersects_xy(homes["ua"].boundary, lon, lat) & shapely.intersects_xy(
+            homes["ru"].boundary, lon, lat)
+        assert np.array_equal(fast[~junction], slow[~junction])
+        assert set(np.unique(fast[junction])) <= {1, 2, 3} and junction.sum() < 0.01 * len(lon)
+        assert {labels[c] for c in np.unique(fast)} >= {"ua", "ru"}

@@ -98,6 +98,99 @@ def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tupl
     if CONTESTED in sides:
         raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
     labels: tuple[str | None, ...] = (None, *sides, CONTESTED)
+    vc = getattr(control_map, "control", None)
+    if vc is not None and hasattr(vc, "_parts"):
+        return _codes_from_parts(lon, lat, control_map, vc, sides), labels
+    return _codes_from_geometry(lon, lat, control_map, sides), labels
+
+
+def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarray:
+    """Fast path for a map read from a store: test the tile parts and homes, never whole held ground.
+
+    Each side's whole ground (its home minus everything cut out of it) costs
+    seconds to build; most points are settled by the small tile parts and a
+    prepared home. Points on an edge are decided by :func:`_codes_from_geometry`
+    on the map cut to a small window around them, so the boundary rules above
+    hold exactly.
+    """
+    c_code = len(sides) + 1
+    codes = np.zeros(len(lon), dtype=np.int8)
+    todo = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    parts = vc._parts  # noqa: SLF001 - the tile parts are the point of this path
+    homes = vc.theatre.homes
+    grey = [g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]
+    all_parts = [g for gs in parts.values() for g in gs]
+
+    def hits(geoms, idx, predicate):
+        if not geoms or len(idx) == 0:
+            return np.zeros(len(idx), dtype=bool)
+        pi, _ = shapely.STRtree(geoms).query(shapely.points(lon[idx], lat[idx]), predicate=predicate)
+        out = np.zeros(len(idx), dtype=bool)
+        out[pi] = True
+        return out
+
+    h = hits(grey, todo, "intersects")  # grey is closed: its edge is the front line
+    codes[todo[h]] = c_code
+    todo = todo[~h]
+    for code, s in enumerate(sides, start=1):  # interiors of ground held abroad
+        abroad = [g for (hh, w), gs in parts.items() if w == s and hh != s for g in gs]
+        h = hits(abroad, todo, "within")
+        codes[todo[h]] = code
+        todo = todo[~h]
+    edge = []
+    for h_side, home in homes.items():
+        inside = _test(home, lon, lat, todo, shapely.contains_xy)
+        cand = todo[inside]
+        # On the edge of any part (one cut out of this home, or ground held abroad that rounding lets
+        # reach over the state border), or on another home's border: the edge rules decide.
+        touch = hits(all_parts, cand, "intersects")
+        for other, g in homes.items():
+            if other != h_side:
+                touch |= _test(g, lon, lat, cand, shapely.intersects_xy)
+        if h_side in sides:
+            codes[cand[~touch]] = sides.index(h_side) + 1
+        edge.append(cand[touch])
+        todo = todo[~inside]
+    on_home_edge = np.zeros(len(todo), dtype=bool)
+    for home in homes.values():
+        on_home_edge |= _test(home, lon, lat, todo, shapely.intersects_xy)
+    edge.append(todo[on_home_edge])  # the rest is outside the theatre: code 0
+    edge = np.unique(np.concatenate(edge)) if edge else np.array([], dtype=int)
+    if len(edge):
+        codes[edge] = _codes_near(lon[edge], lat[edge], control_map, vc, sides)
+    return codes
+
+
+_WINDOW_DEG = 0.005  # half-size of the window around an edge point (~0.5 km): room for the nearest-class rule
+
+
+def _codes_near(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarray:
+    """Exact codes for a few points, on the map cut to small windows around them."""
+    boxes = shapely.box(lon - _WINDOW_DEG, lat - _WINDOW_DEG, lon + _WINDOW_DEG, lat + _WINDOW_DEG)
+    win = shapely.union_all(boxes)
+    parts = vc._parts  # noqa: SLF001
+    homes = vc.theatre.homes
+
+    def near(gs):
+        gs = [g for g in gs if shapely.intersects(g, win)]
+        return shapely.intersection(shapely.union_all(gs), win) if gs else shapely.Polygon()
+
+    home_w = {h: shapely.intersection(g, win) for h, g in homes.items()}
+    held = {}
+    for s in sides:
+        own = home_w.get(s, shapely.Polygon())
+        cut = near([g for (h, _), gs in parts.items() if h == s for g in gs])
+        abroad = near([g for (h, w), gs in parts.items() if w == s and h != s for g in gs])
+        held[s] = shapely.union(shapely.difference(own, cut), abroad)
+    local = ControlMap(source=control_map.source, version_id=control_map.version_id,
+                       valid_time=control_map.valid_time, held=held,
+                       contested=near([g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]),
+                       theatre=shapely.union_all(list(home_w.values())))
+    return _codes_from_geometry(lon, lat, local, sides)
+
+
+def _codes_from_geometry(lon, lat, control_map: ControlMap, sides) -> np.ndarray:
+    """Codes from whole held ground, grey zone and theatre (any ControlMap)."""
     c_code = len(sides) + 1
     codes = np.zeros(len(lon), dtype=np.int8)
     todo = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
@@ -116,7 +209,7 @@ def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tupl
         todo = todo[~hit]
 
     if len(todo) == 0:
-        return codes, labels
+        return codes
     # What is left lies on a boundary of held ground, in a gap, or outside.
     # Most of it is usually outside: one test against the theatre settles
     # those, instead of one test per side.
@@ -141,7 +234,7 @@ def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tupl
                 pts = shapely.points(lon[gap], lat[gap])
                 dist = np.array([shapely.distance(g, pts) for _, g in classes])
                 codes[gap] = np.array([code for code, _ in classes], dtype=np.int8)[dist.argmin(axis=0)]
-    return codes, labels
+    return codes
 
 
 def settlement_status(points: Any, control_map: ControlMap, *, outside: str | None = None) -> np.ndarray:
