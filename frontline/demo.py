@@ -272,7 +272,7 @@ def _print_last_road(st, cmap, home, console) -> None:
         return
     salient = cmap.control.abroad("ua")
     try:
-        out = last_road_out(roads, _local_map(cmap, salient, 2.0), "ua", salient, home)
+        out = last_road_out(roads, cmap, "ua", salient, home)
     except (ValueError, shapely.errors.GEOSException) as exc:
         console.print(f"Last road out: {exc}")
         return
@@ -285,20 +285,3 @@ def _print_last_road(st, cmap, home, console) -> None:
     console.print(f"Last road out of the salient ({cmap.valid_time:%Y-%m-%d}): "
                   f"[bold]{', '.join(best.roads) or 'unnamed road'}[/], {best.length_km:,.1f} km to home; "
                   f"inside grey ground {best.inside_km:,.1f} km; within reach of the enemy — {ranges}.")
-
-
-def _local_map(cmap, around, margin_deg: float):
-    """The control map cut to a box around ``around``: fire ranges and road searches are local, and a
-    whole country projected into one local metric frame can come out invalid far from its centre."""
-    from .model import ControlMap
-
-    x0, y0, x1, y1 = around.bounds
-    cut = (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
-
-    def clip(g):
-        # Snapped to 1e-6° (0.1 m): near-touching rings (a lake hole grazing the salient) otherwise
-        # cross each other once projected.
-        return shapely.set_precision(shapely.clip_by_rect(g, *cut), 1e-6) if g is not None and not g.is_empty else g
-
-    return ControlMap(cmap.source, cmap.version_id, cmap.valid_time, {s: clip(cmap.held[s]) for s in cmap.held},
-                      contested=clip(cmap.contested), theatre=None, control=cmap.control)

@@ -137,6 +137,30 @@ class ControlMap:
             self._contested = self._contested()
         return self._contested
 
+    def clipped(self, window: BaseGeometry, snap: bool = True) -> "ControlMap":
+        """This map cut to ``window`` (lon/lat polygon), snapped to a 1e-7° (1 cm) grid unless ``snap`` is False.
+
+        Local questions (roads, settlements near a place, a salient) need the
+        partition only there; from a store it is built from the tile parts
+        near the window, never from whole held ground. The snap matters: ground
+        and grey zone drawn a hair apart can turn invalid once projected to
+        metres, and GEOS then fails.
+        """
+        import shapely
+
+        def fix(g):
+            return g if g is None or g.is_empty or not snap else shapely.set_precision(g, 1e-7)
+
+        if self.control is not None and hasattr(self.control, "local"):
+            held, contested, theatre = self.control.local(window)
+        else:
+            held = {s: shapely.intersection(g, window) for s, g in self.held.items()}
+            contested = shapely.intersection(self.contested, window) if self.contested is not None else None
+            theatre = shapely.intersection(self.theatre, window) if self.theatre is not None else None
+        return ControlMap(self.source, self.version_id, self.valid_time, held={s: fix(g) for s, g in held.items()},
+                          contested=fix(contested), theatre=fix(theatre), points=self.points,
+                          published_at=self.published_at, revised_at=self.revised_at)
+
     @property
     def sides(self) -> tuple[str, ...]:
         return tuple(self.held)

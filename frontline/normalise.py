@@ -300,6 +300,10 @@ class VersionControl:
         return out
 
     # -- geometry -----------------------------------------------------------
+    def tile_parts(self) -> Mapping[tuple[str, str], list[BaseGeometry]]:
+        """``(home, what) → tile parts``: the partition's pieces as built, before any union (read-only)."""
+        return self._parts
+
     def part(self, home: str, what: str) -> BaseGeometry:
         """Ground in ``home`` that is ``what`` (another side, or contested)."""
         return _union(self._parts.get((home, what), []))
@@ -319,6 +323,27 @@ class VersionControl:
         if not cut:
             return home
         return polygonal(shapely.difference(home, _union(cut)))
+
+    def local(self, window: BaseGeometry) -> tuple[dict[str, BaseGeometry], BaseGeometry, BaseGeometry]:
+        """``(held per side, contested, theatre)`` inside ``window``, built from the parts near it only.
+
+        A side's whole ground is its home minus everything cut out of it: a
+        polygon with the full state border, costly to build. Questions about a
+        place (a road, a settlement, a salient) only need it near that place.
+        """
+        def near(gs):
+            gs = [g for g in gs if shapely.intersects(g, window)]
+            return polygonal(shapely.intersection(_union(gs), window)) if gs else EMPTY
+
+        homes = {h: polygonal(shapely.intersection(g, window)) for h, g in self.theatre.homes.items()}
+        held = {}
+        for s in self.sides:
+            own = homes.get(s, EMPTY)
+            cut = near([g for (h, _), gs in self._parts.items() if h == s for g in gs])
+            abroad = near([g for (h, w), gs in self._parts.items() if w == s and h != s for g in gs])
+            held[s] = _union([g for g in (polygonal(shapely.difference(own, cut)), abroad) if not g.is_empty])
+        contested = near([g for (_, w), gs in self._parts.items() if w == CONTESTED for g in gs])
+        return held, contested, _union([g for g in homes.values() if not g.is_empty])
 
     def held(self, side: str) -> BaseGeometry:
         """All ground ``side`` holds in the theatre."""

@@ -132,6 +132,7 @@ def test_chart_click_jumps(page):
     _open(page)
     vs = _versions(page)
     assert page.evaluate("document.body.dataset.version") == vs[-1]
+    page.locator("#chart").scroll_into_view_if_needed()
     box = page.locator("#chart").bounding_box()
     page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)
     page.wait_for_function(f"document.body.dataset.version === '{vs[0]}'")

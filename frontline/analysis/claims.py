@@ -73,7 +73,6 @@ a vectorised "next true" scan with binary search on version times.
 from __future__ import annotations
 
 import json
-import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any

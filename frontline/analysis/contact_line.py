@@ -210,7 +210,7 @@ class _Cells:
 def _cells_from_control(vc) -> _Cells:
     """Cells of a VersionControl: tile parts held abroad and contested (emit), homes as fallback."""
     geoms, owners, hh, emit = [], [], [], []
-    for (home, what), parts in vc._parts.items():  # noqa: SLF001 - the tile parts are the point
+    for (home, what), parts in vc.tile_parts().items():
         for g in parts:
             geoms.append(g)
             owners.append(what)
@@ -324,7 +324,7 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
                 "valid_time": iso(cm.valid_time) if cm.valid_time else None}
         if cm.control is not None:
             control = cm.control
-    if hasattr(control, "_parts") and hasattr(control, "theatre"):
+    if hasattr(control, "tile_parts") and hasattr(control, "theatre"):
         all_sides = list(control.sides)
         cells = _cells_from_control(control)
         plain = False
@@ -438,7 +438,7 @@ def locate(control, lon, lat) -> np.ndarray:
     """
     if isinstance(control, ControlMap):
         control = control.control
-    if control is None or not hasattr(control, "_parts"):
+    if control is None or not hasattr(control, "tile_parts"):
         raise ValueError("locate needs a VersionControl (a map read from a store).")
     cells = _cells_from_control(control)
     owner, _ = cells.locate(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))

@@ -145,15 +145,41 @@ def _map_name(cm: ControlMap) -> str:
     return f"{cm.source} {cm.version_id} ({iso(cm.valid_time)})"
 
 
-def _sides(cm: ControlMap, side: str) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
-    """(held by side, held by the enemy, enemy ∪ contested), lon/lat."""
+def _holds_nothing(cm: ControlMap, side: str) -> bool:
+    vc = cm.control
+    if vc is not None and hasattr(vc, "areas"):  # from a store: the areas are known, no geometry needed
+        return vc.areas().get(("theatre", side, "clipped"), 0.0) <= 0.0
+    g = cm.held[side]
+    return g is None or g.is_empty
+
+
+def _window(bounds: Sequence, km: float) -> BaseGeometry:
+    """Lon/lat box around ``bounds`` grown by ``km`` (conservatively in degrees)."""
+    minx, miny, maxx, maxy = bounds
+    dlat = km / 110.0
+    dlon = km / (111.32 * max(math.cos(math.radians(min(max(abs(miny), abs(maxy)) + dlat, 89.0))), 0.01))
+    return box(minx - dlon, max(miny - dlat, -90.0), maxx + dlon, min(maxy + dlat, 90.0))
+
+
+def _sides(cm: ControlMap, side: str, window: BaseGeometry | None = None
+           ) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
+    """(held by side, held by the enemy, enemy ∪ contested), lon/lat, within ``window`` when given.
+
+    Only ground within the longest range of the roads can reach them: the map
+    is cut there first (cheap for maps read from a store, which never build a
+    whole country's ground), so projecting and buffering stay local.
+    """
     if side not in cm.held:
         raise ValueError(
             f"Side {side!r} is not in control map {_map_name(cm)}; its sides are: {', '.join(cm.held) or 'none'}."
         )
-    own = cm.held[side]
-    if own is None or own.is_empty:
+    if _holds_nothing(cm, side):
         raise ValueError(f"Side {side!r} holds no ground in control map {_map_name(cm)}; nothing to supply.")
+    if window is not None:
+        cm = cm.clipped(window)  # may leave nothing near the roads: the callers say so, naming the roads
+    own = cm.held[side]
+    if own is None:
+        own = shapely.Polygon()
     others = [g for s, g in cm.held.items() if s != side and g is not None and not g.is_empty]
     enemy = shapely.union_all(others) if others else shapely.Polygon()
     contested = cm.contested if cm.contested is not None else shapely.Polygon()
@@ -191,7 +217,8 @@ class _Threat:
         clip_m: BaseGeometry | None,
         simplify_m: float,
     ):
-        g = _polygonal(proj.to_metric(ground_ll)) if not ground_ll.is_empty else shapely.Polygon()
+        # Valid in lon/lat is not always valid once projected (nearly touching rings can cross): repair.
+        g = _polygonal(shapely.make_valid(proj.to_metric(ground_ll))) if not ground_ll.is_empty else shapely.Polygon()
         if clip_m is not None and not g.is_empty:
             # Ground further than the longest range from every road cannot reach
             # any of them: clip before buffering to keep the theatre-wide
@@ -509,7 +536,7 @@ def road_exposure(
     """
     _check_roads(roads)
     ranges = _check_ranges(ranges_km)
-    own, _, ground = _sides(control_map, side)
+    own, _, ground = _sides(control_map, side, _window(roads.bounds, ranges[-1][1] + 5.0))
     tree_ll = shapely.STRtree(roads.geometry)
     idx = _interest(roads, tree_ll, own, roads_of_interest)
     if len(idx) == 0:
@@ -595,8 +622,9 @@ def exposure_series(
     tree_ll = shapely.STRtree(roads.geometry)
     per_map = []
     interest = np.zeros(len(roads), dtype=bool)
+    window = _window(roads.bounds, ranges[-1][1] + 5.0)
     for cm in maps:
-        own, _, ground = _sides(cm, side)
+        own, _, ground = _sides(cm, side, window)
         idx = _interest(roads, tree_ll, own, roads_of_interest)
         touches = np.zeros(len(roads), dtype=bool)
         touches[idx] = True
@@ -979,9 +1007,10 @@ def last_road_out(
         pen[k] = pf
     if node not in ("vertices", "crossings"):
         raise ValueError(f"node must be 'vertices' or 'crossings', not {node!r}.")
-    own, enemy, ground = _sides(control_map, side)
     salient = _check_polygon(salient, "salient")
     home = _check_polygon(home, "home territory")
+    own, enemy, ground = _sides(control_map, side, _window(
+        shapely.total_bounds(np.array([box(*roads.bounds), salient], dtype=object)), max(ranges[-1][1] + 5.0, 0)))
     if not shapely.intersects(salient, own):
         raise ValueError(f"The salient does not overlap ground held by {side!r} in {_map_name(control_map)}.")
     if shapely.covers(home, salient):

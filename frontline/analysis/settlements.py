@@ -99,7 +99,7 @@ def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tupl
         raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
     labels: tuple[str | None, ...] = (None, *sides, CONTESTED)
     vc = getattr(control_map, "control", None)
-    if vc is not None and hasattr(vc, "_parts"):
+    if vc is not None and hasattr(vc, "tile_parts"):
         return _codes_from_parts(lon, lat, control_map, vc, sides), labels
     return _codes_from_geometry(lon, lat, control_map, sides), labels
 
@@ -116,7 +116,7 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
     c_code = len(sides) + 1
     codes = np.zeros(len(lon), dtype=np.int8)
     todo = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    parts = vc._parts  # noqa: SLF001 - the tile parts are the point of this path
+    parts = vc.tile_parts()
     homes = vc.theatre.homes
     grey = [g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]
     all_parts = [g for gs in parts.values() for g in gs]
@@ -166,27 +166,8 @@ _WINDOW_DEG = 0.005  # half-size of the window around an edge point (~0.5 km): r
 
 def _codes_near(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarray:
     """Exact codes for a few points, on the map cut to small windows around them."""
-    boxes = shapely.box(lon - _WINDOW_DEG, lat - _WINDOW_DEG, lon + _WINDOW_DEG, lat + _WINDOW_DEG)
-    win = shapely.union_all(boxes)
-    parts = vc._parts  # noqa: SLF001
-    homes = vc.theatre.homes
-
-    def near(gs):
-        gs = [g for g in gs if shapely.intersects(g, win)]
-        return shapely.intersection(shapely.union_all(gs), win) if gs else shapely.Polygon()
-
-    home_w = {h: shapely.intersection(g, win) for h, g in homes.items()}
-    held = {}
-    for s in sides:
-        own = home_w.get(s, shapely.Polygon())
-        cut = near([g for (h, _), gs in parts.items() if h == s for g in gs])
-        abroad = near([g for (h, w), gs in parts.items() if w == s and h != s for g in gs])
-        held[s] = shapely.union(shapely.difference(own, cut), abroad)
-    local = ControlMap(source=control_map.source, version_id=control_map.version_id,
-                       valid_time=control_map.valid_time, held=held,
-                       contested=near([g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]),
-                       theatre=shapely.union_all(list(home_w.values())))
-    return _codes_from_geometry(lon, lat, local, sides)
+    win = shapely.union_all(shapely.box(lon - _WINDOW_DEG, lat - _WINDOW_DEG, lon + _WINDOW_DEG, lat + _WINDOW_DEG))
+    return _codes_from_geometry(lon, lat, control_map.clipped(win, snap=False), sides)  # exact edges
 
 
 def _codes_from_geometry(lon, lat, control_map: ControlMap, sides) -> np.ndarray:

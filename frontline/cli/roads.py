@@ -25,23 +25,6 @@ def _parse_ranges(items) -> dict[str, float] | None:
     return out
 
 
-def local_map(cmap, bounds, margin_deg: float):
-    """The control map cut to ``bounds`` ± ``margin_deg`` (snapped to 1e-6°): road questions are local, and
-    a whole country projected into one local metric frame can come out invalid far from its centre."""
-    import shapely
-
-    from ..model import ControlMap
-
-    x0, y0, x1, y1 = bounds
-    cut = (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
-
-    def clip(g):
-        return shapely.set_precision(shapely.clip_by_rect(g, *cut), 1e-6) if g is not None and not g.is_empty else g
-
-    return ControlMap(cmap.source, cmap.version_id, cmap.valid_time, {s: clip(cmap.held[s]) for s in cmap.held},
-                      contested=clip(cmap.contested), theatre=None, control=cmap.control)
-
-
 def _stored_roads(st):
     from ..store.reference import load_roads
 
@@ -95,7 +78,7 @@ def import_roads(store_path, path, all_classes, bbox, merge_by):
 @click.option("--json", "as_json", is_flag=True)
 def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
     """Length and share of each of a side's roads within fire range of enemy or contested ground."""
-    from ..analysis.roads import DEFAULT_RANGES_KM, road_exposure
+    from ..analysis.roads import road_exposure
     from ..state import state_at
 
     st = _open(store_path, readonly=True)
@@ -103,8 +86,7 @@ def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
         rng = _parse_ranges(ranges)
         rd = _stored_roads(st)
         cmap, _ = state_at(st, at, source)
-        reach = max((rng or DEFAULT_RANGES_KM).values())
-        table = road_exposure(rd, local_map(cmap, rd.bounds, reach / 60.0 + 0.1), side, rng)
+        table = road_exposure(rd, cmap, side, rng)
     except ValueError as exc:
         _fail(exc)
     if geojson_path:
@@ -137,7 +119,7 @@ def last_out(store_path, at, side, near, ranges, geojson_path, source, as_json):
     import numpy as np
     import shapely
 
-    from ..analysis.roads import DEFAULT_RANGES_KM, last_road_out
+    from ..analysis.roads import last_road_out
     from ..geodesy import areas_km2
     from ..state import state_at
 
@@ -159,9 +141,8 @@ def last_out(store_path, at, side, near, ranges, geojson_path, source, as_json):
             salient = parts[int(np.argmin(shapely.distance(parts, shapely.Point(lon, lat))))]
         else:
             salient = parts[int(np.argmax(areas_km2(parts)))]
-        reach = max((rng or DEFAULT_RANGES_KM).values())
         home = cmap.control.theatre.homes[side]
-        out = last_road_out(rd, local_map(cmap, salient.bounds, (reach + 60.0) / 60.0 + 0.2), side, salient, home, rng)
+        out = last_road_out(rd, cmap, side, salient, home, rng)
     except (ValueError, shapely.errors.GEOSException) as exc:
         _fail(exc)
     if geojson_path:

@@ -1,22 +1,63 @@
-"""``frontline serve``: serve the interactive map and the HTTP API (read-only) from a store."""
+"""``frontline serve``: serve the interactive map and the HTTP API from a store (read-only by default)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
-from ._common import STORE_OPT, _open, console
+from ._common import STORE_OPT, _fail, _open, console
+
+TOKEN_ENV = "FRONTLINE_WRITE_TOKEN"
+
+
+def read_token(token_file: str | None) -> str | None:
+    """The write token from ``token_file`` (first line, stripped), else ``$FRONTLINE_WRITE_TOKEN``, else None.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read or holds a token shorter than 16 characters.
+    """
+    if token_file:
+        try:
+            text = Path(token_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{token_file}: cannot read the token file ({exc.strerror or exc}).") from None
+        token = (text.strip().splitlines() or [""])[0].strip()
+        where = token_file
+    else:
+        token = (os.environ.get(TOKEN_ENV) or "").strip()
+        where = f"${TOKEN_ENV}"
+        if not token:
+            return None
+    if len(token) < 16:
+        raise ValueError(f"{where}: the write token must be at least 16 characters (got {len(token)}).")
+    return token
 
 
 @click.command()
 @STORE_OPT
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (localhost by default).")
 @click.option("--port", default=8765, show_default=True)
-def serve(store_path, host, port):
-    """Serve the interactive map and the HTTP API (read-only) from a store."""
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
+              help=f"File holding the token that enables writes (else ${TOKEN_ENV}; neither: read-only).")
+@click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Settlements to use when the store holds none (GeoNames dump or point layer).")
+@click.option("--roads", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Roads to use when the store holds none (any line layer).")
+def serve(store_path, host, port, token_file, gazetteer, roads):
+    """Serve the interactive map and the HTTP API from a store (read-only unless a token is given)."""
     from ..store import default_store_path
     from ..web.app import serve as serve_app
 
     path = store_path or default_store_path()
     _open(path, readonly=True).close()
-    console.print(f"Serving {path} on http://{host}:{port}/ — API description at /openapi.json")
-    serve_app(path, host=host, port=port)
+    try:
+        token = read_token(token_file)
+    except ValueError as exc:
+        _fail(str(exc))
+    mode = "writes need the token (Authorization: Bearer …)" if token else "read-only"
+    console.print(f"Serving {path} on http://{host}:{port}/ ({mode}) — API description at /openapi.json")
+    serve_app(path, host=host, port=port, write_token=token, gazetteer=gazetteer, roads=roads, warm=True)

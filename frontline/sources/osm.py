@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiLineString, box
+from shapely.geometry import LineString, box
 
 __all__ = [
     "DEFAULT_CLASSES",

@@ -1,8 +1,26 @@
-/* Frontline web map: offline MapLibre style, time slider, area chart, compare view.
- * State lives in the URL hash: #t=<version id>&z=&lon=&lat=&layers=a,b&cmp=a,b&side=ru */
+/* Frontline web map: offline MapLibre style, time slider, layers (held ground, contact line,
+ * corridors with their width, roads by exposure, settlements by status, attacks, units), area chart,
+ * compare view, settlement search and the list of changes in the shown version.
+ * State lives in the URL hash: #t=<version id>&z=&lon=&lat=&layers=a,b&as=ua&cmp=a,b&side=ru
+ * An optional raster tile URL comes from ?tiles=<url with {z}/{x}/{y}> (none by default: offline). */
 (function () {
   "use strict";
-  const TOGGLES = ["ru-held", "ua-held", "contested", "directions", "units"];
+  // A toggle (checkbox data-layer) shows or hides one or more map layers.
+  const GROUPS = {
+    "ru-held": ["ru-held"], "ua-held": ["ua-held"], "contested": ["contested"],
+    "contact": ["contact"], "corridors": ["pockets", "necks", "neck-labels"], "roads": ["roads"],
+    "settlements": ["settlements", "settlement-labels"], "directions": ["directions"], "units": ["units"],
+  };
+  const TOGGLES = Object.keys(GROUPS);
+  // Layers fetched per version, only while shown: url builder and source name.
+  const EXTRA = {
+    contact: (at) => `/api/contact-line?at=${at}`,
+    corridors: (at) => `/api/corridors?at=${at}&side=${encodeURIComponent(anSide())}`,
+    roads: (at) => `/api/roads?at=${at}&side=${encodeURIComponent(anSide())}`,
+    settlements: (at) => `/api/settlements?at=${at}` + settlementsBox(),
+  };
+  const STATUS_COLOURS = ["match", ["coalesce", ["get", "status"], "none"],
+    "ua", "#2b6cb0", "ru", "#d7301f", "contested", "#888888", "#ffffff"];
   const $ = (id) => document.getElementById(id);
   const empty = () => ({ type: "FeatureCollection", features: [] });
   let versions = [];       // [{id, time, revision}]
@@ -41,13 +59,45 @@
       "lon=" + c.lng.toFixed(4),
       "lat=" + c.lat.toFixed(4),
       "layers=" + TOGGLES.filter(visible).join(","),
+      "as=" + encodeURIComponent(anSide()),
     ];
     if (compare) parts.push("cmp=" + compare.join(","), "side=" + $("cmp-side").value);
     history.replaceState(null, "", "#" + parts.join("&"));
   }
 
-  function visible(layer) {
-    return map.getLayer(layer) && map.getLayoutProperty(layer, "visibility") !== "none";
+  function visible(group) {
+    const layer = (GROUPS[group] || [group])[0];
+    return Boolean(map.getLayer(layer)) && map.getLayoutProperty(layer, "visibility") !== "none";
+  }
+
+  function setVisible(group, on) {
+    for (const layer of GROUPS[group] || [group]) {
+      if (map.getLayer(layer)) map.setLayoutProperty(layer, "visibility", on ? "visible" : "none");
+    }
+  }
+
+  function anSide() { return $("an-side").value || "ua"; }
+
+  function settlementsBox() {
+    // Zoomed in: only the settlements in view (all of them); zoomed out: the most populous anywhere.
+    if (!map || map.getZoom() < 7) return "&limit=3000";
+    const b = map.getBounds(), r = (v) => v.toFixed(2);
+    return `&bbox=${r(Math.max(-180, b.getWest() - 0.05))},${r(Math.max(-90, b.getSouth() - 0.05))},` +
+      `${r(Math.min(180, b.getEast() + 0.05))},${r(Math.min(90, b.getNorth() + 0.05))}`;
+  }
+
+  // Text drawn into images on demand ("txt:<text>"): labels need no glyph server, so the map stays offline.
+  function textImage(text, size = 12) {
+    const scale = 2, font = `${size > 12 ? 700 : 600} ${size * scale}px system-ui, sans-serif`;
+    const c = document.createElement("canvas"), g = c.getContext("2d");
+    g.font = font;
+    const w = Math.ceil(g.measureText(text).width) + 10 * scale, h = Math.round(size * 1.5) * scale;
+    c.width = w; c.height = h;
+    g.font = font; g.textBaseline = "middle"; g.textAlign = "center";
+    g.lineWidth = 4 * scale; g.strokeStyle = "rgba(255,255,255,0.95)"; g.lineJoin = "round";
+    g.strokeText(text, w / 2, h / 2);
+    g.fillStyle = "#1a1a1a"; g.fillText(text, w / 2, h / 2);
+    return { image: g.getImageData(0, 0, w, h), pixelRatio: scale };
   }
 
   function arrowImage() {
@@ -63,22 +113,30 @@
   }
 
   const hash0 = parseHash();
+  const TILES = new URLSearchParams(location.search).get("tiles") || hash0.tiles || "";
   const map = new maplibregl.Map({
     container: "map",
     center: [Number(hash0.lon) || 36.5, Number(hash0.lat) || 49.0],
     zoom: hash0.z !== undefined && !isNaN(Number(hash0.z)) ? Number(hash0.z) : 5.5,
     attributionControl: false,
+    fadeDuration: 0,  // labels appear at once: 'idle' (a drawn version) comes 300 ms sooner
     style: {
       version: 8,
       sources: {
         borders: { type: "geojson", data: empty() },
-        state: { type: "geojson", data: empty() },
+        state: { type: "geojson", data: empty(), buffer: 32, maxzoom: 13 },
         points: { type: "geojson", data: empty() },
-        change: { type: "geojson", data: empty() },
+        change: { type: "geojson", data: empty(), buffer: 32, maxzoom: 13 },
+        contact: { type: "geojson", data: empty(), buffer: 32, maxzoom: 13 },
+        corridors: { type: "geojson", data: empty() },
+        roads: { type: "geojson", data: empty() },
+        settlements: { type: "geojson", data: empty() },
+        ...(TILES ? { tiles: { type: "raster", tiles: [TILES], tileSize: 256 } } : {}),
       },
       layers: [
         { id: "background", type: "background", paint: { "background-color": "#dfe8ee" } },
-        { id: "land", type: "fill", source: "borders", paint: { "fill-color": "#f4f1ea" } },
+        ...(TILES ? [{ id: "tiles", type: "raster", source: "tiles" }] : []),
+        { id: "land", type: "fill", source: "borders", paint: { "fill-color": "#f4f1ea", "fill-opacity": TILES ? 0 : 1 } },
         { id: "borders", type: "line", source: "borders", paint: { "line-color": "#8a8a8a", "line-width": 0.8 } },
         { id: "ru-held", type: "fill", source: "state",
           filter: ["all", ["==", ["get", "status"], "held"], ["==", ["get", "side"], "ru"]],
@@ -92,15 +150,40 @@
           paint: { "fill-color": "#2ca02c", "fill-opacity": 0.75 } },
         { id: "cmp-loss", type: "fill", source: "change", filter: ["==", ["get", "change"], "lost"],
           paint: { "fill-color": "#8e44ad", "fill-opacity": 0.75 } },
+        { id: "pockets", type: "fill", source: "corridors", filter: ["==", ["get", "kind"], "pocket"],
+          paint: { "fill-color": "#ffb000", "fill-opacity": 0.35, "fill-outline-color": "#a06d00" } },
+        { id: "roads", type: "line", source: "roads",
+          layout: { "line-cap": "round", "line-join": "round" },
+          paint: { "line-color": ["coalesce", ["get", "colour"], "#555"], "line-width": ["interpolate", ["linear"], ["zoom"], 6, 2, 12, 5] } },
+        { id: "contact", type: "line", source: "contact",
+          layout: { "line-join": "round" }, paint: { "line-color": "#111", "line-width": 1.6 } },
+        { id: "necks", type: "line", source: "corridors", filter: ["==", ["get", "kind"], "neck"],
+          layout: { "line-cap": "round" },
+          paint: { "line-color": ["case", ["get", "below_threshold"], "#e00000", "#ffb000"], "line-width": 5 } },
         { id: "units", type: "circle", source: "points", filter: ["in", ["get", "kind"], ["literal", ["unit", "hq"]]],
           paint: { "circle-radius": 5, "circle-color": "#7f0000", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } },
         { id: "directions", type: "symbol", source: "points", filter: ["==", ["get", "kind"], "direction"],
           layout: { "icon-image": "arrow", "icon-rotate": ["coalesce", ["get", "bearing"], 0],
-                    "icon-rotation-alignment": "map", "icon-allow-overlap": true, "icon-size": 0.6 } },
+                    "icon-rotation-alignment": "map", "icon-allow-overlap": true, "icon-ignore-placement": true,
+                    "icon-size": 0.6 } },
+        { id: "settlements", type: "circle", source: "settlements",
+          paint: { "circle-color": STATUS_COLOURS, "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 3, 11, 6],
+                   "circle-stroke-color": "#222", "circle-stroke-width": 1 } },
+        { id: "settlement-labels", type: "symbol", source: "settlements", minzoom: 9,
+          layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0] } },
+        { id: "neck-labels", type: "symbol", source: "corridors", filter: ["==", ["get", "kind"], "neck-label"],
+          layout: { "icon-image": ["concat", "txtb:", ["get", "label"]], "icon-allow-overlap": true,
+                    "icon-anchor": "bottom", "icon-offset": [0, -4] } },
       ],
     },
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+  map.on("styleimagemissing", (e) => {
+    if (!/^txtb?:/.test(e.id) || map.hasImage(e.id)) return;
+    const big = e.id.startsWith("txtb:");  // "txtb:" for the neck widths: the point of the map
+    const t = big ? textImage(e.id.slice(5), 16) : textImage(e.id.slice(4));
+    map.addImage(e.id, t.image, { pixelRatio: t.pixelRatio });
+  });
 
   function waitIdle() {
     return new Promise((resolve) => {
@@ -111,26 +194,176 @@
     });
   }
 
+  // Timing of the last setTime, ms: to the new held ground drawn, and to the map idle (points too).
+  const timing = { drawn: null, idle: null };
+
+  // Resolves once a source has loaded its new data and a frame has been drawn with it.
+  function waitDrawn(sourceId) {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => { if (!done) { done = true; map.off("sourcedata", onData); resolve(); } };
+      const onData = (e) => {
+        if (e.sourceId === sourceId && e.dataType === "source" && map.isSourceLoaded(sourceId)) {
+          map.once("render", finish);
+          map.triggerRepaint();
+        }
+      };
+      map.on("sourcedata", onData);
+      setTimeout(finish, 5000);
+    });
+  }
+
   async function setTime(id) {
     const i = versions.findIndex((v) => v.id === String(id));
     if (i < 0) throw new Error("unknown version " + id);
-    const my = ++seq;
+    const my = ++seq, t0 = performance.now();
+    timing.drawn = timing.idle = null;
     const z = Math.max(0, Math.min(12, Math.ceil(map.getZoom())));
     const at = encodeURIComponent(versions[i].id);
     const [state, points] = await Promise.all([
       getJSON(`/api/state?at=${at}&zoom=${z}`), getJSON(`/api/points?at=${at}`)]);
     if (my !== seq) return;
+    const first = index < 0;
     index = i;
+    const drawn = waitDrawn("state");
     map.getSource("state").setData(state);
-    map.getSource("points").setData(points);
+    // On the first load everything is laid out at once (the map is busy starting anyway); on a step the
+    // points wait for the held ground to be drawn.
+    if (first) { map.getSource("points").setData(points); pointsDigest = points.digest; }
     $("slider").value = String(i);
     $("when").textContent = versions[i].time.replace("T", " ").replace(":00Z", " UTC") +
       `  (${i + 1}/${versions.length})`;
     drawCursor();
     writeHash();
+    loadChanges(my);
+    await drawn;  // the held ground of this version is on screen
+    if (my !== seq) return;
+    timing.drawn = performance.now() - t0;
+    // Arrows and units next (symbols cost more to lay out than the polygons); unchanged points (same
+    // digest, common from one version to the next) are left as they are.
+    if (!points.digest || points.digest !== pointsDigest) map.getSource("points").setData(points);
+    pointsDigest = points.digest;
     await waitIdle();
-    if (my === seq) document.body.dataset.version = versions[i].id;
+    timing.idle = performance.now() - t0;
+    if (my === seq) {
+      document.body.dataset.version = versions[i].id;
+      // The analysis layers follow the drawn version (they never hold up the held ground).
+      loadExtras(my);
+      setTimeout(() => { if (my === seq) prefetch(i, z); }, 50);
+    }
   }
+  let pointsDigest = null;
+
+  // The neighbours of the shown version are fetched ahead: version-addressed answers are immutable,
+  // so the browser keeps them and a slider step only has to draw.
+  function prefetch(i, z) {
+    for (const j of [i + 1, i - 1]) {
+      if (j < 0 || j >= versions.length) continue;
+      const at = encodeURIComponent(versions[j].id);
+      const urls = [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`,
+                    ...Object.keys(EXTRA).filter((n) => n !== "settlements" && visible(n)).map((n) => EXTRA[n](at))];
+      for (const u of urls) fetch(u, { priority: "low" }).catch(() => {});
+    }
+  }
+
+  // ------------------------------------------------- per-version extra layers
+  function withNeckLabels(fc) {
+    // A label point at the middle of each neck segment, carrying the width ("420 m").
+    const out = fc.features.slice();
+    for (const f of fc.features) {
+      if (f.properties.kind !== "neck" || f.geometry.type !== "LineString") continue;
+      const c = f.geometry.coordinates, a = c[0], b = c[c.length - 1];
+      out.push({ type: "Feature", properties: { ...f.properties, kind: "neck-label" },
+                 geometry: { type: "Point", coordinates: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2] } });
+    }
+    return { ...fc, features: out };
+  }
+
+  async function loadExtra(name, my) {
+    if (index < 0) return;
+    const at = encodeURIComponent(versions[index].id);
+    const fc = await getJSON(EXTRA[name](at));
+    if (my !== seq) return;
+    map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+    notes[name] = fc.note || "";
+    $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
+  }
+
+  const notes = {};
+  let extrasDone = Promise.resolve();
+  function loadExtras(my) {
+    const names = Object.keys(EXTRA).filter(visible);
+    extrasDone = Promise.all(names.map((n) => loadExtra(n, my).catch((e) => showError(e.message)))).then(async () => {
+      if (my !== seq) return;
+      await waitIdle();
+      if (my === seq) document.body.dataset.layers = versions[index].id + ":" + names.join(",");
+    });
+    return extrasDone;
+  }
+
+  // -------------------------------------------- what changed in this version
+  const fmt = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 1 });
+  async function loadChanges(my) {
+    const list = $("changes-list"), sum = $("changes-sum");
+    if (index <= 0) { list.innerHTML = ""; sum.textContent = "The first version: nothing to compare with."; return; }
+    const a = encodeURIComponent(versions[index - 1].id), b = encodeURIComponent(versions[index].id);
+    let res;
+    try { res = await getJSON(`/api/change?from=${a}&to=${b}&top=8`); } catch (e) { showError(e.message); return; }
+    if (my !== seq) return;
+    const sides = (window.frontlineSides || ["ua", "ru"]);
+    sum.innerHTML = `vs ${versions[index - 1].time.slice(0, 16).replace("T", " ")}: ` + sides.map((s) =>
+      `<b>${s}</b> <span class="gain-t">+${fmt(res.totals[s + "_gained_km2"])}</span>` +
+      ` <span class="loss-t">−${fmt(res.totals[s + "_lost_km2"])}</span> km²`).join("; ");
+    list.innerHTML = "";
+    if (!res.advances.length) list.innerHTML = "<li class='notes'>No ground changed hands.</li>";
+    res.advances.forEach((adv, k) => {
+      const li = document.createElement("li"), btn = document.createElement("button");
+      btn.textContent = `${adv.side} advanced ${fmt(adv.km2)} km² near ${adv.location[1].toFixed(3)}, ${adv.location[0].toFixed(3)}`;
+      btn.dataset.lon = adv.location[0]; btn.dataset.lat = adv.location[1]; btn.className = "advance";
+      btn.addEventListener("click", () => flyTo(adv.location, adv.bbox, "advance:" + k));
+      li.appendChild(btn); list.appendChild(li);
+    });
+    document.body.dataset.changes = versions[index].id;
+  }
+
+  function flyTo(lonlat, bbox, tag) {
+    map.once("moveend", () => { document.body.dataset.flown = tag; });
+    delete document.body.dataset.flown;
+    if (bbox && bbox[2] - bbox[0] > 0.02) {
+      map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 40, maxZoom: 12, duration: 600 });
+    } else {
+      map.flyTo({ center: lonlat, zoom: Math.max(map.getZoom(), 11), duration: 600 });
+    }
+  }
+
+  // ------------------------------------------------------ settlement search
+  let searchSeq = 0, searchTimer = null;
+  async function search(q) {
+    const my = ++searchSeq, ul = $("search-results");
+    if (!q.trim()) { ul.innerHTML = ""; return []; }
+    const res = await getJSON(`/api/settlements/search?q=${encodeURIComponent(q)}&limit=8`);
+    if (my !== searchSeq) return res.results;
+    ul.innerHTML = "";
+    if (!res.results.length) ul.innerHTML = `<li class="notes">${res.note || "No settlement by that name."}</li>`;
+    for (const r of res.results) {
+      const li = document.createElement("li"), btn = document.createElement("button");
+      btn.textContent = r.name + (r.matched !== r.name ? ` (${r.matched})` : "") + (r.country ? ` · ${r.country}` : "");
+      btn.className = "place"; btn.dataset.id = r.id;
+      btn.addEventListener("click", () => flyTo([r.lon, r.lat], null, "place:" + r.id));
+      li.appendChild(btn); ul.appendChild(li);
+    }
+    return res.results;
+  }
+  $("search").addEventListener("input", (e) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => search(e.target.value).catch((err) => showError(err.message)), 200);
+  });
+  $("search").addEventListener("keydown", async (e) => {
+    if (e.key !== "Enter") return;
+    clearTimeout(searchTimer);
+    const results = await search(e.target.value).catch((err) => { showError(err.message); return []; });
+    if (results.length) flyTo([results[0].lon, results[0].lat], null, "place:" + results[0].id);
+  });
 
   function step(d) {
     if (!versions.length) return Promise.resolve();
@@ -227,16 +460,38 @@
   });
   for (const box of document.querySelectorAll("#layers input[data-layer]")) {
     box.addEventListener("change", () => {
-      map.setLayoutProperty(box.dataset.layer, "visibility", box.checked ? "visible" : "none");
+      setVisible(box.dataset.layer, box.checked);
       writeHash();
+      if (box.checked && EXTRA[box.dataset.layer] && index >= 0) loadExtras(seq);
     });
   }
-  map.on("moveend", writeHash);
+  $("an-side").addEventListener("change", () => { writeHash(); if (index >= 0) loadExtras(seq); });
+  let lastBox = "";
+  map.on("moveend", () => {
+    writeHash();
+    // settlements follow the view once zoomed in (the most populous are sent when zoomed out)
+    const box = settlementsBox();
+    if (visible("settlements") && index >= 0 && box !== lastBox) {
+      lastBox = box;
+      loadExtra("settlements", seq).catch((e) => showError(e.message));
+    }
+  });
+
+  // Asked for at once, while MapLibre sets itself up; the first version's state too, as soon as its id is known
+  // (the browser's cache hands the answer to setTime's identical request).
+  const early = [getJSON("/api/versions"), getJSON("/api/borders")];
+  early[0].then((vs) => {
+    const list = vs.versions || [];
+    const first = list.find((v) => v.id === hash0.t) || list[list.length - 1];
+    if (!first) return;
+    const z = Math.max(0, Math.min(12, Math.ceil(map.getZoom()))), at = encodeURIComponent(first.id);
+    for (const u of [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`]) fetch(u).catch(() => {});
+  }).catch(() => {});
 
   async function init() {
     await new Promise((r) => (map.loaded() ? r() : map.once("load", r)));
     map.addImage("arrow", arrowImage(), { pixelRatio: 2 });
-    const [vs, borders] = await Promise.all([getJSON("/api/versions"), getJSON("/api/borders")]);
+    const [vs, borders] = await Promise.all(early);
     map.getSource("borders").setData(borders);
     versions = vs.versions;
     if (!versions.length) { showError("The store holds no versions."); return; }
@@ -246,18 +501,22 @@
     }
     $("cmp-a").value = versions[0].id; $("cmp-b").value = versions[versions.length - 1].id;
     const sides = vs.sides || ["ru", "ua"];
+    window.frontlineSides = sides;
     $("cmp-side").innerHTML = sides.map((s) => `<option>${s}</option>`).join("");
+    $("an-side").innerHTML = sides.map((s) => `<option>${s}</option>`).join("");
+    $("an-side").value = sides.includes("ua") ? "ua" : sides[0];
     const h = parseHash();
     if (h.side) $("cmp-side").value = h.side;
-    if (h.layers !== undefined) {
-      const on = new Set(h.layers.split(","));
-      for (const box of document.querySelectorAll("#layers input[data-layer]")) {
-        box.checked = on.has(box.dataset.layer);
-        map.setLayoutProperty(box.dataset.layer, "visibility", box.checked ? "visible" : "none");
-      }
+    if (h.as && sides.includes(h.as)) $("an-side").value = h.as;
+    const on = h.layers !== undefined ? new Set(h.layers.split(",")) : null;
+    for (const box of document.querySelectorAll("#layers input[data-layer]")) {
+      if (on) box.checked = on.has(box.dataset.layer);
+      setVisible(box.dataset.layer, box.checked);
     }
     const start = versions.find((v) => v.id === h.t) || versions[versions.length - 1];
     await setTime(start.id);
+    // ms from navigation start to the first idle map with the version drawn (read by bench/bench_web.py)
+    document.body.dataset.firstIdleMs = String(Math.round(performance.now()));
     if (h.cmp) {
       const [a, b] = h.cmp.split(",");
       if (a && b) { $("cmp-a").value = a; $("cmp-b").value = b; await runCompare(a, b).catch((e) => showError(e.message)); }
@@ -266,6 +525,7 @@
     catch (e) { showError(e.message); }
   }
 
-  window.frontline = { map, setTime, ready, versions: () => versions, compare: runCompare };
+  window.frontline = { map, setTime, ready, versions: () => versions, compare: runCompare, search, flyTo,
+                       extras: () => extrasDone, timing };
   init().then(readyResolve, (e) => { showError(e.message); readyResolve(); });
 })();

@@ -1,0 +1,226 @@
+"""The web map's analysis layers in headless Debian chromium on the demo store: corridors with their width
+label, settlements coloured by status, roads by exposure, settlement search flying to the place, the list
+of changes. Rendered features are read back with queryRenderedFeatures (not pixels)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+import uvicorn  # noqa: E402
+
+from frontline.web import create_app  # noqa: E402
+from frontline.web.app import maplibre_dir  # noqa: E402
+
+if maplibre_dir() is None:
+    pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+def start_server(path, **kwargs):
+    """A real uvicorn server on a free loopback port: ``(base url, stop function)``."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(path, **kwargs), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(400):
+        if srv.started:
+            break
+        time.sleep(0.05)
+
+    def stop():
+        srv.should_exit = True
+        th.join(10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture(scope="module")
+def server(demo_store):
+    base, stop = start_server(demo_store.path)
+    yield base
+    stop()
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    def get(path):
+        with urllib.request.urlopen(server + path) as r:
+            return json.load(r)
+    return get
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.base = server
+    pg.errors = errors
+    yield pg
+    pg.close()
+
+
+def open_map(page, hash_=""):
+    """Load the page and wait until the version and its analysis layers are drawn."""
+    page.goto(page.base + "/" + hash_)
+    page.wait_for_function("window.frontline !== undefined")
+    page.evaluate("window.frontline.ready")
+    page.wait_for_function("document.body.dataset.layers !== undefined")
+    assert not page.errors, page.errors
+
+
+def rendered(page, layer):
+    return page.evaluate("(l) => window.frontline.map.queryRenderedFeatures({layers: [l]})"
+                         ".map(f => ({props: f.properties, geom: f.geometry}))", layer)
+
+
+def narrowest_neck(api, version_id):
+    fc = api(f"/api/corridors?at={version_id}&side=ua")
+    necks = [f for f in fc["features"] if f["properties"]["kind"] == "neck"]
+    assert necks, fc.get("note")
+    return min(necks, key=lambda f: f["properties"]["width_m"])
+
+
+def neck_view(api, version_id, zoom=11.5):
+    n = narrowest_neck(api, version_id)
+    (x0, y0), (x1, y1) = n["geometry"]["coordinates"][0], n["geometry"]["coordinates"][-1]
+    return n, f"#t={version_id}&z={zoom}&lon={(x0 + x1) / 2:.4f}&lat={(y0 + y1) / 2:.4f}"
+
+
+def test_corridor_neck_and_width_label_render(page, api):
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    neck, view = neck_view(api, vs[-1])
+    open_map(page, view)
+    necks = rendered(page, "necks")
+    assert necks, "the neck segment is drawn"
+    assert min(f["props"]["width_m"] for f in necks) == pytest.approx(neck["properties"]["width_m"], abs=0.5)
+    labels = {f["props"]["label"] for f in rendered(page, "neck-labels")}
+    assert neck["properties"]["label"] in labels  # e.g. "400 m", drawn at the segment's middle
+    page.screenshot(path=str(SHOTS / "corridor.png"))
+    # toggling the layer off removes segment and label
+    page.uncheck("input[data-layer='corridors']")
+    page.wait_for_timeout(300)
+    assert rendered(page, "necks") == [] and rendered(page, "neck-labels") == []
+    assert "corridors" not in page.evaluate("location.hash").split("layers=")[1].split("&")[0]
+
+
+def test_slider_moves_the_neck_and_arrows(page, api):
+    """Each version has its own neck width: stepping the slider redraws the label; arrows follow bearings."""
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    _, view = neck_view(api, vs[-1], zoom=10)
+    open_map(page, view)
+    last = {f["props"]["label"] for f in rendered(page, "neck-labels")}
+    page.evaluate(f"window.frontline.setTime('{vs[-2]}')")
+    page.wait_for_function(f"(document.body.dataset.layers || '').startsWith('{vs[-2]}:')")
+    before = {f["props"]["label"] for f in rendered(page, "neck-labels")}
+    want = narrowest_neck(api, vs[-2])["properties"]["label"]
+    assert want in before and before != last
+    # arrows of attack at the source's points, each turned to its bearing; units drawn
+    arrows = rendered(page, "directions")
+    assert arrows, "the demo's arrows near the salient are drawn"
+    from_api = [(f["geometry"]["coordinates"], f["properties"]["bearing"])
+                for f in api(f"/api/points?at={vs[-2]}")["features"] if f["properties"]["kind"] == "direction"]
+    for f in arrows:
+        x, y = f["geom"]["coordinates"]  # tile-quantised: match the nearest arrow the API gave
+        _, bearing = min(from_api, key=lambda cb: (cb[0][0] - x) ** 2 + (cb[0][1] - y) ** 2)
+        assert 0 <= f["props"]["bearing"] < 360 and f["props"]["bearing"] == bearing
+    assert "bearing" in json.dumps(page.evaluate("window.frontline.map.getLayoutProperty('directions', 'icon-rotate')"))
+    assert rendered(page, "units"), "the demo's unit is drawn"
+
+
+def test_settlements_coloured_by_status(page, api):
+    fc = api("/api/settlements")
+    sud = next(f for f in fc["features"] if f["properties"]["name"] == "Sudzha")
+    lon, lat = sud["geometry"]["coordinates"]
+    open_map(page, f"#z=9.5&lon={lon}&lat={lat}&as=ru")
+    assert page.evaluate("document.getElementById('an-side').value") == "ru"  # the side comes from the URL
+    shown = {f["props"]["name"]: f["props"].get("status") for f in rendered(page, "settlements")}  # null is dropped
+    assert shown.get("Sudzha") == sud["properties"]["status"]
+    for f in fc["features"]:
+        name = f["properties"]["name"]
+        if name in shown:
+            assert shown[name] == f["properties"]["status"], name
+    colour = page.evaluate("window.frontline.map.getPaintProperty('settlements', 'circle-color')")
+    assert "ua" in json.dumps(colour) and "contested" in json.dumps(colour)
+    assert any(f["props"]["name"] == "Sudzha" for f in rendered(page, "settlement-labels"))
+
+
+def test_search_flies_to_settlement(page, api):
+    open_map(page, "#z=6&lon=36.5&lat=49&layers=ru-held,ua-held")  # search needs no analysis layer
+    page.fill("#search", "Lebedivka")
+    page.wait_for_selector("#search-results button.place")
+    assert "Lebedevka" in page.inner_text("#search-results")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.body.dataset.flown === 'place:9000002'", timeout=15000)
+    hit = api("/api/settlements/search?q=Lebedevka")["results"][0]
+    c = page.evaluate("(() => { const c = window.frontline.map.getCenter(); return [c.lng, c.lat]; })()")
+    assert c == pytest.approx([hit["lon"], hit["lat"]], abs=1e-3)
+    assert page.evaluate("window.frontline.map.getZoom()") >= 11 - 1e-6
+
+
+def test_changes_list_and_fly_to_advance(page, api):
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    open_map(page, "#z=6&lon=36.5&lat=49&layers=ru-held,ua-held,contested")
+    page.wait_for_function(f"document.body.dataset.changes === '{vs[-1]}'")
+    buttons = page.locator("#changes-list button.advance")
+    assert buttons.count() >= 1
+    change = api(f"/api/change?from={vs[-2]}&to={vs[-1]}&top=8")
+    assert buttons.count() == len(change["advances"])
+    summary = page.inner_text("#changes-sum")
+    for side in ("ua", "ru"):
+        assert side in summary
+    first = change["advances"][0]
+    assert f"{first['km2']:,.1f}".rstrip("0").rstrip(".")[:3] in buttons.first.inner_text().replace(",", ",")
+    buttons.first.click()
+    page.wait_for_function("document.body.dataset.flown === 'advance:0'", timeout=15000)
+    c = page.evaluate("(() => { const c = window.frontline.map.getCenter(); return [c.lng, c.lat]; })()")
+    x0, y0, x1, y1 = first["bbox"]
+    assert x0 - 0.05 <= c[0] <= x1 + 0.05 and y0 - 0.05 <= c[1] <= y1 + 0.05
+    page.screenshot(path=str(SHOTS / "changes.png"))
+
+
+def test_roads_layer_coloured_by_exposure(page, api):
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    _, view = neck_view(api, vs[-1], zoom=9)
+    open_map(page, view + "&layers=ua-held,contested,roads,contact&as=ua")
+    page.wait_for_function("(document.body.dataset.layers || '').includes('roads')")
+    h = page.evaluate("location.hash")  # the URL keeps the new layers and the analysis side
+    assert "layers=ua-held,contested,contact,roads" in h and "as=ua" in h
+    assert rendered(page, "contact"), "the contact line is drawn"
+    assert page.evaluate("window.frontline.map.getLayoutProperty('necks','visibility')") == "none"
+    roads = rendered(page, "roads")
+    assert roads, "the demo road is drawn"
+    api_bands = {f["properties"]["band"]: f["properties"]["colour"]
+                 for f in api(f"/api/roads?at={vs[-1]}&side=ua")["features"]}
+    for f in roads:
+        assert api_bands[f["props"]["band"]] == f["props"]["colour"]
+    assert rendered(page, "necks") == []  # not asked for in the URL
+    page.screenshot(path=str(SHOTS / "roads.png"))
+
