@@ -96,7 +96,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from .model import iso
 from .store import GeoPackageStore, VersionInfo
@@ -437,31 +436,6 @@ class Evaluation:
     data: dict[str, Any] | None = None  # state to keep (event rules)
 
 
-def _fill_holes(geom: BaseGeometry, max_km2: float) -> BaseGeometry:
-    """Fill holes under ``max_km2`` in each polygon, keeping every part.
-
-    ``find_necks`` fills small holes itself, but may then drop a part whose
-    representative point falls into one of its own filled holes; filling them
-    here first sidesteps that (see the report to the lead).
-    """
-    parts = shapely.get_parts(geom)
-    if not len(parts) or not shapely.get_num_interior_rings(parts).sum():
-        return geom
-    out = []
-    for part in parts:
-        n = shapely.get_num_interior_rings(part)
-        if not n:
-            out.append(part)
-            continue
-        rings = shapely.get_interior_ring(part, np.arange(n))
-        polys = shapely.polygons(rings)
-        lat = shapely.get_y(shapely.centroid(polys))
-        km2 = shapely.area(polys) * 111.32 ** 2 * np.cos(np.radians(lat))
-        keep = rings[km2 >= max_km2]
-        out.append(shapely.polygons(part.exterior, holes=keep if len(keep) else None))
-    return shapely.union_all(out) if len(out) > 1 else out[0]
-
-
 class _Evaluator:
     """Base: ``prepare`` once per engine run, ``evaluate`` per version."""
 
@@ -504,7 +478,6 @@ class _Corridor(_Evaluator):
         if contested is not None and not contested.is_empty:
             x0, y0, x1, y1 = ground.bounds
             contested = shapely.clip_by_rect(contested, x0 - 0.2, y0 - 0.2, x1 + 0.2, y1 + 0.2)
-        ground = _fill_holes(ground, 1.0)
         kw = {"min_part_share": p["min_part_share"], "alert_width_m": p["below_m"],
               "max_width_m": p["max_width_m"] or max(5000.0, 2.0 * p["below_m"])}
         if p.get("min_part_km2") is not None:
