@@ -113,6 +113,51 @@ def load_countries(cache: Path | None = None) -> dict[str, BaseGeometry]:
     return {k: shapely.from_wkb(v) for k, v in data["countries"].items()}
 
 
+def _cut_tiles(geom: BaseGeometry, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    minx, miny, maxx, maxy = geom.bounds
+    xs = np.arange(np.floor(minx / cell) * cell, maxx + cell, cell)
+    ys = np.arange(np.floor(miny / cell) * cell, maxy + cell, cell)
+    cells = np.array([box(x, y, x + cell, y + cell) for x in xs[:-1] for y in ys[:-1]], dtype=object)
+    shapely.prepare(geom)
+    inside = shapely.contains(geom, cells)
+    tiles = cells.copy()
+    edge = ~inside & shapely.intersects(geom, cells)
+    tiles[edge] = [_polygonal(shapely.make_valid(t)) for t in shapely.intersection(geom, cells[edge])]
+    keep = inside | (edge & ~shapely.is_empty(tiles))
+    return tiles[keep], inside[keep], shapely.bounds(cells[keep])
+
+
+def _tiles_file(geom: BaseGeometry, cell: float) -> Path:
+    key = hashlib.blake2b(shapely.to_wkb(geom) + str(cell).encode(), digest_size=16).hexdigest()
+    return cache_dir() / f"tiles-v2-{key}.npz"
+
+
+def _load_tiles(geom: BaseGeometry, cell: float):
+    """Tiles cut earlier from the same region (cutting Russia and Ukraine costs seconds per process)."""
+    path = _tiles_file(geom, cell)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            blob, ends = z["wkb"].tobytes(), z["ends"]
+            starts = np.concatenate([[0], ends[:-1]])
+            tiles = shapely.from_wkb(np.array([blob[a:b] for a, b in zip(starts, ends)], dtype=object))
+            return tiles, z["full"].astype(bool), z["bounds"], z["areas"]
+    except (OSError, KeyError, ValueError, shapely.errors.GEOSException):
+        return None  # absent or unreadable: cut again
+
+
+def _save_tiles(geom, cell, tiles, full, bounds, areas) -> None:
+    path = _tiles_file(geom, cell)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+        wkbs = shapely.to_wkb(tiles)
+        np.savez(tmp, wkb=np.frombuffer(b"".join(wkbs), dtype=np.uint8), ends=np.cumsum([len(w) for w in wkbs]),
+                 full=full, bounds=bounds, areas=areas)
+        tmp.replace(path)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
 class TiledRegion:
     """A large polygon cut into grid tiles so clipping small shapes stays cheap.
 
@@ -135,27 +180,19 @@ class TiledRegion:
         if geom is None or geom.is_empty:
             raise ValueError("A region must be a non-empty polygon.")
         self.geom = geom
-        minx, miny, maxx, maxy = geom.bounds
-        xs = np.arange(np.floor(minx / cell) * cell, maxx + cell, cell)
-        ys = np.arange(np.floor(miny / cell) * cell, maxy + cell, cell)
-        cells = np.array([box(x, y, x + cell, y + cell) for x in xs[:-1] for y in ys[:-1]], dtype=object)
-        shapely.prepare(geom)
-        inside = shapely.contains(geom, cells)
-        tiles = cells.copy()
-        edge = ~inside & shapely.intersects(geom, cells)
-        tiles[edge] = [_polygonal(shapely.make_valid(t)) for t in shapely.intersection(geom, cells[edge])]
-        keep = inside | (edge & ~shapely.is_empty(tiles))
-        self.tiles = tiles[keep]
-        self.full = inside[keep]
-        self.bounds = shapely.bounds(cells[keep])
+        cached = _load_tiles(geom, cell)
+        if cached is None:
+            tiles, full, bounds = _cut_tiles(geom, cell)
+            areas = geodesy.areas_km2(tiles)
+            _save_tiles(geom, cell, tiles, full, bounds, areas)
+        else:
+            tiles, full, bounds, areas = cached
+        self.tiles, self.full, self.bounds = tiles, full, bounds
+        self.tile_areas_km2 = areas
         self.tree = shapely.STRtree(self.tiles)
         shapely.prepare(self.tiles)
         self._clip_cache: dict[tuple[int, bytes], BaseGeometry] = {}
         self._area_cache: dict[bytes, float] = {}
-
-    @cached_property
-    def tile_areas_km2(self) -> np.ndarray:
-        return np.array([geodesy.area_km2(t) for t in self.tiles])
 
     @cached_property
     def area_km2(self) -> float:
