@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .model import ROLE_UNCLASSIFIED, RawFeature
 from .normalise import FeaturePieces, PartitionBuilder, feature_pieces
 from .store import GeoPackageStore, ImportReport, theatre_of
+from .store.gpkg import feature_rows
 
 
 @dataclass
@@ -138,12 +139,12 @@ class Importer:
             for h in res["members"]:
                 fid = known.get(h) or new_keys.get(h)
                 if fid is None:
-                    rf, fp, note, i = pending[h]
+                    frow, prows, note, i, repaired, unclassified = pending[h]
                     if note:
                         rep.problems.append((snap.origin, f"feature {i}: {note}"))
-                    rep.repaired += int(rf.repaired)
-                    rep.unclassified += int(rf.role == ROLE_UNCLASSIFIED)
-                    fid = store.insert_feature(snap.source, h, rf, fp)
+                    rep.repaired += int(repaired)
+                    rep.unclassified += int(unclassified)
+                    fid = store.insert_feature_rows(snap.source, h, frow, prows)
                     new_keys[h] = fid
                     rep.new_features += 1
                 members.append(fid)
@@ -248,7 +249,10 @@ def _prepare(job: tuple[str, object, str]) -> dict:
             fp = feature_pieces(rf, th)
             pieces[h] = fp
             parsed[h] = True
-            payloads[h] = (rf, fp, "; ".join(x for x in (note, fp.note) if x), i)
+            # Rows ready to insert: the writer only executes them (serialising here keeps the parent free).
+            frow, prows = feature_rows(rf, fp)
+            payloads[h] = (frow, prows, "; ".join(x for x in (note, fp.note) if x), i, bool(rf.repaired),
+                           rf.role == ROLE_UNCLASSIFIED)
             members.append(h)
     if need:
         by_fid = st.pieces([known[h] for h in need])

@@ -124,6 +124,22 @@ LAYERS = (
 )
 
 
+def feature_rows(rf, fp: FeaturePieces) -> tuple[tuple, list[tuple]]:
+    """The ``features`` row (after source and fkey) and ``pieces`` rows (after fid) of a classified feature."""
+    frow = (rf.kind, rf.key, rf.role, rf.side, rf.name, rf.name_en, rf.at, rf.bearing,
+            json.dumps(rf.props, ensure_ascii=False), int(rf.repaired), int(fp.counted), fp.home_of,
+            fp.drawn_km2, encode_gpkg(rf.geometry))
+    pieces = [(0, p) for p in fp.pieces] + [(1, p) for p in fp.drawn]
+    if not pieces:
+        return frow, []
+    wkbs = shapely.to_wkb(np.array([p.geom for _, p in pieces], dtype=object))
+    return frow, [(d, p.home, _tile_text(p.tile), p.what, p.area_km2, w) for (d, p), w in zip(pieces, wkbs)]
+
+
+def _tile_text(tile) -> str:
+    return f"[{tile[0]}, {tile[1]}]" if isinstance(tile, tuple) else str(tile)  # as json.dumps writes it
+
+
 def default_store_path() -> Path:
     env = os.environ.get("FRONTLINE_STORE")
     return Path(env) if env else Path.cwd() / "frontline.gpkg"
@@ -357,17 +373,17 @@ class GeoPackageStore(Store):
             self.db.execute("ROLLBACK")
 
     def insert_feature(self, source: str, fkey: bytes, rf, fp: FeaturePieces) -> int:
+        return self.insert_feature_rows(source, fkey, *feature_rows(rf, fp))
+
+    def insert_feature_rows(self, source: str, fkey: bytes, frow: tuple, prows: list[tuple]) -> int:
+        """Insert a feature from :func:`feature_rows` (workers prepare them; the writer only executes)."""
         cur = self.db.execute(
             "INSERT INTO features (source, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, "
             "repaired, counted, home_of, drawn_km2, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (source, fkey, rf.kind, rf.key, rf.role, rf.side, rf.name, rf.name_en, rf.at, rf.bearing,
-             json.dumps(rf.props, ensure_ascii=False), int(rf.repaired), int(fp.counted), fp.home_of,
-             fp.drawn_km2, encode_gpkg(rf.geometry)))
+            (source, fkey, *frow))
         fid = cur.lastrowid
-        rows = [(fid, 0, p.home, json.dumps(p.tile), p.what, p.area_km2, shapely.to_wkb(p.geom)) for p in fp.pieces]
-        rows += [(fid, 1, p.home, json.dumps(p.tile), p.what, p.area_km2, shapely.to_wkb(p.geom)) for p in fp.drawn]
-        if rows:
-            self.db.executemany("INSERT INTO pieces VALUES (?,?,?,?,?,?,?)", rows)
+        if prows:
+            self.db.executemany("INSERT INTO pieces VALUES (?,?,?,?,?,?,?)", [(fid, *r) for r in prows])
         return fid
 
     def _neighbours(self, source: str, t: int) -> tuple[int | None, int | None]:
@@ -382,14 +398,16 @@ class GeoPackageStore(Store):
             "SELECT span_id, feature_fid, valid_to FROM spans WHERE source=? AND valid_from<? "
             "AND (valid_to IS NULL OR valid_to>?)", (source, t, t)).fetchall()
         covered = set()
+        ended, resumed = [], []
         for span_id, fid, to in covering:
             if fid in members:
                 covered.add(fid)
                 continue
-            self.db.execute("UPDATE spans SET valid_to=? WHERE span_id=?", (t, span_id))
+            ended.append((t, span_id))
             if n is not None and (to is None or to > n):  # it is in the next version too
-                self.db.execute("INSERT INTO spans (feature_fid, source, valid_from, valid_to) VALUES (?,?,?,?)",
-                                (fid, source, n, to))
+                resumed.append((fid, source, n, to))
+        self.db.executemany("UPDATE spans SET valid_to=? WHERE span_id=?", ended)
+        self.db.executemany("INSERT INTO spans (feature_fid, source, valid_from, valid_to) VALUES (?,?,?,?)", resumed)
         starting_at_n = {}
         if n is not None:
             starting_at_n = dict(self.db.execute(
