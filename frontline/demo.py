@@ -247,7 +247,8 @@ def run_demo(store_path=None, weeks: int = 10, console=None) -> None:
     t = Table(title="Salient in Russia held by ua, and ground held by ru in Ukraine (geodesic km²)",
               header_style="bold", caption="clipped = the partition cut to the region; as drawn = the source's "
                                            "own polygons (border overshoot included); necks wider than 5 km "
-                                           "are not searched")
+                                           "are not searched; * narrower than built: water in Russia's land "
+                                           "outline (a pond) cuts into the drawn corridor")
     for c in ("week of", "ua in Russia (clipped)", "as drawn", "share of peak", "contested in Russia",
               "narrowest neck (m)", "built (m)", "ru in Ukraine"):
         t.add_column(c, justify="left" if c == "week of" else "right")
@@ -256,7 +257,8 @@ def run_demo(store_path=None, weeks: int = 10, console=None) -> None:
         w = widths.get(vid)
         t.add_row(r["time"][:10], f"{r['ua_km2']:,.1f}", f"{drawn[vid]['ua_km2']:,.1f}",
                   f"{r['share_of_peak_ua']:.0%}", f"{r['contested_km2']:,.1f}",
-                  "—" if w is None else f"{w:,.0f}", f"{neck_width_m(k, weeks):,.0f}", f"{ukr[vid]['ru_km2']:,.0f}")
+                  "—" if w is None else f"{w:,.0f}" + ("*" if w < 0.97 * neck_width_m(k, weeks) else ""),
+                  f"{neck_width_m(k, weeks):,.0f}", f"{ukr[vid]['ru_km2']:,.0f}")
     console.print(t)
     _print_last_road(st, last_map, home_ua, console)
     console.print("Next: `frontline --help`; the web map: `frontline serve --store " + str(st.path) + "`")
