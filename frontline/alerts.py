@@ -99,18 +99,11 @@ import shapely
 
 from .model import iso
 from .store import GeoPackageStore, VersionInfo
+from .store import alert_state
 
 log = logging.getLogger("frontline.alerts")
 
 KINDS = ("corridor_width", "area_loss", "settlement", "road_exposure", "claim_status")
-STATE_SQL = """
-CREATE TABLE IF NOT EXISTS alert_state (
-  rule TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0,
-  last_time INTEGER, last_revision INTEGER, data TEXT, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS alert_log (
-  rule TEXT NOT NULL, kind TEXT NOT NULL, version_id TEXT, valid_time INTEGER, fired_at INTEGER NOT NULL,
-  message TEXT NOT NULL, payload TEXT NOT NULL, delivered INTEGER NOT NULL);
-"""
 
 
 # --------------------------------------------------------------------------- configuration
@@ -725,35 +718,27 @@ class AlertEngine:
         self.config = config
         self.store = store
         self.notifier = notifier or Notifier(config.webhook)
-        store.db.executescript(STATE_SQL)
+        alert_state.ensure_tables(store)
 
     # -- state --------------------------------------------------------------
     def state(self, rule: Rule) -> dict[str, Any]:
         """The rule's persisted state (fresh when its settings changed)."""
-        row = self.store.db.execute("SELECT fingerprint, active, last_time, last_revision, data FROM alert_state "
-                                    "WHERE rule=?", (rule.name,)).fetchone()
-        if row is None or row[0] != rule.fingerprint:
+        st = alert_state.get_state(self.store, rule.name, rule.fingerprint)
+        if st is None:
             return {"active": False, "last_time": None, "last_revision": None, "data": {}}
-        return {"active": bool(row[1]), "last_time": row[2], "last_revision": row[3],
-                "data": json.loads(row[4] or "{}")}
+        return st
 
     def _save(self, rule: Rule, st: dict) -> None:
-        self.store.db.execute(
-            "INSERT OR REPLACE INTO alert_state VALUES (?,?,?,?,?,?,?)",
-            (rule.name, rule.fingerprint, int(st["active"]), st["last_time"], st["last_revision"],
-             json.dumps(_plain(st["data"]), ensure_ascii=False), int(time.time())))
+        alert_state.set_state(self.store, rule.name, rule.fingerprint, st["active"], st["last_time"],
+                              st["last_revision"], _plain(st["data"]))
 
     def _log(self, alert: Alert, valid_time: int, delivered: bool) -> None:
-        self.store.db.execute("INSERT INTO alert_log VALUES (?,?,?,?,?,?,?,?)",
-                              (alert.rule, alert.kind, alert.version, valid_time, int(time.time()), alert.message,
-                               json.dumps(alert.payload(), ensure_ascii=False), int(delivered)))
+        alert_state.append_log(self.store, alert.rule, alert.kind, alert.version, valid_time, alert.message,
+                               alert.payload(), delivered)
 
     def history(self) -> list[dict]:
         """Every alert fired so far, oldest first."""
-        rows = self.store.db.execute("SELECT rule, kind, version_id, valid_time, fired_at, message, delivered "
-                                     "FROM alert_log ORDER BY rowid")
-        keys = ("rule", "kind", "version", "valid_time", "fired_at", "message", "delivered")
-        return [dict(zip(keys, r)) for r in rows]
+        return alert_state.read_log(self.store)
 
     # -- running ------------------------------------------------------------
     def _todo(self, rule: Rule, st: dict, versions: list[VersionInfo]) -> list[VersionInfo]:
@@ -823,20 +808,14 @@ class AlertEngine:
                 st["last_time"], st["last_revision"] = v.valid_time, v.revision
                 # State first, then delivery: a crash between them loses a notification
                 # rather than repeating one on every restart.
-                store.db.execute("BEGIN IMMEDIATE")
-                try:
+                with alert_state.write_transaction(store):
                     self._save(rule, st)
                     for a in alerts:
                         self._log(a, v.valid_time, False)
-                    store.db.execute("COMMIT")
-                except Exception:
-                    store.db.execute("ROLLBACK")
-                    raise
                 for a in alerts:
                     ok = self.notifier.send(a)
                     if ok:
-                        store.db.execute("UPDATE alert_log SET delivered=1 WHERE rule=? AND version_id=? "
-                                         "AND message=?", (a.rule, a.version, a.message))
+                        alert_state.mark_delivered(store, a.rule, a.version, a.message)
                     fired.append(a)
                     rr.fired += 1
             rr.active = st["active"]

@@ -72,7 +72,6 @@ a vectorised "next true" scan with binary search on version times.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,21 +220,13 @@ class ControlTimeline:
                 inside = (xs >= b[None, :, 0]) & (xs <= b[None, :, 2]) & (ys >= b[None, :, 1]) & (ys <= b[None, :, 3])
                 need.update(np.flatnonzero(inside.any(axis=0)).tolist())
             pairs[s] = need
-        rows = []
-        for home, tiles in pairs.items():
-            tl = [json.dumps(t) for t in sorted(tiles)]
-            for k in range(0, len(tl), 500):
-                chunk = tl[k:k + 500]
-                rows += store.db.execute(
-                    "SELECT p.feature_fid, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
-                    f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
-                    f"({','.join('?' * len(chunk))})", [self.source, home, *chunk]).fetchall()
+        rows = store.counted_pieces_in_tiles(self.source, {home: sorted(tiles) for home, tiles in pairs.items()})
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object)
         # A feature redrawn in one tile keeps identical pieces in every other tile: test each
         # distinct piece once (the full archive has ~5x fewer distinct pieces than pieces).
         uid_of: dict[bytes, int] = {}
-        piece_u = np.fromiter((uid_of.setdefault(r[2], len(uid_of)) for r in rows), dtype=np.int64, count=len(rows))
+        piece_u = np.fromiter((uid_of.setdefault(r[3], len(uid_of)) for r in rows), dtype=np.int64, count=len(rows))
         geoms = shapely.from_wkb(np.array(list(uid_of), dtype=object))
         del uid_of
         tree = shapely.STRtree(geoms)
@@ -248,7 +239,7 @@ class ControlTimeline:
         offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         rows_idx = order[np.repeat(start[:-1][gi], cnt) + offs]
         fid_all = np.array([r[0] for r in rows], dtype=np.int64)
-        what_all = np.array([r[1] for r in rows], dtype=object)
+        what_all = np.array([r[2] for r in rows], dtype=object)
         fid = fid_all[rows_idx]
         # a point on a tile seam meets two pieces of one feature (one feature has one `what`): count it once
         _, key = np.unique(pts.astype(np.int64) * (1 << 32) + fid, return_index=True)
@@ -256,13 +247,7 @@ class ControlTimeline:
 
     def _spans(self, store, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Validity of the features as version-index ranges ``[i0, i1)``: arrays (fid, i0, i1) sorted by fid."""
-        rows = []
-        fl = fids.tolist()
-        for k in range(0, len(fl), 900):
-            chunk = fl[k:k + 900]
-            rows += store.db.execute(
-                f"SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=? AND feature_fid IN "
-                f"({','.join('?' * len(chunk))})", [self.source, *chunk]).fetchall()
+        rows = store.spans_of(self.source, fids.tolist())
         if not rows:
             z = np.zeros(0, np.int64)
             return z, z, z
@@ -536,15 +521,8 @@ def _held_in(store, th, source, region_geom, side, members_by_version, cache) ->
     for h, tiled in th.tiled.items():
         b = tiled.bounds
         hit = np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
-        need[h] = [json.dumps(int(t)) for t in hit]
-    rows = []
-    for h, tl in need.items():
-        for k in range(0, len(tl), 500):
-            chunk = tl[k:k + 500]
-            rows += store.db.execute(
-                "SELECT p.feature_fid, p.home, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
-                f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
-                f"({','.join('?' * len(chunk))})", [source, h, *chunk]).fetchall()
+        need[h] = hit.tolist()
+    rows = store.counted_pieces_in_tiles(source, need)
     geoms = shapely.from_wkb(np.array([r[3] for r in rows], dtype=object)) if rows else np.array([])
     shapely.prepare(region_geom)
     clipped = {}

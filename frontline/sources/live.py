@@ -53,7 +53,7 @@ import orjson
 
 from .. import __version__
 from ..ingest import Importer
-from ..store import GeoPackageStore, ImportReport
+from ..store import GeoPackageStore, ImportReport, pull_state
 from . import deepstate
 
 log = logging.getLogger("frontline.live")
@@ -61,12 +61,6 @@ log = logging.getLogger("frontline.live")
 DEFAULT_BASE_URL = deepstate.DEFAULT_BASE_URL
 PROJECT_URL = "https://github.com/frontline-osint/frontline"
 NO_RETRY = (400, 401, 403, 404, 405, 410, 451)
-
-PULL_STATE_SQL = """
-CREATE TABLE IF NOT EXISTS pull_state (
-  source TEXT NOT NULL, version_id TEXT NOT NULL, updated_at INTEGER, content_hash TEXT,
-  checked_at INTEGER NOT NULL, PRIMARY KEY (source, version_id))
-"""
 
 
 def user_agent(contact: str | None = None) -> str:
@@ -246,19 +240,6 @@ def _epoch(value) -> int | None:
     return int(dt.timestamp()) if dt else None
 
 
-def _checked(store: GeoPackageStore, source: str) -> dict[str, int]:
-    """``{version id: updatedAt}`` of versions re-fetched and found unchanged."""
-    if store.readonly:
-        try:
-            rows = store.db.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
-            return {r[0]: r[1] for r in rows if r[1] is not None}
-        except Exception:  # no table yet in a store never pulled into
-            return {}
-    store.db.execute(PULL_STATE_SQL)
-    return {r[0]: r[1] for r in store.db.execute(
-        "SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,)) if r[1] is not None}
-
-
 def pending(store: GeoPackageStore, entries: list[dict], source: str = deepstate.SOURCE) -> list[dict]:
     """Listing entries that are new to the store or revised since (later ``updatedAt``).
 
@@ -277,7 +258,7 @@ def pending(store: GeoPackageStore, entries: list[dict], source: str = deepstate
         The entries to fetch, in id (time) order.
     """
     have = {v.version_id: v for v in store.versions(source)} if source in store.sources() else {}
-    checked = _checked(store, source)
+    checked = pull_state.checked(store, source)
     out = []
     for e in sorted(entries, key=lambda i: int(str(i["id"]).strip())):
         vid = str(int(str(e["id"]).strip()))
@@ -455,17 +436,10 @@ def pull(store: GeoPackageStore, base_url: str = DEFAULT_BASE_URL, *, progress: 
                 rep.problems.extend(r.problems[before[4]:])
             if status != "failed":
                 res.imported.append((vid, status))
-                _remember(store, source, vid, _epoch(e.get("updatedAt")), raw.content_hash)
+                pull_state.remember(store, source, vid, _epoch(e.get("updatedAt")), raw.content_hash)
                 log.info("version %s %s (%d features)", vid, status, len(raw.features))
             advance()
     if res.pending or res.failed:
         store.log_import(f"pull {base_url}", rep)
     res.elapsed_s = time.perf_counter() - t0
     return res
-
-
-def _remember(store: GeoPackageStore, source: str, vid: str, updated: int | None, content_hash: str) -> None:
-    """Record that a version was fetched at this ``updatedAt`` (so an unchanged one is not re-fetched)."""
-    store.db.execute(PULL_STATE_SQL)
-    store.db.execute("INSERT OR REPLACE INTO pull_state VALUES (?,?,?,?,?)",
-                     (source, vid, updated, content_hash, int(time.time())))

@@ -123,6 +123,42 @@ class Store(ABC):
     def pieces(self, fids: Sequence[int]) -> dict[int, Any]:
         """The partition pieces of features (see :mod:`frontline.normalise`)."""
 
+    @abstractmethod
+    def spans_of(self, source: str, fids: Sequence[int]) -> list[tuple[int, int, int | None]]:
+        """Validity intervals of many features at once.
+
+        Parameters
+        ----------
+        source
+            Source name in the store.
+        fids
+            Feature ids.
+
+        Returns
+        -------
+        list of tuple
+            ``(fid, valid_from, valid_to)`` per interval ``[from, to)``, epoch
+            seconds, ``valid_to`` None while still valid; in no particular order.
+        """
+
+    @abstractmethod
+    def counted_pieces_in_tiles(self, source: str, tiles: dict[str, Sequence]) -> list[tuple[int, str, str, bytes]]:
+        """Partition pieces of counted features in given tiles of the homes, as raw WKB rows.
+
+        Parameters
+        ----------
+        source
+            Source name in the store.
+        tiles
+            ``home name → tile ids`` (the theatre's tiling of that home).
+
+        Returns
+        -------
+        list of tuple
+            ``(fid, home, what, wkb)`` per piece (drawn pieces and features
+            that do not count left out); a feature's piece comes once per tile.
+        """
+
     # -- areas --------------------------------------------------------------
     @abstractmethod
     def area_rows(self, source: str, region: str, convention: str) -> list[tuple[int, str, float]]:

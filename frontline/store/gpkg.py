@@ -352,6 +352,64 @@ class GeoPackageStore(Store):
                 (fp.drawn if r[1] else fp.pieces).append(p)
         return out
 
+    def spans_of(self, source: str, fids: Sequence[int]) -> list[tuple[int, int, int | None]]:
+        """Validity intervals of many features at once (bulk reads for vectorised analysis).
+
+        Parameters
+        ----------
+        source
+            Source name in the store.
+        fids
+            Feature ids.
+
+        Returns
+        -------
+        list of tuple
+            ``(fid, valid_from, valid_to)`` per interval ``[from, to)``, epoch
+            seconds, ``valid_to`` None while still valid; in no particular order.
+        """
+        rows: list[tuple[int, int, int | None]] = []
+        fids = list(fids)
+        for k in range(0, len(fids), 900):  # under SQLite's bound-parameter limit
+            chunk = fids[k:k + 900]
+            rows += self.db.execute(
+                f"SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=? AND feature_fid IN "
+                f"({','.join('?' * len(chunk))})", [source, *chunk]).fetchall()
+        return rows
+
+    def counted_pieces_in_tiles(self, source: str, tiles: dict[str, Sequence]) -> list[tuple[int, str, str, bytes]]:
+        """Partition pieces of counted features in given tiles of the homes, as raw WKB rows.
+
+        Only the pieces that enter the partition (not the as-drawn ones) of
+        features that count towards control. Geometry stays WKB so that the
+        caller decodes it once, vectorised (and can skip duplicate pieces).
+
+        Parameters
+        ----------
+        source
+            Source name in the store.
+        tiles
+            ``home name → tile ids`` (the theatre's tiling of that home), in
+            the order to read them.
+
+        Returns
+        -------
+        list of tuple
+            ``(fid, home, what, wkb)`` per piece: ``what`` is the side holding
+            the piece or ``"contested"``; pieces of one feature in several
+            tiles come once per tile.
+        """
+        rows: list[tuple[int, str, str, bytes]] = []
+        for home, ts in tiles.items():
+            tl = [_tile_text(t) for t in ts]
+            for k in range(0, len(tl), 500):
+                chunk = tl[k:k + 500]
+                rows += self.db.execute(
+                    "SELECT p.feature_fid, p.home, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
+                    f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
+                    f"({','.join('?' * len(chunk))})", [source, home, *chunk]).fetchall()
+        return rows
+
     # -- areas --------------------------------------------------------------
     def area_rows(self, source: str, region: str, convention: str) -> list[tuple[int, str, float]]:
         return [tuple(r) for r in self.db.execute(
