@@ -109,3 +109,16 @@ def test_events_bbox(path, client):
     assert [x["geometry"]["coordinates"] for x in fc["features"]] == [[36.1, 51.5]]
     assert fc["features"][0]["properties"]["type"] == "strike"
     assert client.get("/api/events", params={"bbox": "1,2,3"}).status_code == 400
+
+
+def test_line_claim_shape(client):
+    # a claimed front line comes back as the same LineString (6 decimals) with its kind and a status
+    line = {"claimant": "ISW", "time": iso(T0 + 2 * WEEK + DAY), "side": "ru",
+            "geometry": {"type": "LineString", "coordinates": [[36.0, 51.40], [36.05, 51.45], [36.1, 51.5]]}}
+    r = client.post("/api/claims", json=line, headers=_auth())
+    assert r.status_code == 201, r.text
+    cid = r.json()["claim_id"]
+    f = next(x for x in client.get("/api/claims").json()["features"] if x["id"] == cid)
+    assert f["properties"]["kind"] == "line"
+    assert f["geometry"] == {"type": "LineString", "coordinates": [[36.0, 51.4], [36.05, 51.45], [36.1, 51.5]]}
+    assert f["properties"]["status"] in ("confirmed", "premature", "contradicted", "pending", "no_data")

@@ -1,6 +1,10 @@
 /* Frontline web map: offline MapLibre style, time slider, layers (held ground, contact line,
- * corridors with their width, roads by exposure, settlements by status, attacks, units), area chart,
- * compare view, settlement search and the list of changes in the shown version.
+ * corridors with their width, roads by exposure, settlements by status, attacks, units, claims coloured
+ * by verification status with a popup, geolocated events clustered), area chart, compare view,
+ * settlement search and the list of changes in the shown version.
+ * First load: the data requests start before MapLibre (its WebGL start holds the main thread), the
+ * first version's state is handed from that early request, and only the basemap, held ground and
+ * points are in the first style; the other layers are added after the first idle map.
  * State lives in the URL hash: #t=<version id>&z=&lon=&lat=&layers=a,b&as=ua&cmp=a,b&side=ru
  * An optional raster tile URL comes from ?tiles=<url with {z}/{x}/{y}> (none by default: offline). */
 (function () {
@@ -10,18 +14,41 @@
     "ru-held": ["ru-held"], "ua-held": ["ua-held"], "contested": ["contested"],
     "contact": ["contact"], "corridors": ["pockets", "necks", "neck-labels"], "roads": ["roads"],
     "settlements": ["settlements", "settlement-labels"], "directions": ["directions"], "units": ["units"],
+    "claims": ["claim-areas", "claim-lines", "claim-points"],
+    "events": ["event-clusters", "event-counts", "events"],
   };
   const TOGGLES = Object.keys(GROUPS);
   // Layers fetched per version, only while shown: url builder and source name.
+  // (at: the version id, encoded; v: the version {id, time})
   const EXTRA = {
     contact: (at) => `/api/contact-line?at=${at}`,
     corridors: (at) => `/api/corridors?at=${at}&side=${encodeURIComponent(anSide())}`,
     roads: (at) => `/api/roads?at=${at}&side=${encodeURIComponent(anSide())}`,
     settlements: (at) => `/api/settlements?at=${at}` + settlementsBox(),
+    // claims published by the shown date (status: checked against the whole history)
+    claims: (at, v) => `/api/claims?at=${encodeURIComponent(v.time)}`,
+    // events of the EVENT_DAYS days up to the shown date
+    events: (at, v) => `/api/events?from=${encodeURIComponent(new Date(Date.parse(v.time) - EVENT_DAYS * 864e5)
+      .toISOString().replace(".000Z", "Z"))}&to=${encodeURIComponent(v.time)}`,
   };
+  const LISTINGS = new Set(["settlements", "claims", "events"]);  // not version-addressed: never prefetched
+  const EVENT_DAYS = 30;
+  // Claim status → colour (frontline.analysis.claims); unchecked: not verified yet.
+  const CLAIM_COLOURS = {
+    confirmed: "#1a9850", premature: "#f1c40f", contradicted: "#d73027", pending: "#00bcd4",
+    unresolved: "#d81b9b", no_data: "#9e9e9e", unchecked: "#ffffff",
+  };
+  const CLAIM_COLOUR = ["match", ["coalesce", ["get", "status"], "unchecked"],
+    ...Object.entries(CLAIM_COLOURS).flat(), "#ffffff"];
+  const EVENT_COLOURS = { equipment_loss: "#6a3d9a", strike: "#e6550d", clash: "#b15928", other: "#636363" };
+  const EVENT_COLOUR = ["match", ["coalesce", ["get", "type"], "other"], ...Object.entries(EVENT_COLOURS).flat(),
+    "#636363"];
   const STATUS_COLOURS = ["match", ["coalesce", ["get", "status"], "none"],
     "ua", "#2b6cb0", "ru", "#d7301f", "contested", "#888888", "#ffffff"];
   const $ = (id) => document.getElementById(id);
+  // ms since navigation start at the steps of the first load (read by bench/bench_web.py)
+  const marks = { script: Math.round(performance.now()) };
+  const mark = (name) => { if (!(name in marks)) marks[name] = Math.round(performance.now()); };
   const empty = () => ({ type: "FeatureCollection", features: [] });
   let versions = [];       // [{id, time, revision}]
   let index = -1;          // shown version
@@ -33,7 +60,13 @@
 
   function showError(msg) { const e = $("error"); e.textContent = msg; e.hidden = !msg; }
 
+  // Requests started before they are needed (the first load): getJSON hands out their answer once.
+  const pending = new Map();
+  function early(url) { if (!pending.has(url)) pending.set(url, getJSON(url)); return pending.get(url); }
+
   async function getJSON(url) {
+    const ahead = pending.get(url);
+    if (ahead) { pending.delete(url); return ahead; }
     const r = await fetch(url);
     const body = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(body.detail || (url + ": HTTP " + r.status));
@@ -67,7 +100,11 @@
 
   function visible(group) {
     const layer = (GROUPS[group] || [group])[0];
-    return Boolean(map.getLayer(layer)) && map.getLayoutProperty(layer, "visibility") !== "none";
+    if (!map.getLayer(layer)) {  // not added yet (see addLate): its checkbox says
+      const box = document.querySelector(`#layers input[data-layer="${group}"]`);
+      return Boolean(box && box.checked);
+    }
+    return map.getLayoutProperty(layer, "visibility") !== "none";
   }
 
   function setVisible(group, on) {
@@ -113,14 +150,24 @@
   }
 
   const hash0 = parseHash();
+  const zoom0 = hash0.z !== undefined && !isNaN(Number(hash0.z)) ? Number(hash0.z) : 5.5;
+  // Asked for at once, before MapLibre sets itself up (its WebGL start takes the main thread a while); the
+  // first version's state and points too, as soon as its id is known.
+  const firstData = Promise.all([early("/api/versions"), early("/api/borders")]);
+  firstData.then(([vs]) => {
+    const list = vs.versions || [];
+    const first = list.find((v) => v.id === hash0.t) || list[list.length - 1];
+    if (!first) return;
+    const z = Math.max(0, Math.min(12, Math.ceil(zoom0))), at = encodeURIComponent(first.id);
+    early(`/api/state?at=${at}&zoom=${z}`).catch(() => {});
+    early(`/api/points?at=${at}`).catch(() => {});
+  }).catch(() => {});
   const TILES = new URLSearchParams(location.search).get("tiles") || hash0.tiles || "";
-  const map = new maplibregl.Map({
-    container: "map",
-    center: [Number(hash0.lon) || 36.5, Number(hash0.lat) || 49.0],
-    zoom: hash0.z !== undefined && !isNaN(Number(hash0.z)) ? Number(hash0.z) : 5.5,
-    attributionControl: false,
-    fadeDuration: 0,  // labels appear at once: 'idle' (a drawn version) comes 300 ms sooner
-    style: {
+  // The whole style. The map starts with only what the first picture needs (FIRST_SOURCES: basemap, held
+  // ground, arrows and units); the analysis, compare, claims and events layers are added after the first
+  // idle (addLate), so MapLibre's start and the first tiles handle 3 sources instead of 12.
+  const FIRST_SOURCES = new Set(["borders", "state", "points", "tiles"]);
+  const STYLE = {
       version: 8,
       sources: {
         borders: { type: "geojson", data: empty() },
@@ -131,6 +178,8 @@
         corridors: { type: "geojson", data: empty() },
         roads: { type: "geojson", data: empty() },
         settlements: { type: "geojson", data: empty() },
+        claims: { type: "geojson", data: empty() },
+        events: { type: "geojson", data: empty(), cluster: true, clusterRadius: 40, clusterMaxZoom: 12 },
         ...(TILES ? { tiles: { type: "raster", tiles: [TILES], tileSize: 256 } } : {}),
       },
       layers: [
@@ -171,12 +220,56 @@
                    "circle-stroke-color": "#222", "circle-stroke-width": 1 } },
         { id: "settlement-labels", type: "symbol", source: "settlements", minzoom: 9,
           layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0] } },
+        { id: "claim-areas", type: "fill", source: "claims", filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
+          layout: { visibility: "none" },
+          paint: { "fill-color": CLAIM_COLOUR, "fill-opacity": 0.35, "fill-outline-color": "#222" } },
+        { id: "claim-lines", type: "line", source: "claims", filter: ["!", ["in", ["geometry-type"], ["literal", ["Point", "MultiPoint"]]]],
+          layout: { visibility: "none" }, paint: { "line-color": CLAIM_COLOUR, "line-width": 2.5 } },
+        { id: "claim-points", type: "circle", source: "claims", filter: ["in", ["geometry-type"], ["literal", ["Point", "MultiPoint"]]],
+          layout: { visibility: "none" },
+          paint: { "circle-color": CLAIM_COLOUR, "circle-radius": 7, "circle-stroke-color": "#111",
+                   "circle-stroke-width": 1.5 } },
+        { id: "event-clusters", type: "circle", source: "events", filter: ["has", "point_count"],
+          layout: { visibility: "none" },
+          paint: { "circle-color": "#fd8d3c", "circle-opacity": 0.85, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
+                   "circle-radius": ["step", ["get", "point_count"], 12, 10, 16, 100, 22] } },
+        { id: "event-counts", type: "symbol", source: "events", filter: ["has", "point_count"],
+          layout: { visibility: "none", "icon-image": ["concat", "txt:", ["get", "point_count_abbreviated"]],
+                    "icon-allow-overlap": true, "icon-ignore-placement": true } },
+        { id: "events", type: "circle", source: "events", filter: ["!", ["has", "point_count"]],
+          layout: { visibility: "none" },
+          paint: { "circle-color": EVENT_COLOUR, "circle-radius": 5, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
         { id: "neck-labels", type: "symbol", source: "corridors", filter: ["==", ["get", "kind"], "neck-label"],
           layout: { "icon-image": ["concat", "txtb:", ["get", "label"]], "icon-allow-overlap": true,
                     "icon-anchor": "bottom", "icon-offset": [0, -4] } },
       ],
+  };
+  const isFirst = (layer) => !layer.source || FIRST_SOURCES.has(layer.source);
+  const map = new maplibregl.Map({
+    container: "map",
+    center: [Number(hash0.lon) || 36.5, Number(hash0.lat) || 49.0],
+    zoom: zoom0,
+    attributionControl: false,
+    fadeDuration: 0,  // labels appear at once: 'idle' (a drawn version) comes 300 ms sooner
+    style: {
+      version: 8,
+      sources: Object.fromEntries(Object.entries(STYLE.sources).filter(([k]) => FIRST_SOURCES.has(k))),
+      layers: STYLE.layers.filter(isFirst),
     },
   });
+  let lateAdded = false;
+  function addLate() {
+    // every later layer goes below the first-picture layer that follows it in STYLE, so the order is STYLE's
+    if (lateAdded) return;
+    lateAdded = true;
+    for (const [k, src] of Object.entries(STYLE.sources)) if (!FIRST_SOURCES.has(k)) map.addSource(k, src);
+    STYLE.layers.forEach((layer, i) => {
+      if (isFirst(layer)) return;
+      const next = STYLE.layers.slice(i + 1).find(isFirst);
+      map.addLayer(layer, next ? next.id : undefined);
+    });
+    for (const box of document.querySelectorAll("#layers input[data-layer]")) setVisible(box.dataset.layer, box.checked);
+  }
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.on("styleimagemissing", (e) => {
     if (!/^txtb?:/.test(e.id) || map.hasImage(e.id)) return;
@@ -184,6 +277,42 @@
     const t = big ? textImage(e.id.slice(5), 16) : textImage(e.id.slice(4));
     map.addImage(e.id, t.image, { pixelRatio: t.pixelRatio });
   });
+
+  // ------------------------------------------------------- claims and events: popups
+  const esc = (t) => String(t == null ? "" : t).replace(/[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const link = (u) => (/^https?:\/\//i.test(u || "") ? `<br><a href="${esc(u)}" target="_blank" rel="noopener noreferrer">source</a>` : "");
+  const day = (t) => esc(String(t || "").slice(0, 16).replace("T", " "));
+  function claimHtml(p) {
+    const lag = p.lag_days == null || p.lag_days === "" ? "—" : `${Number(p.lag_days).toFixed(1)} days`;
+    return `<div class="popup claim"><b>${esc(p.claimant)}</b> ` +
+      `<span class="status" style="background:${CLAIM_COLOURS[p.status] || "#fff"}">${esc(p.status)}</span><br>` +
+      (p.text ? `“${esc(p.text)}”<br>` : "") + (p.settlement ? `${esc(p.settlement)} · ` : "") +
+      `${esc(p.side || "")} ${esc(p.change || "")} · claimed ${day(p.time)}<br>lag <span class="lag">${lag}</span>` +
+      link(p.source_url) + "</div>";
+  }
+  function eventHtml(p) {
+    return `<div class="popup event"><b>${esc(p.type)}</b> ${esc(p.side || "")} · ${day(p.time)}` +
+      (p.title ? `<br>${esc(p.title)}` : "") + link(p.source_url) + "</div>";
+  }
+  let popup = null;
+  function openPopup(lngLat, html) {
+    if (popup) popup.remove();
+    popup = new maplibregl.Popup({ maxWidth: "300px" }).setLngLat(lngLat).setHTML(html).addTo(map);
+  }
+  for (const layer of ["claim-points", "claim-lines", "claim-areas"]) {
+    map.on("click", layer, (e) => { if (e.features.length) openPopup(e.lngLat, claimHtml(e.features[0].properties)); });
+  }
+  map.on("click", "events", (e) => { if (e.features.length) openPopup(e.lngLat, eventHtml(e.features[0].properties)); });
+  map.on("click", "event-clusters", async (e) => {  // a cluster opens up: zoom to where it splits
+    const f = e.features[0];
+    const z = await map.getSource("events").getClusterExpansionZoom(f.properties.cluster_id);
+    map.easeTo({ center: f.geometry.coordinates, zoom: z, duration: 400 });
+  });
+  for (const layer of ["claim-points", "claim-lines", "claim-areas", "events", "event-clusters"]) {
+    map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+  }
 
   function waitIdle() {
     return new Promise((resolve) => {
@@ -222,6 +351,7 @@
     const at = encodeURIComponent(versions[i].id);
     const [state, points] = await Promise.all([
       getJSON(`/api/state?at=${at}&zoom=${z}`), getJSON(`/api/points?at=${at}`)]);
+    mark("state-fetched");
     if (my !== seq) return;
     const first = index < 0;
     index = i;
@@ -239,6 +369,7 @@
     await drawn;  // the held ground of this version is on screen
     if (my !== seq) return;
     timing.drawn = performance.now() - t0;
+    mark("drawn");
     // Arrows and units next (symbols cost more to lay out than the polygons); unchanged points (same
     // digest, common from one version to the next) are left as they are.
     if (!points.digest || points.digest !== pointsDigest) map.getSource("points").setData(points);
@@ -246,6 +377,7 @@
     await waitIdle();
     timing.idle = performance.now() - t0;
     if (my === seq) {
+      addLate();
       document.body.dataset.version = versions[i].id;
       // The analysis layers follow the drawn version (they never hold up the held ground).
       loadExtras(my);
@@ -261,7 +393,7 @@
       if (j < 0 || j >= versions.length) continue;
       const at = encodeURIComponent(versions[j].id);
       const urls = [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`,
-                    ...Object.keys(EXTRA).filter((n) => n !== "settlements" && visible(n)).map((n) => EXTRA[n](at))];
+                    ...Object.keys(EXTRA).filter((n) => !LISTINGS.has(n) && visible(n)).map((n) => EXTRA[n](at, versions[j]))];
       for (const u of urls) fetch(u, { priority: "low" }).catch(() => {});
     }
   }
@@ -282,8 +414,10 @@
   async function loadExtra(name, my) {
     if (index < 0) return;
     const at = encodeURIComponent(versions[index].id);
-    const fc = await getJSON(EXTRA[name](at));
+    const fc = await getJSON(EXTRA[name](at, versions[index]));
     if (my !== seq) return;
+    if (name === "claims") fc.features = fc.features.filter((f) => f.geometry);  // numeric claims: no place
+    addLate();
     map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
     notes[name] = fc.note || "";
     $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
@@ -423,6 +557,7 @@
     const side = $("cmp-side").value;
     const res = await getJSON(`/api/change?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
     res.features = res.features.filter((f) => f.properties.side === side);
+    addLate();
     map.getSource("change").setData(res);
     compare = [a, b];
     const tt = res.totals;
@@ -440,7 +575,7 @@
     runCompare(a, b).catch((e) => showError(e.message));
   });
   $("cmp-clear").addEventListener("click", () => {
-    compare = null; map.getSource("change").setData(empty());
+    compare = null; if (map.getSource("change")) map.getSource("change").setData(empty());
     delete document.body.dataset.compare; writeHash();
   });
 
@@ -477,29 +612,17 @@
     }
   });
 
-  // Asked for at once, while MapLibre sets itself up; the first version's state too, as soon as its id is known
-  // (the browser's cache hands the answer to setTime's identical request).
-  const early = [getJSON("/api/versions"), getJSON("/api/borders")];
-  early[0].then((vs) => {
-    const list = vs.versions || [];
-    const first = list.find((v) => v.id === hash0.t) || list[list.length - 1];
-    if (!first) return;
-    const z = Math.max(0, Math.min(12, Math.ceil(map.getZoom()))), at = encodeURIComponent(first.id);
-    for (const u of [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`]) fetch(u).catch(() => {});
-  }).catch(() => {});
-
   async function init() {
     await new Promise((r) => (map.loaded() ? r() : map.once("load", r)));
+    mark("map-load");
     map.addImage("arrow", arrowImage(), { pixelRatio: 2 });
-    const [vs, borders] = await Promise.all(early);
+    const [vs, borders] = await firstData;
+    mark("versions");
+    // the basemap goes in with the first version's ground (setTime), so the tiles are laid out once
     map.getSource("borders").setData(borders);
     versions = vs.versions;
     if (!versions.length) { showError("The store holds no versions."); return; }
     $("slider").max = String(versions.length - 1);
-    for (const sel of [$("cmp-a"), $("cmp-b")]) {
-      sel.innerHTML = versions.map((v) => `<option value="${v.id}">${v.time.slice(0, 10)}</option>`).join("");
-    }
-    $("cmp-a").value = versions[0].id; $("cmp-b").value = versions[versions.length - 1].id;
     const sides = vs.sides || ["ru", "ua"];
     window.frontlineSides = sides;
     $("cmp-side").innerHTML = sides.map((s) => `<option>${s}</option>`).join("");
@@ -517,6 +640,11 @@
     await setTime(start.id);
     // ms from navigation start to the first idle map with the version drawn (read by bench/bench_web.py)
     document.body.dataset.firstIdleMs = String(Math.round(performance.now()));
+    // the compare lists (two options per version: thousands of elements) wait until the map is up
+    for (const sel of [$("cmp-a"), $("cmp-b")]) {
+      sel.innerHTML = versions.map((v) => `<option value="${v.id}">${v.time.slice(0, 10)}</option>`).join("");
+    }
+    $("cmp-a").value = versions[0].id; $("cmp-b").value = versions[versions.length - 1].id;
     if (h.cmp) {
       const [a, b] = h.cmp.split(",");
       if (a && b) { $("cmp-a").value = a; $("cmp-b").value = b; await runCompare(a, b).catch((e) => showError(e.message)); }
@@ -526,6 +654,6 @@
   }
 
   window.frontline = { map, setTime, ready, versions: () => versions, compare: runCompare, search, flyTo,
-                       extras: () => extrasDone, timing };
+                       extras: () => extrasDone, timing, marks };
   init().then(readyResolve, (e) => { showError(e.message); readyResolve(); });
 })();
