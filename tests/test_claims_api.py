@@ -45,7 +45,7 @@ def test_post_requires_token(path, client):
             "change": "taken"}
     with TestClient(create_app(path)) as ro:  # no token configured: writes disabled
         r = ro.post("/api/claims", json=body)
-        assert r.status_code == 403 and "disabled" in r.json()["detail"]
+        assert r.status_code == 403 and "read-only" in r.json()["detail"]
     assert client.post("/api/claims", json=body).status_code == 401
     assert client.post("/api/claims", json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
 

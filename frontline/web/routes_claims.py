@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 
 import shapely
@@ -29,7 +28,7 @@ def register(app, svc) -> None:
     """Add the claims and events routes to ``app`` (svc: the app's read-only service)."""
     from ..model import iso
     from ..store import ledger
-    from .app import ApiError, _cached, _geojson, _parse_bbox
+    from .app import ApiError, _cached, _geojson, _parse_bbox, require_write
 
     def _ledger_geojson(at: str | None) -> dict:
         from ..analysis.area import parse_time
@@ -105,17 +104,7 @@ def register(app, svc) -> None:
 
     @app.post("/api/claims", summary="Add a claim (needs the write token)", status_code=201)
     async def post_claim(request: Request):
-        token = app.state.write_token
-        if not token:
-            raise ApiError(403, None, "Writes are disabled on this server (it was started without a write token).")
-        given = request.headers.get("x-frontline-token") or ""
-        auth = request.headers.get("authorization") or ""
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not given or not hmac.compare_digest(given.encode(), str(token).encode()):
-            return JSONResponse({"detail": "A valid write token is required (Authorization: Bearer <token>).",
-                                 "parameter": "authorization"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+        require_write(request)  # 403 on a read-only server, 401 without the right token
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
