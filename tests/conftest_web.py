@@ -1,16 +1,25 @@
-"""A small generated store for the web tests (not a pytest conftest: imported by name).
+"""Shared by the web tests (not a pytest conftest: imported by name).
 
-Uses :func:`frontline.demo.build_demo_store` when it exists; otherwise writes
-a few weekly DeepState-shaped FeatureCollections and imports them: an
-occupied block in Donetsk oblast that grows east→west, a liberated salient
-near Sudzha (in Russia, so held by ua abroad) that shrinks, an unknown-status
-strip, and arrows/units.
+* :func:`make_web_store` — the demo store (:func:`frontline.demo.build_demo_store`).
+* :func:`_version` — a few weekly DeepState-shaped FeatureCollections (an occupied
+  block in Donetsk oblast growing east→west, a liberated salient near Sudzha that
+  shrinks, an unknown-status strip, arrows and units) for tests that build their own.
+* Browser plumbing: :func:`browser_api` (skips the module when Chromium, Playwright or
+  MapLibre is missing), :data:`ARGS` (the Chromium flags, as bench/bench_web.py uses them),
+  :func:`start_server` (real uvicorn on loopback), :func:`launch`, :func:`new_page`.
 """
 
 from __future__ import annotations
 
-import json
+import socket
+import threading
+import time
 from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 T0 = 1_735_689_600  # 2025-01-01T00:00Z
 WEEK = 7 * 86400
@@ -49,22 +58,62 @@ def _version(i: int) -> dict:
 
 
 def make_web_store(path: Path):
-    """Build a store with ``N_VERSIONS`` weekly versions at ``path``; returns the open store."""
-    path = Path(path)
-    try:
-        from frontline.demo import build_demo_store  # type: ignore
-    except ImportError:
-        build_demo_store = None
-    if build_demo_store is not None:
-        return build_demo_store(path)
-    from frontline.ingest import Importer
-    from frontline.sources import deepstate
-    from frontline.store import init_store
+    """The demo store (weekly versions, settlements, roads) built at ``path``; returns it open."""
+    from frontline.demo import build_demo_store
 
-    folder = path.parent / (path.stem + "-src")
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(N_VERSIONS):
-        (folder / f"{T0 + i * WEEK}.geojson").write_text(json.dumps(_version(i)))
-    store = init_store(path)
-    Importer(store).run(deepstate.read_path(folder), progress=False)
-    return store
+    return build_demo_store(Path(path))
+
+
+def browser_api():
+    """Playwright's sync API; skips the calling test module when Chromium, Playwright or MapLibre is missing."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
+    api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    from frontline.web.app import maplibre_dir
+
+    if maplibre_dir() is None:
+        pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)",
+                    allow_module_level=True)
+    return api
+
+
+def start_server(path, **kwargs):
+    """A real uvicorn server over the store at ``path`` on a free loopback port: ``(base url, stop function)``."""
+    import uvicorn
+
+    from frontline.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(path, **kwargs), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(400):
+        if srv.started:
+            break
+        time.sleep(0.05)
+
+    def stop():
+        srv.should_exit = True
+        th.join(10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+def launch(playwright):
+    """Debian's Chromium, headless, with :data:`ARGS` (no browser download)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+
+
+def new_page(browser, base: str, width: int = 1200, height: int = 800):
+    """A page that records uncaught page errors in ``page.errors`` and knows the server as ``page.base``."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.base = base
+    pg.errors = errors
+    return pg

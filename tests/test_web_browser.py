@@ -2,67 +2,33 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+from conftest_web import SHOTS, browser_api, launch, make_web_store, new_page, start_server
 
-import uvicorn  # noqa: E402
-
-from conftest_web import make_web_store  # noqa: E402
-from frontline.web import create_app  # noqa: E402
-from frontline.web.app import maplibre_dir  # noqa: E402
-
-if maplibre_dir() is None:
-    pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
-
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     path = tmp_path_factory.mktemp("webb") / "s.gpkg"
     make_web_store(path).close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(path), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(10)
+    base, stop = start_server(path)
+    yield base
+    stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg = browser.new_page(viewport={"width": 1200, "height": 800})
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.base = server
-    pg.errors = errors
+    pg = new_page(browser, server)
     yield pg
     pg.close()
 

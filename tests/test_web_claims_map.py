@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+from conftest_web import SHOTS, browser_api, launch, make_web_store, new_page, start_server
 
-import uvicorn  # noqa: E402
+sync_api = browser_api()
 
-from conftest_web import make_web_store  # noqa: E402
-from frontline.web import create_app  # noqa: E402
-from frontline.web.app import maplibre_dir  # noqa: E402
-
-if maplibre_dir() is None:
-    pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
-
-from test_web_browser import ARGS  # noqa: E402  (same chromium flags as the other browser tests)
-
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 DAY = 86400
 LON, LAT = 35.6, 51.55  # the view: east of the demo salient, away from its polygons' labels
 # status → the colour the legend promises (index.html), as RGBA 0-1
@@ -75,35 +57,21 @@ def seeded(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(seeded):
     path, _ = seeded
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(path), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(10)
+    base, stop = start_server(path)
+    yield base
+    stop()
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        pg = b.new_page(viewport={"width": 1200, "height": 800})
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
+        b = launch(p)
+        pg = new_page(b, server)
         pg.goto(server + f"/#z=9.00&lon={LON}&lat={LAT}&layers=ru-held,ua-held,claims,events")
         pg.wait_for_function("window.frontline !== undefined")
         pg.evaluate("window.frontline.ready")
         pg.wait_for_function("document.body.dataset.layers !== undefined && "
                              "document.body.dataset.layers.includes('claims')", timeout=30000)
-        pg.errors = errors
         yield pg
         b.close()
 

@@ -5,51 +5,13 @@ of changes. Rendered features are read back with queryRenderedFeatures (not pixe
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+from conftest_web import SHOTS, browser_api, launch, new_page, start_server
 
-import uvicorn  # noqa: E402
-
-from frontline.web import create_app  # noqa: E402
-from frontline.web.app import maplibre_dir  # noqa: E402
-
-if maplibre_dir() is None:
-    pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
-
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-
-
-def start_server(path, **kwargs):
-    """A real uvicorn server on a free loopback port: ``(base url, stop function)``."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(path, **kwargs), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.05)
-
-    def stop():
-        srv.should_exit = True
-        th.join(10)
-
-    return f"http://127.0.0.1:{port}", stop
+sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +32,14 @@ def api(server):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.base = server
-    pg.errors = errors
+    pg = new_page(browser, server, width=1280)
     yield pg
     pg.close()
 
