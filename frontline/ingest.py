@@ -214,12 +214,9 @@ def _init_worker(store_path: str) -> None:
 def _prepare(job: tuple[str, object, str]) -> dict:
     """Worker: one file → everything the parent needs to write its version."""
     name, data, reader = job
-    if isinstance(data, Exception):
-        return {"failed": (name, f"cannot read: {data}")}
-    try:
-        snap = _READERS[reader](name, data)
-    except ValueError as exc:
-        return {"failed": (name, str(exc))}
+    snap = _reader(reader)(name, data)
+    if isinstance(snap, tuple):
+        return {"failed": snap}
     st, th = _W["store"], _W["theatre"]
     meta = {k: getattr(snap, k) for k in ("source", "version_id", "valid_time", "published_at", "revised_at",
                                           "origin", "content_hash")}
@@ -262,13 +259,14 @@ def _prepare(job: tuple[str, object, str]) -> dict:
     return {"meta": meta, "members": members, "payloads": payloads, "skipped": skipped, "areas": vc.areas()}
 
 
-def _deepstate_reader(name: str, data: bytes):
-    from .sources import deepstate
-
-    return deepstate.for_import(deepstate.snapshot_from_bytes(data, name, deepstate._hint_from_name(name)))
+_READERS = {"deepstate": "frontline.sources.deepstate"}  # reader name -> module with read_member
 
 
-_READERS = {"deepstate": _deepstate_reader}
+def _reader(name: str):
+    """``read_member(name, content)`` of a source: a snapshot, or ``(origin, reason)`` for a bad file."""
+    import importlib
+
+    return importlib.import_module(_READERS[name]).read_member
 
 
 def import_files(store: GeoPackageStore, members: Iterable[tuple[str, object]], *, reader: str = "deepstate",
@@ -310,16 +308,8 @@ def import_files(store: GeoPackageStore, members: Iterable[tuple[str, object]], 
     workers = workers or min(os.cpu_count() or 1, 4)
     imp = Importer(store)
     if workers <= 1:
-        def items():
-            for name, data in members:
-                if isinstance(data, Exception):
-                    yield name, f"cannot read: {data}"
-                    continue
-                try:
-                    yield _READERS[reader](name, data)
-                except ValueError as exc:
-                    yield name, str(exc)
-        return imp.run(items(), total=total, progress=progress, label=label)
+        read = _reader(reader)
+        return imp.run((read(name, data) for name, data in members), total=total, progress=progress, label=label)
 
     rep = imp.report
     _ = imp.theatre.tiled  # tile the homes once, before forking: workers inherit them

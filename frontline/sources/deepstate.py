@@ -395,16 +395,24 @@ def for_import(raw: RawSnapshot):
     )
 
 
+def read_member(name: str, content: bytes | Exception):
+    """One file (or archive member) → an importable snapshot, or ``(origin, reason)`` when it is bad.
+
+    ``content`` is what :func:`frontline.sources._archive.iter_members` yields:
+    the bytes, or the exception met reading them.
+    """
+    if isinstance(content, Exception):
+        return name, f"cannot read: {content}"
+    try:
+        return for_import(snapshot_from_bytes(content, name, _hint_from_name(name)))
+    except ValueError as exc:
+        return name, str(exc)
+
+
 def read_path(path: Path | str) -> Iterator:
     """Yield importable snapshots from a folder, file or archive; ``(origin, reason)`` for bad files."""
     for name, content in iter_members(Path(path), FILE_SUFFIXES):
-        if isinstance(content, Exception):
-            yield name, f"cannot read: {content}"
-            continue
-        try:
-            yield for_import(snapshot_from_bytes(content, name, _hint_from_name(name)))
-        except ValueError as exc:
-            yield name, str(exc)
+        yield read_member(name, content)
 
 
 # ---------------------------------------------------------------- live API (HTTP lives in sources/live.py)
