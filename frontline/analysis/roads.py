@@ -153,8 +153,8 @@ def _holds_nothing(cm: ControlMap, side: str) -> bool:
     return g is None or g.is_empty
 
 
-def _window(bounds: Sequence, km: float) -> BaseGeometry:
-    """Lon/lat box around ``bounds`` grown by ``km`` (conservatively in degrees)."""
+def reach_window(bounds: Sequence, km: float) -> BaseGeometry:
+    """Lon/lat box around ``bounds`` grown by ``km`` (conservatively in degrees): the ground that can reach them."""
     minx, miny, maxx, maxy = bounds
     dlat = km / 110.0
     dlon = km / (111.32 * max(math.cos(math.radians(min(max(abs(miny), abs(maxy)) + dlat, 89.0))), 0.01))
@@ -536,7 +536,7 @@ def road_exposure(
     """
     _check_roads(roads)
     ranges = _check_ranges(ranges_km)
-    own, _, ground = _sides(control_map, side, _window(roads.bounds, ranges[-1][1] + 5.0))
+    own, _, ground = _sides(control_map, side, reach_window(roads.bounds, ranges[-1][1] + 5.0))
     tree_ll = shapely.STRtree(roads.geometry)
     idx = _interest(roads, tree_ll, own, roads_of_interest)
     if len(idx) == 0:
@@ -622,7 +622,7 @@ def exposure_series(
     tree_ll = shapely.STRtree(roads.geometry)
     per_map = []
     interest = np.zeros(len(roads), dtype=bool)
-    window = _window(roads.bounds, ranges[-1][1] + 5.0)
+    window = reach_window(roads.bounds, ranges[-1][1] + 5.0)
     for cm in maps:
         own, _, ground = _sides(cm, side, window)
         idx = _interest(roads, tree_ll, own, roads_of_interest)
@@ -1009,7 +1009,7 @@ def last_road_out(
         raise ValueError(f"node must be 'vertices' or 'crossings', not {node!r}.")
     salient = _check_polygon(salient, "salient")
     home = _check_polygon(home, "home territory")
-    own, enemy, ground = _sides(control_map, side, _window(
+    own, enemy, ground = _sides(control_map, side, reach_window(
         shapely.total_bounds(np.array([box(*roads.bounds), salient], dtype=object)), max(ranges[-1][1] + 5.0, 0)))
     if not shapely.intersects(salient, own):
         raise ValueError(f"The salient does not overlap ground held by {side!r} in {_map_name(control_map)}.")

@@ -18,10 +18,7 @@ installed) the answer is an empty collection with a ``note`` saying why.
 
 from __future__ import annotations
 
-import math
-
 import orjson
-import shapely
 from fastapi import Query, Request
 
 from ..model import iso
@@ -83,7 +80,7 @@ def corridors_body(svc, v, side: str, mode: str, include_contested: bool, alert_
 
 def roads_body(svc, v, side: str, segments: bool) -> bytes:
     """GeoJSON bytes of ``side``'s roads coloured by exposure in version ``v``."""
-    from ..analysis.roads import DEFAULT_RANGES_KM, road_exposure
+    from ..analysis.roads import DEFAULT_RANGES_KM, reach_window, road_exposure
 
     roads = svc.reference("roads")
     members = {"side": side}
@@ -92,11 +89,7 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
                          "`frontline serve --roads FILE`.", **members)
     # Exposure depends only on ground within the longest range of the roads:
     # the control map is cut to the roads' box grown by that range (and a margin).
-    reach_km = max(DEFAULT_RANGES_KM.values()) + 10.0
-    x0, y0, x1, y1 = (float(c) for c in shapely.total_bounds(roads.geometry))
-    dlat = reach_km / 111.0
-    dlon = reach_km / (111.0 * max(0.2, math.cos(math.radians(max(abs(y0), abs(y1))))))
-    box = (max(-180.0, x0 - dlon), max(-90.0, y0 - dlat), min(180.0, x1 + dlon), min(90.0, y1 + dlat))
+    box = reach_window(roads.bounds, max(DEFAULT_RANGES_KM.values()) + 10.0).bounds
     cmap = svc.local_map(v, box)  # snapped to 1 cm: see ControlMap.clipped
     if cmap.held[side].is_empty:
         return _empty(v, f"{side} holds no ground near the roads in this version.", **members)
