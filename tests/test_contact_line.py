@@ -55,9 +55,13 @@ def world(ru_east_edge_km: float = 50.0):
 def expected():
     ua_contested = seg_km((27, 20), (27, 10)) + seg_km((27, 20), (30, 20)) + seg_km((27, 10), (30, 10))
     ua_contested += seg_km((0, 35), (3, 35), (3, 30), (0, 30))  # C2, not its edge on x = 0
-    ru_contested = seg_km((30, 10), (30, 20))
     ua_ru = seg_km((30, 20), (50, 20)) + seg_km((30, 10), (50, 10))
-    return {"ua|ru": ua_ru, "ua|contested": ua_contested, "ru|contested": ru_contested}
+    # ru's ground abroad against the grey strip in front of it is the grey zone's rear edge, not front.
+    return {"ua|ru": ua_ru, "ua|contested": ua_contested, "ru|contested": 0.0}
+
+
+def rear_expected():
+    return {"ru|contested": seg_km((30, 10), (30, 20))}
 
 
 def control(th, R, C, C2) -> VersionControl:
@@ -84,8 +88,10 @@ def test_lengths_per_pair_match_the_drawing(how):
         cl = contact_line(plain_map(th, R, C, C2), homes=th.homes)
     exp = expected()
     for pair, km in exp.items():
-        assert cl.length_km[pair] == pytest.approx(km, rel=2e-3), pair
+        assert cl.length_km[pair] == pytest.approx(km, rel=2e-3, abs=1e-6), pair
     assert cl.total_km == pytest.approx(sum(exp.values()), rel=2e-3)
+    assert cl.rear_km["ru|contested"] == pytest.approx(rear_expected()["ru|contested"], rel=2e-3)
+    assert cl.by_state["ua"]["ua|ru"] == pytest.approx(exp["ua|ru"], rel=2e-3)
     # The undisputed state border (30 km where both sides hold their own home) is not front:
     # the total would be 30 km longer.
     assert cl.total_km < sum(exp.values()) + 1.0
@@ -97,6 +103,8 @@ def test_state_border_is_front_without_homes():
     cl = contact_line(plain_map(th, R, C, C2))
     border = seg_km((50, 0), (50, 10)) + seg_km((50, 20), (50, 40))
     assert cl.length_km["ua|ru"] == pytest.approx(expected()["ua|ru"] + border, rel=2e-3)
+    # and without states nothing marks the grey zone's rear edge either
+    assert cl.length_km["ru|contested"] == pytest.approx(rear_expected()["ru|contested"], rel=2e-3)
 
 
 def test_border_sliver_is_looked_through():
@@ -112,11 +120,13 @@ def test_border_sliver_is_looked_through():
 def test_geometry_and_outputs():
     th, R, C, C2 = world()
     cl = contact_line(control(th, R, C, C2))
-    line = cl.lines["ru|contested"]
+    line = cl.lines["ua|ru"]
     assert line.geom_type == "MultiLineString"
-    # The ru|contested line is the block's west edge: every point of it within 1 m of that edge.
-    edge = ll(shapely.LineString([(30 * KM, 10 * KM), (30 * KM, 20 * KM)]))
-    assert P.to_metric(line).hausdorff_distance(P.to_metric(edge)) < 1.0
+    # The ua|ru line is the block's north and south edges: every point of it within 1 m of them.
+    edge = ll(shapely.MultiLineString([[(30 * KM, 10 * KM), (50 * KM, 10 * KM)],
+                                       [(30 * KM, 20 * KM), (50 * KM, 20 * KM)]]))
+    # (compared in lon/lat, where the drawn box edges are straight: 1e-5° is about 1 m)
+    assert line.hausdorff_distance(edge) < 1e-5
     gj = cl.to_geojson()
     assert {f["properties"]["pair"] for f in gj["features"]} == {"ua|ru", "ua|contested", "ru|contested"}
     d = cl.to_dict()
@@ -149,3 +159,49 @@ def test_demo_store_series_and_speed(demo_store):
     assert time.perf_counter() - t < 1.0
     with pytest.raises(ValueError, match="inverted"):
         contact_line_series(demo_store, "2025-03-01", "2025-01-01")
+
+
+def test_multipart_tile_parts_are_walked():
+    """A tile part that is a MultiPolygon (two blocks in one tile) gives the front of both blocks."""
+    th, *_ = world()
+    R1, R2 = ll(box(10 * KM, 5 * KM, 15 * KM, 10 * KM)), ll(box(20 * KM, 5 * KM, 25 * KM, 10 * KM))
+    vc = VersionControl(th)
+    vc._add("ua", "ru", shapely.union_all([R1, R2]), 0.0)
+    exp = 2 * (seg_km((10, 5), (15, 5), (15, 10), (10, 10), (10, 5)))
+    assert contact_line(vc).length_km["ua|ru"] == pytest.approx(exp, rel=2e-3)
+
+
+def test_front_across_a_river_and_not_across_the_sea():
+    """ru on the east bank of a 1 km river (a hole in ua's land) faces ua across it; the sea beyond is no front."""
+    river = ll(box(20 * KM, 2 * KM, 21 * KM, 38 * KM))  # a hole in ua's land, like the Oskil or the Dnipro
+    ua_home = shapely.difference(ll(box(0, 0, 50 * KM, 40 * KM)), river)
+    ru_home = ll(box(50 * KM, 0, 100 * KM, 40 * KM))
+    th = Theatre(homes={"ua": ua_home, "ru": ru_home}, countries={})
+    R = ll(box(21 * KM, 0, 30 * KM, 40 * KM))  # from the east bank to x = 30, the full height (theatre edge)
+    vc = VersionControl(th)
+    vc._add("ua", "ru", R, 0.0)
+    cl = contact_line(vc)
+    bank, east = seg_km((21, 0), (21, 40)), seg_km((30, 0), (30, 40))
+    assert cl.length_km["ua|ru"] == pytest.approx(bank + east, rel=5e-3)
+    # ±1.2 km: the ~1 km segment that straddles each end of the river is decided by its midpoint
+    assert cl.across_water_km == pytest.approx(seg_km((21, 2), (21, 38)), abs=1.2)
+    # water_m=0: water ends the front, only the 2 km at each end of the bank face land
+    dry_bank = seg_km((21, 0), (21, 2)) + seg_km((21, 38), (21, 40))
+    assert contact_line(vc, water_m=0).length_km["ua|ru"] == pytest.approx(east + dry_bank, abs=1.2)
+    # The same block against open sea (ua's land ends at the east bank) is no front there.
+    th2 = Theatre(homes={"ua": ll(box(21 * KM, 0, 50 * KM, 40 * KM)), "ru": ru_home}, countries={})
+    vc2 = VersionControl(th2)
+    vc2._add("ua", "ru", R, 0.0)
+    assert contact_line(vc2).length_km["ua|ru"] == pytest.approx(east, rel=5e-3)
+
+
+def test_ground_held_abroad_has_its_front_inside_the_other_state():
+    """ua holds a block inside ru's home (Kursk): its edges facing ru's ground are front, the border is not."""
+    th, *_ = world()
+    K = ll(box(50 * KM, 10 * KM, 60 * KM, 20 * KM))  # against the border at x = 50
+    vc = VersionControl(th)
+    vc._add("ru", "ua", K, 0.0)
+    cl = contact_line(vc)
+    exp = seg_km((50, 20), (60, 20), (60, 10), (50, 10))
+    assert cl.length_km["ua|ru"] == pytest.approx(exp, rel=2e-3)
+    assert cl.by_state["ru"]["ua|ru"] == pytest.approx(exp, rel=2e-3)

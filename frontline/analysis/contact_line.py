@@ -1,54 +1,47 @@
-"""The contact line: where one side's held ground meets the other's or the grey zone.
+"""The front line: where a state's own held ground faces the enemy or the grey zone.
 
-:func:`contact_line` returns the line, per pair of neighbours (``ua|ru``,
-``ua|contested``, ``ru|contested``), as lon/lat MultiLineStrings with
-geodesic lengths; :func:`contact_line_series` gives the lengths over time.
+:func:`contact_line` returns the front of one map per pair of neighbours
+(``ua|ru``, ``ua|contested``, ``ru|contested``) as lon/lat MultiLineStrings
+with geodesic lengths, split by state (and by region on request);
+:func:`contact_line_series` gives the lengths over time and explains jumps.
 
-What counts as front
---------------------
-The theatre is a partition into cells, each with an *owner* (a side or
-``contested``) and a *home* (the state it lies in). A boundary between two
-cells is **front** when the owners differ, **except** where both cells are
-home ground held by their own side: that is the state border, and nobody
-fights across it on the map (the Russia–Ukraine border north of Kharkiv and
-Sumy, where Russia holds Russia and Ukraine holds Ukraine). As soon as one
-side holds ground across the border, or the grey zone reaches it, the line
-there is front: ``ua`` ground in Kursk oblast meets Russian-held Russia along a
-front inside Russia, and grey ground at Vovchansk meets Russian-held Russia at
-the border. The edge of the theatre (sea coast, Belarus, the cut of Russia's
-theatre box) borders no cell and is never front. Boundaries between cells of
-one owner (ground held abroad meeting the holder's own home at the border,
-grey ground on both sides of the border, tile cuts) are not front either.
+The rule (also in ``docs/contact_line.md``)
+-------------------------------------------
+Every point of the theatre has an *owner* (a side or ``contested``) and a
+*state* (the home it lies in). A boundary between two grounds is **front**
+when both lie in the same state, their owners differ, and one of them is
+that state's own held ground: the edge of the ground a state has lost to
+the enemy or the grey zone. So, in Ukraine, ua|ru and ua|grey; in Russia
+(Kursk), ru|ua and ru|grey. Not front:
 
-Border slivers: source drawings and the state border disagree by tens of
-metres, which leaves thin slivers of "home-held" ground between a drawn
-polygon and the border. Each boundary segment is classified by probing the
-ground ``probe_m`` (default 50 m) beyond its midpoint, so a sliver narrower
-than that is looked through, and the segment is classified by what lies
-beyond it (the same 50 m tolerance :mod:`frontline.analysis.corridors` uses
-for home's border). Where home ground is seen beyond a segment, a second
-probe ``sliver_m`` (default 500 m) out decides: if it finds the sea, the
-theatre's edge or the inside side's own ground, the home ground was a sliver
-left between a drawn polygon and the border or coast, and the segment is not
-front. On the real archive this removes about 120 km of false ``ua|ru`` line
-along the Azov coast and the Luhansk border (Aug 2025: 151 → 24 km); a real
-front is never within 500 m of such a place for long.
+* the **state border** (the two grounds lie in different states: Russia
+  holding Russia against Ukraine holding Ukraine, occupied Luhansk against
+  Russia, grey ground at Vovchansk against Russia);
+* the **sea coast** and the theatre's edge (nothing lies beyond);
+* the **rear edge of the grey zone** (an occupier's ground abroad against
+  grey ground, e.g. ru-held Donetsk against the grey band in front of it):
+  reported as ``rear_km``, not counted, so a grey band is counted once, on
+  the defender's side, like a front line drawn through it;
+* **border and coast slivers**: home ground thinner than ``sliver_m``
+  (500 m) between a drawn polygon and the border or coast (drawings and the
+  border disagree by tens of metres).
+
+**Water** (rivers, reservoirs, lakes: holes of the land outline) is looked
+across: a boundary facing inland water is front when the first ground
+across, within ``water_m`` (30 km: the Kakhovka reservoir's width), is
+held by a different owner in the same state under the rule above
+(``across_water_km`` says how much). The Dnipro below Kakhovka is land in
+the outline and needs no crossing.
 
 Method
 ------
-From a :class:`~frontline.normalise.VersionControl` (what the store
-rebuilds), only the boundaries of the small parts are walked: ground held
-abroad and contested ground, per 0.5° tile, as stored. Every front segment
-lies on such a boundary, because a front always has non-home ground on at
-least one side. Rings are normalised (material on the right), every segment's
-outward probe point is located with one vectorised STRtree query over the
-parts and a prepared point-in-polygon test against the homes, and the
-segments that are front are kept. Lengths are geodesic (WGS84) segment by
-segment; the geometry is the kept segments line-merged. No large polygon
-(a side's whole country) is ever built, which keeps one version under
-0.1 s. A plain :class:`~frontline.model.ControlMap` (no VersionControl) is
-walked the same way over its held and contested polygons, with ``homes``
-(optional) deciding which ground is home ground.
+Only the boundaries of the small parts are walked (ground held abroad and
+grey ground, per 0.5° tile, as stored): every front segment has such ground
+on one side. Each segment is probed ``probe_m`` (50 m) beyond its midpoint
+(one vectorised STRtree query and point-in-polygon tests against the homes);
+segments are split to at most ~1 km first. Lengths are geodesic (WGS84).
+No side's whole ground is ever built, so one version takes well under a
+second.
 """
 
 from __future__ import annotations
@@ -65,7 +58,7 @@ from shapely.geometry.base import BaseGeometry
 from ..geodesy import GEOD
 from ..model import CONTESTED, ControlMap, iso, utc
 
-__all__ = ["ContactLine", "contact_line", "contact_line_series", "locate", "PROBE_M"]
+__all__ = ["ContactLine", "contact_line", "contact_line_series", "locate", "PROBE_M", "SLIVER_M", "WATER_M", "RULE"]
 
 #: How far beyond a boundary segment the ground is probed (metres); see the module docstring.
 PROBE_M = 50.0
@@ -73,28 +66,44 @@ PROBE_M = 50.0
 SEGMENT_DEG = 0.01
 #: Home ground thinner than this between a drawn polygon and the border or coast is a sliver.
 SLIVER_M = 500.0
+#: Widest inland water (river, reservoir, lake) looked across for the other bank (metres).
+WATER_M = 30_000.0
+#: Steps at which ground across water is looked for (metres, up to ``water_m``).
+_WATER_STEPS = (150.0, 300.0, 600.0, 1_200.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0, 30_000.0)
+#: Series jumps above this share between consecutive rows are explained.
+JUMP_SHARE = 0.05
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON = 111_320.0
 
-
-def _pair_name(a: str, b: str, order: list[str]) -> str:
-    a, b = sorted((a, b), key=order.index)
-    return f"{a}|{b}"
+RULE = ("front = boundary where a state's own held ground faces the enemy or the grey zone inside that state "
+        "(ua|ru and ua|grey in Ukraine, ru|ua and ru|grey in Russia), looked across rivers, reservoirs and lakes "
+        "up to {water_km:g} km wide; not front: the state border, the sea coast and the theatre's edge, the rear "
+        "edge of the grey zone (occupier's ground abroad | grey, given as rear_km), slivers under {sliver_m:g} m "
+        "between a drawing and the border or coast")
 
 
 @dataclass
 class ContactLine:
-    """The contact line of one map.
+    """The front line of one map.
 
     Attributes
     ----------
     lines
         ``pair → MultiLineString`` in lon/lat, pairs named ``"ua|ru"``,
-        ``"ua|contested"``, ``"ru|contested"``.
+        ``"ua|contested"``, ``"ru|contested"``: front segments only.
     length_km
-        ``pair → geodesic km``.
+        ``pair → geodesic km`` of front.
     total_km
-        Sum over pairs.
+        Sum over pairs: the front's length.
+    rear_km
+        ``pair → km`` of boundaries that are not front because neither ground
+        is its state's own (an occupier's ground abroad against the grey zone).
+    by_state
+        ``state → pair → km``: where the front lies (``ua`` = in Ukraine).
+    by_region
+        ``region name → pair → km`` when regions were given.
+    across_water_km
+        Front km (included in ``length_km``) whose other bank lies across water.
     source, version_id, valid_time
         Which map (``valid_time`` ISO text; None when unknown).
     elapsed_s
@@ -108,21 +117,39 @@ class ContactLine:
     version_id: str | None = None
     valid_time: str | None = None
     probe_m: float = PROBE_M
+    sliver_m: float = SLIVER_M
+    water_m: float = WATER_M
     elapsed_s: float = 0.0
     pairs: list[str] = field(default_factory=list)
+    rear_km: dict[str, float] = field(default_factory=dict)
+    by_state: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_region: dict[str, dict[str, float]] = field(default_factory=dict)
+    across_water_km: float = 0.0
+
+    @property
+    def rule(self) -> str:
+        """The rule, in one sentence, with this computation's thresholds."""
+        return RULE.format(water_km=self.water_m / 1000.0, sliver_m=self.sliver_m)
 
     def to_dict(self, with_geometry: bool = False) -> dict[str, Any]:
-        """JSON-ready dict: lengths per pair and total (geometry as GeoJSON on request)."""
+        """JSON-ready dict: front km per pair and total, rear km, per state/region (geometry on request)."""
+        r3 = lambda d: {k: round(float(v), 3) for k, v in d.items()}  # noqa: E731
         d = {
             "source": self.source,
             "version_id": self.version_id,
             "time": self.valid_time,
             "length_km": {p: round(float(self.length_km[p]), 3) for p in self.pairs},
             "total_km": round(float(self.total_km), 3),
+            "rear_km": r3(self.rear_km),
+            "by_state": {s: r3(v) for s, v in self.by_state.items()},
+            "across_water_km": round(float(self.across_water_km), 3),
             "probe_m": self.probe_m,
-            "rule": "front = boundary between ground of different owners, except where both sides hold "
-                    "their own home ground (the state border); the theatre's edge is never front",
+            "sliver_m": self.sliver_m,
+            "water_m": self.water_m,
+            "rule": self.rule,
         }
+        if self.by_region:
+            d["by_region"] = {s: r3(v) for s, v in self.by_region.items()}
         if with_geometry:
             d["geometry"] = {p: mapping(self.lines[p]) for p in self.pairs}
         return d
@@ -138,12 +165,31 @@ class ContactLine:
                                "length_km": round(float(self.length_km[p]), 3),
                                "version_id": self.version_id, "time": self.valid_time},
             })
-        return {"type": "FeatureCollection", "features": feats}
+        return {"type": "FeatureCollection", "features": feats, "rule": self.rule}
 
 
 # --------------------------------------------------------------------------
-# Cells: owner/home of the ground, and their boundaries
+# Cells: owner and state of the ground, and their boundaries
 # --------------------------------------------------------------------------
+
+_FILLED: dict[tuple, tuple[dict[str, BaseGeometry], list]] = {}
+
+
+def _filled_homes(homes: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
+    """Each home's land with inland water filled (exterior rings only), prepared; cached per homes."""
+    key = tuple((s, id(g)) for s, g in homes.items())
+    hit = _FILLED.get(key)
+    if hit is not None and all(g is h for g, h in zip(hit[1], homes.values())):
+        return hit[0]
+    filled = {}
+    for side, g in homes.items():
+        polys = [shapely.Polygon(p.exterior) for p in shapely.get_parts(g) if p.geom_type == "Polygon"]
+        filled[side] = shapely.multipolygons(polys)
+        shapely.prepare(filled[side])
+    if len(_FILLED) > 8:
+        _FILLED.clear()
+    _FILLED[key] = (filled, list(homes.values()))
+    return filled
 
 
 class _Cells:
@@ -151,15 +197,15 @@ class _Cells:
 
     ``emit`` cells contribute boundary segments; every cell takes part in the
     lookup. ``homes`` (side → polygon) are the fallback lookup: a point in no
-    cell but in ``homes[H]`` is ``H``'s home ground.
+    cell but in ``homes[H]`` is ``H``'s own ground in state ``H``.
     """
 
-    def __init__(self, geoms: list[BaseGeometry], owners: list[str], home_held: list[bool],
+    def __init__(self, geoms: list[BaseGeometry], owners: list[str], states: list[str | None],
                  emit: list[bool], homes: dict[str, BaseGeometry]):
         keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
         self.geoms = np.array([geoms[i] for i in keep], dtype=object)
         self.owner = np.array([owners[i] for i in keep], dtype=object)
-        self.home_held = np.array([home_held[i] for i in keep], dtype=bool)
+        self.state = np.array([states[i] for i in keep], dtype=object)
         self.emit = np.array([emit[i] for i in keep], dtype=bool)
         self.homes = {s: g for s, g in homes.items() if g is not None and not g.is_empty}
         self.tree = shapely.STRtree(self.geoms) if len(self.geoms) else None
@@ -169,12 +215,12 @@ class _Cells:
             shapely.prepare(g)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(owner, home_held)`` per point; owner None outside every cell and home."""
+        """``(owner, state)`` per point; both None outside every cell and home."""
         n = len(x)
         owner = np.full(n, None, dtype=object)
-        home_held = np.zeros(n, dtype=bool)
+        state = np.full(n, None, dtype=object)
         if n == 0:
-            return owner, home_held
+            return owner, state
         found = np.zeros(n, dtype=bool)
         if self.tree is not None:
             pts = shapely.points(x, y)
@@ -190,7 +236,7 @@ class _Cells:
                 first = np.unique(pi, return_index=True)[1]
                 pi, ci = pi[first], ci[first]
                 owner[pi] = self.owner[ci]
-                home_held[pi] = self.home_held[ci]
+                state[pi] = self.state[ci]
                 found[pi] = True
         todo = np.flatnonzero(~found)
         for side, g in self.homes.items():
@@ -202,44 +248,53 @@ class _Cells:
                 continue
             hit = shapely.contains_xy(g, x[sub], y[sub])
             owner[sub[hit]] = side
-            home_held[sub[hit]] = True
+            state[sub[hit]] = side
             todo = np.setdiff1d(todo, sub[hit], assume_unique=True)
-        return owner, home_held
+        return owner, state
 
 
 def _cells_from_control(vc) -> _Cells:
     """Cells of a VersionControl: tile parts held abroad and contested (emit), homes as fallback."""
-    geoms, owners, hh, emit = [], [], [], []
+    geoms, owners, states, emit = [], [], [], []
     for (home, what), parts in vc.tile_parts().items():
         for g in parts:
             geoms.append(g)
             owners.append(what)
-            hh.append(False)
+            states.append(home)
             emit.append(True)
-    return _Cells(geoms, owners, hh, emit, dict(vc.theatre.homes))
+    return _Cells(geoms, owners, states, emit, dict(vc.theatre.homes))
 
 
 def _cells_from_map(cm: ControlMap, sides, homes: dict[str, BaseGeometry] | None) -> _Cells:
-    """Cells of a plain ControlMap: each side's held ground and the grey zone, all emitting."""
-    geoms, owners, hh, emit = [], [], [], []
-    c = cm.contested
-    for g in ([] if c is None or c.is_empty else shapely.get_parts(c)):
-        geoms.append(g)
-        owners.append(CONTESTED)
-        hh.append(False)
-        emit.append(True)
-    for s in sides:
-        g = cm.held.get(s) if hasattr(cm.held, "get") else cm.held[s]
+    """Cells of a plain ControlMap: each side's held ground and the grey zone, all emitting.
+
+    With ``homes``, held polygons are cut by state so every cell has one; without, states are unknown
+    and every boundary between different owners is front.
+    """
+    geoms, owners, states, emit = [], [], [], []
+
+    def add(g, owner):
         if g is None or g.is_empty:
-            continue
-        for part in shapely.get_parts(g):
-            geoms.append(part)
-            owners.append(s)
-            hh.append(False)  # decided per point below when homes are given
-            emit.append(True)
-    cells = _Cells(geoms, owners, hh, emit, {})
-    cells.side_homes = homes or {}
-    return cells
+            return
+        if homes:
+            for st, h in homes.items():
+                for part in shapely.get_parts(shapely.intersection(g, h)):
+                    if part.geom_type == "Polygon" and not part.is_empty:
+                        geoms.append(part)
+                        owners.append(owner)
+                        states.append(st)
+                        emit.append(True)
+        else:
+            for part in shapely.get_parts(g):
+                geoms.append(part)
+                owners.append(owner)
+                states.append(None)
+                emit.append(True)
+
+    add(cm.contested, CONTESTED)
+    for s in sides:
+        add(cm.held.get(s) if hasattr(cm.held, "get") else cm.held[s], s)
+    return _Cells(geoms, owners, states, emit, {})
 
 
 def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -255,8 +310,11 @@ def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # polygon's material is on the right of every ring.
     # Long straight edges (tile cuts, drawn boxes) are split every ~1 km (SEGMENT_DEG) so that
     # each probe speaks for a short stretch only.
-    rings, owner_idx = shapely.get_rings(shapely.segmentize(shapely.normalize(geoms), SEGMENT_DEG),
+    # get_rings() returns nothing for a MultiPolygon: explode to polygons first (tile parts are often multi).
+    polys, poly_idx = shapely.get_parts(geoms, return_index=True)
+    rings, ring_poly = shapely.get_rings(shapely.segmentize(shapely.normalize(polys), SEGMENT_DEG),
                                          return_index=True)
+    owner_idx = poly_idx[ring_poly]
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     same = ring_idx[1:] == ring_idx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
@@ -265,8 +323,8 @@ def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a[nz], b[nz], cell[nz]
 
 
-def _probe(a: np.ndarray, b: np.ndarray, probe_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``probe_m`` to the left (outside) of each segment's midpoint, in lon/lat."""
+def _probe(a: np.ndarray, b: np.ndarray, probe_m) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``probe_m`` (scalar or per segment) to the left (outside) of each segment's midpoint, in lon/lat."""
     mid = (a + b) / 2
     k = np.cos(np.radians(mid[:, 1])) * _M_PER_DEG_LON
     dx = (b[:, 0] - a[:, 0]) * k
@@ -277,9 +335,53 @@ def _probe(a: np.ndarray, b: np.ndarray, probe_m: float) -> tuple[np.ndarray, np
     return mid[:, 0] - dy / n * probe_m / k, mid[:, 1] + dx / n * probe_m / _M_PER_DEG_LAT
 
 
+def _in_filled(homes: dict[str, BaseGeometry], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """State whose land *with inland water filled* holds each point (None: sea or outside)."""
+    out = np.full(len(x), None, dtype=object)
+    if not len(x) or not homes:
+        return out
+    todo = np.arange(len(x))
+    for side, g in _filled_homes(homes).items():
+        if not len(todo):
+            break
+        x0, y0, x1, y1 = g.bounds
+        sub = todo[(x[todo] >= x0) & (x[todo] <= x1) & (y[todo] >= y0) & (y[todo] <= y1)]
+        if not len(sub):
+            continue
+        hit = shapely.contains_xy(g, x[sub], y[sub])
+        out[sub[hit]] = side
+        todo = np.setdiff1d(todo, sub[hit], assume_unique=True)
+    return out
+
+
+def _cross_water(cells: _Cells, homes, a, b, idx, in_state, water_m: float):
+    """Owner and state of the first ground across inland water beyond segments ``idx`` (None: none found)."""
+    owner = np.full(len(idx), None, dtype=object)
+    state = np.full(len(idx), None, dtype=object)
+    todo = np.arange(len(idx))
+    for d in [s for s in _WATER_STEPS if s < water_m] + [water_m]:
+        if not len(todo):
+            break
+        sel = idx[todo]
+        x, y = _probe(a[sel], b[sel], d)
+        o, s = cells.locate(x, y)
+        land = o != None  # noqa: E711  (object array)
+        owner[todo[land]] = o[land]
+        state[todo[land]] = s[land]
+        rest = todo[~land]
+        if len(rest):
+            # Still water only while inside the same state's outline; the sea or another state ends the search.
+            wet = _in_filled(homes, x[~land], y[~land]) == in_state[rest]
+            todo = rest[wet]
+        else:
+            todo = rest
+    return owner, state
+
+
 def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None = None,
-                 probe_m: float = PROBE_M, sliver_m: float = SLIVER_M) -> ContactLine:
-    """The line where held ground of one side meets the other's or the grey zone.
+                 probe_m: float = PROBE_M, sliver_m: float = SLIVER_M, water_m: float = WATER_M,
+                 regions: dict[str, BaseGeometry] | None = None) -> ContactLine:
+    """The front line: where a state's own held ground faces the enemy or the grey zone.
 
     Parameters
     ----------
@@ -291,23 +393,27 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
     sides
         The sides (default: the map's sides).
     homes
-        ``side → home polygon`` for a plain ControlMap: decides which ground
-        is home ground, so the undisputed state border is not front. Without
-        it every boundary between different owners is front. Ignored for a
-        VersionControl (its theatre knows the homes).
+        ``side → home polygon`` for a plain ControlMap: says which state each
+        ground lies in, so the border, the coast and the rear of the grey zone
+        are not front. Without it every boundary between different owners is
+        front. Ignored for a VersionControl (its theatre knows the homes).
     probe_m
         How far beyond each boundary segment the neighbouring ground is
-        probed (looks through border slivers narrower than this).
+        probed (looks through drawing gaps narrower than this).
     sliver_m
         Home ground seen beyond a segment is probed again this far out; when
-        the sea, the theatre's edge or the inside side's own ground lies
-        there, the home ground was a sliver and the segment is not front.
-        0 turns the check off.
+        another state or the sea lies there, the home ground was a sliver
+        between a drawing and the border or coast, not front. 0: no check.
+    water_m
+        Widest inland water looked across for the other bank (0: water ends
+        the front, as the sea does).
+    regions
+        ``name → polygon`` (lon/lat): front km per pair inside each.
 
     Returns
     -------
     ContactLine
-        Geometry and geodesic length per pair and in total.
+        Geometry and geodesic length per pair, in total, per state and region.
 
     Raises
     ------
@@ -327,10 +433,12 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
     if hasattr(control, "tile_parts") and hasattr(control, "theatre"):
         all_sides = list(control.sides)
         cells = _cells_from_control(control)
+        homes = dict(control.theatre.homes)
         plain = False
     elif cm is not None:
         all_sides = list(cm.sides if hasattr(cm, "sides") else cm.held)
         cells = _cells_from_map(cm, sides or all_sides, homes)
+        homes = dict(homes or {})
         plain = True
     else:
         raise ValueError(f"contact_line needs a VersionControl or a ControlMap, got {type(control).__name__}.")
@@ -339,25 +447,15 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
         raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
     order = sides + [CONTESTED]
     pairs = [f"{a}|{b}" for i, a in enumerate(order) for b in order[i + 1:]]
+    known = bool(homes)
 
     emitting = np.flatnonzero(cells.emit)
     a, b, ci = _segments(cells.geoms[emitting])
     ci = emitting[ci]
-    px, py = _probe(a, b, probe_m)
-    out_owner, out_home = cells.locate(px, py)
     in_owner = cells.owner[ci]
-    in_home = cells.home_held[ci]
-    if plain and cells.side_homes:
-        # Which ground is home ground: the inside of a segment is tested just inside it.
-        qx, qy = _probe(b, a, min(probe_m, 5.0))  # right of the segment = inside the cell
-        for s, g in cells.side_homes.items():
-            shapely.prepare(g)
-            m_in = in_owner == s
-            if m_in.any():
-                in_home[m_in] = shapely.contains_xy(g, qx[m_in], qy[m_in])
-            m_out = out_owner == s
-            if m_out.any():
-                out_home[m_out] = shapely.contains_xy(g, px[m_out], py[m_out])
+    in_state = cells.state[ci]
+    px, py = _probe(a, b, probe_m)
+    out_owner, out_state = cells.locate(px, py)
     own_side = np.ones(len(a), dtype=bool)
     if plain and len(a):
         # Overlapping or touching drawings leave rings with no ground of their own behind them
@@ -366,47 +464,76 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
         qx, qy = _probe(b, a, min(probe_m, 5.0))
         inner, _ = cells.locate(qx, qy)
         own_side = inner == in_owner
+    water = np.zeros(len(a), dtype=bool)
+    if known and water_m > 0 and len(a):
+        # Inland water: no ground beyond, but inside the same state's filled outline.
+        dry = out_owner == None  # noqa: E711
+        cand = np.flatnonzero(dry & own_side)
+        if len(cand):
+            wet = _in_filled(homes, px[cand], py[cand]) == in_state[cand]
+            cand = cand[wet]
+        if len(cand):
+            o, s = _cross_water(cells, homes, a, b, cand, in_state[cand], water_m)
+            out_owner[cand], out_state[cand] = o, s
+            water[cand] = o != None  # noqa: E711
     rank = {o: i for i, o in enumerate(order)}
     in_rank = np.array([rank.get(o, -1) for o in in_owner], dtype=np.int64)
     out_rank = np.array([rank.get(o, -1) if o is not None else -1 for o in out_owner], dtype=np.int64)
-    # The outer cell also emits its own copy of a shared segment unless it is home ground
-    # looked up from the homes (VersionControl path) — keep one copy, from the lower rank.
-    out_emits = ~out_home if not plain else np.ones(len(out_home), dtype=bool)
-    front = (
-        (out_rank >= 0) & (in_rank >= 0) & (in_rank != out_rank)
-        & ~(in_home & out_home)
-        & (~out_emits | (in_rank < out_rank))
-        & own_side
-    )
-    if sliver_m and sliver_m > probe_m:
-        # Home ground seen beyond a segment may be a sliver the drawing left against the
-        # border or coast: look further; sea or the holder's own ground there means sliver.
-        chk = np.flatnonzero(front & out_home)
-        if len(chk):
-            fx, fy = _probe(a[chk], b[chk], sliver_m)
-            far_owner, _ = cells.locate(fx, fy)
-            sliver = np.array([f is None or f == o for f, o in zip(far_owner, in_owner[chk])], dtype=bool)
-            front[chk[sliver]] = False
-        if plain:
-            # A plain map's home ground emits segments too: home ground that is not the same
-            # owner's ground sliver_m inside is a sliver (drawing and border disagree).
-            chk = np.flatnonzero(front & in_home)
-            if len(chk):
-                fx, fy = _probe(b[chk], a[chk], sliver_m)
-                far_owner, _ = cells.locate(fx, fy)
-                sliver = np.array([f != o for f, o in zip(far_owner, in_owner[chk])], dtype=bool)
-                front[chk[sliver]] = False
-    lines: dict[str, BaseGeometry] = {}
-    lengths: dict[str, float] = {}
+    differ = (out_rank >= 0) & (in_rank >= 0) & (in_rank != out_rank) & own_side
+    if known:
+        in_own = in_owner == in_state
+        out_own = out_owner == out_state
+        same_state = (in_state == out_state) & (in_state != None)  # noqa: E711
+        front = differ & same_state & (in_own ^ out_own)
+        rear = differ & same_state & ~in_own & ~out_own
+        # Every boundary between two emitting cells is walked from both sides: keep one copy. Home
+        # ground looked up from the homes (VersionControl) emits nothing, and across water the far
+        # bank's copy is its own segment.
+        out_emits = ~out_own if not plain else np.ones(len(a), dtype=bool)
+        once = ~out_emits | water | (in_rank < out_rank)
+        front &= once
+        rear &= once
+    else:
+        in_own = out_own = np.zeros(len(a), dtype=bool)
+        front = differ & (in_rank < out_rank)
+        rear = np.zeros(len(a), dtype=bool)
+    if known and sliver_m and sliver_m > probe_m:
+        # Own ground seen beyond a segment may be a sliver the drawing left against the border or coast:
+        # look further; another state, the sea or the theatre's edge there means sliver.
+        for beyond in (True, False):
+            chk = np.flatnonzero(front & ~water & (out_own if beyond else in_own))
+            if not len(chk):
+                continue
+            fa, fb = (a[chk], b[chk]) if beyond else (b[chk], a[chk])
+            fx, fy = _probe(fa, fb, sliver_m)
+            far = _in_filled(homes, fx, fy)
+            front[chk[far != in_state[chk]]] = False
+    _, _, seg_m = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1]) if len(a) else (None, None, np.zeros(0))
+    seg_km = np.asarray(seg_m, dtype=float) / 1000.0
     lo = np.minimum(in_rank, out_rank)
     hi = np.maximum(in_rank, out_rank)
-    _, _, seg_m = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1]) if len(a) else (None, None, np.zeros(0))
-    seg_m = np.asarray(seg_m, dtype=float)
+    mid_x, mid_y = (a[:, 0] + b[:, 0]) / 2, (a[:, 1] + b[:, 1]) / 2
+    region_hits = {}
+    for name, g in (regions or {}).items():
+        shapely.prepare(g)
+        region_hits[name] = shapely.contains_xy(g, mid_x, mid_y) if len(a) else np.zeros(0, dtype=bool)
+    lines: dict[str, BaseGeometry] = {}
+    lengths: dict[str, float] = {}
+    rear_km: dict[str, float] = {}
+    by_state: dict[str, dict[str, float]] = {}
+    by_region: dict[str, dict[str, float]] = {n: {} for n in region_hits}
     for i, x in enumerate(order):
         for j in range(i + 1, len(order)):
             name = f"{x}|{order[j]}"
-            sel = front & (lo == i) & (hi == j)
-            lengths[name] = float(seg_m[sel].sum()) / 1000.0
+            pair = (lo == i) & (hi == j)
+            sel = front & pair
+            lengths[name] = float(seg_km[sel].sum())
+            if known:
+                rear_km[name] = float(seg_km[rear & pair].sum())
+                for st in homes:
+                    by_state.setdefault(st, {})[name] = float(seg_km[sel & (in_state == st)].sum())
+            for rn, hit in region_hits.items():
+                by_region[rn][name] = float(seg_km[sel & hit].sum())
             if sel.any():
                 segs = shapely.linestrings(np.stack([a[sel], b[sel]], axis=1))
                 merged = shapely.line_merge(shapely.multilinestrings(segs))
@@ -416,7 +543,10 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
             else:
                 lines[name] = shapely.MultiLineString()
     return ContactLine(lines=lines, length_km=lengths, total_km=float(sum(lengths.values())),
-                       probe_m=probe_m, elapsed_s=_time.perf_counter() - t0, pairs=pairs, **meta)
+                       probe_m=probe_m, sliver_m=sliver_m, water_m=water_m,
+                       elapsed_s=_time.perf_counter() - t0, pairs=pairs,
+                       rear_km={k: v for k, v in rear_km.items() if v > 0}, by_state=by_state,
+                       by_region=by_region, across_water_km=float(seg_km[front & water].sum()), **meta)
 
 
 def locate(control, lon, lat) -> np.ndarray:
