@@ -576,8 +576,9 @@ def locate(control, lon, lat) -> np.ndarray:
 
 
 def contact_line_series(store, start=None, end=None, *, every: str | None = None,
-                        source: str | None = None) -> list[dict[str, Any]]:
-    """Length of the contact line per version (or per period) over a time range.
+                        source: str | None = None, regions: dict[str, BaseGeometry] | None = None,
+                        progress: bool = False) -> list[dict[str, Any]]:
+    """Length of the front per version (or per period) over a time range, with jumps explained.
 
     Parameters
     ----------
@@ -589,15 +590,23 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
         ``day``, ``week`` or ``month``: one row per period, the last version of each.
     source
         Source name; the default source when None.
+    regions
+        ``name → polygon``: front km per pair inside each (``by_region``).
+    progress
+        Show a progress bar.
 
     Returns
     -------
     list of dict
-        ``time``, ``version_id``, ``length_km`` (pair → km), ``total_km``
-        (and ``period`` with ``every``).
+        ``time``, ``version_id``, ``length_km`` (pair → km), ``total_km``,
+        ``by_state`` (and ``period`` with ``every``, ``by_region`` with
+        ``regions``). A row whose total moved more than 5% from the row
+        before has ``jump``: the change, the pair that moved most, and the
+        km² that changed hands between the two versions, so a reader can
+        tell a real move from a redrawing.
     """
     from ..state import version_control
-    from .area import PERIODS, _period_key, parse_time
+    from .area import PERIODS, _period_key, area_series, parse_time
 
     if every is not None and every not in PERIODS:
         raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
@@ -617,12 +626,61 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
     else:
         picked = [(None, v) for v in versions]
     rows = []
-    for period, v in picked:
-        cl = contact_line(version_control(store, v))
-        row = {"time": iso(v.valid_time), "version_id": v.version_id}
-        if period is not None:
-            row["period"] = period
-        row["length_km"] = {p: round(cl.length_km[p], 3) for p in cl.pairs}
-        row["total_km"] = round(cl.total_km, 3)
-        rows.append(row)
+    it = picked
+    bar = None
+    if progress and len(picked) > 5:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("front length", total=len(picked))
+    try:
+        for period, v in it:
+            cl = contact_line(version_control(store, v), regions=regions)
+            row: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
+            if period is not None:
+                row["period"] = period
+            row["length_km"] = {p: round(cl.length_km[p], 3) for p in cl.pairs}
+            row["total_km"] = round(cl.total_km, 3)
+            row["by_state"] = {st: {p: round(km, 3) for p, km in d.items()} for st, d in cl.by_state.items()}
+            if regions:
+                row["by_region"] = {n: {p: round(km, 3) for p, km in d.items()} for n, d in cl.by_region.items()}
+            rows.append(row)
+            if bar is not None:
+                bar.advance(task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    _explain_jumps(store, rows, source)
     return rows
+
+
+def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None:
+    """Add ``jump`` to rows whose total moved more than :data:`JUMP_SHARE` from the row before."""
+    from .area import area_series
+
+    jumps = [i for i in range(1, len(rows))
+             if rows[i - 1]["total_km"] > 0
+             and abs(rows[i]["total_km"] - rows[i - 1]["total_km"]) > JUMP_SHARE * rows[i - 1]["total_km"]]
+    if not jumps:
+        return
+    areas = {r["version_id"]: r for r in area_series(store, region="theatre", source=source)}
+    for i in jumps:
+        prev, cur = rows[i - 1], rows[i]
+        d = cur["total_km"] - prev["total_km"]
+        dp = {p: cur["length_km"][p] - prev["length_km"].get(p, 0.0) for p in cur["length_km"]}
+        pair = max(dp, key=lambda p: abs(dp[p]))
+        a0, a1 = areas.get(prev["version_id"]), areas.get(cur["version_id"])
+        moved = {}
+        if a0 and a1:
+            for k, val in a1.items():
+                if k.endswith("_km2") and not k.startswith(("peak_", "net_")) and val is not None \
+                        and a0.get(k) is not None:
+                    moved[k[:-4]] = round(val - a0[k], 1)
+        changed = sum(abs(x) for x in moved.values()) / 2 if moved else None
+        what = ", ".join(f"{k} {x:+,.0f} km²" for k, x in moved.items() if abs(x) >= 0.5) or "no area changed hands"
+        note = (f"{d / prev['total_km']:+.0%} ({pair} {dp[pair]:+,.0f} km) since {prev['time']}: {what}"
+                + (" — the line was redrawn more than the ground moved" if changed is not None
+                   and changed < 0.2 * abs(d) else ""))
+        cur["jump"] = {"change_km": round(d, 3), "change_share": round(d / prev["total_km"], 4), "pair": pair,
+                       "pair_change_km": round(dp[pair], 3), "area_change_km2": moved, "note": note}

@@ -18,16 +18,26 @@ from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
 @click.option("--every", type=click.Choice(["day", "week", "month"]), default=None, help="One row per period.")
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None,
               help="Write the line (one feature per pair) as GeoJSON (with --at).")
-@click.option("--source", default=None)
+@click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
+              help="Polygon file (GeoJSON, GPKG, Shapefile, KML; any CRS): front km inside it, or per feature "
+                   "with --region-field (e.g. per oblast).")
+@click.option("--region-field", default=None, help="Attribute naming each feature of --region: one row per feature.")
+@click.option("--source", default=None, help="Source name (default: the store's default source).")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
-def contact_line_cmd(store_path, at, start, end, every, geojson_path, source, as_json):
-    """Contact line per pair of neighbours (ua|ru, ua|contested, ru|contested), geodesic km.
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def contact_line_cmd(store_path, at, start, end, every, geojson_path, region_path, region_field, source, as_json,
+                     quiet):
+    """The front line and its length per pair (ua|ru, ua|contested, ru|contested), geodesic km.
 
-    The undisputed state border (both sides holding their own home) and the
-    theatre's edge are not front; see frontline.analysis.contact_line.
+    Front is where a state's own held ground faces the enemy or the grey zone
+    inside that state, across rivers and reservoirs too; the state border, the
+    sea coast and the grey zone's rear edge (given apart as "rear") are not.
+    Series rows whose length jumps more than 5% say what changed on the map.
+    Rule and method: docs/contact_line.md.
 
     \b
     frontline contact-line --at 2025-03-10 --geojson front.geojson
+    frontline contact-line --at 2025-08-03 --region oblasts.gpkg --region-field name
     frontline contact-line --from 2024-08-01 --to 2025-03-31 --every week --json
     """
     from ..analysis.contact_line import contact_line, contact_line_series
@@ -37,21 +47,21 @@ def contact_line_cmd(store_path, at, start, end, every, geojson_path, source, as
     try:
         if at and (start or end or every):
             raise ValueError("Give either --at or --from/--to/--every, not both.")
+        if region_field and not region_path:
+            raise ValueError("--region-field needs --region FILE.")
+        regions = _regions(region_path, region_field) if region_path else None
         if start or end or every:
             if geojson_path:
                 raise ValueError("--geojson writes one time's line: use --at.")
-            rows = contact_line_series(st, start, end, every=every, source=source)
+            rows = contact_line_series(st, start, end, every=every, source=source, regions=regions,
+                                       progress=not (quiet or as_json))
             if as_json:
                 _print_json(rows)
                 return
-            pairs = list(rows[0]["length_km"]) if rows else []
-            flat = [{"time": r["time"], "version_id": r["version_id"], **{f"{p}_km": r["length_km"][p] for p in pairs},
-                     "total_km": r["total_km"]} for r in rows]
-            _table(flat, ["time", "version_id", *[f"{p}_km" for p in pairs], "total_km"],
-                   title="Contact line length (km, geodesic)")
+            _print_series(rows, regions)
             return
         v = resolve_version(st, at, source)
-        cl = contact_line(version_control(st, v))
+        cl = contact_line(version_control(st, v), regions=regions)
     except ValueError as exc:
         _fail(exc)
     from ..model import iso
@@ -62,8 +72,69 @@ def contact_line_cmd(store_path, at, start, end, every, geojson_path, source, as
     if as_json:
         _print_json(cl.to_dict())
         return
-    rows = [{"pair": p, "length_km": cl.length_km[p]} for p in cl.pairs] + [{"pair": "total", "length_km": cl.total_km}]
-    _table(rows, ["pair", "length_km"], title=f"Contact line at {cl.valid_time} (version {v.version_id})",
-           caption="state border where both sides hold their own home is not front")
+    states = list(cl.by_state)
+    rows = [{"pair": p, "front_km": cl.length_km[p], **{f"in_{s}_km": cl.by_state[s][p] for s in states},
+             "rear_km": cl.rear_km.get(p, 0.0)} for p in cl.pairs]
+    rows.append({"pair": "total", "front_km": cl.total_km,
+                 **{f"in_{s}_km": sum(cl.by_state[s].values()) for s in states},
+                 "rear_km": sum(cl.rear_km.values())})
+    _table(rows, ["pair", "front_km", *[f"in_{s}_km" for s in states], "rear_km"],
+           title=f"Front line at {cl.valid_time} (version {v.version_id})",
+           caption=f"{cl.across_water_km:,.0f} km of it across rivers or reservoirs; "
+                   "rear = grey zone's rear edge, not counted. Rule: docs/contact_line.md")
+    if regions:
+        rrows = [{"region": n, **{f"{p}_km": d[p] for p in cl.pairs}, "total_km": sum(d.values())}
+                 for n, d in cl.by_region.items()]
+        _table(rrows, ["region", *[f"{p}_km" for p in cl.pairs], "total_km"], title="Front per region (km)")
     if geojson_path:
         console.print(f"Wrote {geojson_path}")
+
+
+def _regions(path: str, field: str | None) -> dict:
+    """``name → polygon`` from a region file: the union under the file's name, or one per ``field`` value."""
+    from ..analysis.area import load_region_file
+
+    if not field:
+        return {Path(path).stem: load_region_file(path)}
+    import pyogrio
+    import shapely
+
+    from .. import geodesy
+    from ..borders import polygonal
+
+    try:
+        meta, _, geoms, values = pyogrio.raw.read(path)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read the region file ({exc}).") from None
+    fields = list(meta.get("fields", []))
+    if field not in fields:
+        raise ValueError(f"{path}: no field {field!r}; fields are {', '.join(map(str, fields)) or 'none'}.")
+    names = values[fields.index(field)]
+    gs = geodesy.to_lonlat_from(shapely.from_wkb(geoms), meta.get("crs"))
+    out: dict = {}
+    for name, g in zip(names, gs):
+        g = polygonal(shapely.make_valid(g)) if g is not None else None
+        if g is None or g.is_empty:
+            continue
+        key = str(name)
+        out[key] = g if key not in out else shapely.union(out[key], g)
+    if not out:
+        raise ValueError(f"{path}: the region file has no polygon.")
+    return out
+
+
+def _print_series(rows: list[dict], regions) -> None:
+    pairs = list(rows[0]["length_km"]) if rows else []
+    flat = [{"time": r["time"], "version_id": r["version_id"], **{f"{p}_km": r["length_km"][p] for p in pairs},
+             "total_km": r["total_km"], "jump": "*" if r.get("jump") else ""} for r in rows]
+    _table(flat, ["time", "version_id", *[f"{p}_km" for p in pairs], "total_km", "jump"],
+           title="Front line length (km, geodesic)")
+    notes = [f"{r['time']}: {r['jump']['note']}" for r in rows if r.get("jump")]
+    if notes:
+        console.print("[bold]Jumps over 5%[/] (what changed on the map):")
+        for n in notes:
+            console.print(f"  * {n}")
+    if regions:
+        names = list(rows[0].get("by_region", {})) if rows else []
+        rr = [{"time": r["time"], **{n: sum(r["by_region"][n].values()) for n in names}} for r in rows]
+        _table(rr, ["time", *names], title="Front per region (km)")

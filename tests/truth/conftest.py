@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, archive_path
+from conftest import ROOT, archive_path  # tests/conftest.py (tests/ is on sys.path)
 
 BORDERS = ROOT / "node_modules" / "@geo-maps" / "countries-land-10m" / "map.geo.json"
 
