@@ -105,6 +105,20 @@ def test_chart_click_jumps(page):
     page.screenshot(path=str(SHOTS / "chart.png"))
 
 
+def test_chart_shows_the_front_length(page):
+    """Switching the chart to the front line draws a series in km, and a click on it still jumps in time."""
+    _open(page)
+    vs = _versions(page)
+    page.select_option("#chart-what", "front")
+    page.wait_for_function("document.querySelector('#chart text') && "
+                           "document.querySelector('#chart text').textContent.endsWith(' km')", timeout=60_000)
+    assert page.locator("#chart path.area").count() == 1
+    box = page.locator("#chart").bounding_box()
+    page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)
+    page.wait_for_function(f"document.body.dataset.version !== '{vs[-1]}'")
+    page.screenshot(path=str(SHOTS / "chart-front.png"))
+
+
 def test_hash_reproduces_view(page):
     import json
     import urllib.request

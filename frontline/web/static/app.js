@@ -514,14 +514,14 @@
   }
 
   // ---------------------------------------------------------------- chart
-  let chartRows = [], chartX = [];
+  let chartRows = [], chartX = [], chartKey = "ru_km2", chartUnit = "km²", areaRows = [];
   const CW = 320, CH = 140, PAD = 14;
 
   function drawChart() {
     const svg = $("chart");
-    const pts = chartRows.filter((r) => r.ru_km2 != null);
+    const pts = chartRows.filter((r) => r[chartKey] != null);
     if (!pts.length) { svg.innerHTML = ""; return; }
-    const t = pts.map((r) => Date.parse(r.time)), y = pts.map((r) => r.ru_km2);
+    const t = pts.map((r) => Date.parse(r.time)), y = pts.map((r) => r[chartKey]);
     const t0 = Math.min(...t), t1 = Math.max(...t), ymax = Math.max(...y) * 1.05 || 1;
     const ymin = Math.min(...y) * 0.95;
     const sx = (v) => PAD + (t1 > t0 ? (v - t0) / (t1 - t0) : 0.5) * (CW - 2 * PAD);
@@ -531,7 +531,7 @@
     pts.forEach((r, k) => { d += `L${sx(t[k]).toFixed(1)},${sy(y[k]).toFixed(1)}`; });
     d += `L${sx(t[t.length - 1])},${CH - PAD}Z`;
     svg.innerHTML = `<path class="area" d="${d}"/><line class="cursor" id="chart-cursor" y1="0" y2="${CH}"/>` +
-      `<text x="${PAD}" y="10">${Math.round(Math.max(...y)).toLocaleString()} km²</text>`;
+      `<text x="${PAD}" y="10">${Math.round(Math.max(...y)).toLocaleString()} ${chartUnit}</text>`;
     drawCursor();
   }
 
@@ -542,6 +542,20 @@
     const x = hit ? hit.x : -10;
     c.setAttribute("x1", x); c.setAttribute("x2", x);
   }
+
+  // the chart shows the area series (loaded with the page) or the front's length (computed on first ask)
+  $("chart-what").addEventListener("change", async (ev) => {
+    if (ev.target.value === "front") {
+      $("chart").innerHTML = `<text x="${PAD}" y="70">computing the front line per month…</text>`;
+      try {
+        chartRows = (await getJSON("/api/contact-line/series?every=month")).rows;
+        chartKey = "total_km"; chartUnit = "km";
+      } catch (e) { showError(e.message); return; }
+    } else {
+      chartRows = areaRows; chartKey = "ru_km2"; chartUnit = "km²";
+    }
+    drawChart();
+  });
 
   $("chart").addEventListener("click", (ev) => {
     if (!chartX.length) return;
@@ -649,7 +663,7 @@
       const [a, b] = h.cmp.split(",");
       if (a && b) { $("cmp-a").value = a; $("cmp-b").value = b; await runCompare(a, b).catch((e) => showError(e.message)); }
     }
-    try { chartRows = (await getJSON("/api/areas?region=home:ua")).rows; drawChart(); }
+    try { areaRows = chartRows = (await getJSON("/api/areas?region=home:ua")).rows; drawChart(); }
     catch (e) { showError(e.message); }
   }
 
