@@ -174,3 +174,106 @@ def test_property_never_500(client, at, zoom, bbox, region, convention, frm, to,
                                 "every": every}.items() if v is not None}
     r = client.get("/api/areas", params=params)
     assert r.status_code < 500, (params, r.text[:300])
+
+
+# -- parameters a route does not take, and times that mean what users think -------------------------
+def _get_routes(client):
+    spec = client.get("/openapi.json").json()
+    return [(p, ops) for p, ops in spec["paths"].items() if "get" in ops]
+
+
+def test_unknown_parameters_are_refused_on_every_route(client):
+    for path, ops in _get_routes(client):
+        url = path.replace("{claim_id}", "1")
+        declared = [p["name"] for p in ops["get"].get("parameters", []) if p["in"] == "query"]
+        r = client.get(url, params={"bogus": "1"})
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        body = r.json()
+        assert body["parameter"] == "bogus" and "'bogus'" in body["detail"], (path, body)
+        for name in declared:  # the answer lists what the route takes
+            assert name in body["detail"], (path, name, body["detail"])
+    r = client.get("/api/state", params={"zom": "5", "att": "x"})
+    assert r.status_code == 400
+    assert "'att' (did you mean 'at'?)" in r.json()["detail"] and "'zom' (did you mean 'zoom'?)" in r.json()["detail"]
+    assert client.get("/api/areas", params={"at": "2025-01-01"}).status_code == 400  # was: all rows, silently
+    assert client.post("/api/claims?dry_run=1", json={}).status_code == 400
+    # the page keeps its own state in its URL: not an API route, not checked
+    assert client.get("/", params={"tiles": "http://x/{z}/{x}/{y}.png"}).status_code == 200
+
+
+def test_the_browser_sends_only_declared_parameters(client):
+    """Every ``/api/...?name=`` the UI builds (static/app.js) names parameters its route declares."""
+    import re
+    from pathlib import Path
+
+    from frontline.web import app as web_app
+
+    js = (Path(web_app.__file__).parent / "static" / "app.js").read_text()
+    declared = {p: {x["name"] for x in ops["get"].get("parameters", []) if x["in"] == "query"}
+                for p, ops in _get_routes(client)}
+    found = 0
+    for m in re.finditer(r"""[`"'](/api/[a-z/-]+)\?([^`"']*)""", js):
+        path, query = m.group(1), m.group(2)
+        names = set(re.findall(r"(?:^|&)([a-z_]+)=", query))
+        # parameters appended by helper functions (settlementsBox: &limit=, &bbox=)
+        assert path in declared, path
+        assert names <= declared[path], (path, names - declared[path])
+        found += 1
+    assert found >= 10
+    # parameters added after the first (helpers such as settlementsBox, continued templates): declared somewhere
+    code = "\n".join(line for line in js.splitlines() if not line.strip().startswith(("*", "//", "/*")))
+    extras = set(re.findall(r"""[`"'}]&([a-z_]+)=""", code))
+    assert {"limit", "bbox", "to"} <= extras
+    assert extras <= set().union(*declared.values()), extras - set().union(*declared.values())
+
+
+def test_a_time_past_the_store_is_answered_with_a_warning(client, versions):
+    last = versions[-1]
+    r = client.get("/api/state", params={"at": "2031-01-01"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["version"] == last["id"]
+    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("at: 2031-01-01T23:59:59Z is after the last")
+    assert last["id"] in body["warnings"][0]
+    assert last["id"] in r.headers["x-frontline-warning"]
+    assert body["type"] == "FeatureCollection" and body["features"]
+    for url in ("/api/points", "/api/contact-line", "/api/settlements"):
+        r = client.get(url, params={"at": "2031-01-01"})
+        assert r.status_code == 200 and "x-frontline-warning" in r.headers, url
+    # a version asked by id, the latest, or a time the same day: no warning (and the cached body is untouched)
+    for params in ({"at": last["id"]}, {}, {"at": last["time"][:10]}):
+        r = client.get("/api/state", params=params)
+        assert "warnings" not in r.json() and "x-frontline-warning" not in r.headers, params
+
+
+def test_strict_server_refuses_stale_times(client, versions):
+    from fastapi.testclient import TestClient
+
+    path = client.app.state.service.store.path
+    with TestClient(create_app(path, strict=True, max_age_s=3 * 86400)) as strict:
+        r = strict.get("/api/state", params={"at": "2031-01-01"})
+        assert r.status_code == 404 and r.json()["parameter"] == "at"
+        assert "refused" in r.json()["detail"]
+        mid = int(versions[1]["id"]) + 4 * 86400  # 4 days after a version, the next one 3 days later
+        r = strict.get("/api/points", params={"at": mid})
+        assert r.status_code == 404 and "the limit is 3 days" in r.json()["detail"]
+        assert strict.get("/api/state", params={"at": versions[1]["id"]}).status_code == 200
+
+
+def test_api_ranges_by_day_and_empty_ranges(client, versions):
+    v = versions[1]
+    day = v["time"][:10]
+    r = client.get("/api/areas", params={"from": day, "to": day})
+    assert r.status_code == 200 and [row["version_id"] for row in r.json()["rows"]] == [v["id"]]
+    r = client.get("/api/areas", params={"from": day})
+    assert r.json()["rows"][0]["version_id"] == v["id"]  # from D includes D's versions
+    nxt = versions[2]["time"][:10]
+    empty = client.get("/api/areas", params={"from": f"{day}T21:00Z", "to": f"{nxt}T00:00Z"})
+    assert empty.status_code == 404 and empty.json()["detail"].startswith("No version of deepstate from")
+    assert v["id"] in empty.json()["detail"] and versions[2]["id"] in empty.json()["detail"]
+    r = client.get("/api/change", params={"from": day, "to": day})
+    assert r.status_code == 200 and (r.json()["from"], r.json()["to"]) == (versions[0]["id"], v["id"])
+    r = client.get("/api/change", params={"from": f"{day}T21:00Z", "to": f"{nxt}T00:00Z"})
+    assert r.status_code == 404 and "nothing changed" in r.json()["detail"]
+    r = client.get("/api/areas", params={"to": "2031-01-01"})
+    assert r.status_code == 200 and "after the last version" in r.json()["warnings"][0]

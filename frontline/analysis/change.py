@@ -240,17 +240,10 @@ def _tile_state(home: str, tile, groups: dict[str, list], sides) -> tuple[BaseGe
     return c, a, o
 
 
-def _resolve(store: GeoPackageStore, at, source: str) -> VersionInfo:
-    from .area import parse_time
+def _resolve(store: GeoPackageStore, at, source: str, role: str = "at") -> VersionInfo:
+    from ..state import resolve_version
 
-    t = parse_time(at)
-    if t is None:
-        return store.versions(source)[-1]
-    v = store.version_at(t, source)
-    if v is None:
-        first = store.versions(source)[0]
-        raise ValueError(f"No version of {source} at {iso(t)}: the first is {iso(first.valid_time)}.")
-    return v
+    return resolve_version(store, at, source, role=role)  # stale times warned about (or refused) there
 
 
 def _compare(store: GeoPackageStore, before: VersionInfo, after: VersionInfo, source: str,
@@ -315,7 +308,8 @@ def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None)
     store
         An open store.
     t1, t2
-        The two times (ISO text, epoch seconds or datetime); the versions
+        The two times (:func:`frontline.times.parse_time`: a bare date ``t1``
+        is the start of its day, ``t2`` the end of its day); the versions
         valid then are compared. ``t1`` must not be after ``t2``.
     source
         Source name; the default source when None.
@@ -329,15 +323,17 @@ def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None)
     Raises
     ------
     ValueError
-        When a time is before the first version, or ``t1`` is after ``t2``.
+        When a time is before the first version, or ``t1`` is after ``t2``
+        (:class:`frontline.state.StaleTimeError` for a stale time in strict mode;
+        otherwise a stale time is reported by :func:`frontline.state.report_note`).
     """
     from .area import parse_time
 
     source = store.default_source(source)
-    a, b = parse_time(t1), parse_time(t2)
+    a, b = parse_time(t1, role="start"), parse_time(t2, role="end")
     if a is not None and b is not None and a > b:
         raise ValueError(f"The range is inverted: {iso(a)} is after {iso(b)}.")
-    return _compare(store, _resolve(store, t1, source), _resolve(store, t2, source), source)
+    return _compare(store, _resolve(store, t1, source, "start"), _resolve(store, t2, source, "end"), source)
 
 
 def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source: str | None = None) -> list[dict]:
@@ -348,7 +344,8 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
     store
         An open store.
     start, end
-        Time range (ISO text or epoch seconds).
+        Time range (ISO text or epoch seconds; a bare ``start`` date from
+        00:00:00 UTC, a bare ``end`` date through 23:59:59 UTC).
     every
         ``day``, ``week`` or ``month``.
     source
@@ -368,7 +365,7 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
     if every not in PERIODS:
         raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
     source = store.default_source(source)
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 is not None and t1 is not None and t0 > t1:
         raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
     versions = store.versions(source)

@@ -610,7 +610,7 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
 
     if every is not None and every not in PERIODS:
         raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 is not None and t1 is not None and t0 > t1:
         raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
     versions = [v for v in store.versions(source)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, console, from_option, to_option
 
 
 @click.command()
 @STORE_OPT
-@click.option("--from", "start", required=True, help="First time (ISO or epoch seconds).")
-@click.option("--to", "end", required=True, help="Second time (ISO or epoch seconds).")
+@from_option("First time: the map as it stood then.", required=True)
+@to_option("Second time: the map as it stood then.", required=True)
 @click.option("--every", type=click.Choice(["day", "week", "month"]), default=None,
               help="A change log: one row per period (its last version against the previous period's last).")
 @click.option("--top", default=10, show_default=True, help="Largest advances listed.")
@@ -24,24 +24,38 @@ from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
 def change(store_path, start, end, every, top, geojson_path, source, as_json):
     """Ground gained and lost by each side and the grey zone between two times (geodesic km²).
 
+    Compares the map as it stood at --from with the map at --to: a bare
+    --from date is the start of that day and a bare --to date its end, so
+    --from 2025-03-01 --to 2025-03-01 is the change during that day. A range
+    with no version in it is an error (exit 1) naming the nearest versions.
+
     \b
     frontline change --from 2025-03-01 --to 2025-03-15
     frontline change --from 2025-03-01 --to 2025-03-31 --every day --json
     frontline change --from 2025-03-01 --to 2025-03-15 --geojson change.geojson
     """
     from ..analysis.change import change_between, change_log
+    from ..model import iso
+    from ..state import range_note, report_note, versions_between
 
     st = _open(store_path, readonly=geojson_path is None)
     try:
         if every:
+            if geojson_path:
+                raise ValueError("--geojson writes one comparison; leave out --every.")
+            versions_between(st, start, end, source)  # an empty range is an error naming the nearest versions
+            note = range_note(st, end, source)
+            if note is not None:
+                report_note(f"--to {note.fact}; the log stops there.")
             rows = change_log(st, start, end, every=every, source=source)
         else:
             rep = change_between(st, start, end, source=source)
     except ValueError as exc:
         _fail(exc)
     if every:
-        if geojson_path:
-            _fail(ValueError("--geojson writes one comparison; leave out --every."))
+        if not rows:
+            _fail(ValueError(f"Nothing to compare from {iso(start)} to {iso(end)}: the range holds the store's "
+                             "first version and nothing before it."))
         if as_json:
             _print_json(rows)
             return
@@ -49,6 +63,10 @@ def change(store_path, start, end, every, top, geojson_path, source, as_json):
         cols = ["period", "time"] + [f"{k}_{s}_km2" for s in whats for k in ("gained", "lost", "net")]
         _table(rows, cols, title=f"Change per {every} (km², geodesic)")
         return
+    if rep.before.pk == rep.after.pk:
+        v = rep.before
+        _fail(ValueError(f"No version from {iso(start)} to {iso(end)}: both are version {v.version_id} of "
+                         f"{iso(v.valid_time)}, so nothing changed (widen the range)."))
     adv = rep.advances(top)
     if geojson_path:
         Path(geojson_path).write_text(json.dumps(rep.to_geojson(), ensure_ascii=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, console, time_option
 
 _STATUS_STYLE = {"confirmed": "green", "premature": "yellow", "contradicted": "red", "pending": "cyan",
                  "unresolved": "magenta", "no_data": "dim"}
@@ -87,7 +87,7 @@ def import_(store_path, file, window_days, as_json):
 @click.option("--text", default="")
 @click.option("--source-url", default="")
 @click.option("--language", default="")
-@click.option("--time", "when", required=True, help="Publication time (ISO or epoch seconds).")
+@time_option("--time", "when", role="at", help="Publication time.", keep_text=True, policy=False, required=True)
 @click.option("--settlement", default=None, help="Place name (any spelling).")
 @click.option("--lon", type=float, default=None)
 @click.option("--lat", type=float, default=None)
@@ -134,7 +134,8 @@ def add(store_path, claimant, text, source_url, language, when, settlement, lon,
 @STORE_OPT
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--window-days", default=14.0, show_default=True, type=float)
-@click.option("--now", default=None, help="Replay: only versions up to this time count.")
+@time_option("--now", role="end", help="Replay: only versions up to this time count.", keep_text=True,
+             policy=False, default=None)
 @click.option("--gazetteer", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Settlements file for names (GeoNames dump, CSV or point layer); default: the store's or cities1000.")
 @click.option("--json", "as_json", is_flag=True)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, console, from_option, to_option
 
 
 @click.command("contact-line")
 @STORE_OPT
-@click.option("--at", default=None, help="One time (ISO or epoch seconds); the latest version when nothing is given.")
-@click.option("--from", "start", default=None, help="Start of a series.")
-@click.option("--to", "end", default=None, help="End of a series.")
+@at_option("One time; the latest version when nothing is given.")
+@from_option("Start of a series.")
+@to_option("End of a series.")
 @click.option("--every", type=click.Choice(["day", "week", "month"]), default=None, help="One row per period.")
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None,
               help="Write the line (one feature per pair) as GeoJSON (with --at).")

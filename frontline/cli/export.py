@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, console
+from ._common import STORE_OPT, _fail, _open, at_option, console
 
 
 @click.command()
 @STORE_OPT
 @click.argument("output", type=click.Path(dir_okay=False))
-@click.option("--at", default=None, help="Time (ISO or epoch seconds); default the latest version.")
+@at_option("Time of the state; default the latest version.")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "kml", "csv"]), default=None,
               help="Default: from the file suffix.")
 @click.option("--source", default=None)

@@ -2,48 +2,62 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from ._common import STORE_OPT, _fail, _open, _print_json, console
+from ._common import STORE_OPT, _fail, _open, _print_json, console, time_option
 
 
 @click.command("import")
 @STORE_OPT
 @click.argument("path", required=False)
 @click.option("--url", default=None, help="Fetch from a DeepState-shaped API base URL instead of a path.")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="With --url: seconds per request before it is retried.")
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20),
+              help="With --url: retries per request (backoff with jitter).")
 @click.option("--format", "fmt", type=click.Choice(["deepstate", "gis"]), default="deepstate", show_default=True,
               help="deepstate: archived snapshots/API JSON; gis: any GDAL layer with --mapping.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON mapping of attribute/style values to statuses (for --format gis).")
-@click.option("--time", "at", default=None, help="Situation time of a GIS layer (ISO), for --format gis.")
+@time_option("--time", "at", role="at", help="Situation time of a GIS layer, for --format gis.", keep_text=True,
+             policy=False, default=None)
 @click.option("--source", default=None, help="Source name to store the versions under (gis default: file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes for archives and folders (default: CPU count, at most 4).")
-def import_(store_path, path, url, fmt, mapping, at, source, as_json, quiet, workers):
+def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, as_json, quiet, workers):
     """Import map versions: a folder, file or .tar/.tar.gz/.tar.zst archive, or --url.
 
     Re-importing the same versions changes nothing; a version served again with
     different content is stored as a revision. Bad files are reported by name
-    and skipped; the rest goes on.
+    and skipped; the rest goes on. --url fetches what a DeepState-shaped feed
+    has that the store lacks (as `frontline pull deepstate --base-url`).
+    Exit status 1 when nothing could be imported (or the feed's listing could
+    not be read).
+
+    \b
+    frontline import history.tar.zst
+    frontline import --url https://deepstatemap.live/api
     """
     from ..ingest import Importer
 
     if not path and not url:
         raise click.UsageError("Give a PATH to import or --url.")
+    if path and url:
+        raise click.UsageError("Give a PATH or --url, not both.")
     st = _open(store_path)
+    if url:
+        _import_url(st, url, quiet=quiet, as_json=as_json, timeout=timeout, retries=retries)
+        return
     imp = Importer(st)
     try:
-        if url:
-            from ..sources.live import pull
-
-            report = pull(st, url, progress=not quiet, importer=imp)
-        elif fmt == "gis":
+        if fmt == "gis":
             from ..sources import gis
 
             if not mapping:
@@ -61,12 +75,41 @@ def import_(store_path, path, url, fmt, mapping, at, source, as_json, quiet, wor
                                   progress=not quiet)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
-    st.log_import(url or str(path), report)
+    st.log_import(str(path), report)
     if as_json:
         _print_json(report.as_dict())
     else:
         _print_report(report)
     if report.failed and not (report.added or report.revised or report.unchanged):
+        sys.exit(1)
+
+
+def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4) -> None:
+    """``import --url``: an incremental pull of a DeepState-shaped feed (it logs its own import)."""
+    from ..sources.live import pull
+
+    if not url.lower().startswith(("http://", "https://")):
+        _fail(ValueError(f"--url must be an http(s) URL of a DeepState-shaped API root, not {url!r}."))
+    live_log = logging.getLogger("frontline.live")
+    level = live_log.level
+    live_log.setLevel(logging.CRITICAL)  # its warnings are this command's report (no second copy on stderr)
+    try:
+        res = pull(st, url, progress=not (quiet or as_json), timeout=timeout, retries=retries)
+    finally:
+        live_log.setLevel(level)
+    if as_json:
+        _print_json(res.as_dict())
+    elif res.error is None:
+        if res.pending == 0:
+            console.print(f"{url}: {res.listed} versions listed; the store holds them all (nothing new).")
+        else:
+            console.print(f"{url}: {res.listed} versions listed, {res.pending} new or revised fetched.")
+            _print_report(res.report)  # failed versions are among its problems, by URL
+    if res.error:
+        if not as_json:
+            click.echo(f"Error: cannot read the feed's listing: {res.error}", err=True)
+        sys.exit(1)
+    if res.failed and not res.imported:
         sys.exit(1)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import AT_OPT, STORE_OPT, _fail, _open, _print_json, _table, console
 
 
 def _parse_ranges(items) -> dict[str, float] | None:
@@ -68,7 +68,7 @@ def import_roads(store_path, path, all_classes, bbox, merge_by):
 
 @roads.command()
 @STORE_OPT
-@click.option("--at", default=None, help="Time (ISO or epoch seconds); the latest version when nothing is given.")
+@AT_OPT
 @click.option("--side", required=True, help="Whose roads (the enemy is every other side; grey ground counts as enemy).")
 @click.option("--range", "ranges", multiple=True, help="name=km, repeatable (default fpv=10 tube_artillery=20 "
                                                      "loitering_mlrs=40).")
@@ -107,7 +107,7 @@ def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
 
 @roads.command("last-out")
 @STORE_OPT
-@click.option("--at", default=None, help="Time (ISO or epoch seconds); the latest version when nothing is given.")
+@AT_OPT
 @click.option("--side", required=True, help="The side holding the salient.")
 @click.option("--near", default=None, help="lon,lat inside (or near) the salient; default: its largest piece.")
 @click.option("--range", "ranges", multiple=True, help="name=km, repeatable.")

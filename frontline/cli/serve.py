@@ -47,17 +47,25 @@ def read_token(token_file: str | None) -> str | None:
               help="Settlements to use when the store holds none (GeoNames dump or point layer).")
 @click.option("--roads", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Roads to use when the store holds none (any line layer).")
-def serve(store_path, host, port, token_file, gazetteer, roads):
+@click.option("--max-age", "max_age", envvar="FRONTLINE_MAX_AGE", default=None, metavar="DURATION",
+              help="Warn (warnings in the JSON, X-Frontline-Warning header) when a time asked is more than this "
+                   "after the version that answers it (7d, 36h, off; default $FRONTLINE_MAX_AGE or 7d).")
+@click.option("--strict", is_flag=True, help="Answer 404 instead of warning about a time the store cannot vouch for.")
+def serve(store_path, host, port, token_file, gazetteer, roads, max_age, strict):
     """Serve the interactive map and the HTTP API from a store (read-only unless a token is given)."""
     from ..store import default_store_path
     from ..web.app import serve as serve_app
 
     path = store_path or default_store_path()
     _open(path, readonly=True).close()
+    from ..times import parse_duration
+
     try:
         token = read_token(token_file)
+        max_age_s = parse_duration(max_age) if max_age is not None else "default"
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(exc)
     mode = "writes need the token (Authorization: Bearer …)" if token else "read-only"
     console.print(f"Serving {path} on http://{host}:{port}/ ({mode}) — API description at /openapi.json")
-    serve_app(path, host=host, port=port, write_token=token, gazetteer=gazetteer, roads=roads, warm=True)
+    serve_app(path, host=host, port=port, write_token=token, gazetteer=gazetteer, roads=roads, warm=True,
+              max_age_s=max_age_s, strict=strict)

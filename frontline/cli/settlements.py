@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import AT_OPT, STORE_OPT, _fail, _open, _print_json, _table, console, from_option, to_option
 
 
 def _stored(st):
@@ -107,7 +107,7 @@ def search(store_path, name, limit, as_json):
 
 @settlements.command()
 @STORE_OPT
-@click.option("--at", default=None, help="Time (ISO or epoch seconds); the latest version when nothing is given.")
+@AT_OPT
 @click.option("--near", default=None, help="lon,lat: only settlements within --radius-km of it.")
 @click.option("--radius-km", default=25.0, show_default=True)
 @click.option("--limit", default=50, show_default=True, help="Rows shown in the table (all in --json).")
@@ -142,8 +142,8 @@ def status(store_path, at, near, radius_km, limit, source, as_json):
 
 @settlements.command()
 @STORE_OPT
-@click.option("--from", "start", required=True, help="First time (ISO or epoch seconds).")
-@click.option("--to", "end", required=True, help="Last time.")
+@from_option("First time.", required=True)
+@to_option("Last time.", required=True)
 @click.option("--near", default=None, help="lon,lat: only settlements within --radius-km of it.")
 @click.option("--radius-km", default=25.0, show_default=True)
 @click.option("--include-reverted", is_flag=True, help="Also settlements that changed and changed back.")
@@ -158,7 +158,7 @@ def changed(store_path, start, end, near, radius_km, include_reverted, source, a
     try:
         gz = _stored(st)
         idx = _near(gz, near, radius_km)
-        t0, t1 = parse_time(start), parse_time(end)
+        t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
         if t0 > t1:
             raise ValueError(f"The range is inverted: {iso(t0)} is after {iso(t1)}.")
         first = st.version_at(t0, source)

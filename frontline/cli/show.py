@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from ..model import iso
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import AT_OPT, STORE_OPT, _fail, _open, _print_json, _table, console
 
 
 @click.command()
 @STORE_OPT
-@click.option("--at", default=None, help="Time (ISO or epoch seconds); default the latest version.")
+@AT_OPT
 @click.option("--source", default=None)
 @click.option("--json", "as_json", is_flag=True)
 def show(store_path, at, source, as_json):

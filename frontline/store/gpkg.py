@@ -535,8 +535,31 @@ class GeoPackageStore(Store):
         return status
 
     def log_import(self, origin: str, report) -> None:
-        cur = self.db.execute("INSERT INTO imports (started, finished, origin, summary) VALUES (?,?,?,?)",
-                              (int(time.time()), int(time.time()), origin,
-                               json.dumps({k: v for k, v in report.as_dict().items() if k != "problems"})))
-        self.db.executemany("INSERT INTO problems VALUES (?,?,?)",
-                            [(cur.lastrowid, o, m) for o, m in report.problems])
+        """Record an import and every problem it met (``imports``, ``problems``).
+
+        Parameters
+        ----------
+        origin
+            What was imported (a path, ``pull <url>``).
+        report
+            An :class:`ImportReport`, or a result holding one as ``.report``
+            (a :class:`frontline.sources.live.PullResult`).
+        """
+        rep = report if hasattr(report, "problems") else getattr(report, "report", None)
+        if rep is None or not hasattr(rep, "problems"):
+            raise TypeError(f"log_import needs an ImportReport, not {type(report).__name__}.")
+        summary = json.dumps({k: v for k, v in rep.as_dict().items() if k != "problems"})
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute("INSERT INTO imports (started, finished, origin, summary) VALUES (?,?,?,?)",
+                                  (int(time.time()), int(time.time()), origin, summary))
+            self.db.executemany("INSERT INTO problems VALUES (?,?,?)",
+                                [(cur.lastrowid, o, m) for o, m in rep.problems])
+        except BaseException:
+            if own:
+                self.db.execute("ROLLBACK")
+            raise
+        if own:
+            self.db.execute("COMMIT")

@@ -6,6 +6,15 @@ version (``at`` equal to a version's id or valid time) are cached as
 immutable with an ETag of ``<version id>.<revision>``; listings are
 ``no-cache``. Parameters that cannot be used answer 4xx with
 ``{"detail": ..., "parameter": ...}``; the app never answers 500 for bad input.
+A query parameter a route does not declare is one of them (400 naming it).
+
+Times (:mod:`frontline.times`): ``at`` and ``to`` read a bare date as its end
+(23:59:59 UTC), ``from`` as its start (00:00:00 UTC). A time on a later day
+than the last version, or more than the max age (7 days, ``$FRONTLINE_MAX_AGE``)
+after the version that answers it, is answered with a warning: in
+``warnings`` (a list of sentences) at the top of a JSON object and in the
+``X-Frontline-Warning`` header; a strict app (``frontline serve --strict``)
+answers 404 instead. A range with no version in it answers 404 saying so.
 
 A version's content is read in one sqlite read transaction (a WAL snapshot)
 that first checks the version's revision; when a revision of that version
@@ -33,6 +42,7 @@ import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable
 
@@ -74,26 +84,88 @@ class StaleVersion(Exception):
 STALE_RETRIES = 3
 
 
-class _RetryRoute(APIRoute):
-    """A route answered again (up to ``STALE_RETRIES`` times) when the version it resolved was revised meanwhile.
+# Warnings of the request being answered (stale times): the route wrapper collects them, ``_cached`` and
+# the wrapper put them in the answer (``warnings`` in a JSON object body, ``X-Frontline-Warning`` header).
+_NOTES: ContextVar[list[str] | None] = ContextVar("frontline_web_notes", default=None)
+WARNING_HEADER = "X-Frontline-Warning"
 
-    Content is read in one sqlite read transaction that first checks the
-    version's revision (:meth:`_Service.state`); a revision committed after
-    ``resolve`` makes that check fail, and the whole request runs again, so
-    the answer and its ETag always come from the same revision.
+
+def add_warning(message: str) -> None:
+    """Attach a warning to the answer of the request being handled (no-op outside a request)."""
+    notes = _NOTES.get()
+    if notes is not None and message not in notes:
+        notes.append(message)
+
+
+def _query_names(dependant) -> set[str]:
+    """Query parameter names a route declares (its own and its dependencies')."""
+    names = {f.alias for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def check_parameters(request: Request, allowed: set[str], path: str) -> None:
+    """Refuse query parameters the route does not declare (a typo would otherwise be ignored silently).
+
+    Raises
+    ------
+    ApiError
+        400 naming the unknown parameter(s), the nearest declared name and what the route takes.
+    """
+    unknown = sorted({k for k in request.query_params.keys() if k not in allowed})
+    if not unknown:
+        return
+    import difflib
+
+    hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, allowed, n=1)) else repr(u)
+             for u in unknown]
+    takes = ", ".join(sorted(allowed)) if allowed else "no parameters"
+    word = "parameter" if len(unknown) == 1 else "parameters"
+    raise ApiError(400, unknown[0], f"Unknown {word} {', '.join(hints)} for {path}; it takes {takes}.")
+
+
+class _RetryRoute(APIRoute):
+    """A route that checks its query parameters, collects warnings, and is answered again on a revision.
+
+    * A query parameter the route does not declare answers 400 naming it
+      (:func:`check_parameters`; routes outside the API schema, such as the
+      page itself, whose URL state the browser reads, are not checked).
+    * Warnings added while answering (:func:`add_warning`) come back in the
+      ``X-Frontline-Warning`` header (and ``warnings`` in JSON bodies).
+    * Up to ``STALE_RETRIES`` times: content is read in one sqlite read
+      transaction that first checks the version's revision
+      (:meth:`_Service.state`); a revision committed after ``resolve`` makes
+      that check fail, and the whole request runs again, so the answer and
+      its ETag always come from the same revision.
     """
 
     def get_route_handler(self):
         handler = super().get_route_handler()
+        allowed = _query_names(self.dependant) if self.include_in_schema else None
+        path = self.path
 
         async def retrying(request: Request) -> Response:
-            for attempt in range(STALE_RETRIES):
-                try:
-                    return await handler(request)
-                except StaleVersion:
-                    if attempt == STALE_RETRIES - 1:
-                        raise
-            raise AssertionError("unreachable")  # pragma: no cover
+            if allowed is not None:
+                check_parameters(request, allowed, path)
+            notes: list[str] = []
+            token = _NOTES.set(notes)
+            try:
+                for attempt in range(STALE_RETRIES):
+                    notes.clear()
+                    try:
+                        resp = await handler(request)
+                        break
+                    except StaleVersion:
+                        if attempt == STALE_RETRIES - 1:
+                            raise
+                else:  # pragma: no cover
+                    raise AssertionError("unreachable")
+            finally:
+                _NOTES.reset(token)
+            if notes:
+                resp.headers[WARNING_HEADER] = " | ".join(notes).encode("ascii", "replace").decode()
+            return resp
 
         return retrying
 
@@ -186,10 +258,12 @@ def _parse_zoom(z: str | None) -> float | None:
 class _Service:
     """The store and caches behind the app (one lock: sqlite and the builders are shared)."""
 
-    def __init__(self, store_path, *, gazetteer=None, roads=None):
+    def __init__(self, store_path, *, gazetteer=None, roads=None, policy=None):
+        from ..state import time_policy
         from ..store import open_store
 
         self.store = open_store(store_path, readonly=True)
+        self.policy = policy or time_policy()  # stale times: max age and strictness
         self.lock = threading.RLock()
         self._states: OrderedDict[int, tuple] = OrderedDict()
         self._borders: tuple[bytes, str] | None = None
@@ -231,9 +305,15 @@ class _Service:
                 return []
             return self.store.versions()
 
-    def resolve(self, at: str | None, parameter: str = "at"):
-        """``(version, exact)``: exact when ``at`` names the version itself (id or valid time)."""
-        from ..analysis.area import parse_time
+    def resolve(self, at: str | None, parameter: str = "at", role: str = "at"):
+        """``(version, exact)``: exact when ``at`` names the version itself (id or valid time).
+
+        ``role`` reads a bare date as its end (``at``, ``end``) or start
+        (``start``). A stale time (:func:`frontline.state.staleness`) adds a
+        warning to the answer, or answers 404 when the app is strict.
+        """
+        from ..state import staleness
+        from ..times import parse_time
 
         versions = self.versions()
         if not versions:
@@ -244,13 +324,11 @@ class _Service:
             if v.version_id == at:
                 return v, True
         try:
-            t = parse_time(at)
+            t = parse_time(at, role=role, name=parameter)  # type: ignore[arg-type]
         except (ValueError, OverflowError) as exc:
-            raise ApiError(400, parameter, f"{parameter}: {exc}") from None
+            raise ApiError(400, parameter, str(exc)) from None
         if t is None:
             return versions[-1], False
-        if not -(2 ** 53) < t < 2 ** 53:
-            raise ApiError(400, parameter, f"{parameter}={at!r} is out of range.")
         if t < versions[0].valid_time:
             raise ApiError(404, parameter, f"{parameter}={at!r} is before the first version "
                                            f"({iso(versions[0].valid_time)}).")
@@ -258,6 +336,11 @@ class _Service:
             v = self.store.version_at(t)
         if v is None:  # pragma: no cover - guarded above
             raise ApiError(404, parameter, f"No version at {at!r}.")
+        note = staleness(v, t, versions[-1], max_age_s=self.policy.max_age_s)
+        if note is not None:
+            if self.policy.strict:
+                raise ApiError(404, parameter, f"{parameter}: {note.fact}; refused (the server is strict).")
+            add_warning(f"{parameter}: {note.message}")
         return v, v.valid_time == t
 
     # -- state --------------------------------------------------------------
@@ -477,11 +560,14 @@ def _cached(request: Request, payload, v=None, exact: bool = False) -> Response:
     else:
         headers["Cache-Control"] = NO_CACHE
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    notes = _NOTES.get()
+    if notes and body[:1] == b"{":  # a JSON object: the warnings travel in it too (ready bodies stay as cached)
+        body = b'{"warnings":' + orjson.dumps(notes) + (b"," if body[1:].lstrip()[:1] != b"}" else b"") + body[1:]
     return Response(body, media_type="application/json", headers=headers)
 
 
 def create_app(store_path, *, write_token: str | None = None, gazetteer=None, roads=None,
-               warm: bool = False) -> FastAPI:
+               warm: bool = False, max_age_s: int | None | str = "default", strict: bool = False) -> FastAPI:
     """The web app over the store at ``store_path`` (opened read-only).
 
     Parameters
@@ -499,12 +585,26 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
         Compute in the background, at start, what the first page load asks
         for (basemap borders, the latest version's state at the opening zoom),
         so the first visitor does not wait for it.
+    max_age_s
+        A time more than this many seconds after the version that answers it
+        gets a warning (``warnings`` in the JSON, ``X-Frontline-Warning``
+        header); None: no limit; default ``$FRONTLINE_MAX_AGE`` or 7 days. A
+        time on a later day than the last version always does.
+    strict
+        Answer 404 instead of warning.
 
     Returns
     -------
     fastapi.FastAPI
     """
-    svc = _Service(store_path, gazetteer=gazetteer, roads=roads)
+    from dataclasses import replace
+
+    from ..state import time_policy
+
+    policy = time_policy()
+    policy = replace(policy, strict=bool(strict), report=None,
+                     max_age_s=policy.max_age_s if max_age_s == "default" else max_age_s)
+    svc = _Service(store_path, gazetteer=gazetteer, roads=roads, policy=policy)
     app = FastAPI(title="Frontline", version="1", description=__doc__)
     app.router.route_class = _RetryRoute  # every route is answered again if its version was revised meanwhile
     app.state.service = svc
@@ -589,8 +689,10 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
               convention: str = Query("clipped", description="clipped or as_drawn"),
               from_: str | None = Query(None, alias="from"), to: str | None = None,
               every: str | None = Query(None, description="day, week or month")):
-        from ..analysis.area import PERIODS, area_series, parse_time
+        from ..analysis.area import PERIODS, area_series
         from ..normalise import CONVENTIONS
+        from ..state import empty_range_message
+        from ..times import parse_time
 
         sides = svc.store.sides
         allowed = set(REGIONS_FIXED) | {f"{k}:{s}" for k in ("home", "outside") for s in sides}
@@ -601,23 +703,27 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
         if every not in (None, "") and every not in PERIODS:
             raise ApiError(400, "every", f"every must be one of {', '.join(PERIODS)}.")
         ts = {}
-        for name, val in (("from", from_), ("to", to)):
-            try:
-                ts[name] = parse_time(val)
+        for name, val, role in (("from", from_, "start"), ("to", to, "end")):
+            try:  # a bare date: from its 00:00:00, to its 23:59:59 (UTC)
+                ts[name] = parse_time(val, role=role, name=name)  # type: ignore[arg-type]
             except (ValueError, OverflowError) as exc:
-                raise ApiError(400, name, f"{name}: {exc}") from None
-            if ts[name] is not None and not -(2 ** 53) < ts[name] < 2 ** 53:
-                raise ApiError(400, name, f"{name}={val!r} is out of range.")
+                raise ApiError(400, name, str(exc)) from None
         if ts["from"] is not None and ts["to"] is not None and ts["from"] > ts["to"]:
             raise ApiError(400, "from", f"The range is inverted: from={from_!r} is after to={to!r}.")
-        if not svc.versions():
+        versions = svc.versions()
+        if not versions:
             return _cached(request, {"rows": []})
+        if ts["to"] is not None and ts["to"] >= versions[0].valid_time:
+            svc.resolve(to, "to", role="end")  # an end past the last version's day: a warning (404 when strict)
         with svc.lock:
             try:
                 rows = area_series(svc.store, region=region, convention=convention, start=ts["from"],
                                    end=ts["to"], every=every or None)
             except OverflowError as exc:
                 raise ApiError(400, None, str(exc)) from None
+        if not rows:
+            raise ApiError(404, "from" if ts["from"] is not None else "to",
+                           empty_range_message(versions, ts["from"], ts["to"], versions[0].source))
         return _cached(request, {"region": region, "convention": convention, "sides": list(sides), "rows": rows})
 
     @app.get("/api/change", summary="Ground gained and lost by each side between two times, top advances")
@@ -625,14 +731,17 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
                zoom: str | None = None,
                top: int = Query(5, ge=0, le=50, description="how many largest advances to list")):
         z = _parse_zoom(zoom)
-        va, ea = svc.resolve(from_, "from")
-        vb, eb = svc.resolve(to, "to")
-        from ..analysis.area import parse_time
+        va, ea = svc.resolve(from_, "from", role="start")  # a bare date: from its start, to its end (UTC)
+        vb, eb = svc.resolve(to, "to", role="end")
+        from ..times import parse_time
 
-        ta = va.valid_time if from_ == va.version_id else parse_time(from_)
-        tb = vb.valid_time if to == vb.version_id else parse_time(to)
+        ta = va.valid_time if ea else parse_time(from_, role="start")
+        tb = vb.valid_time if eb else parse_time(to, role="end")
         if ta is not None and tb is not None and ta > tb:
             raise ApiError(400, "from", f"The range is inverted: from={from_!r} is after to={to!r}.")
+        if va.pk == vb.pk and not (ea and eb):  # two times with no version between them (ids: asked for)
+            raise ApiError(404, "to", f"No version from {iso(ta)} to {iso(tb)}: both are version {va.version_id} "
+                                      f"of {iso(va.valid_time)}, so nothing changed.")
         etag = f'"{va.version_id}.{va.revision}-{vb.version_id}.{vb.revision}"'
         if ea and eb and request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})

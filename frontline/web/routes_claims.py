@@ -31,14 +31,14 @@ def register(app, svc) -> None:
     from .app import ApiError, _cached, _geojson, _parse_bbox, require_write
 
     def _ledger_geojson(at: str | None) -> dict:
-        from ..analysis.area import parse_time
+        from ..times import parse_time
 
         t = None
         if at not in (None, "", "latest"):
-            try:
-                t = parse_time(at)
+            try:  # a bare date: claims published by its end (23:59:59 UTC)
+                t = parse_time(at, role="at", name="at")
             except (ValueError, OverflowError) as exc:
-                raise ApiError(400, "at", f"at: {exc}") from None
+                raise ApiError(400, "at", str(exc)) from None
         with svc.lock:
             claims = ledger.list_claims(svc.store)
             status = ledger.current_status(svc.store)
@@ -84,15 +84,15 @@ def register(app, svc) -> None:
     @app.get("/api/events", summary="Geolocated events (GeoJSON points)")
     def get_events(request: Request, bbox: str | None = Query(None, description="minx,miny,maxx,maxy"),
                    from_: str | None = Query(None, alias="from"), to: str | None = None):
-        from ..analysis.area import parse_time
+        from ..times import parse_time
 
         box = _parse_bbox(bbox)
         ts = {}
-        for name, val in (("from", from_), ("to", to)):
-            try:
-                ts[name] = parse_time(val)
+        for name, val, role in (("from", from_, "start"), ("to", to, "end")):
+            try:  # a bare date: from its 00:00:00, to its 23:59:59 (UTC)
+                ts[name] = parse_time(val, role=role, name=name)  # type: ignore[arg-type]
             except (ValueError, OverflowError) as exc:
-                raise ApiError(400, name, f"{name}: {exc}") from None
+                raise ApiError(400, name, str(exc)) from None
         with svc.lock:
             evs = ledger.list_events(svc.store, bbox=box, start=ts["from"], end=ts["to"], limit=50_000)
         feats = [{"type": "Feature", "id": e.event_id,
