@@ -205,3 +205,15 @@ def test_ground_held_abroad_has_its_front_inside_the_other_state():
     exp = seg_km((50, 20), (60, 20), (60, 10), (50, 10))
     assert cl.length_km["ua|ru"] == pytest.approx(exp, rel=2e-3)
     assert cl.by_state["ru"]["ua|ru"] == pytest.approx(exp, rel=2e-3)
+
+
+def test_front_per_region():
+    """Regions split the front where they cut it: x < 40 km and x ≥ 40 km of the drawing."""
+    th, R, C, C2 = world()
+    west, east = ll(box(-1 * KM, -1 * KM, 40 * KM, 41 * KM)), ll(box(40 * KM, -1 * KM, 101 * KM, 41 * KM))
+    cl = contact_line(control(th, R, C, C2), regions={"west": west, "east": east})
+    assert cl.by_region["east"]["ua|ru"] == pytest.approx(seg_km((40, 20), (50, 20)) + seg_km((40, 10), (50, 10)),
+                                                          abs=1.2)
+    assert cl.by_region["west"]["ua|contested"] == pytest.approx(expected()["ua|contested"], rel=2e-3)
+    total = sum(sum(d.values()) for d in cl.by_region.values())
+    assert total == pytest.approx(cl.total_km, rel=1e-9)
