@@ -19,18 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, archive_path  # tests/conftest.py (tests/ is on sys.path)
+from conftest import ROOT  # tests/conftest.py (tests/ is on sys.path; its `archive` fixture skips when absent)
 
 BORDERS = ROOT / "node_modules" / "@geo-maps" / "countries-land-10m" / "map.geo.json"
-
-
-@pytest.fixture(scope="session")
-def archive():
-    p = archive_path()
-    if p is None:
-        pytest.skip("truth suite: DeepState archive not found: put history-2022-04_2025-08.tar.zst under "
-                    "../shared/data/deepstate or set FRONTLINE_DATA (its licence forbids shipping it)")
-    return p
 
 
 @pytest.fixture(scope="session")
