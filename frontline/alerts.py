@@ -456,14 +456,15 @@ class _Corridor(_Evaluator):
         self.home = store.regions()[f"home:{self.p['side']}"][1]
 
     def evaluate(self, store, v, data):
-        from .analysis.corridors import find_necks
+        from .analysis.corridors import corridor_inputs, find_necks
         from .state import version_control
 
         p = self.p
         side = p["side"]
         vc = version_control(store, v)
-        ground = vc.abroad(side) if p["scope"] == "abroad" else vc.held(side)
-        contested = vc.contested if p["include_contested"] else None
+        inputs = corridor_inputs(vc, side, p["scope"], bool(p["include_contested"]))
+        ground = inputs["held"]
+        contested = inputs["contested"] if p["include_contested"] else None
         if p.get("bbox"):
             ground = shapely.clip_by_rect(ground, *p["bbox"])
         if ground is None or ground.is_empty or ground.area == 0:
@@ -476,7 +477,7 @@ class _Corridor(_Evaluator):
         if p.get("min_part_km2") is not None:
             kw["min_part_km2"] = p["min_part_km2"]
         try:
-            rep = find_necks(ground, home=self.home, contested=contested,
+            rep = find_necks(ground, home=self.home, contested=contested, enemy=inputs["enemy"],
                              include_contested=bool(p["include_contested"]), **kw)
         except ValueError as exc:
             if "holds no ground" in str(exc):

@@ -24,6 +24,8 @@ from frontline.analysis.corridors import (
     MODE_HELD_CONTESTED,
     NECK_HOME_LINK,
     NECK_SPLIT,
+    corridor_inputs,
+    corridor_key,
     corridor_series,
     find_necks,
 )
@@ -112,7 +114,7 @@ def test_hourglass_neck_width_is_the_chord():
     assert n.parts[0].share == pytest.approx(0.5, abs=0.02)
 
 
-def test_chain_of_three_blocks_gives_two_necks_ranked_by_risk():
+def test_chain_of_three_blocks_gives_two_necks_ranked_by_width_at_equal_stake():
     block_c = box(11500, -5000, 21500, 5000)
     link = box(10500, -350, 11500, 350)  # 700 m wide between B and C
     rep = find_necks(ll(shapely.union_all([two_blocks(400), block_c, link])))
@@ -125,6 +127,159 @@ def test_chain_of_three_blocks_gives_two_necks_ranked_by_risk():
     assert first.risk > second.risk
     for n in rep.necks:
         assert n.parts[0].share == pytest.approx(1 / 3, abs=0.02)
+        # at equal ground at stake only the width tells them apart
+        assert n.risk == pytest.approx(n.cut_off_km2 * math.exp(-n.width_m / 1000.0), rel=1e-9)
+
+
+# --------------------------------------------------------------------------
+# Ranked by what is at stake
+# --------------------------------------------------------------------------
+
+
+def test_big_salient_with_a_narrow_neck_outranks_a_small_patch_with_a_narrower_pinch():
+    # On home's border (y = 0, home below): a salient whose 15 × 20 km head
+    # (300 km²) hangs on a 300 m wide, 500 m long neck above a 10 × 5 km base,
+    # and 30 km away a small border patch of two blocks (2 × 2 km and
+    # 3.5 × 2 km) joined by a 150 m pinch. The pinch is the narrower, but
+    # 300 km² hang on the neck against 4 km² on the pinch.
+    base = box(-5000, 0, 5000, 5000)
+    neck = box(-150, 5000, 150, 5500)
+    head = box(-7500, 5500, 7500, 25500)
+    patch = shapely.union_all([box(30000, 0, 32000, 2000), box(32000, 900, 32150, 1050), box(32150, 0, 35650, 2000)])
+    held = shapely.union_all([base, neck, head, patch])
+    rep = find_necks(ll(held), home=ll(UKRAINE))
+    assert len(rep.necks) == 2
+    first, second = rep.necks
+    assert first.rank == 1 and first.type == NECK_HOME_LINK
+    assert first.width_m == pytest.approx(300, abs=30)
+    assert dist_m(first.location, 0, 5250) < 300
+    # beyond the neck: the head and half the neck, of the salient's 350.15 km²
+    assert first.cut_off_km2 == pytest.approx(300.075, abs=0.5)
+    assert first.cut_off_share == pytest.approx(300.075 / 350.15, abs=0.01)
+    assert second.rank == 2 and second.width_m == pytest.approx(150, abs=30)
+    assert dist_m(second.location, 32075, 975) < 200
+    # both blocks of the patch reach home: the one with the shorter border (2 km against 3.5 km) hangs on the pinch
+    assert second.type == NECK_SPLIT
+    assert second.cut_off_km2 == pytest.approx(4.01, abs=0.1)
+    assert second.parts[0].home_border_km < second.parts[1].home_border_km
+    assert first.risk > second.risk
+
+
+def test_split_on_home_cuts_off_the_side_with_the_shorter_border_even_when_larger():
+    # Like Kursk in March 2025: a salient on home's border (y = 0), pinched to
+    # 200 m between the border and the enemy. South of the pinch 20 km of
+    # border hold a 20 × 3 km strip (60 km²); north of it an 8 × 35 km block
+    # (280 km²) reaches home along 8 km only: that block hangs on the pinch.
+    south = box(0, 0, 20000, 3000)
+    north = box(-8200, 0, -200, 35000)
+    pinch = box(-200, 0, 0, 200)
+    held = shapely.union_all([south, north, pinch])
+    enemy = shapely.difference(box(-30000, 0, 40000, 60000), held)
+    rep = find_necks(ll(held), home=ll(UKRAINE), enemy=ll(enemy))
+    n = rep.necks[0]
+    assert n.rank == 1 and n.type == NECK_SPLIT
+    assert n.width_m == pytest.approx(200, abs=25)
+    assert dist_m(n.location, -100, 100) < 150
+    assert n.cut_off_km2 == pytest.approx(280.02, abs=0.5)
+    assert n.cut_off_share == pytest.approx(280.02 / 340.04, abs=0.01)
+    assert n.parts[0].touches_home and n.parts[1].touches_home
+    assert sorted(n.banks) == ["border", "enemy"]  # one bank on the border, the other on the enemy
+    d = n.to_dict()
+    assert d["cut_off_km2"] == pytest.approx(280.02, abs=0.5) and sorted(d["banks"]) == ["border", "enemy"]
+
+
+# --------------------------------------------------------------------------
+# Only ground facing the enemy or the grey zone
+# --------------------------------------------------------------------------
+
+MAINLAND = box(-20000, -20000, 20000, 0)  # 800 km², the enemy north of it (y > 0), sea elsewhere
+NORTH_ENEMY = box(-40000, 0, 40000, 40000)
+
+
+def spit(width: float = 300.0):
+    """A 10 km long strip into the sea south of the mainland, ending in a 10 × 6 km head (60 km², 7 %)."""
+    return shapely.union_all([box(-width / 2, -30000, width / 2, -20000), box(-5000, -36000, 5000, -30000)])
+
+
+def test_sea_spit_is_not_a_neck():
+    held = shapely.union(MAINLAND, spit())
+    # what lies beyond unknown: the strip is a neck like any other
+    blind = find_necks(ll(held))
+    assert len(blind.necks) == 1 and blind.necks[0].width_m == pytest.approx(300, abs=30)
+    assert blind.necks[0].banks == ("unknown", "unknown")
+    # sea on both banks: no enemy can close it
+    rep = find_necks(ll(held), enemy=ll(NORTH_ENEMY))
+    assert rep.necks == []
+    assert rep.left_out == {"necks": 1, "pockets": 0}
+    assert "facing the enemy or the grey zone" in rep.rule
+
+
+def test_the_same_strip_between_enemy_ground_is_a_neck():
+    held = shapely.union(MAINLAND, spit())
+    enemy = shapely.difference(box(-40000, -40000, 40000, 40000), shapely.buffer(held, 1.0))
+    rep = find_necks(ll(held), enemy=ll(enemy))
+    assert len(rep.necks) == 1
+    n = rep.necks[0]
+    assert n.width_m == pytest.approx(300, abs=30) and n.banks == ("enemy", "enemy")
+    assert n.cut_off_km2 == pytest.approx(60.0 + 300 * 10000 / 2e6, abs=1.0)  # the head and half the uniform strip
+
+
+def test_grey_zone_on_one_bank_makes_a_neck():
+    held = shapely.union(MAINLAND, spit())
+    grey = box(150, -30000, 3000, -20000)  # grey ground along the strip's east bank, sea to the west
+    rep = find_necks(ll(held), enemy=ll(NORTH_ENEMY), contested=ll(grey))
+    assert len(rep.necks) == 1
+    assert sorted(rep.necks[0].banks) == ["grey", "sea"]
+
+
+@pytest.mark.parametrize("gap", ["sea", "enemy"])
+def test_pinch_against_the_undisputed_state_border(gap):
+    # Home ground (y < 0) on the state border, the enemy's home north of it.
+    # Two blocks are joined by a 400 m wide isthmus along the border. South of
+    # the isthmus lies the sea (no neck: the enemy only faces it across the
+    # undisputed border) or ground the enemy holds inside home (a neck).
+    blocks = shapely.union(box(-20000, -20000, -200, 0), box(200, -20000, 20000, 0))
+    isthmus = box(-200, -400, 200, 0)
+    held = shapely.union(blocks, isthmus)
+    if gap == "sea":
+        home, enemy = held, NORTH_ENEMY
+    else:
+        home = box(-20000, -20000, 20000, 0)
+        enemy = shapely.union(NORTH_ENEMY, box(-200, -20000, 200, -400))
+    rep = find_necks(ll(held), home=ll(home), enemy=ll(enemy))
+    if gap == "sea":
+        assert rep.necks == [] and rep.left_out["necks"] == 1
+    else:
+        assert len(rep.necks) == 1
+        n = rep.necks[0]
+        assert n.width_m == pytest.approx(400, abs=40)
+        assert sorted(n.banks) == ["border", "enemy"]
+
+
+def test_island_is_no_pocket_but_encircled_ground_is():
+    island = box(0, -30000, 3000, -27000)  # 9 km² in the sea south of the mainland
+    rep = find_necks(ll(shapely.union(MAINLAND, island)), enemy=ll(NORTH_ENEMY))
+    assert rep.pockets == [] and rep.left_out["pockets"] == 1
+    # the same block surrounded by enemy ground: a pocket facing it all round (12 km of outline)
+    enemy = shapely.union(NORTH_ENEMY, shapely.difference(box(-5000, -35000, 8000, -22000), island))
+    rep = find_necks(ll(shapely.union(MAINLAND, island)), enemy=ll(enemy))
+    assert len(rep.pockets) == 1
+    assert rep.pockets[0].area_km2 == pytest.approx(9.0, abs=0.05)
+    assert rep.pockets[0].front_km == pytest.approx(12.0, abs=0.3)
+    assert rep.to_dict()["pockets"][0]["front_km"] == pytest.approx(12.0, abs=0.3)
+
+
+def test_a_sliver_the_drawing_leaves_along_the_coast_is_no_front():
+    # Enemy home ground 100 m thin between the held block and the sea (a
+    # drawing that stops short of the coast) is no front: the island-like
+    # block is no pocket. A 2 km deep stretch of the same enemy is.
+    block = box(0, -30000, 3000, -27000)
+    sliver = shapely.difference(box(-100, -30100, 3100, -26900), block)
+    rep = find_necks(ll(shapely.union(MAINLAND, block)), enemy=ll(shapely.union(NORTH_ENEMY, sliver)))
+    assert rep.pockets == []
+    deep = shapely.union(sliver, box(3100, -30100, 5100, -26900))
+    rep = find_necks(ll(shapely.union(MAINLAND, block)), enemy=ll(shapely.union(NORTH_ENEMY, deep)))
+    assert len(rep.pockets) == 1 and rep.pockets[0].front_km == pytest.approx(3.0, abs=0.3)
 
 
 # --------------------------------------------------------------------------
@@ -280,6 +435,9 @@ def test_report_serialises_to_json_and_geojson():
     assert d["necks"][0]["segment"]["type"] == "LineString"
     assert len(d["necks"][0]["parts"]) == 2
     assert "share" in d["necks"][0]["parts"][0] and "home_border_km" in d["necks"][0]["parts"][0]
+    assert d["necks"][0]["cut_off_km2"] == pytest.approx(100.2, abs=0.5)
+    assert d["necks"][0]["cut_off_share"] == pytest.approx(0.5, abs=0.02)
+    assert d["necks"][0]["banks"] == ["unknown", "unknown"] and d["left_out"] == {"necks": 0, "pockets": 0}
     assert d["pockets"][0]["geometry"]["type"] == "Polygon"
     assert "min_part_km2" in d["params"] and d["rule"]
     with_geom = json.loads(json.dumps(rep.to_dict(with_geometry=True)))
@@ -305,19 +463,64 @@ def test_bad_input_is_refused():
         find_necks(LineString([(35.0, 51.0), (35.1, 51.1)]))
     with pytest.raises(ValueError, match="lon/lat"):
         find_necks(two_blocks(400))  # metres, not degrees
+    with pytest.raises(ValueError, match="enemy must be"):
+        find_necks(ll(two_blocks(400)), enemy="ru")
 
 
-def test_corridor_series_tracks_the_narrowest_neck():
+def test_corridor_inputs_refuse_what_they_cannot_read():
+    with pytest.raises(ValueError, match="read from a store"):
+        corridor_inputs(ll(two_blocks(400)), "ua")
+
+
+def test_grey_ground_inside_home_is_not_ground_abroad(demo_store):
+    """The demo rings its salient in Russia with grey ground and draws a grey band in Ukraine too."""
+    from frontline.geodesy import area_km2
+    from frontline.state import version_control
+
+    vs = demo_store.versions()
+    vc = version_control(demo_store, vs[-1])
+    home = vc.theatre.homes["ua"]
+    abroad = corridor_inputs(vc, "ua", "abroad", include_contested=True)
+    whole = corridor_inputs(vc, "ua", "all", include_contested=True)
+    assert area_km2(shapely.intersection(whole["contested"], home)) > 1.0
+    assert area_km2(shapely.intersection(abroad["contested"], home)) < 0.01
+    assert area_km2(abroad["contested"]) > 1.0
+    with pytest.raises(ValueError, match="Unknown side"):
+        corridor_inputs(vc, "xx")
+    with pytest.raises(ValueError, match="Unknown scope"):
+        corridor_inputs(vc, "ua", "everywhere")
+    rep = find_necks(**abroad)
+    assert rep.mode == MODE_HELD_CONTESTED
+    for p in rep.pockets:
+        assert area_km2(shapely.intersection(p.geometry, home)) < 0.01 * p.area_km2
+    # the same version keys the same; the demo's neck narrows every week, so the last two differ
+    assert corridor_key(vc, abroad) == corridor_key(version_control(demo_store, vs[-1]), abroad)
+    before = corridor_inputs(version_control(demo_store, vs[-2]), "ua", "abroad", include_contested=True)
+    assert corridor_key(version_control(demo_store, vs[-2]), before) != corridor_key(vc, abroad)
+
+
+def test_corridor_series_tracks_the_neck_with_the_most_ground_at_stake():
+    # Version 3: the two blocks' 600 m neck, and a 16 km² blob hanging on a
+    # 200 m stalk off block B: the blob's neck is narrower but holds 16 km².
+    blob = shapely.union(box(10500, -100, 11500, 100), box(11500, -2000, 15500, 2000))
     maps = [
         ("2025-03-01", ll(two_blocks(800)), None, None),
         ("2025-03-02", ll(two_blocks(400)), None, None),
-        ("2025-03-03", Polygon(), None, None),
+        ("2025-03-03", ll(shapely.union(two_blocks(600), blob)), None, None),
+        ("2025-03-04", Polygon(), None, None),
     ]
     rows = corridor_series(maps)
-    assert [r["time"] for r in rows] == ["2025-03-01", "2025-03-02", "2025-03-03"]
+    assert [r["time"] for r in rows] == ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]
     assert rows[0]["width_m"] == pytest.approx(800, abs=50) and rows[0]["n_necks"] == 1
     assert rows[1]["width_m"] == pytest.approx(400, abs=50) and rows[1]["n_below_threshold"] == 1
-    assert rows[2]["width_m"] is None and "holds no ground" in rows[2]["error"]
+    assert rows[1]["cut_off_km2"] == pytest.approx(100.2, abs=0.5) and rows[1]["cut_off_share"] == pytest.approx(0.5, abs=0.02)
+    assert rows[2]["n_necks"] == 2 and rows[2]["narrowest_m"] == pytest.approx(200, abs=30)
+    assert rows[2]["width_m"] == pytest.approx(600, abs=50) and rows[2]["rank"] == 1
+    assert rows[3]["width_m"] is None and "holds no ground" in rows[3]["error"]
+    # a row shows only necks holding a share of all the ground: neither of these holds 60 % of it
+    assert rows[2]["ground_share"] == pytest.approx(rows[2]["cut_off_km2"] / rows[2]["ground_km2"], rel=1e-3)
+    small = corridor_series(maps[2:3], min_ground_share=0.6)[0]
+    assert small["width_m"] is None and small["n_necks"] == 2
     json.dumps(rows)
 
 

@@ -1,122 +1,41 @@
-"""Encirclement and corridor ("neck") detection.
+"""Necks (narrow corridors) and pockets of a side's ground, ranked by what is at stake.
 
 In March 2025 Ukraine's ground in Kursk oblast was "nearly cleaved in two":
-three quarters of it hung on a connection about 1 km long and under 500 m
-wide. This module finds such necks, and the pockets already cut off, on any
-control map: :func:`find_necks` for one map, :func:`corridor_series` for a
-run of versions.
+most of it hung on a passage under 500 m wide. :func:`find_necks` finds such
+necks, and the pockets already cut off, on one control map;
+:func:`corridor_inputs` prepares a stored version for it and
+:func:`corridor_series` runs it over versions. The full rule, with the
+method and its accuracy, is in ``docs/corridors.md``; in short:
 
-Method
-------
-All shape work is done with GEOS (through shapely 2) in a local azimuthal
-equidistant projection in metres (:class:`frontline.geodesy.LocalProjection`);
-every area and length reported is measured geodesically on lon/lat
-geometry. The ground (``held``, or ``held ∪ contested``) is split into
-connected components; holes under ``min_hole_km2`` are filled (ponds and
-union artefacts, with the islands in them), hairline cracks under
-``2 × heal_m`` are closed and the outline is simplified by ``simplify_m``.
+* A **neck** is the narrowest crossing (``width_m`` ≤ ``max_width_m``) of a
+  passage whose closure would cut a connected piece of ground (a
+  component, or a component's ground outside home: a salient) in two. It
+  is found by eroding the ground with discs of growing radius and measured
+  bank to bank on the full outline. Its *cut-off* side is the side that
+  loses home (``home_link``), or for a ``split`` the side with the shorter
+  border on home (the smaller side where neither or no home is known).
+* Only ground **facing the enemy or the grey zone** makes a neck or pocket.
+  With ``enemy`` known, what lies beyond each bank is probed: a neck with
+  neither bank facing enemy-held or grey ground (both on the sea, a lake,
+  the side's own ground or home's border) is left out, and so is a pocket
+  that faces them along less than ``2 × home_tol_m`` of its outline. The
+  undisputed state border (the side's home ground against the enemy's
+  home) faces no enemy.
+* Necks are **ranked by the ground at stake**: ``risk = cut_off_km2 ×
+  exp(−width_m / alert_width_m)``, rank 1 the highest, so a narrow pinch of
+  a small border patch never outranks a slightly wider neck that carries a
+  whole salient. ``cut_off_share`` is the cut-off side's share of the base
+  (the component, or its ground outside home).
+* A neck's cut-off side must hold at least ``max(min_part_km2,
+  min_part_share × base)``; for a ``split`` both sides must. Bumps, spikes
+  and uniform salients never separate under erosion and are no necks.
+* **Pockets** are components other than the largest that do not reach
+  home. With ``include_contested`` the grey zone joins the ground;
+  :func:`corridor_inputs` then adds only grey ground outside home to the
+  ground held abroad.
 
-*Erosion filtration.* Eroding a component ``C`` by a disc of radius ``r``
-(``buffer(C, -r)``) removes every passage narrower than ``w = 2 r``. As ``r``
-grows the eroded ground falls apart; the radius at which two substantial
-pieces separate is half the width of the narrowest passage joining them.
-Each piece is weighed by its *opening* (the piece dilated back by ``r``), the
-ground it stands for. Erosions run on a geometric ladder of widths
-(``min_width_m`` to ``max_width_m``, ratio ``ladder_ratio``); a piece that
-holds two or more substantial pieces at the next rung is a split event. The
-ground that joins them between the two rungs (the *bridge*) is then bisected
-on a window around it only, to 1 % of the width, and the bridge's point
-equally and least far from both sides is the neck's centre ``c``.
-
-*The segment.* From ``c`` the nearest point ``p1`` of the boundary is one
-bank; the nearest boundary point in the half-plane facing away from ``p1`` is
-``p2`` on the other bank. ``p1``–``p2`` is the drawn ``segment``, its length
-the reported ``width_m`` and its midpoint the ``location`` (on a uniform
-corridor, its middle). The sides of the neck are the component cut along the
-(slightly extended) segment. Widths are always measured on the full-detail
-outline; only the search may run on a coarser copy (holes beyond the 100
-largest dropped, simplified further) for components with more than
-``max_work_vertices`` vertices or 100 holes, such as a side's whole country.
-
-*Length.* ``length_m`` is the length of the narrow stretch: the part of the
-ground that an opening of width ``1.5 × width_m`` removes around the neck
-(where the passage stays narrower than about 1.5× its minimum), measured as
-half the length of the outline along it (the mean of its two banks, minus
-any stretch along home's border), searched within ``max(25 × width, 5 km)``
-of the neck. On a uniform corridor it is the corridor's length; on an
-hourglass it is short.
-
-Neck types
-----------
-``"split"``
-    Closing the neck divides the ground in two and both sides reach home
-    (or neither does, or there is no ``home``).
-``"home_link"``
-    Exactly one side reaches home: closing the neck cuts the other side off
-    from it. The search for these anchors every eroded piece that comes
-    within ``r + home_tol_m`` of ``home`` and looks for substantial pieces
-    parting from the anchored ones, so a corridor that ties held ground to
-    the border is found even when the home side of it is no substantial
-    held ground at all.
-
-A side *reaches* (``touches_home``) home when more than ``2 × home_tol_m`` of
-home's outline (border and coast; lakes filled) lies within ``home_tol_m``
-of it; ``home_border_km`` is that length (geodesic km; each stretch reads up
-to ``2 × home_tol_m`` long because of the tolerance). Ground deep inside home
-that does not reach its outline does not "touch" home: for Ukraine's side, a
-nearly encircled town inside Ukraine is tied to the rear only through the
-main body. Home territory itself is taken as the side's rear.
-
-*Ground reaching into home.* Where a component lies partly in home (for
-Ukraine's side: all of free Ukraine plus the Kursk salient), it is searched
-twice: whole, with shares of the whole component, and as its ground outside
-home (the salient), searched and measured on that ground alone with shares
-of it. "Ukraine's held ground in Russia nearly cut in two" is a neck of the
-salient, whatever Ukrainian ground lies behind the border. Such necks have
-``base == "outside_home"``. Border slivers narrower than ``home_tol_m``
-(drawings and borders disagree by tens of metres) are not ground outside
-home.
-
-Significance rule
------------------
-Let ``base`` be the area shares are fractions of: the component, or the
-component's ground outside home (above). A neck is reported when its
-cut-off side (the side without home for ``home_link``, the smaller side for
-``split``) has at least ``max(min_part_km2, min_part_share × base)``,
-defaults 2 km² and 5 %; for a ``split`` the other side is larger still.
-``CorridorReport.rule`` spells the rule out with the numbers used.
-
-Tiny appendices are never reported: a bump or a spike vanishes under
-erosion without ever separating, and a blob on a stalk separates but fails
-the area rule. A salient of uniform width (a 5 km wide strip) is no neck at
-any threshold: it never separates from the body, it only thins away. A side
-must be noticeably wider than the neck (about ``ladder_ratio`` times) to be
-seen as a separate piece at all, which is what makes it a neck.
-
-*Pockets* are components of at least ``min_pocket_km2`` other than the
-largest one (the main body) that do not reach home; without ``home`` every
-such component but the main body is listed.
-
-Risk
-----
-``risk = share_cut × exp(−width_m / alert_width_m)`` where ``share_cut`` is
-the cut-off side's ``share``. Narrower necks and larger cut-off shares score
-higher; ``rank`` 1 is the highest risk. ``below_threshold`` flags
-``width_m < alert_width_m`` (default 1 km).
-
-Accuracy and limits
--------------------
-Widths are exact to about ``2 × simplify_m`` on real drawings (±1 m on
-clean geometry); closing cracks fills sharp V-shaped notches by a few metres
-(``heal_m / tan(angle / 2)``). With the default 5 % share a small town
-nearly encircled inside a large held body (an Avdiivka inside free Ukraine)
-is not reported, its share of the whole being tiny; pass
-``min_part_share=0`` and a larger ``min_part_km2`` (say 10) to watch such
-places. Lakes of ``min_hole_km2`` or more count as obstacles that narrow a
-passage. Where two parts are joined by several passages, the neck reported
-is the widest of them: closing it is what cuts the parts apart (the sides
-are then approximated from the eroded cores, as one cut cannot separate
-them).
+Shape work runs in a local azimuthal equidistant projection in metres
+(GEOS through shapely 2); areas and lengths are geodesic (WGS84).
 """
 
 from __future__ import annotations
@@ -125,7 +44,7 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import shapely
@@ -144,13 +63,26 @@ __all__ = [
     "Pocket",
     "CorridorReport",
     "find_necks",
+    "corridor_inputs",
+    "corridor_key",
+    "surroundings",
     "corridor_series",
+    "BANK_LABELS",
+    "SERIES_MIN_GROUND_SHARE",
+    "error_row",
 ]
 
 MODE_HELD = "held only"
 MODE_HELD_CONTESTED = "held+contested"
 NECK_SPLIT = "split"
 NECK_HOME_LINK = "home_link"
+
+#: What a neck's bank faces: enemy-held ground, the grey zone, home's border
+#: (the side's own home beyond it, or the undisputed state border), the side's
+#: own ground, nothing (sea, inland water, land outside the theatre), or
+#: unknown (no ``enemy`` given).
+BANK_LABELS = ("enemy", "grey", "border", "own", "sea", "unknown")
+_HOSTILE = ("enemy", "grey")
 
 _HOME = -1  # graph node standing for home territory
 _POLYGONAL = ("Polygon", "MultiPolygon")
@@ -198,7 +130,8 @@ class NeckPart:
         Geodesic length of home's border within the tolerance of this side.
     cut_off
         True for the side that would be isolated: the side without home for
-        ``home_link``, the smaller side for ``split``.
+        ``home_link``; for ``split`` the side with the shorter border on home
+        when both reach it, else the smaller side.
     geometry
         The side in lon/lat. Not serialised by default (it can be the whole
         main body); see :meth:`to_dict`.
@@ -254,7 +187,9 @@ class Neck:
     parts
         The two sides, the cut-off side first.
     risk, rank
-        ``share_cut × exp(−width_m / alert_width_m)``; rank 1 is the highest.
+        Ground at stake weighted by narrowness, km²:
+        ``cut_off_km2 × exp(−width_m / alert_width_m)``; rank 1 is the
+        highest.
     below_threshold
         ``width_m < alert_width_m``.
     base, base_km2
@@ -262,6 +197,10 @@ class Neck:
         and that area.
     component_km2
         Area of the whole connected component the neck lies in.
+    banks
+        What lies beyond each end of ``segment`` (one of
+        :data:`BANK_LABELS` each); at least one is ``"enemy"`` or
+        ``"grey"`` when ``enemy`` was given.
     """
 
     type: str
@@ -276,6 +215,18 @@ class Neck:
     base_km2: float
     component_km2: float
     rank: int = 0
+    banks: tuple[str, str] = ("unknown", "unknown")
+    _job: Any = field(default=None, repr=False, compare=False)  # (ground, boundary, p1, p2, width), metres
+
+    @property
+    def cut_off_km2(self) -> float:
+        """Ground beyond the neck (the cut-off side), km²."""
+        return float(self.parts[0].area_km2)
+
+    @property
+    def cut_off_share(self) -> float:
+        """The cut-off side's share of the base (component or salient)."""
+        return float(self.parts[0].share)
 
     def to_dict(self, with_geometry: bool = False) -> dict[str, Any]:
         return {
@@ -283,6 +234,9 @@ class Neck:
             "type": self.type,
             "width_m": float(self.width_m),
             "length_m": float(self.length_m),
+            "cut_off_km2": self.cut_off_km2,
+            "cut_off_share": self.cut_off_share,
+            "banks": list(self.banks),
             "risk": float(self.risk),
             "below_threshold": bool(self.below_threshold),
             "location": [float(self.location.x), float(self.location.y)],
@@ -296,16 +250,22 @@ class Neck:
 
 @dataclass
 class Pocket:
-    """A component of held ground cut off from the main body and from home."""
+    """A component of held ground cut off from the main body and from home.
+
+    ``front_km`` is the length of its outline facing enemy-held or grey
+    ground (None when ``enemy`` was not given).
+    """
 
     area_km2: float
     centroid: Point
     geometry: BaseGeometry = field(repr=False)
+    front_km: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "area_km2": float(self.area_km2),
             "centroid": [float(self.centroid.x), float(self.centroid.y)],
+            "front_km": None if self.front_km is None else float(self.front_km),
             "geometry": _geojson(self.geometry),
         }
 
@@ -321,9 +281,12 @@ class CorridorReport:
     rule
         The significance rule, in words, with the numbers used.
     necks
-        Ranked by risk, highest first.
+        Ranked by risk (ground at stake), highest first.
     pockets
         Largest first.
+    left_out
+        ``{"necks": n, "pockets": m}``: found but left out because they
+        face no enemy or grey ground (sea spits, islands, border strips).
     params
         The parameters the analysis ran with.
     ground_km2, n_components, main_body_km2
@@ -342,6 +305,51 @@ class CorridorReport:
     n_components: int
     main_body_km2: float
     elapsed_s: float
+    left_out: dict[str, int] = field(default_factory=lambda: {"necks": 0, "pockets": 0})
+
+    @property
+    def top(self) -> Neck | None:
+        """The rank-1 neck (most ground at stake), or None."""
+        return self.necks[0] if self.necks else None
+
+    def summary(self, min_ground_share: float = 0.0) -> dict[str, Any]:
+        """One row for a series: the neck with the most ground at stake, and counts.
+
+        Parameters
+        ----------
+        min_ground_share
+            Only necks whose cut-off side holds at least this share of all
+            the ground analysed are candidates (a 3 km² border patch is no
+            part of the story of a 900 km² salient).
+
+        Returns
+        -------
+        dict
+            ``width_m``, ``cut_off_km2``, ``cut_off_share`` (of its base),
+            ``ground_share`` (of all the ground), ``rank``, ``type``,
+            ``banks`` and ``location`` of the best-ranked candidate (None
+            when there is none); ``narrowest_m`` is the narrowest neck's
+            width; ``n_necks``, ``n_below_threshold``, ``n_pockets``,
+            ``ground_km2`` and ``mode`` describe the whole report.
+        """
+        total = float(self.ground_km2) or 1.0
+        top = next((n for n in self.necks if n.cut_off_km2 >= min_ground_share * total), None)
+        return {
+            "rank": int(top.rank) if top else None,
+            "width_m": round(float(top.width_m), 1) if top else None,
+            "cut_off_km2": round(top.cut_off_km2, 3) if top else None,
+            "cut_off_share": round(top.cut_off_share, 4) if top else None,
+            "ground_share": round(top.cut_off_km2 / total, 4) if top else None,
+            "type": top.type if top else None,
+            "banks": list(top.banks) if top else None,
+            "location": [round(float(top.location.x), 5), round(float(top.location.y), 5)] if top else None,
+            "narrowest_m": round(min(float(n.width_m) for n in self.necks), 1) if self.necks else None,
+            "n_necks": len(self.necks),
+            "n_below_threshold": sum(bool(n.below_threshold) for n in self.necks),
+            "n_pockets": len(self.pockets),
+            "ground_km2": round(float(self.ground_km2), 3),
+            "mode": self.mode,
+        }
 
     def to_dict(self, with_geometry: bool = False) -> dict[str, Any]:
         """JSON-serialisable dict; ``with_geometry`` adds each side's polygon."""
@@ -353,6 +361,7 @@ class CorridorReport:
             "n_components": int(self.n_components),
             "main_body_km2": float(self.main_body_km2),
             "elapsed_s": float(self.elapsed_s),
+            "left_out": dict(self.left_out),
             "necks": [n.to_dict(with_geometry) for n in self.necks],
             "pockets": [p.to_dict() for p in self.pockets],
         }
@@ -378,6 +387,7 @@ class CorridorReport:
                         "below_threshold": bool(n.below_threshold),
                         "cut_off_km2": round(float(cut.area_km2), 3),
                         "cut_off_share": round(float(cut.share), 4),
+                        "banks": list(n.banks),
                     },
                 }
             )
@@ -391,6 +401,7 @@ class CorridorReport:
                         "mode": self.mode,
                         "index": i,
                         "area_km2": round(float(p.area_km2), 3),
+                        "front_km": None if p.front_km is None else round(float(p.front_km), 3),
                         "label": f"pocket {p.area_km2:,.1f} km²",
                     },
                 }
@@ -1240,21 +1251,358 @@ def _narrow_length(comp: _Component, c: np.ndarray, seg: LineString, width: floa
 
 
 # --------------------------------------------------------------------------
+# What the ground faces
+# --------------------------------------------------------------------------
+
+#: Probes beyond an edge (metres, along its outward normal): past the
+#: outline's simplification (``simplify_m``, 10 m), and 40 m deep.
+_PROBE_M = (20.0, 60.0)
+#: Enemy home ground (undrawn) seen beyond an edge is probed again this far
+#: out; the sea or another state there means a sliver the drawing left
+#: against the coast or border (as in :mod:`frontline.analysis.contact_line`).
+_SLIVER_M = 500.0
+#: Spacing of the edge samples (metres).
+_STEP_M = 10.0
+
+
+def _geometry_lookup(enemy: BaseGeometry | None, contested: BaseGeometry | None, home: BaseGeometry | None,
+                     ground: BaseGeometry):
+    """``f(lon, lat) → (owner, state)`` from plain geometries (see :func:`find_necks`).
+
+    Owner: ``"enemy"`` in ``enemy``, else ``"grey"`` in ``contested``, else
+    ``"own"`` in ``home``; None elsewhere (the sea). State: ``"home"`` in
+    ``home``, ``"enemy"`` in the rest of the known land (the ground, the
+    enemy's and the grey zone), None elsewhere.
+    """
+    parts = [(g, lab) for g, lab in ((home, "own"), (contested, "grey"), (enemy, "enemy")) if g is not None and not g.is_empty]
+    land = [g for g in (ground, enemy, contested) if g is not None and not g.is_empty]
+    for g in [g for g, _ in parts] + land:
+        shapely.prepare(g)
+
+    def lookup(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        owner = np.full(len(lon), None, dtype=object)
+        for g, lab in parts:  # later labels win: enemy ground inside home is enemy
+            owner[shapely.contains_xy(g, lon, lat)] = lab
+        state = np.full(len(lon), None, dtype=object)
+        for g in land:
+            state[shapely.contains_xy(g, lon, lat)] = "enemy"
+        if home is not None:
+            state[shapely.contains_xy(home, lon, lat)] = "home"
+        return owner, state
+
+    return lookup
+
+
+class _Facing:
+    """What lies beyond the edges of the analysed ground (the rule in ``docs/corridors.md``).
+
+    ``lookup(lon, lat)`` gives ``(owner, state)`` per point: owner
+    ``"own"``, ``"enemy"``, ``"grey"`` or None (sea, inland water, land
+    outside the theatre); state ``"home"`` (the side's home), ``"enemy"``
+    (another side's home) or None. An edge sample faces the enemy (grey
+    zone) when both probes beyond it land in enemy (grey) ground of the same
+    state as the ground at the edge (not across a state border), and, for
+    enemy home ground, the state goes on ``_SLIVER_M`` out (no coast or
+    border sliver). Probes falling back into the ground say nothing.
+    """
+
+    def __init__(self, lookup, proj: LocalProjection, home: "_Home | None"):
+        self.lookup = lookup
+        self.proj = proj
+        self.home = home
+
+    def _look(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(x):
+            e = np.array([], dtype=object)
+            return e, e
+        ll = shapely.get_coordinates(self.proj.to_lonlat(shapely.points(x, y)))
+        owner, state = self.lookup(ll[:, 0], ll[:, 1])
+        return np.asarray(owner, dtype=object), np.asarray(state, dtype=object)
+
+    @staticmethod
+    def _samples(ground: BaseGeometry, lines: BaseGeometry, step: float):
+        """Edge samples: midpoints, outward unit normals and lengths of ``lines`` cut every ``step``."""
+        parts = [q for q in shapely.get_parts(lines) if q.geom_type in ("LineString", "LinearRing")]
+        xs, ns, ls = [], [], []
+        for q in parts:
+            c = shapely.get_coordinates(shapely.segmentize(q, step))
+            if len(c) < 2:
+                continue
+            t = c[1:] - c[:-1]
+            L = np.hypot(t[:, 0], t[:, 1])
+            ok = L > 1e-6
+            xs.append((0.5 * (c[1:] + c[:-1]))[ok])
+            ns.append(np.column_stack([t[ok, 1], -t[ok, 0]]) / L[ok, None])
+            ls.append(L[ok])
+        if not xs:
+            return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
+        m, n, L = np.concatenate(xs), np.concatenate(ns), np.concatenate(ls)
+        flip = shapely.contains_xy(ground, m[:, 0] + n[:, 0], m[:, 1] + n[:, 1])  # the normal points inwards
+        n[flip] *= -1
+        return m, n, L
+
+    def classify(self, items: list[tuple[BaseGeometry, BaseGeometry, float]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per ``(ground, edge lines, sample spacing m)``: the label of each edge sample and its length (m).
+
+        Labels: ``"enemy"``, ``"grey"``, ``"border"`` (beyond a state border,
+        or a sliver against one), ``"own"``, ``"sea"`` (nothing beyond, or a
+        sliver against the coast) and ``"inside"`` (the probes fall back
+        into the ground: no information). One lookup serves all items.
+        """
+        for g, _, _ in items:
+            shapely.prepare(g)
+        samples = [self._samples(g, ln, step) for g, ln, step in items]
+        if not any(len(L) for _, _, L in samples):
+            return [(np.array([], dtype=object), L) for _, _, L in samples]
+        r1, r2 = _PROBE_M
+        inside = []
+        for (g, _, _), (m, n, _) in zip(items, samples):
+            ins = np.zeros(len(m), bool)
+            for r in (r1, r2):
+                ins |= shapely.contains_xy(g, m[:, 0] + r * n[:, 0], m[:, 1] + r * n[:, 1])
+            inside.append(ins)
+        m = np.concatenate([sm for sm, _, _ in samples])
+        n = np.concatenate([sn for _, sn, _ in samples])
+        k = len(m)
+        px = np.concatenate([m[:, 0] - 2.0 * n[:, 0], m[:, 0] + r1 * n[:, 0], m[:, 0] + r2 * n[:, 0]])
+        py = np.concatenate([m[:, 1] - 2.0 * n[:, 1], m[:, 1] + r1 * n[:, 1], m[:, 1] + r2 * n[:, 1]])
+        owner, state = self._look(px, py)
+        s_in, o1, s1, o2 = state[:k], owner[k:2 * k], state[k:2 * k], owner[2 * k:]
+        h1 = np.isin(o1.astype(str), _HOSTILE)
+        h2 = np.isin(o2.astype(str), _HOSTILE)
+        label = np.where(o2 == "own", "own", "sea").astype(object)
+        hostile = h1 & h2
+        across = hostile & (s1 != s_in)  # beyond a state border: the undisputed border, no front
+        label[across] = "border"
+        front = hostile & ~across
+        label[front] = np.where((o1[front] == "enemy") | (o2[front] == "enemy"), "enemy", "grey")
+        home_ground = front & (o1 == "enemy") & (s1 == "enemy")
+        idx = np.flatnonzero(home_ground)
+        if len(idx):  # enemy home ground: a sliver the drawing left against the coast or a border?
+            _, s3 = self._look(m[idx, 0] + _SLIVER_M * n[idx, 0], m[idx, 1] + _SLIVER_M * n[idx, 1])
+            sliver = s3 != s1[idx]
+            label[idx[sliver]] = np.where(s3[sliver] == None, "sea", "border")  # noqa: E711
+        out, i = [], 0
+        for ins, (_, _, L) in zip(inside, samples):
+            lab = label[i:i + len(L)].copy()
+            lab[ins] = "inside"
+            out.append((lab, L))
+            i += len(L)
+        return out
+
+    def banks(self, jobs: list[tuple[BaseGeometry, BaseGeometry, np.ndarray, np.ndarray, float]]) -> list[tuple[str, str]]:
+        """Labels of both banks per neck job ``(ground, boundary, p1, p2, width)``; see :data:`BANK_LABELS`."""
+        items, meta = [], []
+        for ground, boundary, p1, p2, width in jobs:
+            rho = max(12.0, min(60.0, 0.4 * width))  # the bank's own edge, short of the other bank
+            for p in (p1, p2):
+                near = shapely.clip_by_rect(boundary, p[0] - rho, p[1] - rho, p[0] + rho, p[1] + rho)
+                near = shapely.intersection(near, Point(p).buffer(rho, quad_segs=8)) if not near.is_empty else near
+                items.append((ground, near, max(2.0, min(_STEP_M, rho / 3))))
+                meta.append(p)
+        res = self.classify(items)
+        labels = []
+        for (lab, _), p in zip(res, meta):
+            on_border = self.home is not None and bool(shapely.dwithin(self.home.line_m, Point(p), self.home.tol))
+            for cand in ("enemy", "grey"):
+                if (lab == cand).any():
+                    labels.append(cand)
+                    break
+            else:
+                if on_border or (lab == "border").any():
+                    labels.append("border")
+                elif (lab == "own").any():
+                    labels.append("own")
+                else:
+                    labels.append("sea")
+        return [(labels[2 * i], labels[2 * i + 1]) for i in range(len(jobs))]
+
+    def front_km(self, geoms: list[BaseGeometry]) -> list[float]:
+        """Length (km, planar in the local projection) of each outline facing enemy or grey ground.
+
+        Outlines are sampled every 25 m (at most 4000 samples each).
+        """
+        if not geoms:
+            return []
+        items = [(g, shapely.boundary(g), max(25.0, float(shapely.length(g)) / 4000)) for g in geoms]
+        return [float(L[np.isin(lab.astype(str), _HOSTILE)].sum()) / 1000.0 for lab, L in self.classify(items)]
+
+
+_FILLED: dict[int, tuple[BaseGeometry, dict[str, BaseGeometry]]] = {}
+
+
+def _filled(homes: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
+    """Homes with inland water filled (exterior rings), prepared; cached per theatre."""
+    key = id(homes)
+    hit = _FILLED.get(key)
+    if hit is not None and hit[0] is homes:
+        return hit[1]
+    out = {}
+    for side, g in homes.items():
+        polys = [Polygon(q.exterior) for q in shapely.get_parts(g) if q.geom_type == "Polygon"]
+        out[side] = shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
+        shapely.prepare(out[side])
+    if len(_FILLED) > 8:
+        _FILLED.clear()
+    _FILLED[key] = (homes, out)
+    return out
+
+
+def surroundings(control, side: str):
+    """Who holds each point, and in which state, as side ``side`` sees it, on a stored version.
+
+    Parameters
+    ----------
+    control
+        A :class:`~frontline.normalise.VersionControl` (or a ControlMap read
+        from a store).
+    side
+        The side whose ground is analysed.
+
+    Returns
+    -------
+    callable
+        ``f(lon, lat) → (owner, state)``, numpy arrays: owner ``"own"`` (held
+        by ``side``), ``"enemy"`` (held by another side), ``"grey"``
+        (contested) or None (sea, inland water, land outside the theatre);
+        state ``"home"`` (inside ``side``'s home, inland water included),
+        ``"enemy"`` (inside another side's) or None. The ``enemy`` argument
+        of :func:`find_necks`. Uses the partition's tile parts and homes
+        only: no side's whole ground is built.
+    """
+    from ..model import CONTESTED, ControlMap
+    from .contact_line import locate
+
+    vc = control.control if isinstance(control, ControlMap) else control
+    homes = vc.theatre.homes
+    if side not in homes:
+        raise ValueError(f"Unknown side {side!r}; the sides are {', '.join(homes)}.")
+
+    def lookup(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        who = locate(vc, lon, lat)
+        owner = np.full(len(who), None, dtype=object)
+        owner[who != None] = "enemy"  # noqa: E711 - elementwise on an object array
+        owner[who == side] = "own"
+        owner[who == CONTESTED] = "grey"
+        state = np.full(len(who), None, dtype=object)
+        for s_, g in _filled(homes).items():
+            x0, y0, x1, y1 = g.bounds
+            sel = np.flatnonzero((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1) & (state == None))  # noqa: E711
+            if len(sel):
+                hit = shapely.contains_xy(g, lon[sel], lat[sel])
+                state[sel[hit]] = "home" if s_ == side else "enemy"
+        return owner, state
+
+    return lookup
+
+
+def corridor_inputs(control, side: str, scope: str = "abroad", include_contested: bool = False) -> dict[str, Any]:
+    """Keyword arguments of :func:`find_necks` for one side of a stored version.
+
+    Parameters
+    ----------
+    control
+        A :class:`~frontline.normalise.VersionControl` (``version_control``)
+        or a ControlMap read from a store.
+    side
+        Whose ground (``"ua"``, ``"ru"``).
+    scope
+        ``"abroad"``: the side's ground outside its home (salients; home is
+        their rear); ``"all"``: all its ground.
+    include_contested
+        Add the grey zone to the ground. With ``scope="abroad"`` only grey
+        ground outside the side's home is added: grey ground inside its own
+        home is not ground abroad.
+
+    Returns
+    -------
+    dict
+        ``held``, ``home``, ``contested``, ``include_contested`` and
+        ``enemy`` (:func:`surroundings`). ``held`` may be empty: check it
+        before calling :func:`find_necks` to word the error for the user.
+
+    Raises
+    ------
+    ValueError
+        For an unknown side or scope.
+    """
+    from ..model import CONTESTED, ControlMap
+
+    vc = control.control if isinstance(control, ControlMap) else control
+    if vc is None or not hasattr(vc, "tile_parts"):
+        raise ValueError("corridor_inputs needs a version read from a store (a VersionControl).")
+    if side not in vc.sides:
+        raise ValueError(f"Unknown side {side!r}; the sides are {', '.join(vc.sides)}.")
+    if scope not in ("abroad", "all"):
+        raise ValueError(f"Unknown scope {scope!r}; choose 'abroad' or 'all'.")
+    if scope == "abroad":
+        held = vc.abroad(side)
+        grey = [vc.part(h, CONTESTED) for h in vc.sides if h != side]
+        grey = [g for g in grey if not g.is_empty]
+        contested = shapely.union_all(grey) if len(grey) > 1 else (grey[0] if grey else Polygon())
+    else:
+        held = vc.held(side)
+        contested = vc.contested
+    return {"held": held, "home": vc.theatre.homes[side], "contested": contested,
+            "include_contested": include_contested, "enemy": surroundings(vc, side)}
+
+
+def corridor_key(control, inputs: dict[str, Any], pad_deg: float = 0.1) -> str:
+    """A content key of what :func:`find_necks` reads for ``inputs`` (from :func:`corridor_inputs`).
+
+    The ground, the grey zone when it is part of the ground, and every tile
+    part of the partition within ``pad_deg`` (0.1°, about 7–11 km: past the
+    widest neck searched and the farthest probe) of the ground's bounds.
+    Consecutive versions often leave a salient and its surroundings
+    untouched (147 of the 234 versions of ua's ground in Russia from August
+    2024 to March 2025): a series analyses each key once.
+    """
+    import hashlib
+
+    from ..model import ControlMap
+
+    vc = control.control if isinstance(control, ControlMap) else control
+    h = hashlib.blake2b(digest_size=16)
+    held = inputs["held"]
+    h.update(shapely.to_wkb(held))
+    h.update(b"contested" if inputs.get("include_contested") else b"held")
+    if inputs.get("include_contested") and inputs.get("contested") is not None:
+        h.update(shapely.to_wkb(inputs["contested"]))
+    if not held.is_empty:
+        x0, y0, x1, y1 = held.bounds
+        window = shapely.box(x0 - pad_deg, y0 - pad_deg, x1 + pad_deg, y1 + pad_deg)
+        for (home, what), parts in sorted(vc.tile_parts().items()):
+            for g in parts:
+                if shapely.intersects(g, window):
+                    h.update(f"{home}|{what}".encode())
+                    h.update(shapely.to_wkb(g))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------
 
 
-def _rule_text(mode: str, min_part_km2: float, min_part_share: float, max_width_m: float, alert_width_m: float, ladder_ratio: float, min_pocket_km2: float) -> str:
+def _rule_text(mode: str, min_part_km2: float, min_part_share: float, max_width_m: float, alert_width_m: float,
+               ladder_ratio: float, min_pocket_km2: float, facing_known: bool, front_m: float) -> str:
+    facing = (
+        f"Only ground facing the enemy or the grey zone counts: a neck needs a bank on enemy or grey ground "
+        f"(not sea, lakes, own ground or home's border, nor the undisputed state border), a pocket at least "
+        f"{front_m:g} m of such outline. "
+        if facing_known else "What lies beyond the ground is unknown: every edge counts as facing the enemy. "
+    )
     return (
         f"Ground analysed: {mode}. A neck is the narrowest passage (at most {max_width_m:g} m wide) whose "
         f"closure would cut a connected piece of ground in two, found by eroding it with discs of growing "
-        f"radius. Its cut-off side (for a home_link the side that no longer reaches home's border, for a split "
-        f"the smaller side) must have at least max({min_part_km2:g} km², {min_part_share:.0%} of the base), the "
-        f"base being the component, or for ground reaching into home its ground outside home. Bumps, spikes "
-        f"and uniform salients never separate under erosion and are no necks; each side must be about "
-        f"{ladder_ratio:g}× wider than the neck. risk = cut-off share × exp(−width / {alert_width_m:g} m); "
-        f"below_threshold = width < {alert_width_m:g} m. Pockets: components of at least {min_pocket_km2:g} km² "
-        f"other than the largest that do not reach home's border."
+        f"radius. Its cut-off side is the side that loses home (home_link) or, for a split, the side with the "
+        f"shorter border on home (the smaller side when neither reaches home); each side of a split, and the "
+        f"cut-off side of a home_link, must have at least max({min_part_km2:g} km², {min_part_share:.0%} of the "
+        f"base), the base being the component, or for ground reaching into home its ground outside home. "
+        f"Bumps, spikes and uniform salients never separate under erosion and are no necks; each side must be "
+        f"about {ladder_ratio:g}× wider than the neck. {facing}Ranked by ground at stake: risk = cut-off km² × "
+        f"exp(−width / {alert_width_m:g} m); below_threshold = width < {alert_width_m:g} m. Pockets: components of "
+        f"at least {min_pocket_km2:g} km² other than the largest that do not reach home's border."
     )
 
 
@@ -1264,6 +1612,7 @@ def find_necks(
     home: BaseGeometry | None = None,
     contested: BaseGeometry | None = None,
     include_contested: bool = False,
+    enemy: BaseGeometry | Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     min_part_km2: float | None = None,
     min_part_share: float = 0.05,
     max_width_m: float = 5000.0,
@@ -1291,6 +1640,18 @@ def find_necks(
     include_contested
         Analyse ``held ∪ contested`` (mode ``"held+contested"``) instead of
         ``held`` alone (mode ``"held only"``).
+    enemy
+        What the ground faces. Either the ground held by the other side
+        (lon/lat polygon; the grey zone is then ``contested``, home is the
+        side's own rear and what lies in none of them is sea), or a
+        function ``f(lon, lat) → (owner, state)`` of numpy arrays as
+        :func:`surroundings` makes for a stored version: owner ``"own"``,
+        ``"enemy"``, ``"grey"`` or None (sea, inland water, outside the
+        theatre), state ``"home"`` (in this side's home), ``"enemy"`` (in
+        another side's) or None. With it, necks with no bank on enemy or
+        grey ground and pockets facing none are left out (counted in
+        ``left_out``). None: unknown, every edge counts as facing the enemy
+        (banks ``"unknown"``).
     min_part_km2
         Smallest side worth a neck, km². None means 2 km².
     min_part_share
@@ -1331,7 +1692,8 @@ def find_necks(
     ------
     ValueError
         If ``held`` is empty (the side holds no ground at this time), not
-        polygonal, or not in lon/lat.
+        polygonal, or not in lon/lat, or ``enemy`` is neither a geometry
+        nor a function.
     """
     t0 = time.perf_counter()
     held = _polygonal(held, "held", required=True, fill_km2=min_hole_km2)
@@ -1343,6 +1705,8 @@ def find_necks(
         raise ValueError("min_part_share must be a fraction between 0 and 1.")
     if ladder_ratio <= 1:
         raise ValueError("ladder_ratio must be greater than 1.")
+    if enemy is not None and not callable(enemy) and not isinstance(enemy, BaseGeometry):
+        raise ValueError(f"enemy must be a shapely geometry or a function of (lon, lat), got {type(enemy).__name__}.")
     min_km2 = 2.0 if min_part_km2 is None else float(min_part_km2)
     mode = MODE_HELD_CONTESTED if include_contested else MODE_HELD
     ground = held
@@ -1361,6 +1725,7 @@ def find_necks(
         "min_width_m": min_width_m,
         "ladder_ratio": ladder_ratio,
         "home_given": home is not None,
+        "facing_known": enemy is not None,
     }
 
     proj = LocalProjection.for_geometry(ground)
@@ -1379,16 +1744,33 @@ def find_necks(
         comps_m[keep] = [_clean(g, min_hole_km2 * 1e6, simplify_m, heal_m) for g in proj.to_metric(comps_ll[keep])]
 
     home_ctx = _home_context(home, ground, proj, max_width_m, home_tol_m, simplify_m)
+    facing = None
+    if enemy is not None:
+        if callable(enemy):
+            lookup = enemy
+        else:
+            enemy_ll = _polygonal(enemy, "enemy", required=False, repair=False)
+            lookup = _geometry_lookup(enemy_ll, None if include_contested else contested, home, ground)
+        facing = _Facing(lookup, proj, home_ctx)
 
     necks: list[Neck] = []
     for unit in _units(comps_m, comp_areas, proj, home_ctx, min_km2, simplify_m, max_work_vertices):
-        necks.extend(_component_necks(unit, home_ctx, min_km2, min_part_share, max_width_m, alert_width_m, min_width_m, ladder_ratio))
+        necks.extend(_component_necks(unit, home_ctx, min_km2, min_part_share, max_width_m, alert_width_m, min_width_m,
+                                      ladder_ratio, facing))
     necks = _dedupe(necks)
+    left_out = {"necks": 0, "pockets": 0}
+    if facing is not None and necks:
+        for n, b in zip(necks, facing.banks([n._job for n in necks])):
+            n.banks = b
+        military = [n for n in necks if any(b in _HOSTILE for b in n.banks)]
+        left_out["necks"] = len(necks) - len(military)
+        necks = military
     necks.sort(key=lambda n: (-n.risk, n.width_m))
     for i, n in enumerate(necks):
         n.rank = i + 1
 
     pockets: list[Pocket] = []
+    cut_off = []
     for idx in range(1, len(comps_ll)):
         if comp_areas[idx] < min_pocket_km2 or comps_m[idx].is_empty:
             continue
@@ -1396,12 +1778,19 @@ def find_necks(
             border = _home_border_km(home_ctx, comps_m[idx], proj)
             if border * 1000 > 2 * home_tol_m:
                 continue
+        cut_off.append(idx)
+    fronts = facing.front_km([comps_m[i] for i in cut_off]) if facing is not None else [None] * len(cut_off)
+    for idx, front_km in zip(cut_off, fronts):
+        if front_km is not None and front_km * 1000 < 2 * home_tol_m:  # an island, or ground facing only sea and own ground
+            left_out["pockets"] += 1
+            continue
         g = comps_ll[idx]
-        pockets.append(Pocket(area_km2=float(comp_areas[idx]), centroid=g.centroid, geometry=g))
+        pockets.append(Pocket(area_km2=float(comp_areas[idx]), centroid=g.centroid, geometry=g, front_km=front_km))
 
     return CorridorReport(
         mode=mode,
-        rule=_rule_text(mode, min_km2, min_part_share, max_width_m, alert_width_m, ladder_ratio, min_pocket_km2),
+        rule=_rule_text(mode, min_km2, min_part_share, max_width_m, alert_width_m, ladder_ratio, min_pocket_km2,
+                        facing is not None, 2 * home_tol_m),
         necks=necks,
         pockets=pockets,
         params=params,
@@ -1409,6 +1798,7 @@ def find_necks(
         n_components=len(comps_ll),
         main_body_km2=float(comp_areas[0]) if len(comp_areas) else 0.0,
         elapsed_s=time.perf_counter() - t0,
+        left_out=left_out,
     )
 
 
@@ -1548,6 +1938,7 @@ def _component_necks(
     alert_width_m: float,
     min_width_m: float,
     ratio: float,
+    facing: "_Facing | None" = None,
 ) -> list[Neck]:
     """Search one unit with both groupings on one shared set of erosions."""
     W = comp.work
@@ -1582,7 +1973,7 @@ def _component_necks(
             cands.extend(_refine(filt, g, r_lo, r_hi, toks))
     out: list[Neck] = []
     for cand in cands:
-        neck = _build_neck(comp, cand, home, thr, alert_width_m, max_width_m)
+        neck = _build_neck(comp, cand, home, thr, alert_width_m, max_width_m, facing)
         if neck is not None:
             out.append(neck)
     return out
@@ -1630,13 +2021,21 @@ def _build_neck(
     thr_km2: float,
     alert_width_m: float,
     max_width_m: float,
+    facing: "_Facing | None" = None,
 ) -> Neck | None:
     """Measure a located neck on the full geometry and apply the significance rule.
 
-    Only the cut-off side is cut out and measured directly; the other side is
-    the rest of the unit (its area and border by difference, its geometry
-    made only when asked for), because it is often the whole main body with
-    a country's border and lakes.
+    Only one side is cut out and measured directly; the other side is the
+    rest of the unit (its area and border by difference, its geometry made
+    only when asked for), because it is often the whole main body with a
+    country's border and lakes.
+
+    The cut-off side is the side that loses home (``home_link``); for a
+    ``split`` where both sides reach home it is the side with the shorter
+    border on home (its foothold on home is the narrower one, so it is the
+    ground that hangs on the neck: the Kursk salient in March 2025, 83 %
+    of it beyond a 216 m pinch but along 14 km of border against 23 km for
+    the rest); otherwise the smaller side.
     """
     proj = comp.proj
     p1, p2, width = _measure_segment(comp, cand)
@@ -1663,9 +2062,12 @@ def _build_neck(
         significant = sides[0][0] >= thr_km2
     else:
         kind = NECK_SPLIT
-        if a1 > a2:  # the smaller side is the one cut off
+        if h1 and h2:  # both reach home: the side with the narrower foothold on it is cut off
+            if b1 > b2:
+                sides.reverse()
+        elif a1 > a2:  # the smaller side is the one cut off
             sides.reverse()
-        significant = sides[0][0] >= thr_km2
+        significant = min(a1, a2) >= thr_km2
     if not significant:
         return None
     shares = [sd[0] / comp.base_km2 for sd in sides]
@@ -1674,7 +2076,7 @@ def _build_neck(
     seg_ll = proj.to_lonlat(seg_m)
     mid = seg_ll.interpolate(0.5, normalized=True)
     length = _narrow_length(comp, 0.5 * (p1 + p2), seg_m, width, home)
-    risk = shares[0] * math.exp(-width / alert_width_m)
+    risk = sides[0][0] * math.exp(-width / alert_width_m)  # km² at stake, weighted by narrowness
     parts = [
         NeckPart(float(sd[0]), float(sh), bool(sd[2]), float(sd[1]), i == 0, sd[3], proj)
         for i, (sd, sh) in enumerate(zip(sides, shares))
@@ -1691,6 +2093,7 @@ def _build_neck(
         base=comp.base,
         base_km2=comp.base_km2,
         component_km2=comp.area_km2,
+        _job=(C, comp.boundary, p1, p2, width),
     )
 
 
@@ -1722,42 +2125,45 @@ def _geod_dist(a: Point, b: Point) -> float:
     return length_m(LineString([a, b]))
 
 
-def corridor_series(maps: Iterable[tuple[Any, BaseGeometry, BaseGeometry | None, BaseGeometry | None]], **kw) -> list[dict[str, Any]]:
-    """Narrowest neck per map version.
+#: Series rows show necks holding at least this share of all the ground analysed.
+SERIES_MIN_GROUND_SHARE = 0.05
+
+
+def error_row(error: str) -> dict[str, Any]:
+    """A series row for a version that could not be analysed: no neck, and ``error`` saying why."""
+    return {"rank": None, "width_m": None, "cut_off_km2": None, "cut_off_share": None, "ground_share": None,
+            "type": None, "banks": None, "location": None, "narrowest_m": None, "n_necks": 0,
+            "n_below_threshold": 0, "n_pockets": 0, "ground_km2": 0.0, "mode": None, "error": error}
+
+
+def corridor_series(maps: Iterable[tuple[Any, BaseGeometry, BaseGeometry | None, BaseGeometry | None]],
+                    min_ground_share: float = SERIES_MIN_GROUND_SHARE, **kw) -> list[dict[str, Any]]:
+    """The neck with the most ground at stake per map version.
 
     Parameters
     ----------
     maps
         ``(time, held, home, contested)`` per version; ``time`` is passed
         through as given (an ISO string or a datetime).
+    min_ground_share
+        Rows show the best-ranked neck holding at least this share of all
+        the ground analysed (see :meth:`CorridorReport.summary`).
     **kw
-        Passed to :func:`find_necks`.
+        Passed to :func:`find_necks` (e.g. ``enemy``).
 
     Returns
     -------
     list of dict
-        One row per version: ``time``, ``width_m`` (narrowest neck, None if
-        none), ``n_necks``, ``n_below_threshold``, ``type``, ``location``
-        and ``mode``. A version whose input is rejected gets ``width_m``
-        None and an ``error`` sentence instead of stopping the series.
+        One row per version: ``time`` and :meth:`CorridorReport.summary`.
+        A version whose input is rejected gets ``width_m`` None and an
+        ``error`` sentence instead of stopping the series.
     """
     rows = []
     for t, held, home, contested in maps:
         try:
             rep = find_necks(held, home=home, contested=contested, **kw)
         except ValueError as e:
-            rows.append({"time": t, "width_m": None, "n_necks": 0, "n_below_threshold": 0, "type": None, "location": None, "mode": None, "error": str(e)})
+            rows.append({"time": t} | error_row(str(e)))
             continue
-        narrow = min(rep.necks, key=lambda n: n.width_m) if rep.necks else None
-        rows.append(
-            {
-                "time": t,
-                "width_m": float(narrow.width_m) if narrow else None,
-                "n_necks": len(rep.necks),
-                "n_below_threshold": sum(n.below_threshold for n in rep.necks),
-                "type": narrow.type if narrow else None,
-                "location": [float(narrow.location.x), float(narrow.location.y)] if narrow else None,
-                "mode": rep.mode,
-            }
-        )
+        rows.append({"time": t} | rep.summary(min_ground_share))
     return rows

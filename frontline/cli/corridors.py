@@ -1,4 +1,9 @@
-"""``frontline corridors``: necks (narrow corridors) and pockets of a side's ground, at a time or over time."""
+"""``frontline corridors``: necks (narrow corridors) and pockets of a side's ground, at a time or over time.
+
+Necks are ranked by the ground at stake (km² beyond the neck, weighted by
+narrowness) and only ground facing the enemy or the grey zone counts: see
+:mod:`frontline.analysis.corridors` and ``docs/corridors.md``.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,37 @@ import json
 from pathlib import Path
 
 import click
+from shapely.errors import GEOSException
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, console, from_option, to_option
 
 
-def _ground(st, v, side: str, scope: str):
-    """(held ground, home, contested) of ``side`` in a version; ``scope`` abroad = ground outside home only."""
+def _ground(st, v, side: str, scope: str, include_contested: bool, with_control: bool = False):
+    """Keyword arguments of ``find_necks`` for ``side`` in version ``v`` (see ``corridor_inputs``).
+
+    With ``with_control``: ``(version control, keyword arguments)``.
+    """
+    from ..analysis.corridors import corridor_inputs
     from ..state import version_control
 
     vc = version_control(st, v)
     if side not in vc.sides:
         raise ValueError(f"Unknown side {side!r}; the store's sides are {', '.join(vc.sides)}.")
-    held = vc.abroad(side) if scope == "abroad" else vc.held(side)
-    if held.is_empty:
+    kw = corridor_inputs(vc, side, scope, include_contested)
+    if kw["held"].is_empty:
         where = "outside its home" if scope == "abroad" else "anywhere"
         raise ValueError(f"Side {side!r} holds no ground {where} at {v.version_id} "
                          f"({_iso(v.valid_time)}); nothing to analyse.")
-    return held, vc.theatre.homes[side], vc.contested
+    return (vc, kw) if with_control else kw
+
+
+def _place(loc) -> str:
+    """``51.1212N 35.1762E`` for a [lon, lat] pair."""
+    return "" if not loc else f"{loc[1]:.4f}N {loc[0]:.4f}E"
+
+
+def _banks(banks) -> str:
+    return "" if not banks else " | ".join(banks)
 
 
 def _iso(t):
@@ -33,9 +52,9 @@ def _iso(t):
 
 @click.command()
 @STORE_OPT
-@click.option("--at", default=None, help="One time (ISO or epoch seconds); the latest version when nothing is given.")
-@click.option("--from", "start", default=None, help="Start of a series (narrowest neck per version).")
-@click.option("--to", "end", default=None, help="End of a series.")
+@at_option("One time; the latest version when nothing is given.")
+@from_option("Start of a series (per version, the neck with the most ground at stake).")
+@to_option("End of a series.")
 @click.option("--every", type=click.Choice(["day", "week", "month"]), default=None,
               help="Series: one version per period (the last).")
 @click.option("--side", required=True, help="Whose ground (ua, ru).")
@@ -50,7 +69,12 @@ def _iso(t):
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
 def corridors(store_path, at, start, end, every, side, scope, include_contested, threshold_m, geojson_path, source,
               as_json):
-    """Necks and pockets of a side's ground: width, place, length, the parts on each side.
+    """Necks and pockets of a side's ground, ranked by the ground at stake beyond each neck.
+
+    Each neck: width, place, length, the ground beyond it (km² and share of its
+    salient) and what its banks face; only ground facing the enemy or the grey
+    zone makes a neck or pocket. With --from/--to: per version the neck with
+    the most ground at stake.
 
     \b
     frontline corridors --at 2025-03-08 --side ua --json
@@ -58,18 +82,18 @@ def corridors(store_path, at, start, end, every, side, scope, include_contested,
     frontline corridors --from 2024-08-06 --to 2025-03-31 --every week --side ua
     """
     from ..analysis.area import parse_time
-    from ..analysis.corridors import find_necks
+    from ..analysis.corridors import SERIES_MIN_GROUND_SHARE, corridor_key, error_row, find_necks
     from ..state import resolve_version
 
     st = _open(store_path, readonly=True)
-    kw = dict(include_contested=include_contested, alert_width_m=threshold_m)
+    kw = dict(alert_width_m=threshold_m)
     try:
         if at and (start or end or every):
             raise ValueError("Give either --at or --from/--to/--every, not both.")
         if start or end or every:
             if geojson_path:
                 raise ValueError("--geojson writes one time's necks: use --at.")
-            t0, t1 = parse_time(start), parse_time(end)
+            t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
             versions = [v for v in st.versions(source)
                         if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)]
             if every:
@@ -82,34 +106,44 @@ def corridors(store_path, at, start, end, every, side, scope, include_contested,
                 versions = list(last.values())
             if not versions:
                 raise ValueError("No version in that range.")
-            rows = []
+            rows, seen = [], {}
             for v in versions:
                 row = {"time": _iso(v.valid_time), "version_id": v.version_id}
                 try:
-                    held, home, contested = _ground(st, v, side, scope)
-                    rep = find_necks(held, home=home, contested=contested, **kw)
+                    vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
+                    key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
+                    if key not in seen:
+                        seen[key] = find_necks(**inputs, **kw).summary(SERIES_MIN_GROUND_SHARE)
                 except ValueError as exc:
-                    rows.append(row | {"width_m": None, "n_necks": 0, "n_below_threshold": 0, "location": None,
-                                       "ground_km2": 0.0, "mode": None, "error": str(exc)})
+                    rows.append(row | error_row(str(exc)))
                     continue
-                narrow = min(rep.necks, key=lambda n: n.width_m) if rep.necks else None
-                rows.append(row | {
-                    "width_m": round(narrow.width_m, 1) if narrow else None,
-                    "n_necks": len(rep.necks), "n_below_threshold": sum(n.below_threshold for n in rep.necks),
-                    "location": [round(narrow.location.x, 5), round(narrow.location.y, 5)] if narrow else None,
-                    "cut_off_km2": round(narrow.parts[0].area_km2, 3) if narrow else None,
-                    "ground_km2": round(rep.ground_km2, 3), "mode": rep.mode})
+                except GEOSException as exc:  # a drawing GEOS cannot take: say so, go on with the series
+                    rows.append(row | error_row(f"geometry error in this version ({exc})"))
+                    continue
+                rows.append(row | seen[key])
             if as_json:
                 _print_json(rows)
             else:
-                _table([r | {"location": "" if not r["location"] else f"{r['location'][0]:.3f}, {r['location'][1]:.3f}"}
-                        for r in rows], ["time", "width_m", "n_necks", "n_below_threshold", "cut_off_km2",
-                                         "location", "ground_km2"],
-                       title=f"Narrowest neck of {side}'s ground ({scope}) over time")
+                _table([r | {"location": _place(r["location"]), "banks": _banks(r["banks"]),
+                             "cut_off_share": "" if r["cut_off_share"] is None else f"{r['cut_off_share']:.0%}",
+                             "type": r["type"] or ("error: " + r["error"] if r.get("error")
+                                                   else "small only" if r["n_necks"] else "no neck")}
+                        for r in rows],
+                       ["time", "width_m", "cut_off_km2", "cut_off_share", "type", "banks", "location", "n_necks",
+                        "ground_km2"],
+                       title=f"Neck with the most ground at stake, {side}'s ground ({scope}) over time",
+                       caption=f"Per version the best-ranked neck holding at least {SERIES_MIN_GROUND_SHARE:.0%} of "
+                               f"the ground analysed (ground_km2): its width, the ground beyond it (cut_off_km2) and "
+                               f"that ground's share of its salient or component (cut_off_share), what its banks "
+                               f"face and where it is (\"small only\": every neck holds less). n_necks counts all "
+                               f"necks (up to 5 km wide) facing the enemy or the grey zone.")
             return
         v = resolve_version(st, at, source)
-        held, home, contested = _ground(st, v, side, scope)
-        rep = find_necks(held, home=home, contested=contested, **kw)
+        try:
+            rep = find_necks(**_ground(st, v, side, scope, include_contested), **kw)
+        except GEOSException as exc:
+            raise ValueError(f"Version {v.version_id} ({_iso(v.valid_time)}) could not be analysed: geometry error "
+                             f"({exc}).") from None
     except ValueError as exc:
         _fail(exc)
     if geojson_path:
@@ -119,13 +153,21 @@ def corridors(store_path, at, start, end, every, side, scope, include_contested,
                     | rep.to_dict())
         return
     rows = [{"rank": n.rank, "type": n.type, "width_m": round(n.width_m), "length_m": round(n.length_m),
-             "location": f"{n.location.x:.4f}, {n.location.y:.4f}", "cut_off_km2": n.parts[0].area_km2,
-             "cut_off_share": f"{n.parts[0].share:.0%}", "alert": "below threshold" if n.below_threshold else ""}
+             "location": _place([n.location.x, n.location.y]), "cut_off_km2": n.cut_off_km2,
+             "cut_off_share": f"{n.cut_off_share:.0%}", "banks": _banks(n.banks),
+             "alert": "below threshold" if n.below_threshold else ""}
             for n in rep.necks]
-    _table(rows, ["rank", "type", "width_m", "length_m", "location", "cut_off_km2", "cut_off_share", "alert"],
-           title=f"Necks of {side}'s ground ({scope}, {rep.mode}) at {_iso(v.valid_time)}", caption=rep.rule)
+    left = rep.left_out
+    note = (f" Left out as facing no enemy or grey ground: {left['necks']} neck(s), {left['pockets']} pocket(s)."
+            if left["necks"] or left["pockets"] else "")
+    _table(rows, ["rank", "type", "width_m", "length_m", "location", "cut_off_km2", "cut_off_share", "banks", "alert"],
+           title=f"Necks of {side}'s ground ({scope}, {rep.mode}) at {_iso(v.valid_time)}, ranked by ground at stake",
+           caption=rep.rule + note)
+    if not rep.necks:
+        console.print("No neck.")
     if rep.pockets:
-        _table([{"area_km2": p.area_km2, "centroid": f"{p.centroid.x:.4f}, {p.centroid.y:.4f}"} for p in rep.pockets],
-               ["area_km2", "centroid"], title="Pockets (no connection to the main body or home)")
+        _table([{"area_km2": p.area_km2, "front_km": p.front_km, "centroid": _place([p.centroid.x, p.centroid.y])}
+                for p in rep.pockets],
+               ["area_km2", "front_km", "centroid"], title="Pockets (no connection to the main body or home)")
     if geojson_path:
         console.print(f"Wrote {geojson_path}")

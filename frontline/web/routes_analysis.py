@@ -56,20 +56,18 @@ def contact_line_body(svc, v, sides: tuple[str, ...] | None) -> bytes:
 
 def corridors_body(svc, v, side: str, mode: str, include_contested: bool, alert_width_m: float) -> bytes:
     """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v``."""
-    from ..analysis.corridors import find_necks
+    from ..analysis.corridors import corridor_inputs, find_necks
     from ..geodesy import area_km2
 
     vc, _ = svc.state(v)
-    with svc.lock:
-        ground = vc.abroad(side) if mode == "abroad" else vc.held(side)
-        home = vc.theatre.homes.get(side)
-        contested = vc.contested if include_contested else None
+    with svc.lock:  # grey ground outside home only for ground abroad; what each bank faces from the partition
+        kw = corridor_inputs(vc, side, "abroad" if mode == "abroad" else "all", include_contested)
+    ground = kw["held"]
     members = {"side": side, "ground": mode, "include_contested": include_contested}
     if ground is None or ground.is_empty:
         where = "outside its home" if mode == "abroad" else "at all"
         return _empty(v, f"{side} holds no ground {where} in this version.", **members)
-    rep = find_necks(ground, home=home, contested=contested, include_contested=include_contested,
-                     alert_width_m=alert_width_m)
+    rep = find_necks(**kw, alert_width_m=alert_width_m)
     fc = rep.to_geojson()
     return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
                          **members, "mode": rep.mode, "rule": rep.rule,
