@@ -7,67 +7,88 @@ import io
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table
+from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, from_option, to_option
 
 
 @click.command()
 @STORE_OPT
-@click.option("--at", default=None, help="One time (ISO or epoch seconds).")
-@click.option("--from", "start", default=None, help="Start of a time series.")
-@click.option("--to", "end", default=None, help="End of a time series.")
+@at_option("One time (instead of a series).")
+@from_option("Start of a time series.")
+@to_option("End of a time series.")
 @click.option("--every", type=click.Choice(["day", "week", "month"]), default=None,
               help="One row per period (last version of each), with net change.")
 @click.option("--side", default=None, help="Only this side's columns (ua, ru, contested).")
 @click.option("--region", default="ukraine", show_default=True,
-              help="theatre | ukraine | russia | home:<side> | outside:<side> | a polygon file.")
+              help="theatre | ukraine | russia | home:<side> | outside:<side> | a polygon file (GeoJSON, GPKG, "
+                   "Shapefile, KML/KMZ; any CRS): the union of its polygons, labelled by the file name.")
+@click.option("--region-field", default=None, metavar="FIELD",
+              help="With a polygon file: one row per value of this attribute (e.g. per oblast), not the union.")
+@click.option("--region-layer", default=None, metavar="LAYER",
+              help="With a polygon file of several polygon layers (GeoPackage): the layer to read.")
 @click.option("--convention", type=click.Choice(["clipped", "as_drawn"]), default="clipped", show_default=True,
-              help="clipped: partition cut to the region; as_drawn: the source's own polygons, as it measures.")
-@click.option("--source", default=None)
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
-def area(store_path, at, start, end, every, side, region, convention, source, as_json, as_csv):
+              help="clipped: the partition of the land cut to the region; as_drawn: the source's own polygons "
+                   "(sea and border overshoot included), as it measures.")
+@click.option("--source", default=None, help="Source name (default: the store's default source).")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets.")
+def area(store_path, at, start, end, every, side, region, region_field, region_layer, convention, source, as_json,
+         as_csv):
     """Geodesic km² held by each side and contested, at a time or over time.
+
+    A polygon file is measured from the stored pieces (the whole archive in
+    seconds); its rows are labelled with the file name (and the feature's
+    name, or the --region-field value).
 
     \b
     frontline area --at 2025-03-10 --region russia --json
     frontline area --from 2024-08-06 --to 2025-03-31 --every week --region russia
-    frontline area --region my_oblast.gpkg --convention as_drawn --csv
+    frontline area --at 2025-03-10 --region box.geojson --convention as_drawn
+    frontline area --region oblasts.gpkg --region-field name --every month --csv
     """
-    from ..analysis.area import area_at, area_series
+    from ..analysis.area import area_series, areas_at
+    from ..state import versions_between
 
     st = _open(store_path, readonly=True)
+    sides = list(st.sides) + ["contested"]
     try:
-        if at and (start or end):
-            raise ValueError("Give either --at or --from/--to, not both.")
+        if at and (start or end or every):
+            raise ValueError("Give either --at or --from/--to/--every, not both.")
+        if side and side not in sides:
+            raise ValueError(f"Unknown side {side!r}; choose from {', '.join(sides)}.")
         if at:
-            rows = [area_at(st, at, region=region, convention=convention, source=source)]
+            rows = areas_at(st, at, region=region, convention=convention, source=source, region_field=region_field,
+                            region_layer=region_layer)
         else:
+            versions_between(st, start, end, source)  # an empty range says so, naming the nearest versions
             rows = area_series(st, region=region, convention=convention, start=start, end=end, every=every,
-                               source=source, progress=not (as_json or as_csv))
+                               source=source, progress=not (as_json or as_csv), region_field=region_field,
+                               region_layer=region_layer)
     except ValueError as exc:
         _fail(exc)
-    sides = list(st.sides) + ["contested"]
-    if side:
-        if side not in sides:
-            _fail(ValueError(f"Unknown side {side!r}; choose from {', '.join(sides)}."))
-        keep = [side]
-    else:
-        keep = sides
-    cols = ["time", "version_id"] + (["period"] if every else []) + [f"{s}_km2" for s in keep]
+    keep = [side] if side else sides
+    many = len({r["region"] for r in rows}) > 1
+    cols = (["region"] if many else []) + ["time", "version_id"] + (["period"] if every else [])
+    cols += [f"{s}_km2" for s in keep]
     if every:
         cols += [f"net_{s}_km2" for s in keep]
     if not at:
         cols += [f"share_of_peak_{s}" for s in keep]
+    fields = ["region", "convention", *[c for c in cols if c != "region"]]
     if as_json:
-        _print_json([{k: r.get(k) for k in ["region", "convention", *cols] if k in r} for r in rows])
+        _print_json([{k: r.get(k) for k in fields if k in r} for r in rows])
     elif as_csv:
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["region", "convention", *cols], extrasaction="ignore")
+        w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
     else:
-        from ..normalise import CONVENTIONS
+        from pathlib import Path
 
-        _table(rows, cols, title=f"Area in {rows[0]['region'] if rows else region} (km², geodesic)",
-               caption=f"convention: {convention} — {CONVENTIONS[convention]}")
+        from ..analysis.area import convention_meaning
+
+        where = f"{Path(region).name} by {region_field}" if many else (rows[0]["region"] if rows else region)
+        shown = [{k: (f"{v:.1%}" if k.startswith("share_of_peak_") and v is not None else v) for k, v in r.items()}
+                 for r in rows]  # a share as a percentage: 0.9646 would print as "1.0"
+        _table(shown, cols, title=f"Area in {where} (km², geodesic)",
+               caption=f"convention: {convention} — {convention_meaning(region, convention)}")
