@@ -217,3 +217,26 @@ def test_front_per_region():
     assert cl.by_region["west"]["ua|contested"] == pytest.approx(expected()["ua|contested"], rel=2e-3)
     total = sum(sum(d.values()) for d in cl.by_region.values())
     assert total == pytest.approx(cl.total_km, rel=1e-9)
+
+
+def test_cli_front_per_region_file(demo_store, tmp_path):
+    """`contact-line --region FILE --region-field NAME`: one row per feature, summing to the front inside them."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "all"},
+         "geometry": shapely.geometry.mapping(box(20, 43, 43, 55))}]}
+    f = tmp_path / "r.geojson"
+    f.write_text(json.dumps(fc))
+    exe = [str(Path(sys.executable).parent / "frontline")]
+    r = subprocess.run([*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f),
+                        "--region-field", "name", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert sum(d["by_region"]["r.geojson:all"].values()) == pytest.approx(d["total_km"], rel=1e-6)
+    bad = subprocess.run([*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f),
+                          "--region-field", "nope"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr

@@ -91,36 +91,10 @@ def contact_line_cmd(store_path, at, start, end, every, geojson_path, region_pat
 
 
 def _regions(path: str, field: str | None) -> dict:
-    """``name → polygon`` from a region file: the union under the file's name, or one per ``field`` value."""
-    from ..analysis.area import load_region_file
+    """``label → polygon`` from a region file (the same reader, labels and errors as ``frontline area``)."""
+    from ..analysis.area import read_region_file
 
-    if not field:
-        return {Path(path).stem: load_region_file(path)}
-    import pyogrio
-    import shapely
-
-    from .. import geodesy
-    from ..borders import polygonal
-
-    try:
-        meta, _, geoms, values = pyogrio.raw.read(path)
-    except Exception as exc:
-        raise ValueError(f"{path}: cannot read the region file ({exc}).") from None
-    fields = list(meta.get("fields", []))
-    if field not in fields:
-        raise ValueError(f"{path}: no field {field!r}; fields are {', '.join(map(str, fields)) or 'none'}.")
-    names = values[fields.index(field)]
-    gs = geodesy.to_lonlat_from(shapely.from_wkb(geoms), meta.get("crs"))
-    out: dict = {}
-    for name, g in zip(names, gs):
-        g = polygonal(shapely.make_valid(g)) if g is not None else None
-        if g is None or g.is_empty:
-            continue
-        key = str(name)
-        out[key] = g if key not in out else shapely.union(out[key], g)
-    if not out:
-        raise ValueError(f"{path}: the region file has no polygon.")
-    return out
+    return {r.label: r.geom for r in read_region_file(path, field=field)}
 
 
 def _print_series(rows: list[dict], regions) -> None:
