@@ -28,13 +28,7 @@ sys.path.insert(0, str(ROOT))
 POKROVSK = (37.0, 47.9, 38.0, 48.5)  # lon/lat box around Avdiivka–Pokrovsk: the busiest front of the archive
 
 
-def median_time(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+from bench_core import median_time  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def write_regions(d: Path) -> tuple[Path, Path]:
