@@ -606,7 +606,7 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
         tell a real move from a redrawing.
     """
     from ..state import version_control
-    from .area import PERIODS, _period_key, area_series, parse_time
+    from .area import PERIODS, parse_time
 
     if every is not None and every not in PERIODS:
         raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
@@ -618,15 +618,8 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
     if not versions:
         raise ValueError(f"No version of {store.default_source(source)} between "
                          f"{iso(t0) if t0 else 'the start'} and {iso(t1) if t1 else 'the end'}.")
-    periods: dict[str, Any] = {}
-    if every:
-        for v in versions:
-            periods[_period_key(utc(v.valid_time), every)] = v
-        picked = list(periods.items())
-    else:
-        picked = [(None, v) for v in versions]
+    picked = pick_periods(versions, every)
     rows = []
-    it = picked
     bar = None
     if progress and len(picked) > 5:
         from rich.progress import Progress
@@ -635,17 +628,8 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
         bar.start()
         task = bar.add_task("front length", total=len(picked))
     try:
-        for period, v in it:
-            cl = contact_line(version_control(store, v), regions=regions)
-            row: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
-            if period is not None:
-                row["period"] = period
-            row["length_km"] = {p: round(cl.length_km[p], 3) for p in cl.pairs}
-            row["total_km"] = round(cl.total_km, 3)
-            row["by_state"] = {st: {p: round(km, 3) for p, km in d.items()} for st, d in cl.by_state.items()}
-            if regions:
-                row["by_region"] = {n: {p: round(km, 3) for p, km in d.items()} for n, d in cl.by_region.items()}
-            rows.append(row)
+        for period, v in picked:
+            rows.append(series_row(v, period, contact_line(version_control(store, v), regions=regions)))
             if bar is not None:
                 bar.advance(task)
     finally:
@@ -653,6 +637,32 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
             bar.stop()
     _explain_jumps(store, rows, source)
     return rows
+
+
+def pick_periods(versions: list, every: str | None) -> list[tuple[str | None, Any]]:
+    """``(period, version)`` pairs: every version (period None), or the last version of each ``every``."""
+    if not every:
+        return [(None, v) for v in versions]
+    from .area import _period_key
+
+    periods: dict[str, Any] = {}
+    for v in versions:
+        periods[_period_key(utc(v.valid_time), every)] = v
+    return list(periods.items())
+
+
+def series_row(v, period: str | None, cl: ContactLine) -> dict[str, Any]:
+    """One series row of version ``v``'s front ``cl`` (km rounded to metres)."""
+    r3 = lambda d: {k: round(x, 3) for k, x in d.items()}  # noqa: E731
+    row: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
+    if period is not None:
+        row["period"] = period
+    row["length_km"] = {p: round(cl.length_km[p], 3) for p in cl.pairs}
+    row["total_km"] = round(cl.total_km, 3)
+    row["by_state"] = {st: r3(d) for st, d in cl.by_state.items()}
+    if cl.by_region:
+        row["by_region"] = {n: r3(d) for n, d in cl.by_region.items()}
+    return row
 
 
 def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None:

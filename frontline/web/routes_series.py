@@ -12,12 +12,9 @@ cached per period and latest revision.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import orjson
 from fastapi import Query, Response
 
-from ..model import iso
 from .app import ApiError
 
 EVERY = ("day", "week", "month")
@@ -25,19 +22,9 @@ EVERY = ("day", "week", "month")
 
 def series_body(svc, every: str) -> bytes:
     """JSON bytes of the front-length series (one row per ``every``)."""
-    from ..analysis.area import _period_key
-    from ..analysis.contact_line import _explain_jumps, contact_line
+    from ..analysis.contact_line import _explain_jumps, contact_line, pick_periods, series_row
 
-    picked: dict[str, object] = {}
-    for v in svc.versions():
-        picked[_period_key(datetime.fromtimestamp(v.valid_time, timezone.utc), every)] = v
-    rows = []
-    for period, v in picked.items():
-        vc, _ = svc.state(v)
-        cl = contact_line(vc)
-        rows.append({"period": period, "time": iso(v.valid_time), "version_id": v.version_id,
-                     "length_km": {p: round(cl.length_km[p], 3) for p in cl.pairs},
-                     "total_km": round(cl.total_km, 3)})
+    rows = [series_row(v, period, contact_line(svc.state(v)[0])) for period, v in pick_periods(svc.versions(), every)]
     with svc.lock:
         _explain_jumps(svc.store, rows, None)
     return orjson.dumps({"every": every, "unit": "km", "rule": "see docs/contact_line.md", "rows": rows})
