@@ -417,5 +417,4 @@ def read_path(path: Path | str) -> Iterator:
 
 # ---------------------------------------------------------------- live API (HTTP lives in sources/live.py)
 
-class FetchError(RuntimeError):
-    """A request to the feed failed after its retries."""
+from .._http import FetchError  # noqa: E402, F401  (one error type for every HTTP failure; re-exported here)

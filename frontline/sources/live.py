@@ -36,22 +36,25 @@ Resilience
 
 from __future__ import annotations
 
-import email.utils
-import http.client
 import logging
 import random
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import orjson
 
-from .. import __version__
+from .._http import (  # noqa: F401 (re-exported)
+    NO_RETRY,
+    PROJECT_URL,
+    HttpOptions,
+    Stopped,
+    _wait,
+    request,
+    user_agent,
+)
+from .._http import retry_after as _retry_after  # noqa: F401 (re-exported for older callers)
 from ..ingest import Importer
 from ..store import GeoPackageStore, ImportReport, pull_state
 from . import deepstate
@@ -59,143 +62,20 @@ from . import deepstate
 log = logging.getLogger("frontline.live")
 
 DEFAULT_BASE_URL = deepstate.DEFAULT_BASE_URL
-PROJECT_URL = "https://github.com/frontline-osint/frontline"
-NO_RETRY = (400, 401, 403, 404, 405, 410, 451)
-
-
-def user_agent(contact: str | None = None) -> str:
-    """The User-Agent Frontline sends: ``Frontline/<version> (+<project URL>; <contact>)``.
-
-    Parameters
-    ----------
-    contact
-        An e-mail address or URL where the feed's operators can reach the
-        person running the pull; a generic description when None.
-
-    Returns
-    -------
-    str
-    """
-    who = contact.strip() if contact and contact.strip() else "open-source front-line analysis"
-    return f"Frontline/{__version__} (+{PROJECT_URL}; {who})"
-
-
-class Stopped(Exception):
-    """The stop event was set while waiting or fetching."""
-
-
-@dataclass
-class HttpOptions:
-    """How requests are made: time-out, retries, backoff and identity.
-
-    Attributes
-    ----------
-    timeout
-        Seconds to wait for a connection or for data (per read).
-    retries
-        Further attempts after the first failed one.
-    backoff, max_backoff
-        First wait and the cap of the exponential backoff, in seconds.
-    max_retry_after
-        Longest ``Retry-After`` honoured, in seconds (longer ones are cut).
-    user_agent
-        The User-Agent header; see :func:`user_agent`.
-    """
-
-    timeout: float = 30.0
-    retries: int = 4
-    backoff: float = 1.0
-    max_backoff: float = 60.0
-    max_retry_after: float = 300.0
-    user_agent: str = field(default_factory=user_agent)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _wait(seconds: float, stop_event: threading.Event | None, sleep: Callable[[float], None]) -> None:
-    if seconds <= 0:
-        return
-    if stop_event is None:
-        sleep(seconds)
-    elif stop_event.wait(seconds):
-        raise Stopped()
 
 
 def http_get(url: str, opts: HttpOptions | None = None, *, stop_event: threading.Event | None = None,
              sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> bytes:
-    """GET a URL with time-outs, retries, backoff with jitter and ``Retry-After``.
-
-    Parameters
-    ----------
-    url
-        The URL.
-    opts
-        Time-out, retries, backoff and User-Agent (defaults when None).
-    stop_event
-        Set it to abandon the request during a wait (raises :class:`Stopped`).
-    sleep, rng
-        Injected for tests of the schedule.
-
-    Returns
-    -------
-    bytes
-        The whole body (checked against ``Content-Length``).
+    """GET a URL with time-outs, retries, backoff with jitter and ``Retry-After`` (see :mod:`frontline._http`).
 
     Raises
     ------
     deepstate.FetchError
-        After the last attempt, or at once on a client error (4xx but 429),
-        naming the URL and the reason.
+        After the last attempt, or at once on a client error, naming the URL and the reason.
     Stopped
         When ``stop_event`` was set.
     """
-    opts = opts or HttpOptions()
-    rng = rng or random.Random()
-    last = "no attempt made"
-    for attempt in range(opts.retries + 1):
-        if stop_event is not None and stop_event.is_set():
-            raise Stopped()
-        req = urllib.request.Request(url, headers={"User-Agent": opts.user_agent, "Accept": "application/json"})
-        wait = min(opts.max_backoff, opts.backoff * (2 ** attempt)) * (0.5 + 0.5 * rng.random())
-        try:
-            with urllib.request.urlopen(req, timeout=opts.timeout) as resp:
-                length = resp.headers.get("Content-Length")
-                body = resp.read()  # raises IncompleteRead when the connection closes early
-            if length is not None and length.strip().isdigit() and int(length) != len(body):
-                raise deepstate.FetchError(f"truncated body ({len(body)} of {length} bytes)")
-            return body
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code} {exc.reason}"
-            if exc.code in NO_RETRY:
-                raise deepstate.FetchError(f"{url}: {last}") from None
-            ra = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            if ra is not None and exc.code in (429, 503):
-                wait = max(wait, min(ra, opts.max_retry_after))
-        except http.client.IncompleteRead as exc:
-            last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
-        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, OSError,
-                deepstate.FetchError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
-        if attempt < opts.retries:
-            log.info("GET %s failed (%s); retrying in %.1f s (attempt %d of %d)", url, last, wait,
-                     attempt + 2, opts.retries + 1)
-            _wait(wait, stop_event, sleep)
-    raise deepstate.FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
+    return request(url, opts, stop_event=stop_event, sleep=sleep, rng=rng)
 
 
 def list_versions(base_url: str = DEFAULT_BASE_URL, opts: HttpOptions | None = None, *,
