@@ -9,33 +9,15 @@ and re-running the import adds only what is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-from .model import ROLE_UNCLASSIFIED, RawFeature
+from .model import ROLE_UNCLASSIFIED, Snapshot
 from .normalise import FeaturePieces, PartitionBuilder, feature_pieces
 from .store import GeoPackageStore, ImportReport, theatre_of
 from .store.gpkg import feature_rows
 
-
-@dataclass
-class SnapshotIn:
-    """A version ready for import: metadata, feature hashes and a way to parse each.
-
-    ``parse(i)`` returns ``(RawFeature | None, note)`` for feature ``i``; it is
-    only called for features the store has not seen, which is what makes a
-    re-import of 1,359 versions cheap.
-    """
-
-    source: str
-    version_id: str
-    valid_time: object
-    published_at: object
-    revised_at: object
-    origin: str
-    content_hash: str
-    hashes: list[bytes]
-    parse: Callable[[int], tuple[RawFeature | None, str | None]]
+#: The importer's input type; it lives in the model (sources make it, this module consumes it).
+SnapshotIn = Snapshot
 
 
 class Importer:

@@ -17,9 +17,9 @@ a *role* that says how they enter the partition:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -80,22 +80,25 @@ class RawFeature:
 
 @dataclass
 class Snapshot:
-    """One version of one source, as read from a file or a feed.
+    """One version of one source, ready for import: metadata, feature hashes and a way to parse each feature.
 
-    ``valid_time`` is when the situation refers to; ``published_at`` and
-    ``revised_at`` are when the source published and last revised it. A later
-    ``revised_at`` on the same ``version_id`` is a revision, not a new version.
+    ``valid_time`` is when the situation refers to; ``published_at`` and ``revised_at`` are when the source
+    published and last revised it (a later ``revised_at`` on the same ``version_id`` is a revision, not a new
+    version). ``parse(i)`` returns ``(RawFeature | None, note)`` for feature ``i``; the importer calls it only for
+    features the store has not seen (by ``hashes[i]``), which is what makes a re-import of 1,359 versions cheap.
+    ``features`` keeps the source's own records when a reader has them (DeepState's GeoJSON feature dicts).
     """
 
     source: str
     version_id: str
-    valid_time: datetime
-    features: list[RawFeature]
-    published_at: datetime | None = None
-    revised_at: datetime | None = None
-    origin: str = ""  # file or URL it came from, for messages
-    content_hash: str = ""
-    problems: list[str] = field(default_factory=list)  # per-feature notes: repaired, skipped, unclassified
+    valid_time: Any
+    published_at: Any
+    revised_at: Any
+    origin: str  # file or URL it came from, for messages
+    content_hash: str
+    hashes: list[bytes]
+    parse: Callable[[int], tuple[RawFeature | None, str | None]] | None
+    features: list[Any] | None = None
 
 
 class ControlMap:

@@ -1,6 +1,6 @@
 """Watch a live feed: pull, analyse, alert, wait; until stopped.
 
-Each cycle pulls new and revised versions (:func:`frontline.sources.live.pull`,
+Each cycle pulls new and revised versions (:func:`frontline.live_pull.pull`,
 each version in its own transaction), logs the latest areas, evaluates the
 alert rules (:mod:`frontline.alerts`) on the versions they have not seen and
 sleeps until the next cycle. ``SIGINT``/``SIGTERM`` (or ``stop_event``) stop it
@@ -79,7 +79,7 @@ def watch(store_path, *, base_url: str = deepstate.DEFAULT_BASE_URL, every_s: fl
         On the main thread, turn SIGINT/SIGTERM into a clean stop (a second
         SIGINT interrupts at once; the open transaction is then rolled back).
     **pull_options
-        Passed to :func:`frontline.sources.live.pull` (``timeout``,
+        Passed to :func:`frontline.live_pull.pull` (``timeout``,
         ``retries``, ``backoff``, ``contact``, ``user_agent``).
 
     Returns
@@ -94,7 +94,7 @@ def watch(store_path, *, base_url: str = deepstate.DEFAULT_BASE_URL, every_s: fl
     """
     from .alerts import AlertEngine, load_rules
     from .ingest import Importer
-    from .sources.live import pull
+    from .live_pull import pull
     from .store import init_store, open_store
 
     log = log or logging.getLogger("frontline.watch")

@@ -82,7 +82,7 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 def test_pull_recovers_from_every_fault(tmp_path, weeks):
-    from frontline.sources.live import pull
+    from frontline.live_pull import pull
     from frontline.store import init_store
 
     objs = [dict(o) for o in weeks[:6]]
@@ -250,7 +250,7 @@ def test_user_agent_and_client_errors(tmp_path):
 
 
 def test_listing_unreachable_is_reported_not_raised(tmp_path):
-    from frontline.sources.live import pull
+    from frontline.live_pull import pull
     from frontline.store import init_store
 
     with ReplayServer([]) as srv:

@@ -86,7 +86,7 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
 
 def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4) -> None:
     """``import --url``: an incremental pull of a DeepState-shaped feed (it logs its own import)."""
-    from ..sources.live import pull
+    from ..live_pull import pull
 
     if not url.lower().startswith(("http://", "https://")):
         _fail(ValueError(f"--url must be an http(s) URL of a DeepState-shaped API root, not {url!r}."))

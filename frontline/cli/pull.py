@@ -41,7 +41,7 @@ def deepstate_cmd(store_path, base_url, timeout, retries, contact, max_versions,
     3 some versions failed, 1 the listing could not be read.
     """
     from ..sources import deepstate
-    from ..sources.live import pull as do_pull
+    from ..live_pull import pull as do_pull
     from ..store import default_store_path, init_store, open_store
     from pathlib import Path
 

@@ -45,6 +45,7 @@ from ..model import (
     ROLE_LABEL,
     ROLE_UNCLASSIFIED,
     RawFeature,
+    Snapshot,
     utc,
 )
 from ._archive import count_members, iter_members
@@ -285,21 +286,6 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     return None, f"unsupported geometry type {geom.geom_type}"
 
 
-@dataclass
-class RawSnapshot:
-    """A version as read, before features are parsed (parsing waits for dedupe)."""
-
-    source: str
-    version_id: str
-    valid_time: datetime
-    features: list[dict]
-    hashes: list[bytes]
-    published_at: datetime | None
-    revised_at: datetime | None
-    origin: str
-    content_hash: str
-
-
 def _to_dt(value) -> datetime | None:
     if value is None or value == "":
         return None
@@ -315,7 +301,7 @@ def _to_dt(value) -> datetime | None:
 
 
 def snapshot_from_bytes(data: bytes, origin: str, version_hint: str | None = None,
-                        meta: dict | None = None) -> RawSnapshot:
+                        meta: dict | None = None) -> Snapshot:
     """Read one version from file bytes: a FeatureCollection or an API version object.
 
     Parameters
@@ -367,9 +353,10 @@ def snapshot_from_bytes(data: bytes, origin: str, version_hint: str | None = Non
     updated = _to_dt(meta.get("updatedAt"))
     hashes = [feature_hash(f) if isinstance(f, dict) else b"\0" * 16 for f in feats]
     content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
-    return RawSnapshot(
+    return Snapshot(
         source=SOURCE, version_id=str(vid_int), valid_time=utc(vid_int), features=feats, hashes=hashes,
         published_at=created or utc(vid_int), revised_at=updated, origin=origin, content_hash=content,
+        parse=lambda i: parse_feature(feats[i]),
     )
 
 
@@ -383,16 +370,9 @@ def count(path: Path) -> int | None:
     return count_members(Path(path), FILE_SUFFIXES)
 
 
-def for_import(raw: RawSnapshot):
-    """Wrap a read snapshot for :class:`frontline.ingest.Importer`."""
-    from ..ingest import SnapshotIn
-
-    feats = raw.features
-    return SnapshotIn(
-        source=raw.source, version_id=raw.version_id, valid_time=raw.valid_time, published_at=raw.published_at,
-        revised_at=raw.revised_at, origin=raw.origin, content_hash=raw.content_hash, hashes=raw.hashes,
-        parse=lambda i: parse_feature(feats[i]),
-    )
+def for_import(snap: Snapshot) -> Snapshot:
+    """The snapshot as the importer takes it (kept for callers written when reading and wrapping were two steps)."""
+    return snap
 
 
 def read_member(name: str, content: bytes | Exception):
@@ -404,7 +384,7 @@ def read_member(name: str, content: bytes | Exception):
     if isinstance(content, Exception):
         return name, f"cannot read: {content}"
     try:
-        return for_import(snapshot_from_bytes(content, name, _hint_from_name(name)))
+        return snapshot_from_bytes(content, name, _hint_from_name(name))
     except ValueError as exc:
         return name, str(exc)
 

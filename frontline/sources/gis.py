@@ -27,7 +27,8 @@ import shapely
 
 from .. import geodesy
 from ..borders import polygonal
-from ..model import ROLES, ROLE_UNCLASSIFIED, RawFeature, utc
+from ..model import ROLE_UNCLASSIFIED, ROLES, RawFeature, Snapshot, utc
+from ..times import parse_time
 
 
 def load_mapping(path) -> dict:
@@ -65,8 +66,6 @@ def _gdal_path(path: str) -> str:
 
 def read(path, mapping_path, *, at=None, source: str | None = None):
     """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
-    from ..analysis.area import parse_time
-    from ..ingest import SnapshotIn
 
     path = str(path)
     try:
@@ -124,6 +123,6 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
                           props=props, repaired=repaired), note
 
     content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
-    yield SnapshotIn(source=source or mapping.get("source") or Path(path).stem, version_id=str(t),
-                     valid_time=utc(t), published_at=utc(t), revised_at=None, origin=path,
-                     content_hash=content, hashes=hashes, parse=parse)
+    yield Snapshot(source=source or mapping.get("source") or Path(path).stem, version_id=str(t),
+                   valid_time=utc(t), published_at=utc(t), revised_at=None, origin=path,
+                   content_hash=content, hashes=hashes, parse=parse)

@@ -543,7 +543,7 @@ class GeoPackageStore(Store):
             What was imported (a path, ``pull <url>``).
         report
             An :class:`ImportReport`, or a result holding one as ``.report``
-            (a :class:`frontline.sources.live.PullResult`).
+            (a :class:`frontline.live_pull.PullResult`).
         """
         rep = report if hasattr(report, "problems") else getattr(report, "report", None)
         if rep is None or not hasattr(rep, "problems"):

@@ -7,7 +7,7 @@ Table (created by :func:`ensure_table`, ``CREATE TABLE IF NOT EXISTS``):
     content hash found and when. A version whose ``updatedAt`` moved but whose
     content is unchanged is then not fetched again on every run.
 
-:mod:`frontline.sources.live` reaches this table only through the functions
+:mod:`frontline.live_pull` reaches this table only through the functions
 here, so that another backend can keep it elsewhere.
 """
 
