@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from . import __version__
+from .errors import FetchError
 
 __all__ = [
     "PROJECT_URL",
@@ -50,10 +51,6 @@ PROJECT_URL = "https://github.com/frontline-osint/frontline"
 NO_RETRY = (400, 401, 403, 404, 405, 410, 413, 422, 451)
 
 T = TypeVar("T")
-
-
-class FetchError(RuntimeError):
-    """A request failed after its retries (or at once, when retrying cannot help); the message names the URL."""
 
 
 class Stopped(Exception):

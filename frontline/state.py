@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 
+from .errors import InputError, NoVersionError
 from .model import ControlMap, iso, utc
 from .normalise import LazyHeld, PartitionBuilder, VersionControl
 from .store import GeoPackageStore, StoredFeature, VersionInfo, theatre_of
@@ -51,7 +52,7 @@ class StaleTimeWarning(UserWarning):
     """A time answered by a version far older than it (or after the last version)."""
 
 
-class StaleTimeError(ValueError):
+class StaleTimeError(NoVersionError):
     """A stale time refused in strict mode; ``note`` is the :class:`Staleness`."""
 
     def __init__(self, message: str, note: Staleness | None = None):
@@ -59,7 +60,7 @@ class StaleTimeError(ValueError):
         self.note = note
 
 
-class EmptyRangeError(ValueError):
+class EmptyRangeError(NoVersionError):
     """No version lies in a time range."""
 
 
@@ -206,7 +207,7 @@ def _versions(store: GeoPackageStore, source: str | None) -> tuple[str, list[Ver
     source = store.default_source(source)
     versions = store.versions(source)
     if not versions:
-        raise ValueError(f"The store holds no versions of {source}: import some first (frontline import PATH).")
+        raise NoVersionError(f"The store holds no versions of {source}: import some first (frontline import PATH).")
     return source, versions
 
 
@@ -246,7 +247,7 @@ def resolve(store: GeoPackageStore, at: TimeLike = None, source: str | None = No
         return Resolved(versions[-1])
     t = parse_time(at, role=role)
     if t < versions[0].valid_time:
-        raise ValueError(f"No version of {source} at {iso(t)}: the first is {iso(versions[0].valid_time)}.")
+        raise NoVersionError(f"No version of {source} at {iso(t)}: the first is {iso(versions[0].valid_time)}.")
     v = versions[bisect_right([x.valid_time for x in versions], t) - 1]
     note = staleness(v, t, versions[-1], max_age_s=policy.max_age_s)
     if note is not None and policy.strict:
@@ -291,7 +292,7 @@ def versions_between(store: GeoPackageStore, start: TimeLike = None, end: TimeLi
     source, versions = _versions(store, source)
     t0, t1 = parse_time(start, role="start", name="from"), parse_time(end, role="end", name="to")
     if t0 is not None and t1 is not None and t0 > t1:
-        raise ValueError(f"The range is inverted: from {iso(t0)} is after to {iso(t1)}.")
+        raise InputError(f"the range is inverted: from {iso(t0)} is after to {iso(t1)}.", field="from")
     inside = [v for v in versions if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)]
     if not inside:
         raise EmptyRangeError(empty_range_message(versions, t0, t1, source))
