@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -524,7 +523,7 @@ def test_corridor_series_tracks_the_neck_with_the_most_ground_at_stake():
     json.dumps(rows)
 
 
-def test_large_wiggly_ground_stays_fast():
+def test_large_wiggly_ground_with_lakes():
     # ~90,000 km² with a few thousand vertices and 400 lakes (half of them
     # ponds under 1 km², filled), like a real version's occupied ground, with
     # one 400 m corridor to a 30 × 30 km block.
@@ -538,14 +537,11 @@ def test_large_wiggly_ground_stays_fast():
     far = box(-30000, -15000, 0, 15000)  # 900 km², 10 km east of the big body's edge
     link = box(-45000, -200, -29000, 200)  # a 400 m wide, 10 km long corridor between them
     held = shapely.union_all([big, far, link])
-    t0 = time.perf_counter()
-    # 900 km² is under 5 % of the whole: let 0.5 % parts count
+    # 900 km² is under 5 % of the whole: let 0.5 % parts count (its speed: bench/bench_analysis.py)
     rep = find_necks(ll(held), min_part_share=0.005)
-    elapsed = time.perf_counter() - t0
     necks = [n for n in rep.necks if n.parts[0].area_km2 > 800]
     assert len(necks) == 1
     assert necks[0].width_m == pytest.approx(400, abs=50)
-    assert elapsed < 5.0  # about a second on a busy two-core machine
 
 
 def test_ground_with_a_small_hole_keeps_its_neck_and_island_in_a_pond_is_absorbed():
