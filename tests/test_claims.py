@@ -170,9 +170,10 @@ def test_settlement_statuses_and_lags(store, gaz):
     # (1) true: claimed one day after week 3, map shows ru in week 4 → confirmed, lag 6 d
     cases.append((claim(time=iso(T0 + 3 * WEEK + DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
                   "confirmed", 6.0))
-    # (2) true, claimed after the map showed it (week 5): confirmed, lag 0
+    # (2) true, claimed after the map showed it: the map was ahead; ru from week 4 (first_week) → lag negative
+    k_ru = first_week(36.055, 51.5, lambda s: s == "ru", 0)
     cases.append((claim(time=iso(T0 + 5 * WEEK + 2 * DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
-                  "confirmed", 0.0))
+                  "confirmed", (T0 + k_ru * WEEK - (T0 + 5 * WEEK + 2 * DAY)) / DAY))
     # (3) premature: Malaya Loknya (36.115) is ru only from week 7 (edge 36.14 − 0.01 > 36.115)
     k7 = first_week(36.115, 51.5, lambda s: s == "ru", 0)
     assert k7 == 7

@@ -64,6 +64,12 @@ def test_post_validation_and_size(client):
     assert r.status_code == 422 and r.json()["parameter"] == "region"
     r = client.post("/api/claims", content=b"[1,2", headers=_auth() | {"content-type": "application/json"})
     assert r.status_code == 400
+    # the validator of the CLI and the files: the field is named
+    for rec, field in (({"side": "nato"}, "side"), ({"confidence": 7}, "confidence"),
+                       ({"time": "2099-01-01"}, "time")):
+        body = {"claimant": "x", "time": "2025-01-20", "lon": 36, "lat": 51, "side": "ru", "change": "taken"} | rec
+        r = client.post("/api/claims", json=body, headers=_auth())
+        assert r.status_code == 422 and r.json()["parameter"] == field, r.json()
 
 
 def test_post_then_get(client):

@@ -16,9 +16,10 @@ from test_claims import DAY, N, T0, WEEK, a_edge, build_store  # noqa: F401
 
 CSV = """time,lon,lat,precision_m,side,type,source_url,confidence,title
 2025-01-28T10:00Z,36.062,51.5,50,ua,equipment_loss,https://x/1,0.9,BMP-2
-2025-01-28,36.5,51.5,50,ua,strike,https://x/2,90,far from the change
+2025-01-28,36.5,51.5,50,ua,strike,https://x/2,90%,far from the change
 2025-01-28,abc,51.5,50,ua,strike,https://x/3,0.9,bad lon
 2025-01-28,36.5,51.5,50,ua,parade,https://x/4,0.9,bad type
+2025-01-28,36.5,51.5,50,ua,strike,https://x/5,7,a bare 7: 7%? 70%? 7/10? never guessed
 """
 
 GEOCONFIRMED = """<?xml version="1.0" encoding="UTF-8"?>
@@ -52,9 +53,10 @@ def test_csv_and_bad_lines(tmp_path):
     p.write_text(CSV, encoding="utf-8")
     res = read_events(p)
     assert len(res.events) == 2
-    assert res.events[1].confidence == pytest.approx(0.9)  # 90 read as a percentage
-    assert sorted(m.split(":")[0] for m in res.problems) == ["e.csv line 4", "e.csv line 5"]
+    assert res.events[1].confidence == pytest.approx(0.9)  # "90%" written as a percentage
+    assert sorted(m.split(":")[0] for m in res.problems) == ["e.csv line 4", "e.csv line 5", "e.csv line 6"]
     assert "lon" in res.problems[0] and "type" in res.problems[1]
+    assert "field 'confidence'" in res.problems[2] and "7%" in res.problems[2]
 
 
 def test_geojson_kml_shapes(tmp_path):

@@ -20,10 +20,14 @@ Statuses of settlement, polygon and line claims (exactly one applies):
 
 ``confirmed``
     A version valid at some time in ``[t0, t0 + W]`` shows the change: the
-    version current at ``t0`` (possibly published before the claim; then
-    ``shown_before_claim`` is true and the lag is 0) or a later one.
-    ``lag_days`` = (valid time of the first such version − t0) / 1 day,
-    never negative.
+    version current at ``t0`` or a later one. When the version current at
+    ``t0`` already shows it, the first version is found by walking back
+    through the versions that show it without a break, at most
+    ``lookback_days`` (60) before ``t0``: the map was ahead of the claim,
+    ``shown_before_claim`` is true, ``lag_days`` is negative and ``note``
+    says "the map showed it N days before the claim" (``lookback_reached``
+    when the run goes back further). ``lag_days`` = (valid time of the
+    first such version − t0) / 1 day.
 ``premature``
     No version up to ``t0 + W`` shows the change, but a later one does: the
     claim ran ahead of the map by more than the window. ``lag_days`` is
@@ -43,19 +47,28 @@ Statuses of settlement, polygon and line claims (exactly one applies):
     Nothing to compare with: the point is outside the theatre, or the
     claim's time is after... no version exists.
 
-Numeric claims (``detail`` gives ``claimed``, ``computed``, ``difference`` =
+Numeric claims are judged under every *reading* of "side's ground"
+(``docs/claims.md``): ``held``, ``held+contested`` (with the region's grey
+zone, ``contested_km2`` of the area series), and for shares the mixed
+``held/held+contested`` (held now against the held + grey baseline) and
+``held+contested/held``; a share against the claimant's own km² baseline
+(``801 of 1,268 km²``) and km² metrics use the first two. ``detail.readings``
+lists each with its value, baseline, ``computed``, ``difference`` and
+``fits``; ``detail.reading`` names the reading that fits (None when none
+does, with ``nearest_reading``); ``claimed``, ``computed``, ``difference`` =
 claimed − computed, ``ratio``, the ``convention``, the region and the
-baseline used, and ``closest`` — the version within ±W whose value is
-nearest the claim, to show a claim that matches a slightly different day):
+baseline are those of that reading (of ``held`` when none fits), and
+``closest`` is the version within ±W whose value is nearest the claim:
 
 ``confirmed``
+    Some reading (the pinned one, when the claim pins ``reading``) has
     |claimed − computed| ≤ tolerance on the version valid at the claim's
     reference time (``t0``; ``period_end`` for ``change_km2``). Tolerances:
     0.05 (5 percentage points) for shares; 10 % of the computed value (at
     least 1 km²) for km².
 ``contradicted``
-    Outside the tolerance; ``agreement`` says ``overstated`` or
-    ``understated``.
+    No reading fits; ``agreement`` (of the held reading) says
+    ``overstated`` or ``understated``.
 ``pending``
     The reference time is after the latest version: the map of that day has
     not arrived.
@@ -86,9 +99,10 @@ from ..model import CONTESTED, iso
 from ..store import GeoPackageStore, VersionInfo, theatre_of
 
 __all__ = ["StatusChange", "ControlTimeline", "resolve_settlements", "default_gazetteer", "verify_claims",
-           "verify_all", "STATUSES", "DEFAULT_WINDOW_DAYS"]
+           "verify_all", "published_by", "STATUSES", "DEFAULT_WINDOW_DAYS", "DEFAULT_LOOKBACK_DAYS"]
 
 DEFAULT_WINDOW_DAYS = 14.0
+DEFAULT_LOOKBACK_DAYS = 60.0
 DAY = 86400.0
 STATUSES = ("confirmed", "premature", "contradicted", "pending", "unresolved", "no_data")
 SHARE_TOLERANCE = 0.05
@@ -394,11 +408,27 @@ def _label(c) -> str:
         return f"{c.claimant}: {what} {c.change} by {c.side}"
     if c.kind == "numeric":
         v = f"{c.value:.0%}" if c.metric in ("share", "share_lost") else f"{c.value:,.0f} km²"
+        if c.value_km2 is not None:
+            v = f"{c.value_km2:,.0f} of {c.baseline_km2:,.0f} km² ({c.value:.1%})"
         return f"{c.claimant}: {c.metric} of {c.side} in {c.region} = {v}"
     return f"{c.claimant}: {c.kind} {c.change} by {c.side}"
 
 
-def _temporal(shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: int) -> tuple[str, dict]:
+def _lag(tf: int, t0: int, capped: bool, lookback_days: float) -> dict:
+    """Lag fields of a claim at ``t0`` first shown by the version valid from ``tf`` (negative: map ahead)."""
+    lag = (tf - t0) / DAY
+    d: dict[str, Any] = {"lag_days": round(lag, 3), "shown_before_claim": bool(tf < t0)}
+    if tf < t0:
+        days = f"{-lag:.1f}"
+        d["note"] = (f"the map showed it at least {days} days before the claim (the look-back of "
+                     f"{lookback_days:g} days was reached)" if capped else
+                     f"the map showed it {days} days before the claim")
+        d["lookback_reached"] = capped
+    return d
+
+
+def _temporal(shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: int,
+              lookback_days: float = 60.0) -> tuple[str, dict]:
     """Status from per-version booleans ``shows`` (versions ``0..ref_i``) for a claim at t0."""
     i0 = int(np.searchsorted(times, t0, "right")) - 1
     start = max(i0, 0)
@@ -408,9 +438,14 @@ def _temporal(shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: in
     d: dict[str, Any] = {"window_days": w / DAY, "window_end": iso(t_end)}
     if len(idx):
         first = start + int(idx[0])
+        capped = False
+        if first == i0 and int(times[i0]) <= t0:  # shown at the claim: walk back while it stays shown
+            jlb = int(np.searchsorted(times, t0 - int(lookback_days * DAY), "left"))
+            while first - 1 >= jlb and shows[first - 1]:
+                first -= 1
+            capped = first == jlb and jlb > 0 and bool(shows[jlb - 1])
         tf = int(times[first])
-        d.update(first_version_time=iso(tf), lag_days=round(max(0.0, (tf - t0) / DAY), 3),
-                 shown_before_claim=bool(tf < t0))
+        d.update(first_version_time=iso(tf), **_lag(tf, t0, capped, lookback_days))
         if tf <= t_end:
             return "confirmed", d
         return "premature", d
@@ -436,80 +471,156 @@ def _parse_iso(s: str) -> int:
     return parse_time(s)
 
 
+def _reading_parts(reading: str) -> tuple[str, str]:
+    """``(current, baseline)`` parts of a reading: ``held/held+contested`` → (held, held+contested)."""
+    cur, _, base = reading.partition("/")
+    return cur, base or cur
+
+
 def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, dict]:
+    """A numeric claim under every reading of "side's ground"; confirmed when some reading fits."""
+    from ..sources.claims import AREA_READINGS, READINGS
+
     try:
         times, rows = _numeric_rows(store, c.region, c.convention, source, cache)
     except ValueError as exc:
         return "no_data", {"reason": str(exc)}
     key = f"{c.side}_km2"
-    vals = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+    held = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+    # grey ground of the region (contested_km2: stored per version, not per side); missing = none
+    grey = np.array([0.0 if r.get("contested_km2") is None else r["contested_km2"] for r in rows], dtype=float)
+    series = {"held": held, "held+contested": held + grey}
     t_ref = c.period_end if c.metric == "change_km2" else c.published_at
+    share = c.metric in ("share", "share_lost")
     d: dict[str, Any] = {"metric": c.metric, "region": c.region, "side": c.side, "convention": c.convention,
                          "claimed": c.value}
+    if c.value_km2 is not None:
+        d.update(claimed_km2=c.value_km2, claimed_baseline_km2=c.baseline_km2)
+    if c.baseline_km2 is not None or not share:
+        names = list(AREA_READINGS)  # the claimant's own baseline, or no baseline: only the current value varies
+    else:
+        names = list(READINGS)
+    if c.reading is not None:
+        d["reading_pinned"] = c.reading
 
     def at(t):
-        i = int(np.searchsorted(times, t, "right")) - 1
-        return i
+        return int(np.searchsorted(times, t, "right")) - 1
 
-    def value_at(i):
+    def value_at(i, reading):
+        cur_name, base_name = _reading_parts(reading)
+        cur = series[cur_name]
         if c.metric == "area_km2":
-            return vals[i], {}
+            return cur[i], {"value_km2": cur[i]}
         if c.metric == "change_km2":
             j = at(c.period_start)
             if j < 0:
                 return np.nan, {"reason": "period_start is before the first version"}
-            return vals[i] - vals[j], {"start_version_time": iso(int(times[j])), "start_km2": vals[j],
-                                       "end_km2": vals[i]}
-        if c.baseline == "peak":
-            k = int(np.nanargmax(vals[:i + 1])) if np.isfinite(vals[:i + 1]).any() else -1
-            base, bt = (vals[k], int(times[k])) if k >= 0 else (np.nan, None)
-            binfo = {"baseline": "peak", "baseline_km2": base, "baseline_time": iso(bt)}
+            return cur[i] - cur[j], {"start_version_time": iso(int(times[j])), "start_km2": cur[j],
+                                     "end_km2": cur[i]}
+        base_s = series[base_name]
+        if c.baseline_km2 is not None:
+            base = c.baseline_km2
+            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": None,
+                     "baseline_source": "claimant"}
+        elif c.baseline == "peak":
+            k = int(np.nanargmax(base_s[:i + 1])) if np.isfinite(base_s[:i + 1]).any() else -1
+            base, bt = (base_s[k], int(times[k])) if k >= 0 else (np.nan, None)
+            binfo = {"baseline": "peak", "baseline_km2": base, "baseline_time": iso(bt), "baseline_source": "map"}
         else:
             k = at(_parse_iso(c.baseline))
             if k < 0:
                 return np.nan, {"reason": f"baseline {c.baseline} is before the first version"}
-            base = vals[k]
-            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": iso(int(times[k]))}
-        if not base:
+            base = base_s[k]
+            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": iso(int(times[k])),
+                     "baseline_source": "map"}
+        if not base or not np.isfinite(base):
             return np.nan, dict(binfo, reason="baseline area is zero")
-        share = vals[i] / base
-        return (share if c.metric == "share" else 1.0 - share), dict(binfo, value_km2=vals[i])
+        frac = cur[i] / base
+        return (frac if c.metric == "share" else 1.0 - frac), dict(binfo, value_km2=cur[i])
 
     i = at(t_ref)
     if i < 0 or len(times) == 0:
         return "no_data", dict(d, reason="the claim's time is before the first version")
-    computed, extra = value_at(i)
-    if not np.isfinite(computed):
-        return "no_data", dict(d, **extra)
-    d.update(extra)
-    d.update(version_time=iso(int(times[i])), computed=round(float(computed), 4),
-             difference=round(float(c.value - computed), 4),
-             ratio=round(float(c.value / computed), 4) if computed else None)
-    share = c.metric in ("share", "share_lost")
-    tol = c.tolerance if c.tolerance is not None else (SHARE_TOLERANCE if share else
-                                                       max(1.0, KM2_TOLERANCE * abs(computed)))
-    d["tolerance"] = tol
-    d["unit"] = "share (0-1)" if share else "km²"
-    # the version within ±W that is closest to the claim
+
+    def tol_of(computed):
+        if c.tolerance is not None:
+            return c.tolerance
+        return SHARE_TOLERANCE if share else max(1.0, KM2_TOLERANCE * abs(computed))
+
+    readings = []
+    for name in names:
+        v, extra = value_at(i, name)
+        r = {"reading": name, **{k: extra[k] for k in ("value_km2", "baseline", "baseline_km2", "baseline_time",
+                                                        "baseline_source", "start_km2", "end_km2") if k in extra}}
+        if np.isfinite(v):
+            tol = tol_of(v)
+            r.update(computed=round(float(v), 4), difference=round(float(c.value - v), 4), tolerance=round(tol, 4),
+                     fits=bool(abs(c.value - v) <= tol))
+        else:
+            r.update(computed=None, difference=None, fits=False, reason=extra.get("reason"))
+        readings.append(_round(r))
+    d["readings"] = readings
+    d["version_time"] = iso(int(times[i]))
+    usable = [r for r in readings if r["computed"] is not None]
+    if not usable:
+        first_reason = next((r.get("reason") for r in readings if r.get("reason")), "no value on the map")
+        return "no_data", dict(d, reason=first_reason)
+    if c.reading is not None:
+        decide = next(r for r in readings if r["reading"] == c.reading)
+        if decide["computed"] is None:
+            return "no_data", dict(d, reason=decide.get("reason") or "no value under the pinned reading")
+    else:
+        fitting = [r for r in usable if r["fits"]]
+        # several readings may fit: the one nearest the claim relative to its tolerance is named
+        decide = min(fitting, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12)) if fitting else None
+    d["reading"] = decide["reading"] if decide is not None and decide["fits"] else None
+    d["fits"] = [r["reading"] for r in usable if r["fits"]]
+    if d["reading"] is None:  # nothing decides: name the reading nearest the claim (relative to its tolerance)
+        near = min(usable, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12))
+        d["nearest_reading"] = {"reading": near["reading"], "computed": near["computed"],
+                                "difference": near["difference"], "fits": near["fits"]}
+    if decide is None:  # the headline figures stay those of the held reading
+        decide = next((r for r in usable if r["reading"] == "held"), d["nearest_reading"] and near)
+    d.update({k: decide[k] for k in ("value_km2", "baseline", "baseline_km2", "baseline_time", "start_km2",
+                                     "end_km2") if k in decide})
+    computed = decide["computed"]
+    d.update(computed=computed, difference=decide["difference"], tolerance=decide["tolerance"],
+             ratio=round(float(c.value / computed), 4) if computed else None,
+             unit="share (0-1)" if share else "km²")
+    if c.value_km2 is not None and decide.get("value_km2") is not None and c.baseline_km2:
+        # the claimant's km² against the map's under the same baseline: retaken = baseline − now
+        map_km2 = (c.baseline_km2 - decide["value_km2"]) if c.metric == "share_lost" else decide["value_km2"]
+        d["computed_km2"] = round(float(map_km2), 3)
+        d["difference_km2"] = round(float(c.value_km2 - map_km2), 3)
+    if share and c.baseline_km2 is not None:  # what the map's own peaks were, next to the claimant's baseline
+        d["map_peaks_km2"] = {n: round(float(np.nanmax(series[n][:i + 1])), 3) for n in series
+                              if np.isfinite(series[n][:i + 1]).any()}
+    # the version within ±W whose value (under the deciding reading) is closest to the claim
     lo, hi = at(t_ref - w), at(t_ref + w)
     best = None
     for j in range(max(lo, 0), max(hi, 0) + 1):
-        v, _ = value_at(j)
+        v, _ = value_at(j, decide["reading"])
         if np.isfinite(v) and (best is None or abs(v - c.value) < abs(best[1] - c.value)):
             best = (j, v)
     if best is not None:
         d["closest"] = {"version_time": iso(int(times[best[0]])), "computed": round(float(best[1]), 4),
-                        "offset_days": round((int(times[best[0]]) - t_ref) / DAY, 3)}
-    for k_, v_ in list(d.items()):
-        if isinstance(v_, (np.floating,)):
-            d[k_] = round(float(v_), 4)
+                        "offset_days": round((int(times[best[0]]) - t_ref) / DAY, 3), "reading": decide["reading"]}
+    d = _round(d)
     if t_ref > times_ref:
         return "pending", d
-    if abs(c.value - computed) <= tol:
+    if d["reading"] is not None:
         d["agreement"] = "consistent"
         return "confirmed", d
     d["agreement"] = "overstated" if c.value > computed else "understated"
     return "contradicted", d
+
+
+def _round(d: dict) -> dict:
+    """numpy floats → Python floats rounded to 4 decimals (km² keep 3 where given)."""
+    for k_, v_ in list(d.items()):
+        if isinstance(v_, np.floating):
+            d[k_] = round(float(v_), 4) if np.isfinite(v_) else None
+    return d
 
 
 def _held_in(store, th, source, region_geom, side, members_by_version, cache) -> list[BaseGeometry]:
@@ -566,7 +677,7 @@ def _held_in(store, th, source, region_geom, side, members_by_version, cache) ->
     return out
 
 
-def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, results):
+def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, results, lookback_days=60.0):
     """Polygon and line claims: per version share shown, then the temporal rule."""
     from ..geodesy import LocalProjection
 
@@ -581,7 +692,10 @@ def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, res
         proj = LocalProjection.for_geometry(g)
         env = proj.to_lonlat(proj.to_metric(g).buffer(5000 if c.kind == "polygon" else line_tol_km * 1000 + 5000))
         i0 = max(int(np.searchsorted(times, c.published_at, "right")) - 1, 0)
-        sel = list(range(i0, ref_i + 1))
+        jlb = int(np.searchsorted(times, c.published_at - int(lookback_days * DAY), "left"))
+        # the look-back (and the version before it, to tell whether the cap was reached) for "map ahead"
+        lb = min(max(jlb - 1, 0), i0)
+        sel = list(range(lb, ref_i + 1))
         held = _held_in(store, th, source, env, c.side, [members[versions[i].pk] for i in sel], {})
         shows = np.zeros(len(versions), dtype=bool)
         metrics = []
@@ -604,8 +718,8 @@ def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, res
                 val = share
             metrics.append(m)
             shows[i] = val >= threshold
-        status, d = _temporal(shows, times, c.published_at, w, ref_i)
-        at0 = metrics[0] if metrics else {}
+        status, d = _temporal(shows, times, c.published_at, w, ref_i, lookback_days)
+        at0 = metrics[sel.index(i0)] if metrics else {}
         d.update({k + "_at_claim": round(v, 4) for k, v in at0.items()})
         if metrics:
             d.update({k + "_latest": round(v, 4) for k, v in metrics[-1].items()})
@@ -620,7 +734,8 @@ def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, res
 
 def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days: float = DEFAULT_WINDOW_DAYS,
                   now=None, source: str | None = None, gazetteer=None, resolutions: Sequence[dict | None] | None = None,
-                  threshold: float = 0.9, line_tolerance_km: float = 2.0) -> list[dict]:
+                  threshold: float = 0.9, line_tolerance_km: float = 2.0,
+                  lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> list[dict]:
     """Check claims against the map history (nothing is written).
 
     Parameters
@@ -644,6 +759,9 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
         Share of a claimed polygon (or line) that must agree for it to count as shown.
     line_tolerance_km
         Distance from the edge of the side's ground within which a claimed line agrees.
+    lookback_days
+        How far before the claim the first version showing the change is
+        looked for when the map already showed it at the claim's time.
 
     Returns
     -------
@@ -656,6 +774,8 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
 
     if window_days < 0:
         raise ValueError(f"window_days must not be negative, got {window_days}.")
+    if lookback_days < 0:
+        raise ValueError(f"lookback_days must not be negative, got {lookback_days}.")
     w = float(window_days) * DAY
     src = store.default_source(source)
     versions = store.versions(src)
@@ -690,8 +810,10 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
         t0s = np.array([c.published_at for c in pts], dtype=np.int64)
         i0 = np.maximum(np.searchsorted(times, t0s, "right") - 1, 0)
         iw = np.searchsorted(times, t0s + w, "right") - 1
+        jlb = np.searchsorted(times, t0s - int(lookback_days * DAY), "left")  # first version in the look-back
         status = np.empty(len(pts), dtype=object)
         first = np.full(len(pts), -1, dtype=np.int64)
+        capped = np.zeros(len(pts), dtype=bool)
         groups: dict[tuple[str, str], list[int]] = {}
         for k, c in enumerate(pts):
             groups.setdefault((c.side, c.change), []).append(k)
@@ -710,6 +832,14 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
             nxt = np.minimum.accumulate(idx[::-1], axis=0)[::-1]
             colpos = np.searchsorted(cols, inv[ks])
             first[ks] = nxt[i0[ks], colpos]
+            # the map ahead of the claim: walk back from the version current at t0 through the versions
+            # that show the change without a break (last index ≤ i where it is not shown, −1 when none)
+            lastf = np.maximum.accumulate(np.where(shows, -1, np.arange(n)[:, None]), axis=0)
+            ahead = (first[ks] == i0[ks]) & (times[i0[ks]] <= t0s[ks])
+            run0 = lastf[i0[ks], colpos] + 1
+            back = np.where(ahead, np.maximum(run0, jlb[ks]), first[ks])
+            capped[ks] = ahead & (run0 < jlb[ks])
+            first[ks] = back
         outside = tl.home_code[inv] == 0
         for k, c in enumerate(pts):
             if status[k] == "no_data" or outside[k]:
@@ -723,7 +853,7 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
             if f < n:
                 tf = int(times[f])
                 d.update(first_version_time=iso(tf), first_version=versions[f].version_id,
-                         lag_days=round(max(0.0, (tf - int(t0s[k])) / DAY), 3), shown_before_claim=bool(tf < t0s[k]))
+                         **_lag(tf, int(t0s[k]), bool(capped[k]), lookback_days))
                 results[id(c)] = ("confirmed" if f <= iw[k] else "premature", d)
             else:
                 d.update(first_version_time=None, lag_days=None)
@@ -734,7 +864,7 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
         if c.kind == "numeric":
             results[id(c)] = _numeric(store, c, int(times[ref_i]), w, src, cache)
     _shape_claims(store, [c for c in claims if c.kind in ("polygon", "line")], versions, ref_i, w, threshold,
-                  line_tolerance_km, results)
+                  line_tolerance_km, results, lookback_days)
     out = _assemble(claims, results, resolutions)
     for r in out:
         r["latest_version"] = versions[ref_i].version_id
@@ -748,7 +878,7 @@ def _assemble(claims, results, resolutions) -> list[dict]:
         status, d = results.get(id(c), ("no_data", {"reason": "not checked"}))
         if res is not None and "resolution" not in d:
             d = dict(d, resolution=res)
-        out.append({"claim_id": c.claim_id, "kind": c.kind, "claimant": c.claimant, "label": _label(c),
+        out.append({"claim_id": c.claim_id, "ref": getattr(c, "ref", None), "kind": c.kind, "claimant": c.claimant, "label": _label(c),
                     "time": iso(c.published_at), "side": c.side, "change": c.change, "settlement": c.settlement,
                     "lon": c.lon, "lat": c.lat, "status": status, "detail": _plain(d)})
     return out
@@ -784,7 +914,24 @@ def ledger_claims(store: GeoPackageStore) -> tuple[list[Any], list[dict | None]]
     return claims, res
 
 
-def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DAYS, now=None) -> list[StatusChange]:
+def published_by(claims: Sequence[Any], now=None, resolutions: Sequence[Any] | None = None
+                 ) -> tuple[list[Any], list[Any] | None, int]:
+    """The claims published at or before ``now`` (all when None), their resolutions, and how many were left out.
+
+    A replay (``--now``) judges only what had been said by then: a claim published later did not exist yet.
+    """
+    from .area import parse_time
+
+    t = parse_time(now)
+    if t is None:
+        return list(claims), None if resolutions is None else list(resolutions), 0
+    keep = [i for i, c in enumerate(claims) if c.published_at <= t]
+    return ([claims[i] for i in keep], None if resolutions is None else [resolutions[i] for i in keep],
+            len(claims) - len(keep))
+
+
+def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DAYS, now=None,
+               lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> list[StatusChange]:
     """Re-verify every claim in the ledger, store the results and record each change of status.
 
     Call it whenever new versions arrive (``frontline watch`` does).
@@ -796,7 +943,11 @@ def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DA
     window_days
         The confirmation window.
     now
-        Replay time (only versions up to it count); the latest version when None.
+        Replay time (only versions up to it count, and only claims published
+        by then are checked; the others keep their stored status); the latest
+        version when None.
+    lookback_days
+        See :func:`verify_claims`.
 
     Returns
     -------
@@ -806,9 +957,11 @@ def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DA
     from ..store.ledger import save_statuses
 
     claims, res = ledger_claims(store)
+    claims, res, _ = published_by(claims, now, res)
     if not claims:
         return []
-    out = verify_claims(store, claims, window_days=window_days, now=now, resolutions=res)
+    out = verify_claims(store, claims, window_days=window_days, now=now, resolutions=res,
+                        lookback_days=lookback_days)
     try:
         src = store.default_source(None)
         versions = store.versions(src)

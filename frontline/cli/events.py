@@ -32,14 +32,17 @@ def import_(store_path, file, fmt, as_json):
     st = _open(store_path)
     try:
         res = read_events(file, fmt)
-        added, dup = add_events(st, res.events)
+        imp = add_events(st, res.events)
     except ValueError as exc:
         _fail(exc)
-    out = {"read": len(res.events), "added": added, "already_stored": dup, "problems": res.problems}
+    out = {"read": len(res.events), "added": imp.added, "already_stored": imp.already_stored,
+           "merged": imp.merged, "merges": [{"origin": o, "event_id": i} for o, i in imp.merges],
+           "problems": res.problems}
     if as_json:
         _print_json(out)
         return
-    console.print(f"{added} events added, {dup} already stored, {len(res.problems)} records skipped.")
+    console.print(f"{imp.added} events added, {imp.already_stored} already stored, {imp.merged} merged into stored "
+                  f"events (same time ±60 s, place within 50 m, same title), {len(res.problems)} records skipped.")
     for p in res.problems:
         console.print(f"  [yellow]{p}[/]")
 

@@ -30,7 +30,13 @@ Kinds
         period_start=2025-03-01 period_end=2025-03-31``).
 
     ``baseline`` is ``peak`` (the most ``side`` held in ``region`` up to the
-    claim's time), or a date (``2024-08-20``: the value then). ``region`` is
+    claim's time), a date (``2024-08-20``: the value then), or the
+    claimant's own figure in km² (``baseline=1268``; a share written
+    ``801 of 1,268 km²`` gives value 801 km² against baseline 1,268 km²,
+    judged as the share 801/1268). ``reading`` pins how "side's ground" is
+    read (``held``, ``held+contested``, ``held/held+contested``,
+    ``held+contested/held``; see :mod:`frontline.analysis.claims`); by
+    default every reading is tried and the one that fits is named. ``region`` is
     ``theatre``, ``ukraine``, ``russia``, ``home:<side>``, ``outside:<side>``
     or a polygon file; ``convention`` is ``clipped`` (default) or
     ``as_drawn``. Shares are fractions (``0.64``) or percentages (``64%``;
@@ -42,6 +48,22 @@ Kinds
 
 The kind is inferred when not given: ``metric`` → numeric, ``geometry`` →
 polygon/line, otherwise settlement.
+
+Every kind may carry ``confidence`` (how sure the one entering the claim is
+that it was said as recorded): a number in [0, 1], or a percentage written
+with ``%`` (``90%``); a bare ``7`` is an error, never read as 7 %. A user's
+own id (``claim_id``, ``id`` or ``ref`` column) is kept as ``ref``: the
+ledger upserts by it (re-importing a file adds nothing; a changed row with
+the same id updates the stored claim and its history says so).
+
+Validation
+----------
+:func:`parse_claim` is the one validator (CLI ``claims add``, file import,
+``POST /api/claims``): side (one of the store's sides), kind, change,
+metric, reading, convention, confidence, coordinates, and a time that
+parses and is not more than :data:`MAX_FUTURE_DAYS` ahead of the clock.
+A failure raises :class:`ClaimInputError` naming where (``file line N``),
+the field and the reason.
 
 File formats
 ------------
@@ -59,7 +81,7 @@ are the fields; the feature's geometry becomes the point or the polygon).
 ``time`` may also be called ``published_at``, ``date`` or ``published``.
 
 Malformed rows never stop a read: each is reported as ``"<file> line N:
-reason"`` in ``problems`` and skipped; the valid rows are kept.
+field 'F': reason"`` in ``problems`` and skipped; the valid rows are kept.
 """
 
 from __future__ import annotations
@@ -73,23 +95,61 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import re
+import time as _clock
+from collections.abc import Sequence
+
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["Claim", "ClaimReadResult", "KINDS", "CHANGES", "METRICS", "parse_claim", "read_claims",
-           "parse_claims_text"]
+from ..model import DEFAULT_SIDES
+
+__all__ = ["Claim", "ClaimReadResult", "ClaimInputError", "KINDS", "CHANGES", "METRICS", "READINGS",
+           "AREA_READINGS", "MAX_FUTURE_DAYS", "parse_claim", "parse_confidence", "read_claims", "parse_claims_text"]
 
 KINDS = ("settlement", "numeric", "polygon", "line")
 CHANGES = ("taken", "lost")
 METRICS = ("share", "share_lost", "area_km2", "change_km2")
 SHARE_METRICS = ("share", "share_lost")
 CONVENTIONS = ("clipped", "as_drawn")
+# How "side's ground" is read: the current value, then (after "/") the baseline's when they differ.
+READINGS = ("held", "held+contested", "held/held+contested", "held+contested/held")
+AREA_READINGS = ("held", "held+contested")  # km² claims and shares against a km² baseline: no baseline reading
 MAX_TEXT = 10_000
+MAX_FUTURE_DAYS = 2.0  # clock skew and time zones; a claim "published" further ahead is a typo
 
 _TIME_KEYS = ("time", "published_at", "published", "date", "datetime")
-_KNOWN = {"claim_id", "kind", "claimant", "source_url", "url", "text", "language", "lang", *_TIME_KEYS,
+_REF_KEYS = ("ref", "claim_id", "id")
+_KNOWN = {"kind", "claimant", "source_url", "url", "text", "language", "lang", *_TIME_KEYS, *_REF_KEYS,
           "settlement", "name", "lon", "lat", "near", "side", "change", "metric", "value", "region", "baseline",
-          "convention", "period_start", "period_end", "geometry", "wkt", "tolerance", "id"}
+          "convention", "period_start", "period_end", "geometry", "wkt", "tolerance", "reading", "confidence",
+          "value_km2", "baseline_km2", "origin", "extra", "published_at", "resolution"}
+
+
+class ClaimInputError(ValueError):
+    """An input record that is not a usable claim: where it is, which field, and why.
+
+    Attributes
+    ----------
+    where
+        ``"<file> line N"``, ``"command line"`` or ``"body"``.
+    field
+        The offending field (None when the record as a whole is wrong).
+    reason
+        What is wrong, in words.
+    """
+
+    def __init__(self, where: str, field: str | None, reason: str):
+        self.where, self.field, self.reason = where, field, reason
+        super().__init__(f"{where}: field {field!r}: {reason}" if field else f"{where}: {reason}")
+
+
+class _FieldError(ValueError):
+    """Raised inside the parser; :func:`parse_claim` adds where."""
+
+    def __init__(self, field: str | None, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(reason)
 
 
 @dataclass
@@ -111,8 +171,21 @@ class Claim:
     metric, value, region, baseline, convention, period_start, period_end, tolerance
         A numeric claim (see the module docstring); ``value`` is a fraction
         for shares, km² otherwise.
+    reading
+        The reading of "side's ground" the claim pins (one of
+        :data:`READINGS`), or None: every reading is tried.
+    value_km2, baseline_km2
+        A share claim given in km² by the claimant ("801 of 1,268 km²"):
+        the km² claimed and the claimant's baseline; ``value`` is then
+        ``value_km2 / baseline_km2``. ``baseline_km2`` alone: an explicit
+        baseline for a share written as a share.
+    confidence
+        How sure the one entering it is that the claim was made as recorded (0–1).
     geometry
         The claimed polygon or line (lon/lat).
+    ref
+        The user's own id of the claim (``claim_id``/``id`` column): the
+        ledger upserts by it.
     claim_id
         The ledger's id once stored.
     extra
@@ -141,22 +214,33 @@ class Claim:
     period_start: int | None = None
     period_end: int | None = None
     tolerance: float | None = None
+    reading: str | None = None
+    value_km2: float | None = None
+    baseline_km2: float | None = None
+    confidence: float | None = None
     geometry: BaseGeometry | None = None
+    ref: str | None = None
     claim_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     origin: str = ""
 
     @property
     def has_point(self) -> bool:
+        """Whether the claim has a point (given or resolved from its name)."""
         return self.lon is not None and self.lat is not None
 
     def uid(self) -> str:
         """A content hash of what was claimed (same claim imported twice → same uid)."""
-        key = json.dumps([self.kind, self.claimant, self.published_at, self.source_url, self.text, self.settlement,
-                          self.lon, self.lat, self.side, self.change, self.metric, self.value, self.region,
-                          self.baseline, self.convention, self.period_start, self.period_end,
-                          None if self.geometry is None else shapely.to_wkt(self.geometry, rounding_precision=7)],
-                         ensure_ascii=False, default=str)
+        parts: list[Any] = [self.kind, self.claimant, self.published_at, self.source_url, self.text, self.settlement,
+                            self.lon, self.lat, self.side, self.change, self.metric, self.value, self.region,
+                            self.baseline, self.convention, self.period_start, self.period_end,
+                            None if self.geometry is None else shapely.to_wkt(self.geometry, rounding_precision=7)]
+        # fields added later enter the key only when set: claims stored before keep their uid
+        newer = {k: getattr(self, k) for k in ("reading", "value_km2", "baseline_km2", "confidence")
+                 if getattr(self, k) is not None}
+        if newer:
+            parts.append(newer)
+        key = json.dumps(parts, ensure_ascii=False, default=str)
         return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,8 +257,13 @@ class Claim:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "record") -> "Claim":
-        """Inverse of :meth:`to_dict` (validates like :func:`parse_claim`)."""
-        c = parse_claim(d, where)
+        """Inverse of :meth:`to_dict` (validates like :func:`parse_claim`, without the side and clock checks).
+
+        ``claim_id`` here is the ledger's id, not a user's: the user's is ``ref``.
+        """
+        rec = {k: v for k, v in d.items() if k not in ("claim_id", "id")}
+        rec.update(rec.pop("extra", None) or {})
+        c = parse_claim(rec, where, sides=None, max_future_days=None)
         c.claim_id = d.get("claim_id")
         c.origin = d.get("origin") or where
         return c
@@ -206,28 +295,74 @@ def _time(value: Any, what: str) -> int:
 
     try:
         t = parse_time(value)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
+    except (ValueError, OverflowError) as exc:
+        raise _FieldError(what, str(exc).rstrip(".")) from None
     if t is None:
-        raise ValueError(f"{what} is missing")
+        raise _FieldError(what, "is missing")
     return t
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?$")
+
+
+def _number_text(s: str) -> str:
+    """``1,268`` / ``1 268`` → ``1268`` (thousands); ``0,64`` → ``0.64`` (a decimal comma)."""
+    s = s.strip()
+    if _THOUSANDS.match(s):
+        return re.sub(r"[, \u00a0\u202f]", "", s)
+    return s.replace(",", ".")
 
 
 def _float(value: Any, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
     if _blank(value):
         return None
+    if isinstance(value, bool):
+        raise _FieldError(what, f"{value!r} is not a number")
     try:
-        v = float(str(value).strip().replace(",", ".")) if not isinstance(value, (int, float)) else float(value)
+        v = float(_number_text(str(value))) if not isinstance(value, (int, float)) else float(value)
     except ValueError:
-        raise ValueError(f"{what} {value!r} is not a number") from None
+        raise _FieldError(what, f"{value!r} is not a number") from None
     if not math.isfinite(v):
-        raise ValueError(f"{what} {value!r} is not a finite number")
+        raise _FieldError(what, f"{value!r} is not a finite number")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{what} {v:g} is outside [{lo:g}, {hi:g}]")
+        rng = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+        raise _FieldError(what, f"{v:g} is outside {rng}")
+    return v
+
+
+def parse_confidence(value: Any, what: str = "confidence") -> float | None:
+    """A confidence in [0, 1], or a percentage written with ``%`` (``90%`` → 0.9); None when blank.
+
+    A bare number above 1 (``7``) is an error, never read as a percentage: 7 might be 7 %, 70 % or a
+    score out of 10, and guessing would store a different claim than the one meant.
+
+    Raises
+    ------
+    ValueError
+        With the reason (the caller adds where).
+    """
+    if _blank(value):
+        return None
+    s = str(value).strip()
+    if s.endswith("%"):
+        v = _float(s[:-1], what, 0, 100)
+        return None if v is None else v / 100.0
+    v = _float(value, what)
+    if v is None or not 0.0 <= v <= 1.0:
+        raise _FieldError(what, f"{s} is not in [0, 1] (write {s}% for a percentage)")
     return v
 
 
 def _geometry(value: Any) -> BaseGeometry | None:
+    try:
+        return _geometry_(value)
+    except _FieldError:
+        raise
+    except ValueError as exc:
+        raise _FieldError("geometry", str(exc)) from None
+
+
+def _geometry_(value: Any) -> BaseGeometry | None:
     if _blank(value):
         return None
     try:
@@ -237,13 +372,13 @@ def _geometry(value: Any) -> BaseGeometry | None:
             s = str(value).strip()
             g = shapely.from_geojson(s) if s.startswith("{") else shapely.from_wkt(s)
     except Exception as exc:  # shapely raises GEOSException subclasses with GEOS text
-        raise ValueError(f"geometry is neither WKT nor GeoJSON ({str(exc).splitlines()[0][:120]})") from None
+        raise ValueError(f"is neither WKT nor GeoJSON ({str(exc).splitlines()[0][:120]})") from None
     if g is None or g.is_empty:
-        raise ValueError("geometry is empty")
+        raise ValueError("is empty")
     g = shapely.force_2d(g)
     x0, y0, x1, y1 = g.bounds
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise ValueError(f"geometry is not in lon/lat degrees (bounds {g.bounds})")
+        raise ValueError(f"is not in lon/lat degrees (bounds {g.bounds})")
     if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_valid:
         g = shapely.make_valid(g)
         from ..borders import polygonal
@@ -252,29 +387,83 @@ def _geometry(value: Any) -> BaseGeometry | None:
     return g
 
 
-def _value(value: Any, metric: str) -> float:
+_KM2 = re.compile(r"\s*(km²|km2|sq\.?\s*km|square\s+kilometres|square\s+kilometers)\s*$", re.I)
+_OF = re.compile(r"^(.+?)\s+(?:of|out of|из|з)\s+(.+)$", re.I)
+
+
+def _km2_text(s: str) -> tuple[str, bool]:
+    """Text without a trailing km² unit, and whether it had one."""
+    m = _KM2.search(s)
+    return (s[:m.start()].strip(), True) if m else (s.strip(), False)
+
+
+def _value(value: Any, metric: str) -> tuple[float, float | None, float | None]:
+    """``(value, value_km2, baseline_km2)``: a share claim may be given in km² ("801 of 1,268 km²")."""
     if _blank(value):
-        raise ValueError(f"value is missing for metric {metric}")
+        raise _FieldError("value", f"is missing (metric {metric} needs a number)")
     s = str(value).strip()
-    pct = s.endswith("%")
-    v = _float(s.rstrip("%").strip(), "value")
     if metric in SHARE_METRICS:
+        m = _OF.match(s)
+        if m:  # "801 of 1,268 km²": the claimant's own km² and baseline
+            num, _ = _km2_text(m.group(1))
+            den, _ = _km2_text(m.group(2))
+            part, whole = _float(num, "value", 0), _float(den, "value", 0)
+            if not whole:
+                raise _FieldError("value", f"{s!r}: the baseline after 'of' must be a positive km² figure")
+            if part > whole:
+                raise _FieldError("value", f"{s!r}: {part:g} km² is more than the baseline {whole:g} km²")
+            return part / whole, part, whole
+        num, km2 = _km2_text(s)
+        if km2:
+            return -1.0, _float(num, "value", 0), None  # share from the baseline, once known
+        pct = num.endswith("%")
+        v = _float(num.rstrip("%").strip(), "value")
         if pct or v > 1.0:
             v = v / 100.0
         if not 0.0 <= v <= 1.0:
-            raise ValueError(f"value {s!r} is not a share between 0 and 100%")
-    return v
+            raise _FieldError("value", f"{s!r} is not a share between 0 and 100%")
+        return v, None, None
+    num, _ = _km2_text(s)
+    if num.endswith("%"):
+        raise _FieldError("value", f"{s!r} is a percentage, but metric {metric} is in km²")
+    return _float(num, "value"), None, None
 
 
-def parse_claim(d: dict[str, Any], where: str = "record") -> Claim:
-    """Validate one input record and build a :class:`Claim`.
+def _baseline(value: Any) -> tuple[str, float | None]:
+    """``(baseline text, km² or None)``: ``peak``, a date, or a number of km² (``1268``, ``1,268 km²``)."""
+    s = str(value).strip()
+    if s.lower() == "peak":
+        return "peak", None
+    num, km2 = _km2_text(s)
+    try:
+        v = float(_number_text(num))
+    except ValueError:
+        v = None
+    if v is not None and (km2 or "-" not in num):
+        if not (math.isfinite(v) and v > 0):
+            raise _FieldError("baseline", f"{s!r} must be a positive number of km²")
+        return f"{v:g} km²", v
+    _time(s, "baseline")  # must be a date
+    return s, None
+
+
+def parse_claim(d: dict[str, Any], where: str = "record", *, sides: Sequence[str] | None = DEFAULT_SIDES,
+                max_future_days: float | None = MAX_FUTURE_DAYS, now: float | None = None) -> Claim:
+    """Validate one input record and build a :class:`Claim` — the one validator of every way in.
 
     Parameters
     ----------
     d
-        Field → value (CSV row or JSON object).
+        Field → value (CSV row, JSON object, CLI options or an API body).
     where
         ``"<file> line N"``, for messages.
+    sides
+        The sides a claim may name (the store's); None skips the check
+        (claims read back from the ledger).
+    max_future_days
+        A time later than the clock plus this many days is refused; None skips the check.
+    now
+        The clock (epoch seconds) for that check; the system clock when None.
 
     Returns
     -------
@@ -282,35 +471,53 @@ def parse_claim(d: dict[str, Any], where: str = "record") -> Claim:
 
     Raises
     ------
-    ValueError
-        Naming ``where`` and the reason, when the record is not a usable claim.
+    ClaimInputError
+        Naming ``where``, the field and the reason, when the record is not a usable claim.
     """
     try:
-        return _parse(d)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        c = _parse(d, sides)
+        if max_future_days is not None:
+            limit = (now if now is not None else _clock.time()) + max_future_days * 86400
+            for name, t in (("time", c.published_at), ("period_end", c.period_end)):
+                if t is not None and t > limit:
+                    from ..model import iso
+
+                    raise _FieldError(name, f"{iso(t)} is in the future (more than {max_future_days:g} days "
+                                            "ahead of the clock)")
+        return c
+    except _FieldError as exc:
+        raise ClaimInputError(where, exc.field, exc.reason) from None
+    except ValueError as exc:  # pragma: no cover - every check above raises _FieldError
+        raise ClaimInputError(where, None, str(exc)) from None
 
 
-def _parse(d: dict[str, Any]) -> Claim:
+def _choice(d: dict, key: str, allowed: Sequence[str], what: str = "") -> str | None:
+    v = _text(d, key).lower() or None
+    if v is not None and v not in allowed:
+        raise _FieldError(key, f"{v!r} is not one of {', '.join(allowed)}{what}")
+    return v
+
+
+def _parse(d: dict[str, Any], sides: Sequence[str] | None) -> Claim:
     if not isinstance(d, dict):
-        raise ValueError(f"a claim must be an object with fields, not {type(d).__name__}")
+        raise _FieldError(None, f"a claim must be an object with fields, not {type(d).__name__}")
     claimant = _text(d, "claimant")
     if not claimant:
-        raise ValueError("claimant is missing")
+        raise _FieldError("claimant", "is missing")
     tkey = next((k for k in _TIME_KEYS if not _blank(d.get(k))), None)
     if tkey is None:
-        raise ValueError("time is missing (give time / published_at as ISO-8601 or epoch seconds)")
+        raise _FieldError("time", "is missing (give time / published_at as ISO-8601 or epoch seconds)")
     published = _time(d[tkey], tkey)
     text = _text(d, "text")
     if len(text) > MAX_TEXT:
-        raise ValueError(f"text is longer than {MAX_TEXT} characters")
+        raise _FieldError("text", f"is longer than {MAX_TEXT} characters")
     lon = _float(d.get("lon"), "lon", -180, 180)
     lat = _float(d.get("lat"), "lat", -90, 90)
     if (lon is None) != (lat is None):
-        raise ValueError("lon and lat must be given together")
+        raise _FieldError("lon" if lon is None else "lat", "lon and lat must be given together")
     geom = _geometry(d.get("geometry", d.get("wkt")))
     metric = _text(d, "metric") or None
-    kind = _text(d, "kind").lower() or None
+    kind = _choice(d, "kind", KINDS)
     if kind is None:
         if metric:
             kind = "numeric"
@@ -318,13 +525,16 @@ def _parse(d: dict[str, Any]) -> Claim:
             kind = "line" if "Line" in geom.geom_type else "polygon"
         else:
             kind = "settlement"
-    if kind not in KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     side = _text(d, "side").lower() or None
-    change = _text(d, "change").lower() or None
+    if side is not None and sides is not None and side not in sides:
+        raise _FieldError("side", f"{side!r} is not one of the store's sides ({', '.join(sides)})")
+    change = _choice(d, "change", CHANGES)
     convention = _text(d, "convention") or "clipped"
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+        raise _FieldError("convention", f"{convention!r} is not one of {', '.join(CONVENTIONS)}")
+    reading = _choice(d, "reading", READINGS)
+    confidence = parse_confidence(d.get("confidence"))
+    ref = next((str(d[k]).strip() for k in _REF_KEYS if not _blank(d.get(k))), None)
     near = None
     if not _blank(d.get("near")):
         raw = d["near"]
@@ -334,55 +544,84 @@ def _parse(d: dict[str, Any]) -> Claim:
         except (TypeError, ValueError):
             near = ()
         if len(near) != 3 or not (-180 <= near[0] <= 180 and -90 <= near[1] <= 90 and near[2] > 0):
-            raise ValueError(f"near {raw!r} must be 'lon lat radius_km'")
+            raise _FieldError("near", f"{raw!r} must be 'lon lat radius_km'")
     c = Claim(kind=kind, claimant=claimant, published_at=published, source_url=_text(d, "source_url", "url"),
               text=text, language=_text(d, "language", "lang").lower(), side=side, change=change,
-              convention=convention, near=near,
+              convention=convention, near=near, confidence=confidence, ref=ref,
               extra={k: v for k, v in d.items() if k not in _KNOWN and not _blank(v)})
+    if kind != "numeric" and reading is not None:
+        raise _FieldError("reading", f"applies to numeric claims only, not to a {kind} claim")
     if kind == "settlement":
         c.settlement = _text(d, "settlement", "name") or None
         if geom is not None and geom.geom_type == "Point" and lon is None:
             lon, lat = geom.x, geom.y
         c.lon, c.lat = lon, lat
         if c.settlement is None and lon is None:
-            raise ValueError("a settlement claim needs settlement (a name) or lon/lat")
+            raise _FieldError("settlement", "a settlement claim needs settlement (a name) or lon/lat")
         if side is None:
-            raise ValueError("side is missing (the side that took or lost the place)")
-        if change not in CHANGES:
-            raise ValueError(f"change {change!r} must be one of {', '.join(CHANGES)}")
+            raise _FieldError("side", "is missing (the side that took or lost the place)")
+        if change is None:
+            raise _FieldError("change", f"is missing: one of {', '.join(CHANGES)}")
     elif kind == "numeric":
         if metric not in METRICS:
-            raise ValueError(f"metric {metric!r} must be one of {', '.join(METRICS)}")
+            raise _FieldError("metric", f"{metric!r} must be one of {', '.join(METRICS)}")
         if side is None:
-            raise ValueError("side is missing (whose ground the number is about)")
+            raise _FieldError("side", "is missing (whose ground the number is about)")
         c.metric = metric
-        c.value = _value(d.get("value"), metric)
+        c.reading = reading
+        if not _blank(d.get("value_km2")) and metric in SHARE_METRICS:  # read back from the ledger
+            c.value_km2 = _float(d["value_km2"], "value_km2", 0)
+            c.value = None
+        else:
+            c.value, c.value_km2, c.baseline_km2 = _value(d.get("value"), metric)
         c.region = _text(d, "region") or "theatre"
-        c.baseline = _text(d, "baseline") or None
+        base = d.get("baseline")
+        if _blank(base) and not _blank(d.get("baseline_km2")):
+            base = d["baseline_km2"]
         if metric in SHARE_METRICS:
-            c.baseline = c.baseline or "peak"
-            if c.baseline != "peak":
-                _time(c.baseline, "baseline")  # must be a date
+            if not _blank(base):
+                text_b, km2 = _baseline(base)
+                if km2 is not None and c.baseline_km2 is not None and abs(km2 - c.baseline_km2) > 1e-6:
+                    raise _FieldError("baseline", f"{text_b} differs from the baseline in the value "
+                                                  f"({c.baseline_km2:g} km²)")
+                c.baseline_km2 = km2 if km2 is not None else c.baseline_km2
+                c.baseline = text_b
+            c.baseline = (f"{c.baseline_km2:g} km²" if c.baseline_km2 is not None else c.baseline) or "peak"
+            if c.value_km2 is not None:
+                if c.baseline_km2 is None:
+                    raise _FieldError("baseline", "a share given in km² needs the claimant's baseline in km² "
+                                                  "('801 of 1268 km²' or baseline=1268)")
+                if c.value_km2 > c.baseline_km2:
+                    raise _FieldError("value", f"{c.value_km2:g} km² is more than the baseline "
+                                               f"{c.baseline_km2:g} km²")
+                c.value = c.value_km2 / c.baseline_km2
+            if c.baseline_km2 is not None and reading not in (None, *AREA_READINGS):
+                raise _FieldError("reading", f"{reading!r} reads the baseline from the map, but the claim gives "
+                                             f"its own ({c.baseline}): use {' or '.join(AREA_READINGS)}")
+        else:
+            if not _blank(base):
+                raise _FieldError("baseline", f"applies to shares, not to metric {metric}")
+            if reading not in (None, *AREA_READINGS):
+                raise _FieldError("reading", f"{reading!r} needs a baseline; metric {metric} is read as "
+                                             f"{' or '.join(AREA_READINGS)}")
         if metric == "change_km2":
             if _blank(d.get("period_start")) or _blank(d.get("period_end")):
-                raise ValueError("change_km2 needs period_start and period_end")
+                raise _FieldError("period_start" if _blank(d.get("period_start")) else "period_end",
+                                  "is missing: change_km2 needs period_start and period_end")
             c.period_start = _time(d["period_start"], "period_start")
             c.period_end = _time(d["period_end"], "period_end")
             if c.period_start >= c.period_end:
-                raise ValueError("period_start must be before period_end")
+                raise _FieldError("period_start", "must be before period_end")
         c.tolerance = _float(d.get("tolerance"), "tolerance", 0, None)
     else:
         if geom is None:
-            raise ValueError(f"a {kind} claim needs geometry (WKT or GeoJSON)")
+            raise _FieldError("geometry", f"is missing: a {kind} claim needs geometry (WKT or GeoJSON)")
         want = ("Polygon", "MultiPolygon") if kind == "polygon" else ("LineString", "MultiLineString")
         if geom.geom_type not in want:
-            raise ValueError(f"a {kind} claim needs a {' or '.join(want)}, got {geom.geom_type}")
+            raise _FieldError("geometry", f"a {kind} claim needs a {' or '.join(want)}, got {geom.geom_type}")
         if side is None:
-            raise ValueError("side is missing (the side claiming the ground)")
-        change = change or "taken"
-        if change not in CHANGES:
-            raise ValueError(f"change {change!r} must be one of {', '.join(CHANGES)}")
-        c.change = change
+            raise _FieldError("side", "is missing (the side claiming the ground)")
+        c.change = change or "taken"
         c.geometry = geom
         c.lon, c.lat = lon, lat
     return c
@@ -427,15 +666,16 @@ def _from_feature(rec: Any) -> Any:
     return rec
 
 
-def parse_claims_text(text: str, fmt: str, source: str = "<input>") -> ClaimReadResult:
-    """Claims from CSV or JSON text (``fmt``: ``csv``, ``json`` or ``jsonl``)."""
+def parse_claims_text(text: str, fmt: str, source: str = "<input>", *,
+                      sides: Sequence[str] | None = DEFAULT_SIDES) -> ClaimReadResult:
+    """Claims from CSV or JSON text (``fmt``: ``csv``, ``json`` or ``jsonl``); ``sides``: the store's."""
     claims: list[Claim] = []
     problems: list[str] = []
 
     def take(line: int, rec: Any) -> None:
         where = f"{source} line {line}"
         try:
-            c = parse_claim(_from_feature(rec), where)
+            c = parse_claim(_from_feature(rec), where, sides=sides)
         except ValueError as exc:
             problems.append(str(exc))
             return
@@ -485,7 +725,8 @@ def parse_claims_text(text: str, fmt: str, source: str = "<input>") -> ClaimRead
     return ClaimReadResult(claims, problems, source)
 
 
-def read_claims(path: str | Path, fmt: str | None = None) -> ClaimReadResult:
+def read_claims(path: str | Path, fmt: str | None = None, *,
+                sides: Sequence[str] | None = DEFAULT_SIDES) -> ClaimReadResult:
     """Read claims from a CSV, JSON, JSON Lines or GeoJSON file.
 
     Parameters
@@ -495,6 +736,8 @@ def read_claims(path: str | Path, fmt: str | None = None) -> ClaimReadResult:
     fmt
         ``csv``, ``json`` or ``jsonl``; from the suffix when None
         (``.geojson`` is JSON).
+    sides
+        The sides a claim may name (pass the store's ``sides``).
 
     Returns
     -------
@@ -517,4 +760,20 @@ def read_claims(path: str | Path, fmt: str | None = None) -> ClaimReadResult:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{p}: cannot read the claims file ({exc}).") from None
-    return parse_claims_text(text, fmt, p.name)
+    res = parse_claims_text(text, fmt, p.name, sides=sides)
+    _same_ref_twice(res)
+    return res
+
+
+def _same_ref_twice(res: ClaimReadResult) -> None:
+    """Two rows of one file with the same id: the later would silently overwrite the earlier; skip it."""
+    seen: dict[str, str] = {}
+    keep = []
+    for c in res.claims:
+        if c.ref is not None and c.ref in seen:
+            res.problems.append(f"{c.origin}: field 'claim_id': {c.ref!r} was already used by {seen[c.ref]}")
+            continue
+        if c.ref is not None:
+            seen[c.ref] = c.origin
+        keep.append(c)
+    res.claims = keep

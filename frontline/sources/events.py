@@ -12,7 +12,8 @@ content):
 ``csv``
     Header row with ``time`` (or ``date``), ``lon``, ``lat`` and optionally
     ``precision_m``, ``side``, ``type``, ``source_url``, ``confidence``,
-    ``title``, ``id``. Example::
+    ``title``, ``id``. ``confidence`` is a number in [0, 1] or a percentage
+    written with ``%`` (``90%``); a bare number above 1 is an error. Example::
 
         time,lon,lat,precision_m,side,type,source_url,confidence,title
         2025-03-10T08:00Z,35.21,51.20,50,ua,equipment_loss,https://x/1,0.9,BMP-2 destroyed
@@ -45,6 +46,11 @@ content):
     view/<id>/``; ``precision_m`` 500 (geolocated to the nearest location).
 
 Malformed records are reported as ``"<file> line N: reason"`` and skipped.
+
+The same event read from two formats (a KML imported as ``kml`` and as
+``geoconfirmed``, a CSV and a GeoJSON of one export) is stored once: the
+ledger merges events with the same time (±60 s), place (within ~50 m) and
+title (or type when untitled) — :func:`frontline.store.ledger.add_events`.
 """
 
 from __future__ import annotations
@@ -176,9 +182,12 @@ def _event(d: dict[str, Any], lon: Any = None, lat: Any = None) -> Event:
     if lon is None or lat is None:
         raise ValueError("lon/lat are missing")
     t = _time(d.get("time", d.get("date", d.get("datetime"))))
-    conf = _num(d.get("confidence"), "confidence", 0, 100)
-    if conf is not None and conf > 1:
-        conf = conf / 100.0  # given as a percentage
+    from .claims import parse_confidence
+
+    try:  # [0, 1], or a percentage only when written with "%": a bare 7 is an error, not 0.07
+        conf = parse_confidence(d.get("confidence"))
+    except ValueError as exc:
+        raise ValueError(f"field 'confidence': {exc}") from None
     return Event(time=t, lon=lon, lat=lat, precision_m=_num(d.get("precision_m"), "precision_m", 0, 1e6),
                  side=_side(d.get("side")), type=_etype(d.get("type")),
                  source_url=str(d.get("source_url") or d.get("url") or "").strip(), confidence=conf,

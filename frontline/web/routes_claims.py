@@ -9,8 +9,17 @@
   :mod:`frontline.sources.claims`). Needs ``Authorization: Bearer <token>``
   (or ``X-Frontline-Token``) equal to the app's ``write_token``: 403 when the
   app has none (writes disabled), 401 when missing or wrong; bodies over
-  64 KB → 413; invalid fields → 422 naming the field. The store is opened
-  writable for the write only, and every claim is re-verified.
+  64 KB → 413; invalid fields → 422 naming the field (the validator of
+  :func:`frontline.sources.claims.parse_claim`, as for the CLI and files).
+  A ``claim_id`` in the body is the user's own id: posting it again with
+  new content updates the claim (200, ``outcome: updated``). The store is
+  opened writable for the write only, and every claim is re-verified.
+
+Numeric claims carry ``detail.reading`` (the reading of "side's ground"
+that fits: ``held``, ``held+contested``, …; None when none does) and
+``detail.readings`` (the map's value under each); settlement and shape
+claims the map showed before they were made have ``shown_before_claim``
+true, a negative ``lag_days`` and ``detail.note``.
 """
 
 from __future__ import annotations
@@ -60,7 +69,11 @@ def register(app, svc) -> None:
                                            "settlement", "side", "change", "metric", "value", "region", "baseline",
                                            "convention")}
             props["status"] = s.get("status") or "unchecked"
-            props["lag_days"] = (s.get("detail") or {}).get("lag_days")
+            det = s.get("detail") or {}
+            props["lag_days"] = det.get("lag_days")
+            props["shown_before_claim"] = det.get("shown_before_claim")
+            props["reading"] = det.get("reading")  # numeric claims: the reading of "side's ground" that fits
+            props["ref"] = d.get("ref")
             props["detail"] = s.get("detail") or {}
             props["checked_against"] = s.get("version_id")
             feats.append({"type": "Feature", "id": d["claim_id"], "geometry": geom, "properties": props})
@@ -124,27 +137,27 @@ def register(app, svc) -> None:
         allowed = {"theatre", "ukraine", "russia"} | {f"{k}:{s}" for k in ("home", "outside") for s in sides}
         if region not in (None, "") and region not in allowed:  # no files over HTTP: they would read the disk
             raise ApiError(422, "region", f"region must be one of {', '.join(sorted(allowed))}.")
-        if rec.get("side") not in (None, "") and str(rec["side"]).lower() not in sides:
-            raise ApiError(422, "side", f"side must be one of {', '.join(sides)}.")
         from ..analysis.claims import resolve_settlements, verify_all
-        from ..sources.claims import parse_claim
+        from ..sources.claims import ClaimInputError, parse_claim
         from ..store import open_store
 
-        try:
-            c = parse_claim(rec, "body")
-        except ValueError as exc:
-            msg = str(exc)
-            field = msg.split(": ", 1)[1].split(" ", 1)[0] if ": " in msg else None
-            raise ApiError(422, field, msg) from None
+        try:  # the one validator of the CLI and the file import: side among the store's, confidence, time, …
+            c = parse_claim(rec, "body", sides=sides)
+        except ClaimInputError as exc:
+            raise ApiError(422, exc.field, str(exc)) from None
         with svc.lock:
             st = open_store(svc.store.path)  # svc.store is read-only: a writable handle for this write only
             try:
                 res = resolve_settlements([c], store=st)
-                [(cid, added)] = ledger.add_claims(st, [c], res)
+                [(cid, outcome)] = ledger.upsert_claims(st, [c], res)
                 verify_all(st)
                 cur = ledger.current_status(st).get(cid, {})
+            except ValueError as exc:  # an update that would duplicate another stored claim
+                raise ApiError(409, "claim_id", str(exc)) from None
             finally:
                 st.close()
-        return JSONResponse({"claim_id": cid, "added": added, "status": cur.get("status"),
+        added = outcome == "added"
+        return JSONResponse({"claim_id": cid, "added": added, "outcome": outcome, "status": cur.get("status"),
+                             "reading": (cur.get("detail") or {}).get("reading"),
                              "detail": cur.get("detail"), "resolution": res[0]},
                             status_code=201 if added else 200, headers={"Cache-Control": "no-cache"})
