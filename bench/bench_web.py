@@ -21,8 +21,18 @@ slider steps (``setTime`` to the next version: time until the new held ground
 is drawn, i.e. the state source loaded and a frame rendered, and until the
 map is idle with arrows and units too; the analysis layers load after that),
 stepped at a user's pace (0.4 s between steps, the page prefetches the
-neighbours meanwhile) and as random jumps. Bars (issue 4): state p95 ≤ 100 ms warm, slider
-step p95 ≤ 200 ms, first load ≤ 2 s.
+neighbours meanwhile) and as random jumps, each also until the whole map is
+idle (settlements, contact line, corridors and points drawn: ``timing.all``).
+Bars (issue 4): state p95 ≤ 100 ms warm, slider step p95 ≤ 200 ms, first
+load ≤ 2 s; (issue 12) whole map idle per step p95 ≤ 500 ms, random jump p95 ≤ 1 s.
+
+Settlements (issue 12): ``/api/settlements`` at the page's zoom for random
+versions, cold and warm, against the baseline of the old path measured in
+this process (the control map cut to the places' box, then
+``status_codes``), checked to give the same statuses. Contention: the cold
+state of a version asked while analyses of other versions (contact line,
+corridors, settlements, changes, the monthly front-length series) are being
+computed, against the same kind of cold state asked alone.
 
 ``--screenshot PATH`` instead writes the README screenshot: the demo store,
 1280×800, at the narrowest corridor with its width label.
@@ -137,11 +147,97 @@ def bench_http(base: str, store_path: Path, n: int, zooms: list[int], n_naive: i
     return out
 
 
+def bench_settlements(base: str, store_path: Path, n: int, n_baseline: int) -> dict:
+    """``/api/settlements`` cold and warm at random versions; the old path (cut map + status_codes) as baseline."""
+    import httpx
+    import numpy as np
+    import shapely
+
+    from frontline.analysis.settlements import status_codes
+    from frontline.web.app import _Service
+
+    out: dict = {"cold": [], "warm": [], "baseline": [], "same": 0, "checked": 0}
+    with httpx.Client(base_url=base, timeout=120) as c:
+        vs = c.get("/api/versions").json()["versions"]
+        first = c.get("/api/settlements", params={"at": vs[-1]["id"], "zoom": 7}).json()
+        if not first.get("features") and first.get("note"):
+            out["note"] = first["note"]
+            return out
+        pick = random.Random(2).sample(vs, min(n, len(vs)))
+        for rnd in ("cold", "warm"):
+            for v in pick:
+                t = time.perf_counter()
+                r = c.get("/api/settlements", params={"at": v["id"], "zoom": 7})
+                out[rnd].append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200, r.text[:200]
+        out["n_places"] = len(first["features"])
+        svc = _Service(store_path, analyses=False)
+        gaz = svc.reference("settlements")
+        out["n_gazetteer"] = len(gaz.lon)
+        lon, lat = np.asarray(gaz.lon, float), np.asarray(gaz.lat, float)
+        byid = {v.version_id: v for v in svc.versions()}
+        for v in pick[:n_baseline]:
+            sv = byid[v["id"]]
+            t = time.perf_counter()
+            cm = svc.local_map(sv, (lon.min() - 0.05, lat.min() - 0.05, lon.max() + 0.05, lat.max() + 0.05))
+            codes, labels = status_codes((lon, lat), cm)
+            out["baseline"].append((time.perf_counter() - t) * 1000)
+            old = dict(zip(np.asarray(gaz.ids).tolist(), np.array(labels, dtype=object)[codes].tolist()))
+            fc = c.get("/api/settlements", params={"at": v["id"], "limit": 20000}).json()  # every place
+            out["checked"] += len(fc["features"])
+            out["same"] += sum(old[f["properties"]["id"]] == f["properties"]["status"] for f in fc["features"])
+    return out
+
+
+def bench_contention(base: str, n: int) -> dict:
+    """Cold ``/api/state`` alone, and while analyses of other versions are being computed."""
+    import threading
+
+    import httpx
+
+    out: dict = {"alone": [], "busy": [], "analysis": []}
+    with httpx.Client(base_url=base, timeout=300) as c:
+        vs = c.get("/api/versions").json()["versions"]
+    rng = random.Random(3)
+    pool = rng.sample(range(1, len(vs)), min(len(vs) - 1, 4 * n))
+    for k in range(n):
+        i_alone, i_busy, i_an = pool[4 * k], pool[4 * k + 1], pool[4 * k + 2]
+        with httpx.Client(base_url=base, timeout=300) as c:
+            t = time.perf_counter()
+            c.get("/api/state", params={"at": vs[i_alone]["id"], "zoom": 6})
+            out["alone"].append((time.perf_counter() - t) * 1000)
+        a, b = vs[i_an - 1]["id"], vs[i_an]["id"]
+        urls = [("/api/contact-line", {"at": b}), ("/api/corridors", {"at": b, "ground": "held"}),
+                ("/api/settlements", {"at": b, "zoom": 7}), ("/api/change", {"from": a, "to": b, "top": 8})]
+        if k == 0:
+            urls.append(("/api/contact-line/series", {"every": "month"}))
+        done: list[float] = []
+
+        def fire(u, p):
+            with httpx.Client(base_url=base, timeout=600) as c2:
+                t0 = time.perf_counter()
+                c2.get(u, params=p)
+                done.append((time.perf_counter() - t0) * 1000)
+
+        th = [threading.Thread(target=fire, args=up) for up in urls]
+        for x in th:
+            x.start()
+        time.sleep(0.05)  # the analyses are under way
+        with httpx.Client(base_url=base, timeout=300) as c:
+            t = time.perf_counter()
+            c.get("/api/state", params={"at": vs[i_busy]["id"], "zoom": 6})
+            out["busy"].append((time.perf_counter() - t) * 1000)
+        for x in th:
+            x.join()
+        out["analysis"].append(max(done))
+    return out
+
+
 def bench_browser(base: str, loads: int, steps: int, jumps: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out = {"loads": [], "loads_warm": [], "marks": [], "steps": [], "steps_idle": [], "jumps": [],
-           "jumps_idle": []}
+    out = {"loads": [], "loads_warm": [], "marks": [], "steps": [], "steps_idle": [], "steps_all": [], "jumps": [],
+           "jumps_idle": [], "jumps_all": []}
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         for _ in range(loads):
@@ -166,18 +262,21 @@ def bench_browser(base: str, loads: int, steps: int, jumps: int) -> dict:
         i0 = rng.randrange(0, max(1, len(ids) - steps - 1))
         pg.evaluate(f"window.frontline.setTime('{ids[i0]}')")
         # setTime resolves when the map is idle; frontline.timing holds the time to the new held ground
-        # drawn (state source loaded and a frame rendered) and to idle (points and labels too)
-        step = "async (id) => { await window.frontline.setTime(id); const t = window.frontline.timing; " \
-               "return [t.drawn, t.idle]; }"
+        # drawn (state source loaded and a frame rendered), to idle (points and labels too), and to the
+        # whole map idle (every shown analysis layer loaded and drawn: extras() resolves then)
+        step = "async (id) => { await window.frontline.setTime(id); await window.frontline.extras(); " \
+               "const t = window.frontline.timing; return [t.drawn, t.idle, t.all]; }"
         for k in range(1, steps + 1):
             pg.wait_for_timeout(400)  # a user looks at the map between steps
-            d, i = pg.evaluate(step, ids[min(len(ids) - 1, i0 + k)])
+            d, i, a = pg.evaluate(step, ids[min(len(ids) - 1, i0 + k)])
             out["steps"].append(d)
             out["steps_idle"].append(i)
+            out["steps_all"].append(a)
         for j in rng.sample(range(len(ids)), min(jumps, len(ids))):
-            d, i = pg.evaluate(step, ids[j])
+            d, i, a = pg.evaluate(step, ids[j])
             out["jumps"].append(d)
             out["jumps_idle"].append(i)
+            out["jumps_all"].append(a)
         ctx.close()
         b.close()
     return out
@@ -230,6 +329,9 @@ def main() -> None:
     ap.add_argument("--jumps", type=int, default=15, help="cold random jumps in the browser")
     ap.add_argument("--loads", type=int, default=5, help="first page loads")
     ap.add_argument("--no-http", action="store_true", help="browser numbers only (skip the HTTP passes)")
+    ap.add_argument("--settlements", type=int, default=30, help="random versions for /api/settlements (0: skip)")
+    ap.add_argument("--baseline", type=int, default=3, help="versions for the old settlements path (slow)")
+    ap.add_argument("--contention", type=int, default=5, help="state-under-analyses rounds (0: skip)")
     ap.add_argument("--screenshot", type=Path, default=None, help="only write the README screenshot here")
     a = ap.parse_args()
     if a.screenshot:
@@ -268,6 +370,29 @@ def main() -> None:
             print(f"  baseline: naive endpoint (raw features, union, simplify, json; in-process) {stats(nv)}")
             print(f"  naive / warm median ratio ×{statistics.median(nv) / statistics.median(warm6):,.0f}; "
                   f"naive / cold ×{statistics.median(nv) / statistics.median(h[zooms[0]][0][0]):,.1f}")
+        if a.settlements:
+            se = bench_settlements(base, store, a.settlements, a.baseline)
+            print(f"\nGET /api/settlements?zoom=7 at {a.settlements} random versions")
+            if "note" in se:
+                print(f"  skipped: {se['note']}")
+            else:
+                print(f"  gazetteer {se['n_gazetteer']:,} places; {se['n_places']:,} sent at zoom 7 (whole theatre)")
+                print(f"  cold (first pass)  {stats(se['cold'])}   bar ≤ a few hundred ms")
+                print(f"  warm (second pass) {stats(se['warm'])}   bar p95 < 100 ms: "
+                      f"{'PASS' if p95(se['warm']) < 100 else 'FAIL'}")
+                if se["baseline"]:
+                    print(f"  baseline: old path (map cut to the places' box + status_codes, in-process) "
+                          f"{stats(se['baseline'])}")
+                    print(f"  baseline / cold median ratio ×{statistics.median(se['baseline']) / statistics.median(se['cold']):,.0f}; "
+                          f"same status for {se['same']:,} of {se['checked']:,} places")
+        if a.contention:
+            co = bench_contention(base, a.contention)
+            print(f"\nCold /api/state while analyses of other versions run ({a.contention} rounds; the first with "
+                  "the monthly front-length series)")
+            print(f"  alone (baseline)        {stats(co['alone'])}")
+            print(f"  with analyses running   {stats(co['busy'])}   ratio to alone ×"
+                  f"{statistics.median(co['busy']) / statistics.median(co['alone']):.1f}")
+            print(f"  the analyses took       {stats(co['analysis'])}")
         br = bench_browser(base, a.loads, a.steps, a.jumps)
         print(f"\nBrowser (Debian chromium, headless, software GL; flags {' '.join(ARGS)})")
         print(f"  first page load to map idle, cold HTTP cache {stats(br['loads'])}   bar ≤ 2000 ms: "
@@ -280,8 +405,15 @@ def main() -> None:
         print(f"  slider step, held ground drawn  {stats(br['steps'])}   bar p95 ≤ 200 ms: "
               f"{'PASS' if p95(br['steps']) <= 200 else 'FAIL'}")
         print(f"  slider step, map idle           {stats(br['steps_idle'])}   (points, labels too)")
+        print(f"  slider step, whole map idle     {stats(br['steps_all'])}   bar p95 ≤ 500 ms: "
+              f"{'PASS' if p95(br['steps_all']) <= 500 else 'FAIL'}   (settlements, contact line, corridors too)")
         print(f"  random jump, held ground drawn  {stats(br['jumps'])}   (no prefetch)")
         print(f"  random jump, map idle           {stats(br['jumps_idle'])}")
+        print(f"  random jump, whole map idle     {stats(br['jumps_all'])}   bar p95 ≤ 1000 ms: "
+              f"{'PASS' if p95(br['jumps_all']) <= 1000 else 'FAIL'}")
+        print(f"  whole map idle / held ground drawn, median ratio: steps ×"
+              f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
+              f"{statistics.median(br['jumps_all']) / statistics.median(br['jumps']):.1f}")
     finally:
         proc.terminate()
         proc.wait(10)

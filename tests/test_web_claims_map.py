@@ -41,7 +41,11 @@ def seeded(tmp_path_factory):
                  geometry=shapely.box(LON - 0.2, LAT - 0.15, LON + 0.2, LAT - 0.08))
     ids = [cid for cid, _ in ledger.add_claims(st, claims + [poly])]
     lags = {"confirmed": 3.5, "premature": 21.0}
-    ledger.save_statuses(st, [(cid, s, {"lag_days": lags.get(s)}) for cid, s in zip(ids, COLOURS)]
+    details = {s: {"lag_days": lags.get(s)} for s in COLOURS}
+    # shown on the map before it was claimed, and verified under a reading of "side's ground"
+    details["pending"] = {"lag_days": -4.0, "reading": "held+contested",
+                          "readings": [{"reading": "held", "value": 10.5}, {"reading": "held+contested", "value": 12.0}]}
+    ledger.save_statuses(st, [(cid, s, details[s]) for cid, s in zip(ids, COLOURS)]
                          + [(ids[-1], "contradicted", {})], vs[-1])
     # five events within ~300 m of each other (one cluster at zoom 9) and one 30 km away
     evs = [Event(time=t_last - (k + 1) * DAY, lon=LON + 0.002 * k, lat=LAT + 0.12, type="strike", side="ru",
@@ -110,6 +114,20 @@ def test_claim_popup_shows_claimant_status_lag(page):
     page.wait_for_selector(".maplibregl-popup-content .claim")
     text = page.inner_text(".maplibregl-popup-content")
     assert "Claimant 0" in text and "confirmed" in text and "3.5 days" in text and "confirmed claim text" in text
+    page.keyboard.press("Escape")
+
+
+def test_claim_popup_shows_reading_and_early_map(page):
+    k = list(COLOURS).index("pending")
+    pt = page.evaluate(f"""(() => {{ const p = window.frontline.map.project([{LON - 0.25 + 0.1 * k}, {LAT}]);
+                                     return [p.x, p.y]; }})()""")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + pt[0], box["y"] + pt[1])
+    page.wait_for_selector(".maplibregl-popup-content .claim .reading")
+    text = page.inner_text(".maplibregl-popup-content")
+    assert "Claimant 3" in text and "pending" in text
+    assert "map showed it 4.0 days before the claim" in text and "-4" not in text
+    assert "reading held+contested" in text and "held 10.5" in text and "held+contested 12" in text
     page.keyboard.press("Escape")
 
 

@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from frontline.model import CONTESTED, ControlMap, iso
 
-__all__ = ["status_codes", "settlement_status", "settlements_changed"]
+__all__ = ["status_codes", "status_on_control", "status_matrix", "settlement_status", "settlements_changed"]
 
 OUTSIDE_CODE = 0
 
@@ -216,6 +216,86 @@ def _codes_from_geometry(lon, lat, control_map: ControlMap, sides) -> np.ndarray
                 dist = np.array([shapely.distance(g, pts) for _, g in classes])
                 codes[gap] = np.array([code for code, _ in classes], dtype=np.int8)[dist.argmin(axis=0)]
     return codes
+
+
+def status_on_control(control: Any, points: Any) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """Status codes of points on a stored version's partition: the fast path, exact boundary rules.
+
+    The whole gazetteer at once (tens of thousands of places in tens of
+    milliseconds): the points are tested against the version's tile parts
+    and prepared homes (:func:`status_codes` on a map that carries its
+    ``control``), never against a side's whole ground, and the few points on
+    an edge are decided on the map cut to a small window around them. The
+    answer is the same as :func:`status_codes` on the map cut to the points'
+    box (what the web map did before), only without building that map.
+
+    Parameters
+    ----------
+    control
+        A :class:`~frontline.normalise.VersionControl` (from
+        :func:`frontline.state.version_control`), or a ControlMap carrying one.
+    points
+        Anything :func:`status_codes` takes.
+
+    Returns
+    -------
+    codes, labels
+        As :func:`status_codes`: one int8 code per point, ``labels[code]``.
+
+    Raises
+    ------
+    ValueError
+        When ``control`` is not a stored version's partition.
+    """
+    from frontline.model import utc
+    from frontline.normalise import LazyHeld
+
+    if isinstance(control, ControlMap):
+        if control.control is None:
+            raise ValueError("status_on_control needs a map read from a store (with its VersionControl).")
+        return status_codes(points, control)
+    if not hasattr(control, "tile_parts"):
+        raise ValueError(f"status_on_control needs a VersionControl, not {type(control).__name__}.")
+    vc = control
+    cm = ControlMap(source="", version_id="", valid_time=utc(0), held=LazyHeld(vc),
+                    contested=lambda: vc.contested, theatre=lambda: vc.theatre.geom, control=vc)
+    return status_codes(points, cm)
+
+
+def status_matrix(store: Any, versions: Sequence[Any], lon: Any, lat: Any) -> tuple[np.ndarray, list[str | None]]:
+    """Status of points at each of ``versions`` of a store, as a (versions × points) int8 matrix.
+
+    The exact boundary rules of :func:`status_codes` at the speed of the
+    tile-part lookup (:func:`status_on_control`); for the CLI's ``settlements
+    changed`` and any series of statuses.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    versions
+        Stored versions (``VersionInfo``), in the order wanted.
+    lon, lat
+        Arrays of degrees.
+
+    Returns
+    -------
+    matrix, labels
+        ``labels[matrix[t, i]]``: None (outside), the store's sides, then ``"contested"``.
+    """
+    from frontline.state import version_control
+
+    lon, lat = _lonlat((np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)))
+    labels: list[str | None] = [None, *store.sides, CONTESTED]
+    mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
+    for t, v in enumerate(versions):
+        codes, labs = status_on_control(version_control(store, v), (lon, lat))
+        for lab in labs:  # a side the store does not list (another source): its own code
+            if lab not in labels:
+                labels.append(lab)
+        remap = np.array([labels.index(lab) for lab in labs], dtype=np.int8)
+        mat[t] = remap[codes]
+    return mat, labels
 
 
 def settlement_status(points: Any, control_map: ControlMap, *, outside: str | None = None) -> np.ndarray:

@@ -30,6 +30,15 @@ Feature areas live in ``routes_<name>.py`` modules (each with
 ``register(app, svc)``), auto-registered: settlements and search
 (``routes_settlements``), contact line, corridors and road exposure
 (``routes_analysis``).
+
+No analysis delays the state path: analyses (settlements, contact line,
+corridors, roads, changes, areas, series) run on a second service with its
+own store handle, lock, partition cache and threads (``svc.analyses``,
+:meth:`_Service.offload`); ``/api/state``, ``/api/points`` and
+``/api/versions`` only ever take the app's own lock, held for reads and
+partition builds, never for an analysis. Both share the response cache,
+whose lock is held only to look up and store (an answer being made for one
+request is waited for by another instead of being made twice).
 """
 
 from __future__ import annotations
@@ -255,10 +264,28 @@ def _parse_zoom(z: str | None) -> float | None:
     return v
 
 
-class _Service:
-    """The store and caches behind the app (one lock: sqlite and the builders are shared)."""
+ANALYSIS_THREADS = 4  # analysis requests answered at once (they take turns on the analysis service's lock)
 
-    def __init__(self, store_path, *, gazetteer=None, roads=None, policy=None):
+
+class _Service:
+    """The store and caches behind the app.
+
+    Two services, each with its own store handle, lock and state cache, so
+    that no analysis ever holds the lock the state path needs:
+
+    * the app's service answers versions, ``/api/state`` and ``/api/points``,
+      with a partition builder of its own (its geometry is never touched by
+      an analysis thread);
+    * ``analyses`` (a second service, made by the first) answers every
+      analysis (settlements, contact line, corridors, roads, changes, series)
+      in threads of its own (:meth:`offload`), one at a time on its lock.
+
+    Response bodies are kept in one cache (:meth:`memo`) with a lock of its
+    own, held only to look up and store.
+    """
+
+    def __init__(self, store_path, *, gazetteer=None, roads=None, policy=None, analyses: bool = True,
+                 keep_states: int = 32):
         from ..state import time_policy
         from ..store import open_store
 
@@ -266,12 +293,54 @@ class _Service:
         self.policy = policy or time_policy()  # stale times: max age and strictness
         self.lock = threading.RLock()
         self._states: OrderedDict[int, tuple] = OrderedDict()
+        self._keep_states = keep_states
         self._borders: tuple[bytes, str] | None = None
         self._bodies: OrderedDict[tuple, bytes] = OrderedDict()
         self._body_bytes = 0
+        self._memo_lock = threading.Lock()
+        self._inflight: dict[tuple, threading.Event] = {}
         self._extra = {"settlements": gazetteer, "roads": roads}
         self.warmers: list[Callable] = []  # route modules add ``f(version)`` computing their default answer
         self._ref: dict[str, Any] = {}
+        self._codes: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # The state path builds partitions with a builder of its own: the shared one
+        # (frontline.state.version_control) belongs to the analyses, under their lock.
+        self._builder = None
+        self._limiter = None
+        self.analyses: _Service = (_Service(store_path, gazetteer=gazetteer, roads=roads, policy=self.policy,
+                                            analyses=False, keep_states=8) if analyses else self)
+        if analyses:
+            self.analyses._shared = True
+
+    _shared = False  # True on the analysis service: it uses frontline.state's shared partition builder
+
+    def offload(self, fn: Callable) -> Callable:
+        """A route handler run in the analysis threads, never in the threads the state path uses.
+
+        FastAPI runs plain ``def`` routes in one thread pool (40 threads);
+        analysis requests piling up there could make ``/api/state`` wait for
+        a thread. The returned ``async`` handler has ``fn``'s signature and
+        runs it in a pool of ``ANALYSIS_THREADS`` of its own (the warnings
+        context travels with it).
+        """
+        import contextvars
+        import functools
+        import typing
+
+        import anyio
+
+        # FastAPI reads the signature of the wrapper (inspect follows __wrapped__) and evaluates string
+        # annotations in the wrapper's module: give it the resolved types of fn's own module.
+        fn.__annotations__ = typing.get_type_hints(fn, include_extras=True)
+
+        @functools.wraps(fn)
+        async def run(*args, **kwargs):
+            if self._limiter is None:
+                self._limiter = anyio.CapacityLimiter(ANALYSIS_THREADS)
+            ctx = contextvars.copy_context()
+            return await anyio.to_thread.run_sync(lambda: ctx.run(fn, *args, **kwargs), limiter=self._limiter)
+
+        return run
 
     # -- consistent reads -----------------------------------------------------
     @contextmanager
@@ -361,10 +430,19 @@ class _Service:
                 return hit[1], hit[2]
         with self.read():
             self.check(v)
-            vc = version_control(self.store, v)
+            if self._shared:
+                vc = version_control(self.store, v)
+            else:
+                if self._builder is None:
+                    from ..normalise import PartitionBuilder
+                    from ..store import theatre_of
+
+                    self._builder = PartitionBuilder(theatre_of(self.store))
+                # what frontline.state.version_control does, on this service's own builder
+                vc = self._builder.build(self.store.pieces(self.store.member_fids(v)).values())
             feats = self.store.features_at(v)
             self._states[v.pk] = (v.revision, vc, feats)
-            while len(self._states) > 32:
+            while len(self._states) > self._keep_states:
                 self._states.popitem(last=False)
             return vc, feats
 
@@ -397,19 +475,32 @@ class _Service:
         parameters): a version's content never changes once imported, and a
         revision bumps ``revision``.
         """
-        with self.lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-                return body
-        body = make()
-        with self.lock:
-            if key not in self._bodies and len(body) <= CACHE_BYTES // 4:
-                self._bodies[key] = body
-                self._body_bytes += len(body)
-                while self._body_bytes > CACHE_BYTES and self._bodies:
-                    _, old = self._bodies.popitem(last=False)
-                    self._body_bytes -= len(old)
+        while True:
+            with self._memo_lock:
+                body = self._bodies.get(key)
+                if body is not None:
+                    self._bodies.move_to_end(key)
+                    return body
+                busy = self._inflight.get(key)
+                if busy is None:  # nobody is making it: this request does
+                    mine = self._inflight[key] = threading.Event()
+                    break
+            # The same answer is being made for another request (a prefetch, a second tab): wait for
+            # it instead of computing it twice; if that one fails, this one tries itself.
+            busy.wait(60.0)
+        try:
+            body = make()
+            with self._memo_lock:
+                if key not in self._bodies and len(body) <= CACHE_BYTES // 4:
+                    self._bodies[key] = body
+                    self._body_bytes += len(body)
+                    while self._body_bytes > CACHE_BYTES and self._bodies:
+                        _, old = self._bodies.popitem(last=False)
+                        self._body_bytes -= len(old)
+        finally:
+            with self._memo_lock:
+                self._inflight.pop(key, None)
+            mine.set()
         return body
 
     def state_body(self, v, zoom: float | None) -> bytes:
@@ -683,7 +774,10 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
 
         return _cached(request, svc.memo(("points", v.pk, v.revision), make), v, exact)
 
+    an = svc.analyses  # analyses run there: its own store handle, lock and threads
+
     @app.get("/api/areas", summary="Area per side and contested over time in a region")
+    @svc.offload
     def areas(request: Request, region: str = Query("home:ua", description="theatre, ukraine, russia, "
                                                                            "home:<side> or outside:<side>"),
               convention: str = Query("clipped", description="clipped or as_drawn"),
@@ -715,9 +809,9 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
             return _cached(request, {"rows": []})
         if ts["to"] is not None and ts["to"] >= versions[0].valid_time:
             svc.resolve(to, "to", role="end")  # an end past the last version's day: a warning (404 when strict)
-        with svc.lock:
+        with an.lock:
             try:
-                rows = area_series(svc.store, region=region, convention=convention, start=ts["from"],
+                rows = area_series(an.store, region=region, convention=convention, start=ts["from"],
                                    end=ts["to"], every=every or None)
             except OverflowError as exc:
                 raise ApiError(400, None, str(exc)) from None
@@ -727,6 +821,7 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
         return _cached(request, {"region": region, "convention": convention, "sides": list(sides), "rows": rows})
 
     @app.get("/api/change", summary="Ground gained and lost by each side between two times, top advances")
+    @svc.offload
     def change(request: Request, from_: str = Query(..., alias="from"), to: str = Query(...),
                zoom: str | None = None,
                top: int = Query(5, ge=0, le=50, description="how many largest advances to list")):
@@ -747,7 +842,7 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
         zb = _zoom_bucket(z)
         body = svc.memo(("change", va.pk, va.revision, vb.pk, vb.revision, zb, top),
-                        lambda: orjson.dumps(_change_payload(svc, va, vb, zb, top),
+                        lambda: orjson.dumps(_change_payload(an, va, vb, zb, top),
                                              option=orjson.OPT_SERIALIZE_NUMPY))
         resp = _cached(request, body)
         if ea and eb:
@@ -773,7 +868,7 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
         i = next((k for k, x in enumerate(vs) if x.pk == v.pk), 0)
         if i > 0:
             svc.memo(("change", vs[i - 1].pk, vs[i - 1].revision, v.pk, v.revision, None, 8),
-                     lambda: orjson.dumps(_change_payload(svc, vs[i - 1], v, None, 8),
+                     lambda: orjson.dumps(_change_payload(an, vs[i - 1], v, None, 8),
                                           option=orjson.OPT_SERIALIZE_NUMPY))
 
     svc.warmers.append(warm_change)

@@ -14,6 +14,10 @@ installed) the answer is an empty collection with a ``note`` saying why.
   ``label`` such as ``"420 m"``, each pocket a polygon.
 * ``/api/roads`` — :func:`frontline.analysis.roads.road_exposure` of one
   side's roads, cut into pieces by fire-range band with a ``colour`` each.
+
+Each runs on the app's analysis service (``svc.analyses``: its own store
+handle, lock and threads, :meth:`~frontline.web.app._Service.offload`), so a
+slow analysis never holds up ``/api/state``.
 """
 
 from __future__ import annotations
@@ -109,13 +113,15 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
 def register(app, svc) -> None:
     """Add ``/api/contact-line``, ``/api/corridors`` and ``/api/roads`` to ``app``."""
 
+    an = svc.analyses  # the bodies are computed there: its lock is never the one the state path takes
     # what the page opens with: the contact line and the corridors of ua's ground abroad
-    svc.warmers.append(lambda v: svc.memo(("contact", v.pk, v.revision, None), lambda: contact_line_body(svc, v, None)))
+    svc.warmers.append(lambda v: svc.memo(("contact", v.pk, v.revision, None), lambda: contact_line_body(an, v, None)))
     svc.warmers.append(lambda v: svc.memo(("corridors", v.pk, v.revision, "ua", "abroad", False, 1000.0),
-                                          lambda: corridors_body(svc, v, "ua", "abroad", False, 1000.0))
+                                          lambda: corridors_body(an, v, "ua", "abroad", False, 1000.0))
                        if "ua" in svc.store.sides else None)
 
     @app.get("/api/contact-line", summary="The contact line at a time (where the sides' ground meets)")
+    @svc.offload
     def contact(request: Request, at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
                 sides: str | None = Query(None, description="comma-separated pair of sides, e.g. ua,ru")):
         chosen = None
@@ -126,10 +132,11 @@ def register(app, svc) -> None:
                     raise ApiError(400, "sides", f"sides must name sides of the store ({', '.join(svc.store.sides)}),"
                                                  f" not {s!r}.")
         v, exact = svc.resolve(at)
-        body = svc.memo(("contact", v.pk, v.revision, chosen), lambda: contact_line_body(svc, v, chosen))
+        body = svc.memo(("contact", v.pk, v.revision, chosen), lambda: contact_line_body(an, v, chosen))
         return _cached(request, body, v, exact)
 
     @app.get("/api/corridors", summary="Necks (narrow corridors, with width) and pockets of a side's ground")
+    @svc.offload
     def corridors(request: Request,
                   at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
                   side: str = Query("ua", description="whose ground"),
@@ -143,16 +150,17 @@ def register(app, svc) -> None:
             raise ApiError(400, "ground", f"ground must be one of {', '.join(MODES)}, not {ground!r}.")
         v, exact = svc.resolve(at)
         key = ("corridors", v.pk, v.revision, side, ground, include_contested, alert_width_m)
-        body = svc.memo(key, lambda: corridors_body(svc, v, side, ground, include_contested, alert_width_m))
+        body = svc.memo(key, lambda: corridors_body(an, v, side, ground, include_contested, alert_width_m))
         return _cached(request, body, v, exact)
 
     @app.get("/api/roads", summary="A side's roads coloured by exposure to enemy fire")
+    @svc.offload
     def roads(request: Request, at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
               side: str = Query("ua", description="whose roads (the enemy is every other side)"),
               segments: bool = Query(True, description="cut roads into pieces by range band")):
         _side(svc, side)
         v, exact = svc.resolve(at)
-        body = svc.memo(("roads", v.pk, v.revision, side, segments), lambda: roads_body(svc, v, side, segments))
+        body = svc.memo(("roads", v.pk, v.revision, side, segments), lambda: roads_body(an, v, side, segments))
         return _cached(request, body, v, exact)
 
 

@@ -24,14 +24,14 @@
     contact: (at) => `/api/contact-line?at=${at}`,
     corridors: (at) => `/api/corridors?at=${at}&side=${encodeURIComponent(anSide())}`,
     roads: (at) => `/api/roads?at=${at}&side=${encodeURIComponent(anSide())}`,
-    settlements: (at) => `/api/settlements?at=${at}` + settlementsBox(),
+    settlements: (at) => `/api/settlements?at=${at}` + settlementsView(),
     // claims published by the shown date (status: checked against the whole history)
     claims: (at, v) => `/api/claims?at=${encodeURIComponent(v.time)}`,
     // events of the EVENT_DAYS days up to the shown date
     events: (at, v) => `/api/events?from=${encodeURIComponent(new Date(Date.parse(v.time) - EVENT_DAYS * 864e5)
       .toISOString().replace(".000Z", "Z"))}&to=${encodeURIComponent(v.time)}`,
   };
-  const LISTINGS = new Set(["settlements", "claims", "events"]);  // not version-addressed: never prefetched
+  const LISTINGS = new Set(["claims", "events"]);  // not version-addressed: never prefetched
   const EVENT_DAYS = 30;
   // Claim status → colour (frontline.analysis.claims); unchecked: not verified yet.
   const CLAIM_COLOURS = {
@@ -115,12 +115,15 @@
 
   function anSide() { return $("an-side").value || "ua"; }
 
-  function settlementsBox() {
-    // Zoomed in: only the settlements in view (all of them); zoomed out: the most populous anywhere.
-    if (!map || map.getZoom() < 7) return "&limit=3000";
-    const b = map.getBounds(), r = (v) => v.toFixed(2);
-    return `&bbox=${r(Math.max(-180, b.getWest() - 0.05))},${r(Math.max(-90, b.getSouth() - 0.05))},` +
-      `${r(Math.min(180, b.getEast() + 0.05))},${r(Math.min(90, b.getNorth() + 0.05))}`;
+  function settlementsView() {
+    // The places whose label has room one zoom in (labels at the map's zoom, the next ones as dots) and
+    // those that changed hands; zoomed in, only those in view. Zoomed out the answer is the whole theatre
+    // per zoom: one URL per version, so neighbours are prefetched and steps hit the cache.
+    const z = map ? map.getZoom() : zoom0, zq = `&zoom=${Math.floor(z) + 1}&limit=5000`;
+    if (!map || z < 8) return zq;
+    const b = map.getBounds(), r = (v) => v.toFixed(1);  // a coarse box: panning a little keeps the URL
+    return zq + `&bbox=${r(Math.max(-180, b.getWest() - 0.1))},${r(Math.max(-90, b.getSouth() - 0.1))},` +
+      `${r(Math.min(180, b.getEast() + 0.1))},${r(Math.min(90, b.getNorth() + 0.1))}`;
   }
 
   // Text drawn into images on demand ("txt:<text>"): labels need no glyph server, so the map stays offline.
@@ -215,11 +218,18 @@
           layout: { "icon-image": "arrow", "icon-rotate": ["coalesce", ["get", "bearing"], 0],
                     "icon-rotation-alignment": "map", "icon-allow-overlap": true, "icon-ignore-placement": true,
                     "icon-size": 0.6 } },
+        // a place that changed hands in this version has a thick ring and is always labelled
         { id: "settlements", type: "circle", source: "settlements",
-          paint: { "circle-color": STATUS_COLOURS, "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 3, 11, 6],
-                   "circle-stroke-color": "#222", "circle-stroke-width": 1 } },
-        { id: "settlement-labels", type: "symbol", source: "settlements", minzoom: 9,
-          layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0] } },
+          paint: { "circle-color": STATUS_COLOURS,
+                   "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, ["case", ["get", "changed"], 5, 3],
+                                     11, ["case", ["get", "changed"], 8, 6]],
+                   "circle-stroke-color": ["case", ["get", "changed"], "#ffd400", "#222"],
+                   "circle-stroke-width": ["case", ["get", "changed"], 2.5, 1] } },
+        // labels thinned by zoom (minzoom from the server: larger places first, room for each label)
+        { id: "settlement-labels", type: "symbol", source: "settlements",
+          filter: ["any", ["get", "changed"], ["<=", ["coalesce", ["get", "minzoom"], 0], ["zoom"]]],
+          layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0],
+                    "symbol-sort-key": ["case", ["get", "changed"], -1, ["coalesce", ["get", "minzoom"], 0]] } },
         { id: "claim-areas", type: "fill", source: "claims", filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
           layout: { visibility: "none" },
           paint: { "fill-color": CLAIM_COLOUR, "fill-opacity": 0.35, "fill-outline-color": "#222" } },
@@ -283,13 +293,35 @@
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const link = (u) => (/^https?:\/\//i.test(u || "") ? `<br><a href="${esc(u)}" target="_blank" rel="noopener noreferrer">source</a>` : "");
   const day = (t) => esc(String(t || "").slice(0, 16).replace("T", " "));
+  // MapLibre hands nested properties back as JSON text
+  const obj = (v) => { if (v && typeof v === "object") return v; try { return JSON.parse(v) || {}; } catch (e) { return {}; } };
+  function lagText(days) {
+    if (days == null || days === "" || isNaN(Number(days))) return "—";
+    const d = Number(days);
+    // a negative lag: the map already showed it when the claim was made
+    return d < 0 ? `map showed it ${Math.abs(d).toFixed(1)} days before the claim` : `${d.toFixed(1)} days`;
+  }
+  function readingHtml(det) {
+    // a numeric claim's verdict depends on the reading of "side's ground" (held, held+contested, …)
+    const rs = det.readings;
+    if (!det.reading && !(rs && typeof rs === "object")) return "";
+    const num = (x) => (typeof x === "number" ? fmt(x) : x);
+    // a list of readings ({reading, value} or names) or an object reading → value
+    const list = Array.isArray(rs) ? rs.map((r) => (r && typeof r === "object")
+      ? [r.reading || r.name, num(r.value != null ? r.value : r.km2)].filter((x) => x != null).join(" ") : r)
+      : (rs && typeof rs === "object") ? Object.entries(rs).map(([k, x]) => `${k} ${num(x)}`) : [];
+    return `<br>reading <span class="reading">${esc(det.reading || "none fits")}</span>` +
+      (list.length ? ` <span class="readings">(${esc(list.join("; "))})</span>` : "");
+  }
   function claimHtml(p) {
-    const lag = p.lag_days == null || p.lag_days === "" ? "—" : `${Number(p.lag_days).toFixed(1)} days`;
+    const det = obj(p.detail);
+    const lagDays = p.lag_days != null && p.lag_days !== "" ? p.lag_days : det.lag_days;
+    if (det.reading == null && p.reading) det.reading = p.reading;
     return `<div class="popup claim"><b>${esc(p.claimant)}</b> ` +
       `<span class="status" style="background:${CLAIM_COLOURS[p.status] || "#fff"}">${esc(p.status)}</span><br>` +
       (p.text ? `“${esc(p.text)}”<br>` : "") + (p.settlement ? `${esc(p.settlement)} · ` : "") +
-      `${esc(p.side || "")} ${esc(p.change || "")} · claimed ${day(p.time)}<br>lag <span class="lag">${lag}</span>` +
-      link(p.source_url) + "</div>";
+      `${esc(p.side || "")} ${esc(p.change || "")} · claimed ${day(p.time)}<br>lag <span class="lag">${lagText(lagDays)}</span>` +
+      readingHtml(det) + link(p.source_url) + "</div>";
   }
   function eventHtml(p) {
     return `<div class="popup event"><b>${esc(p.type)}</b> ${esc(p.side || "")} · ${day(p.time)}` +
@@ -324,7 +356,8 @@
   }
 
   // Timing of the last setTime, ms: to the new held ground drawn, and to the map idle (points too).
-  const timing = { drawn: null, idle: null };
+  // all: the whole map idle, every shown analysis layer (settlements, contact line, corridors…) drawn too.
+  const timing = { drawn: null, idle: null, all: null };
 
   // Resolves once a source has loaded its new data and a frame has been drawn with it.
   function waitDrawn(sourceId) {
@@ -346,7 +379,8 @@
     const i = versions.findIndex((v) => v.id === String(id));
     if (i < 0) throw new Error("unknown version " + id);
     const my = ++seq, t0 = performance.now();
-    timing.drawn = timing.idle = null;
+    timing.drawn = timing.idle = timing.all = null;
+    tStep = t0;
     const z = Math.max(0, Math.min(12, Math.ceil(map.getZoom())));
     const at = encodeURIComponent(versions[i].id);
     const [state, points] = await Promise.all([
@@ -394,6 +428,10 @@
       const at = encodeURIComponent(versions[j].id);
       const urls = [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`,
                     ...Object.keys(EXTRA).filter((n) => !LISTINGS.has(n) && visible(n)).map((n) => EXTRA[n](at, versions[j]))];
+      const k = Math.min(i, j);  // the changes list of that version (or of this one, stepping back)
+      if (k >= 0 && k + 1 < versions.length && j > i) {
+        urls.push(`/api/change?from=${encodeURIComponent(versions[k].id)}&to=${encodeURIComponent(versions[k + 1].id)}&top=8`);
+      }
       for (const u of urls) fetch(u, { priority: "low" }).catch(() => {});
     }
   }
@@ -418,19 +456,25 @@
     if (my !== seq) return;
     if (name === "claims") fc.features = fc.features.filter((f) => f.geometry);  // numeric claims: no place
     addLate();
-    map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+    // the same content as drawn (same digest: settlements between most versions): nothing to lay out again
+    if (!(fc.digest && fc.digest === drawnDigest[name])) {
+      map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+    }
+    drawnDigest[name] = fc.digest;
     notes[name] = fc.note || "";
     $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
   }
 
-  const notes = {};
-  let extrasDone = Promise.resolve();
+  const notes = {}, drawnDigest = {};
+  let extrasDone = Promise.resolve(), tStep = 0;
   function loadExtras(my) {
     const names = Object.keys(EXTRA).filter(visible);
     extrasDone = Promise.all(names.map((n) => loadExtra(n, my).catch((e) => showError(e.message)))).then(async () => {
       if (my !== seq) return;
       await waitIdle();
-      if (my === seq) document.body.dataset.layers = versions[index].id + ":" + names.join(",");
+      if (my !== seq) return;
+      timing.all = performance.now() - tStep;
+      document.body.dataset.layers = versions[index].id + ":" + names.join(",");
     });
     return extrasDone;
   }
@@ -619,7 +663,7 @@
   map.on("moveend", () => {
     writeHash();
     // settlements follow the view once zoomed in (the most populous are sent when zoomed out)
-    const box = settlementsBox();
+    const box = settlementsView();
     if (visible("settlements") && index >= 0 && box !== lastBox) {
       lastBox = box;
       loadExtra("settlements", seq).catch((e) => showError(e.message));
