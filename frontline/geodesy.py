@@ -189,3 +189,39 @@ class LocalProjection:
     def to_lonlat(self, geom):
         """Project metric geometry (or array of geometries) back to lon/lat."""
         return shapely.transform(geom, lambda xy: np.column_stack(self._inv.transform(xy[:, 0], xy[:, 1])))
+
+
+def geodesic_lengths_m(geoms) -> np.ndarray:
+    """Geodesic lengths in metres of an array of (multi)line geometries, vectorised.
+
+    Gives the same numbers as :func:`frontline.geodesy.length_m` per geometry
+    (sum of WGS84 geodesic segment lengths) but in one ``Geod.inv`` call for
+    all segments, which matters for tens of thousands of roads. Points,
+    polygons, ``None`` and empties contribute 0.
+    """
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    n = len(geoms)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    # Collections may nest (a GeometryCollection holding a MultiLineString).
+    while len(parts):
+        multi = shapely.get_type_id(parts) >= 4
+        if not multi.any():
+            break
+        sub, sidx = shapely.get_parts(parts[multi], return_index=True)
+        owner = np.concatenate([owner[~multi], owner[multi][sidx]])
+        parts = np.concatenate([parts[~multi], sub])
+    lines = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+    parts, owner = parts[lines], owner[lines]
+    if len(parts) == 0:
+        return out
+    xy, cidx = shapely.get_coordinates(parts, return_index=True)
+    same = cidx[1:] == cidx[:-1]  # consecutive vertices of one part form a segment
+    if not same.any():
+        return out
+    a, b = xy[:-1][same], xy[1:][same]
+    _, _, d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    per_part = np.bincount(cidx[1:][same], weights=d, minlength=len(parts))
+    return np.bincount(owner, weights=per_part, minlength=n)

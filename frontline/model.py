@@ -17,8 +17,10 @@ a *role* that says how they enter the partition:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -170,3 +172,38 @@ class ControlMap:
 
     def __repr__(self) -> str:
         return f"ControlMap({self.source} {self.version_id} at {iso(self.valid_time)})"
+
+
+@dataclass
+class Event:
+    """One geolocated event (a strike, a unit seen, a claim of capture), as every event reader gives it.
+
+    ``time`` epoch seconds; ``precision_m`` how far the point may be off; ``side`` whose action it was;
+    ``type`` the reader's category; ``source_id`` the feed's own id; ``props`` anything else the record had.
+    See :mod:`frontline.sources.events` for how each format fills them.
+    """
+
+    time: int
+    lon: float
+    lat: float
+    precision_m: float | None = None
+    side: str | None = None
+    type: str = "other"
+    source_url: str = ""
+    confidence: float | None = None
+    title: str = ""
+    source_id: str = ""
+    origin: str = ""
+    props: dict[str, Any] = field(default_factory=dict)
+    event_id: int | None = None
+
+    def uid(self) -> str:
+        """Content hash: the same event imported twice is stored once."""
+        key = json.dumps([self.source_id or None, self.time, round(self.lon, 6), round(self.lat, 6), self.type,
+                          self.side, self.source_url, self.title], ensure_ascii=False)
+        return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["time"] = iso(self.time)
+        return d

@@ -291,7 +291,7 @@ def _text(d: dict, *keys: str) -> str:
 
 
 def _time(value: Any, what: str) -> int:
-    from ..analysis.area import parse_time
+    from ..times import parse_time
 
     try:
         t = parse_time(value)

@@ -56,16 +56,17 @@ title (or type when untitled) — :func:`frontline.store.ledger.add_events`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ..model import Event
 
 __all__ = ["Event", "EventReadResult", "EVENT_TYPES", "FORMATS", "read_events", "parse_events_text"]
 
@@ -87,38 +88,6 @@ KML_NS = "{http://www.opengis.net/kml/2.2}"
 
 
 @dataclass
-class Event:
-    """One geolocated event; see the module docstring for the fields."""
-
-    time: int
-    lon: float
-    lat: float
-    precision_m: float | None = None
-    side: str | None = None
-    type: str = "other"
-    source_url: str = ""
-    confidence: float | None = None
-    title: str = ""
-    source_id: str = ""
-    origin: str = ""
-    props: dict[str, Any] = field(default_factory=dict)
-    event_id: int | None = None
-
-    def uid(self) -> str:
-        """Content hash: the same event imported twice is stored once."""
-        key = json.dumps([self.source_id or None, self.time, round(self.lon, 6), round(self.lat, 6), self.type,
-                          self.side, self.source_url, self.title], ensure_ascii=False)
-        return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-
-    def to_dict(self) -> dict[str, Any]:
-        from ..model import iso
-
-        d = asdict(self)
-        d["time"] = iso(self.time)
-        return d
-
-
-@dataclass
 class EventReadResult:
     """Events read from a file and the problems of the skipped records."""
 
@@ -132,7 +101,7 @@ def _blank(v: Any) -> bool:
 
 
 def _time(v: Any) -> int:
-    from ..analysis.area import parse_time
+    from ..times import parse_time
 
     if _blank(v):
         raise ValueError("time is missing")

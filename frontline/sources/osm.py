@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
 import shapely
 from shapely.geometry import LineString, box
+
+from ..geodesy import geodesic_lengths_m
+from ..road_network import Roads
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -87,113 +89,6 @@ def _base_class(cls: str) -> str:
     if cls.startswith("track_grade"):
         return "track"
     return cls[:-5] if cls.endswith("_link") else cls
-
-
-@dataclass
-class Roads:
-    """A road network as parallel arrays, in lon/lat (EPSG:4326).
-
-    Attributes
-    ----------
-    geometry
-        Object array of shapely LineStrings, one per road (an OSM way, a
-        feature's line, or a merged route).
-    ids
-        Feature ids as text: ``"w123"`` for OSM ways, the file's id field or
-        FID otherwise, ``"ref=M03"`` (``"ref=M03#2"``) for merged routes.
-    names, names_en, refs, classes
-        Text arrays (``""`` when absent); ``classes`` holds the ``highway`` value.
-    source
-        The file the roads came from, for messages.
-    problems
-        One line per feature skipped or repaired, naming the file and feature id.
-    """
-
-    geometry: np.ndarray
-    ids: np.ndarray
-    names: np.ndarray
-    names_en: np.ndarray
-    refs: np.ndarray
-    classes: np.ndarray
-    source: str = ""
-    problems: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.geometry = np.asarray(self.geometry, dtype=object).reshape(-1)
-        n = len(self.geometry)
-        for name in ("ids", "names", "names_en", "refs", "classes"):
-            arr = np.asarray(getattr(self, name), dtype=object).reshape(-1)
-            if len(arr) != n:
-                raise ValueError(f"Roads.{name} has {len(arr)} entries for {n} geometries.")
-            setattr(self, name, np.array(["" if v is None else str(v) for v in arr], dtype=object))
-
-    def __len__(self) -> int:
-        return len(self.geometry)
-
-    def __getitem__(self, idx) -> "Roads":
-        """A subset (boolean mask, index array or slice) with the same ``source`` and ``problems``."""
-        return Roads(
-            self.geometry[idx], self.ids[idx], self.names[idx], self.names_en[idx],
-            self.refs[idx], self.classes[idx], source=self.source, problems=list(self.problems),
-        )
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(min lon, min lat, max lon, max lat) of all roads."""
-        return tuple(shapely.total_bounds(self.geometry))  # type: ignore[return-value]
-
-    def labels(self) -> np.ndarray:
-        """Human labels: ``"M03 Kyiv–Kharkiv"``, the name, the ref, or ``highway`` class + id."""
-        out = []
-        for ref, name, name_en, cls, fid in zip(self.refs, self.names, self.names_en, self.classes, self.ids):
-            nm = name_en or name
-            if ref and nm:
-                out.append(f"{ref} {nm}")
-            else:
-                out.append(ref or nm or f"{cls or 'road'} {fid}")
-        return np.array(out, dtype=object)
-
-    def lengths_km(self) -> np.ndarray:
-        """Geodesic length of each road in km (WGS84)."""
-        return geodesic_lengths_m(self.geometry) / 1000.0
-
-
-def geodesic_lengths_m(geoms) -> np.ndarray:
-    """Geodesic lengths in metres of an array of (multi)line geometries, vectorised.
-
-    Gives the same numbers as :func:`frontline.geodesy.length_m` per geometry
-    (sum of WGS84 geodesic segment lengths) but in one ``Geod.inv`` call for
-    all segments, which matters for tens of thousands of roads. Points,
-    polygons, ``None`` and empties contribute 0.
-    """
-    from frontline.geodesy import GEOD
-
-    geoms = np.asarray(geoms, dtype=object).reshape(-1)
-    n = len(geoms)
-    out = np.zeros(n)
-    if n == 0:
-        return out
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    # Collections may nest (a GeometryCollection holding a MultiLineString).
-    while len(parts):
-        multi = shapely.get_type_id(parts) >= 4
-        if not multi.any():
-            break
-        sub, sidx = shapely.get_parts(parts[multi], return_index=True)
-        owner = np.concatenate([owner[~multi], owner[multi][sidx]])
-        parts = np.concatenate([parts[~multi], sub])
-    lines = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
-    parts, owner = parts[lines], owner[lines]
-    if len(parts) == 0:
-        return out
-    xy, cidx = shapely.get_coordinates(parts, return_index=True)
-    same = cidx[1:] == cidx[:-1]  # consecutive vertices of one part form a segment
-    if not same.any():
-        return out
-    a, b = xy[:-1][same], xy[1:][same]
-    _, _, d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
-    per_part = np.bincount(cidx[1:][same], weights=d, minlength=len(parts))
-    return np.bincount(owner, weights=per_part, minlength=n)
 
 
 # --------------------------------------------------------------------------- reading

@@ -411,7 +411,7 @@ def add_events(store: GeoPackageStore, events: Sequence[Any]) -> EventImport:
 def list_events(store: GeoPackageStore, *, bbox: tuple[float, float, float, float] | None = None,
                 start: int | None = None, end: int | None = None, limit: int | None = None) -> list:
     """Stored events as :class:`frontline.sources.events.Event`, in time order; empty when none."""
-    from ..sources.events import Event
+    from ..model import Event
 
     if not has_table(store, "events"):
         return []

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from ..gazetteer import Gazetteer
 from ..model import iso
-from ..sources.geonames import Gazetteer
-from ..sources.osm import Roads
+from ..road_network import Roads
 from .gpkg import decode_gpkg, encode_gpkg
 
 __all__ = ["put_settlements", "load_settlements", "put_roads", "load_roads", "reference_info",

@@ -12,9 +12,9 @@ from shapely.geometry import LineString, Point, box, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
-from frontline.geodesy import GEOD, LocalProjection
+from frontline.geodesy import GEOD, LocalProjection, geodesic_lengths_m
 from frontline.model import ControlMap, iso
-from frontline.sources.osm import Roads, geodesic_lengths_m
+from frontline.road_network import Roads
 
 from .exposure import _cumulative, _feature, _lines_only, _r
 from .graph import _dijkstra, _junction_edges, _reachable

@@ -9,9 +9,9 @@ import shapely
 from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
-from frontline.geodesy import LocalProjection
+from frontline.geodesy import LocalProjection, geodesic_lengths_m
 from frontline.model import ControlMap, iso
-from frontline.sources.osm import Roads, geodesic_lengths_m
+from frontline.road_network import Roads
 
 from .threat import (
     _EPS_KM,

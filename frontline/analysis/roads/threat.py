@@ -10,9 +10,9 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from frontline.geodesy import LocalProjection
+from frontline.geodesy import LocalProjection, geodesic_lengths_m
 from frontline.model import ControlMap, iso
-from frontline.sources.osm import Roads, geodesic_lengths_m
+from frontline.road_network import Roads
 
 #: Fire ranges in km beyond the enemy/contested edge; see ``docs/roads.md``.
 DEFAULT_RANGES_KM: dict[str, float] = {"fpv": 10.0, "tube_artillery": 20.0, "loitering_mlrs": 40.0}
