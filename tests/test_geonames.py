@@ -494,9 +494,9 @@ def test_fetch_cli_then_import(tmp_path, dump_server):
     init_store(store).close()
     r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "UA.zip")])
     assert r.exit_code == 0, r.output
-    assert "added 3, updated 0, kept 0 settlements (3 stored)" in r.output
+    assert "added 3, updated 0, 0 already stored or duplicates within the file (3 settlements stored)" in r.output
     r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "RU.zip")])
-    assert "added 1, updated 0, kept 0 settlements (4 stored)" in r.output, r.output
+    assert "added 1, updated 0, 0 already stored or duplicates within the file (4 settlements stored)" in r.output, r.output
     r = CliRunner().invoke(main, ["settlements", "fetch", "ZZ", "--dir", str(tmp_path / "d"), "--base-url",
                                   dump_server.url, "--quiet", "--retries", "0"])
     assert r.exit_code == 1 and "ZZ: failed" in r.output and "404" in r.output

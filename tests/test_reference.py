@@ -164,7 +164,7 @@ def test_import_adds_and_merges_instead_of_replacing(store, tmp_path):
     # the same file again changes nothing and says so
     res = put_settlements(store, read_points(pts), origin="points.geojson")
     assert (res.added, res.updated, res.kept, res.total) == (0, 0, 2, 4)
-    assert "added 0, updated 0, kept 2 settlements (4 stored)" in res.describe("settlements")
+    assert "added 0, updated 0, 2 already stored or duplicates within the file (4 settlements stored)" in res.describe("settlements")
 
 
 def test_same_name_farther_than_a_kilometre_is_another_place(store, tmp_path):
@@ -217,8 +217,8 @@ def test_roads_cli_import_adds_unless_replace(tmp_path):
     one = layer("one.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[36.0, 50.0], [36.2, 50.1]]])
     two = layer("two.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[37.0, 49.0], [37.1, 49.1]]])
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), one])
-    assert r.exit_code == 0 and "added 2, updated 0, kept 0 roads (2 stored)" in r.output, r.output
+    assert r.exit_code == 0 and "added 2, updated 0, 0 already stored or duplicates within the file (2 roads stored)" in r.output, r.output
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two])
-    assert "added 1, updated 0, kept 1 roads (3 stored)" in r.output, r.output
+    assert "added 1, updated 0, 1 already stored or duplicates within the file (3 roads stored)" in r.output, r.output
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two, "--replace"])
     assert "replaced the stored roads (3 dropped) with 2 (2 stored)" in r.output, r.output

@@ -171,6 +171,30 @@ def add(store_path, claimant, text, source_url, language, when, settlement, lon,
     elif d.get("note"):
         extra = f" ({d['note']})"
     console.print(f"claim {cid} {said}: [bold]{out['status']}[/]{extra}")
+    if d.get("readings"):
+        _readings_table(d)
+
+
+def _readings_table(d: dict) -> None:
+    """The map's value of a numeric claim under every reading, so a reader sees which one the claimant used."""
+    share = d.get("unit", "").startswith("share")
+
+    def val(x):
+        return "" if x is None else (f"{x:.1%}" if share else f"{x:,.1f} km²")
+
+    def diff(x):  # shares differ by percentage points
+        return "" if x is None else (f"{100 * x:+.1f} pts" if share else f"{x:+,.1f} km²")
+
+    rows = [{"reading": r["reading"], "map": val(r.get("computed")),
+             "of (baseline)": "" if r.get("baseline_km2") is None else
+             f"{r['baseline_km2']:,.0f} km² (" + ("the claimant's" if r.get("baseline_source") not in (None, "map") else
+                                                    f"{r.get('baseline')}{', ' + r['baseline_time'][:10] if r.get('baseline_time') else ''}") + ")",
+             "claimed − map": diff(r.get("difference")), "fits": "yes" if r.get("fits") else ""}
+            for r in d["readings"]]
+    _table(rows, ["reading", "map", "of (baseline)", "claimed − map", "fits"],
+           title=f"claimed {val(d.get('claimed'))}: the map on {str(d.get('version_time', ''))[:10]} under each reading",
+           caption="held = ground the side holds; held+contested = with the grey zone; a/b = a now against the peak "
+                   "of b")
 
 
 @claims.command()

@@ -200,8 +200,10 @@ def search(store_path, name, limit, as_json):
                     "population": f"{r['population']:,}" if r["population"] else "",
                     "where": "" if not r["outside_theatre_km"] else f"{r['outside_theatre_km']:,.0f} km outside"}
 
-    _table([shown(r) for r in rows], ["id", "name", "score", "country", "population", "lon", "lat", "where"],
-           title=f"Settlements like {name!r}")
+    cols = ["id", "name", "score", "country", "population", "lon", "lat"]
+    if any(r["outside_theatre_km"] for r in rows):  # say it only when some place lies outside the theatre
+        cols.append("where")
+    _table([shown(r) for r in rows], cols, title=f"Settlements like {name!r}")
 
 
 def _index(st, gz):
@@ -299,8 +301,13 @@ def changed(store_path, start, end, near, radius_km, include_reverted, source, a
         _print_json({"from": iso(versions[0].valid_time), "to": iso(versions[-1].valid_time),
                      "versions": len(versions), "settlements": rows})
         return
-    _table([{"name": r["name"], "from": r["from"], "to": r["to"], "first seen": r["first_change"]["valid_time"],
+    def step(c):  # "2024-08-25 ua→contested": the day a version first showed the place changing
+        return f"{c['valid_time'][:10]} {c['from'] or 'outside'}→{c['to'] or 'outside'}"
+
+    _table([{"name": r["name"], "from": r["from"], "to": r["to"], "first change": step(r["first_change"]),
+             "last change": step(r["last_change"]) if len(r["transitions"]) > 1 else "",
              "changes": len(r["transitions"]), "reversals": r["reversals"]} for r in rows],
-           ["name", "from", "to", "first seen", "changes", "reversals"],
+           ["name", "from", "to", "first change", "last change", "changes", "reversals"],
            title=f"Settlements that changed hands {iso(versions[0].valid_time)} → {iso(versions[-1].valid_time)}",
-           caption=f"{len(versions)} versions compared")
+           caption=f"{len(versions)} versions compared; a change is dated by the first version that showed it "
+                   "(--json lists every version id)")

@@ -104,12 +104,12 @@ class ImportSummary(int):
                 f"replaced={self.replaced}, total={self.total})")
 
     def describe(self, what: str) -> str:
-        """One line for users: "added 31,204, updated 5,102, kept 2,111 settlements (38,000 stored)"."""
+        """One line for users: "added 31,204, updated 5,102, 2,111 already stored or duplicates within the file (38,000 settlements stored)"."""
         if self.mode == "replace":
             return (f"replaced the stored {what} ({self.replaced:,} dropped) with {self.added:,} "
                     f"({self.total:,} stored)")
-        return (f"added {self.added:,}, updated {self.updated:,}, kept {self.kept:,} {what} "
-                f"({self.total:,} stored)")
+        return (f"added {self.added:,}, updated {self.updated:,}, {self.kept:,} already stored or duplicates "
+                f"within the file ({self.total:,} {what} stored)")
 
 
 def _replace_layer(store, layer: str, rows: list[tuple], insert_sql: str, bounds, origin: str, count: int,
