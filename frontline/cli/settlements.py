@@ -145,7 +145,7 @@ def fetch(countries, to_dir, base_url, force, contact, timeout, retries, quiet):
     a zip already there is not fetched again (--force to refresh). GeoNames data is CC BY 4.0: credit GeoNames.
     """
     from ..sources.geonames import GEONAMES_DUMP_URL, fetch_geonames
-    from ..sources.live import HttpOptions, user_agent
+    from .._http import HttpOptions, user_agent
 
     codes = list(countries) or ["UA", "RU"]
     opts = HttpOptions(timeout=timeout, retries=retries, user_agent=user_agent(contact))

@@ -30,7 +30,6 @@ import io
 import math
 import os
 import re
-import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -486,76 +485,55 @@ class FetchResult:
 def _download(url: str, dest: Path, opts, progress: bool, label: str) -> str:
     """Stream ``url`` to ``dest`` via ``dest.part``, resuming a partial file with a Range request.
 
-    Returns ``"downloaded"`` or ``"resumed"``; raises ``FetchError`` after the
-    last retry. The zip is only moved into place once it is whole and opens
-    as a zip, so an interrupted run never leaves a broken ``XX.zip``.
+    Returns ``"downloaded"`` or ``"resumed"``; raises ``FetchError`` after the last retry
+    (:func:`frontline._http.with_retries`). The zip is only moved into place once it is whole and opens as a
+    zip, so an interrupted run never leaves a broken ``XX.zip``.
     """
-    import http.client
-    import random
-    import socket
-    import urllib.error
     import urllib.request
 
+    from .._http import FetchError, with_retries
     from .._progress import progress_bar
-    from .deepstate import FetchError
-    from .live import NO_RETRY, _retry_after, _wait
 
     part = dest.with_name(dest.name + ".part")
-    rng = random.Random()
     resumed = False
-    last = "no attempt made"
-    for attempt in range(opts.retries + 1):
+
+    def attempt(_n: int) -> str:
+        nonlocal resumed
         have = part.stat().st_size if part.exists() else 0
         headers = {"User-Agent": opts.user_agent, "Accept": "application/zip"}
         if have:
             headers["Range"] = f"bytes={have}-"
-        wait = min(opts.max_backoff, opts.backoff * (2 ** attempt)) * (0.5 + 0.5 * rng.random())
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=opts.timeout) as resp:
-                if have and resp.status == 206:
-                    mode, start = "ab", have
-                    resumed = True
-                else:  # the server ignored the Range: start again
-                    mode, start = "wb", 0
-                length = resp.headers.get("Content-Length")
-                total = start + int(length) if length and length.strip().isdigit() else None
-                got = start
-                with open(part, mode) as out, progress_bar(total, label, enabled=progress) as advance:
-                    if start:
-                        advance(start)
-                    while True:
-                        chunk = resp.read(1 << 16)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        got += len(chunk)
-                        advance(len(chunk))
-            if total is not None and got != total:
-                raise FetchError(f"truncated body ({got} of {total} bytes)")
-            if not zipfile.is_zipfile(part):
-                part.unlink()
-                raise FetchError("the body is not a zip file (removed)")
-            os.replace(part, dest)
-            return "resumed" if resumed else "downloaded"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code} {exc.reason}"
-            if exc.code == 416 and have:  # our partial file is longer than the resource: start again
-                part.unlink()
-            elif exc.code in NO_RETRY:
-                raise FetchError(f"{url}: {last}") from None
-            ra = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            if ra is not None and exc.code in (429, 503):
-                wait = max(wait, min(ra, opts.max_retry_after))
-        except http.client.IncompleteRead as exc:
-            last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
-        except FetchError as exc:
-            last = str(exc)
-        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
-        if attempt < opts.retries:
-            _wait(wait, None, time.sleep)
-    raise FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=opts.timeout) as resp:
+            if have and resp.status == 206:
+                mode, start = "ab", have
+                resumed = True
+            else:  # the server ignored the Range: start again
+                mode, start = "wb", 0
+            length = resp.headers.get("Content-Length")
+            total = start + int(length) if length and length.strip().isdigit() else None
+            got = start
+            with open(part, mode) as out, progress_bar(total, label, enabled=progress) as advance:
+                if start:
+                    advance(start)
+                while chunk := resp.read(1 << 16):
+                    out.write(chunk)
+                    got += len(chunk)
+                    advance(len(chunk))
+        if total is not None and got != total:
+            raise FetchError(f"truncated body ({got} of {total} bytes)")
+        if not zipfile.is_zipfile(part):
+            part.unlink()
+            raise FetchError("the body is not a zip file (removed)")
+        os.replace(part, dest)
+        return "resumed" if resumed else "downloaded"
+
+    def mend(exc) -> bool:  # our partial file is longer than the resource: drop it and start again
+        if exc.code == 416 and part.exists():
+            part.unlink()
+            return True
+        return False
+
+    return with_retries(attempt, url, opts, on_http_error=mend)
 
 
 def fetch_geonames(
@@ -591,8 +569,7 @@ def fetch_geonames(
         One per code, in order. A failed country does not stop the others.
         A partial download (``RU.zip.part``) is resumed on the next call.
     """
-    from .deepstate import FetchError
-    from .live import HttpOptions
+    from .._http import FetchError, HttpOptions
 
     opts = opts or HttpOptions(timeout=60.0)
     wanted = list(dict.fromkeys(c.strip().upper() for c in codes if c.strip()))
