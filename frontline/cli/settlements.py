@@ -144,8 +144,8 @@ def fetch(countries, to_dir, base_url, force, contact, timeout, retries, quiet):
     Then `frontline settlements import DIR/RU.zip` adds them to the store. An interrupted download resumes;
     a zip already there is not fetched again (--force to refresh). GeoNames data is CC BY 4.0: credit GeoNames.
     """
-    from ..sources.geonames import GEONAMES_DUMP_URL, fetch_geonames
     from .._http import HttpOptions, user_agent
+    from ..sources.geonames import GEONAMES_DUMP_URL, fetch_geonames
 
     codes = list(countries) or ["UA", "RU"]
     opts = HttpOptions(timeout=timeout, retries=retries, user_agent=user_agent(contact))
