@@ -1,7 +1,8 @@
 """Web benchmark: state-at-time responses, slider steps and first page load, with a baseline.
 
 Run: .venv/bin/python bench/bench_web.py [--store PATH] [--n 120] [--zooms 6,9] [--steps 40]
-                                          [--loads 5] [--no-http] [--screenshot docs/screenshot.png]
+                                          [--loads 5] [--no-http] [--materialised COPY]
+                                          [--page-baseline OLD_APP_JS] [--screenshot docs/screenshot.png]
 
 On the full DeepState archive store (``/tmp/full.gpkg`` when present, else
 ``--store``; with neither, the demo store is built and used, and that is
@@ -17,12 +18,23 @@ the same with the HTTP cache warm (a second page in the same browser context:
 the immutable version answers and the scripts come from the cache), the
 page's own marks of the first load (``window.frontline.marks``: script run,
 MapLibre 'load', versions, state fetched, ground drawn; medians), and
-slider steps (``setTime`` to the next version: time until the new held ground
-is drawn, i.e. the state source loaded and a frame rendered, and until the
-map is idle with arrows and units too; the analysis layers load after that),
-stepped at a user's pace (0.4 s between steps, the page prefetches the
-neighbours meanwhile) and as random jumps, each also until the whole map is
-idle (settlements, contact line, corridors and points drawn: ``timing.all``).
+slider steps (``setTime`` to the next version), stepped at a user's pace
+(0.4 s between steps; the page prefetches the neighbours meanwhile) and as
+cold random jumps, each timed three ways by the page (``frontline.timing``):
+the new held ground drawn (its tiles reloaded with the new data and a frame
+rendered: MapLibre's early 'metadata' event, when the old tiles still show,
+is not counted), the map idle, and the whole map idle (every shown layer,
+settlements, contact line, corridors, points, holds this version's answer
+and MapLibre is idle: ``timing.all``); ``frontline.shown()`` is checked to
+name the new version for every source after each move. ``timing.set`` says
+when each answer was handed to the map (where the time goes).
+``--materialised COPY`` then copies the store to COPY (once), runs
+``frontline recompute`` there for the versions the browser visits, and runs
+the cold analyses and the browser part twice on it, with stored results off
+(``$FRONTLINE_STORED_RESULTS=off``: computed on request) and on.
+``--page-baseline APP_JS`` repeats each browser pass's steps and jumps with
+that script as the page's (an earlier app.js), on a fresh server over the
+same store, and prints the ratio of its whole-map idle to this page's.
 Bars (issue 4): state p95 ≤ 100 ms warm, slider step p95 ≤ 200 ms, first
 load ≤ 2 s; (issue 12) whole map idle per step p95 ≤ 500 ms, random jump p95 ≤ 1 s.
 
@@ -69,14 +81,14 @@ def stats(xs: list[float]) -> str:
     return f"median {statistics.median(xs):7.1f} ms   p95 {p95(xs):7.1f} ms   (n={len(xs)})"
 
 
-def start_server(path: Path) -> tuple[str, subprocess.Popen]:
-    """uvicorn in a child process (its own GIL), warmed at start as `frontline serve` does."""
+def start_server(path: Path, env: dict | None = None) -> tuple[str, subprocess.Popen]:
+    """uvicorn in a child process (its own GIL), warmed at start as `frontline serve` does; ``env`` adds variables."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = ("import uvicorn; from frontline.web import create_app; "
             f"uvicorn.run(create_app({str(path)!r}, warm=True), host='127.0.0.1', port={port}, log_level='warning')")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -233,14 +245,33 @@ def bench_contention(base: str, n: int) -> dict:
     return out
 
 
-def bench_browser(base: str, loads: int, steps: int, jumps: int) -> dict:
+def browser_plan(n_versions: int, steps: int, jumps: int) -> tuple[int, list[int]]:
+    """Where the browser part goes: the first of ``steps`` consecutive versions, and the random jumps."""
+    rng = random.Random(1)
+    i0 = rng.randrange(0, max(1, n_versions - steps - 1))
+    return i0, rng.sample(range(n_versions), min(jumps, n_versions))
+
+
+# One slider move: setTime resolves at the held ground drawn and the map idle; extras() once every shown
+# analysis layer holds this version's answer and the map is idle again. shown(): the version each source holds.
+STEP_JS = """async (id) => { await window.frontline.setTime(id); await window.frontline.extras();
+  const f = window.frontline, t = f.timing; return [t.drawn, t.idle, t.all, t.set || {}, f.shown ? f.shown() : {}]; }"""
+LISTINGS = ("claims", "events")  # time-addressed listings, not version answers
+
+
+def bench_browser(base: str, loads: int, steps: int, jumps: int, first_loads: bool = True,
+                  app_js: str | None = None) -> dict:
+    """First loads, slider steps at a user's pace and cold random jumps in Chromium (see the module doc).
+
+    ``app_js``: the page's script is replaced by this text (the baseline page of ``--page-baseline``).
+    """
     from playwright.sync_api import sync_playwright
 
     out = {"loads": [], "loads_warm": [], "marks": [], "steps": [], "steps_idle": [], "steps_all": [], "jumps": [],
-           "jumps_idle": [], "jumps_all": []}
+           "jumps_idle": [], "jumps_all": [], "steps_set": [], "jumps_set": [], "wrong": []}
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        for _ in range(loads):
+        for _ in range(loads if first_loads else 0):
             ctx = b.new_context(viewport={"width": 1280, "height": 800})  # empty browser cache each time
             pg = ctx.new_page()
             pg.goto(base + "/")
@@ -255,30 +286,124 @@ def bench_browser(base: str, loads: int, steps: int, jumps: int) -> dict:
             ctx.close()
         ctx = b.new_context(viewport={"width": 1280, "height": 800})
         pg = ctx.new_page()
+        if app_js is not None:
+            pg.route("**/static/app.js", lambda route: route.fulfill(body=app_js, content_type="text/javascript"))
         pg.goto(base + "/")
-        pg.wait_for_function("document.body.dataset.firstIdleMs !== undefined", timeout=60000)
+        pg.wait_for_function("document.body.dataset.layers !== undefined", timeout=60000)
         ids = pg.evaluate("window.frontline.versions().map(v => v.id)")
-        rng = random.Random(1)
-        i0 = rng.randrange(0, max(1, len(ids) - steps - 1))
-        pg.evaluate(f"window.frontline.setTime('{ids[i0]}')")
-        # setTime resolves when the map is idle; frontline.timing holds the time to the new held ground
-        # drawn (state source loaded and a frame rendered), to idle (points and labels too), and to the
-        # whole map idle (every shown analysis layer loaded and drawn: extras() resolves then)
-        step = "async (id) => { await window.frontline.setTime(id); await window.frontline.extras(); " \
-               "const t = window.frontline.timing; return [t.drawn, t.idle, t.all]; }"
+        i0, jump_to = browser_plan(len(ids), steps, jumps)
+
+        def move(j: int, kind: str) -> None:
+            d, i, a, set_at, shown = pg.evaluate(STEP_JS, ids[j])
+            # honest: every source must hold the new version's answer (listings are addressed by time)
+            wrong = {n: v for n, v in shown.items() if n not in LISTINGS and v != ids[j]}
+            if wrong:
+                out["wrong"].append((ids[j], wrong))
+            out[kind].append(d)
+            out[kind + "_idle"].append(i)
+            out[kind + "_all"].append(a)
+            out[kind + "_set"].append(set_at)
+
+        move(i0, "steps")  # the starting point (not counted: the page has no neighbours prefetched yet)
+        for key in ("steps", "steps_idle", "steps_all", "steps_set"):
+            out[key].clear()
         for k in range(1, steps + 1):
-            pg.wait_for_timeout(400)  # a user looks at the map between steps
-            d, i, a = pg.evaluate(step, ids[min(len(ids) - 1, i0 + k)])
-            out["steps"].append(d)
-            out["steps_idle"].append(i)
-            out["steps_all"].append(a)
-        for j in rng.sample(range(len(ids)), min(jumps, len(ids))):
-            d, i, a = pg.evaluate(step, ids[j])
-            out["jumps"].append(d)
-            out["jumps_idle"].append(i)
-            out["jumps_all"].append(a)
+            pg.wait_for_timeout(400)  # a user looks at the map between steps (the page prefetches meanwhile)
+            move(min(len(ids) - 1, i0 + k), "steps")
+        for j in jump_to:
+            move(j, "jumps")
         ctx.close()
         b.close()
+    return out
+
+
+def print_browser(br: dict, label: str, first_loads: bool = True) -> None:
+    """The browser numbers of one run, with the bars and the ratios to the held ground drawn."""
+    print(f"\nBrowser{label} (Debian chromium, headless, software GL; flags {' '.join(ARGS)}); "
+          f"machine load now {os.getloadavg()[0]:.1f}")
+    if first_loads and br["loads"]:
+        print(f"  first page load to map idle, cold HTTP cache {stats(br['loads'])}   bar ≤ 2000 ms: "
+              f"{'PASS' if max(br['loads']) <= 2000 else 'FAIL'}")
+        print(f"  first page load to map idle, warm HTTP cache {stats(br['loads_warm'])}")
+        keys = [k for k in (br["marks"][0] if br["marks"] else {})]
+        if keys:
+            print("  first load marks (median ms from navigation start): " + ", ".join(
+                f"{k} {statistics.median(m.get(k, float('nan')) for m in br['marks']):.0f}" for k in keys))
+    for kind, what, bar_all in (("steps", "slider step", 500), ("jumps", "random jump", 1000)):
+        print(f"  {what}, held ground drawn  {stats(br[kind])}" +
+              (f"   bar p95 ≤ 200 ms: {'PASS' if p95(br[kind]) <= 200 else 'FAIL'}" if kind == "steps" else ""))
+        print(f"  {what}, map idle           {stats(br[kind + '_idle'])}   (points too)")
+        print(f"  {what}, whole map idle     {stats(br[kind + '_all'])}   bar p95 ≤ {bar_all} ms: "
+              f"{'PASS' if p95(br[kind + '_all']) <= bar_all else 'FAIL'}   (every shown layer: this version's "
+              "answer drawn, map idle)")
+        names = sorted({n for d in br[kind + "_set"] for n in d})
+        print("    answer handed to the map (median ms after setTime): " + ", ".join(
+            f"{n} {statistics.median(d[n] for d in br[kind + '_set'] if n in d):.0f}" for n in names))
+    print(f"  whole map idle / held ground drawn, median ratio: steps ×"
+          f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
+          f"{statistics.median(br['jumps_all']) / statistics.median(br['jumps']):.1f}")
+    print(f"  layers showing another version's data after a move: {len(br['wrong'])}"
+          + (f"  e.g. {br['wrong'][0]}" if br["wrong"] else ""))
+
+
+def page_baseline(store: Path, env: dict | None, app_js: str, br: dict, steps: int, jumps: int) -> None:
+    """The same steps and jumps with the baseline page, on a fresh server over the same store; ratios to ``br``."""
+    base, proc = start_server(store, env)
+    try:
+        old = bench_browser(base, 0, steps, jumps, first_loads=False, app_js=app_js)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(f"  baseline page (--page-baseline; fresh server, same store; machine load {os.getloadavg()[0]:.1f}):")
+    for kind, what in (("steps", "slider step"), ("jumps", "random jump")):
+        print(f"    {what}, whole map idle  {stats(old[kind + '_all'])}   baseline / this page median ratio ×"
+              f"{statistics.median(old[kind + '_all']) / statistics.median(br[kind + '_all']):.2f}")
+
+
+def materialise(src: Path, dst: Path, steps: int, jumps: int) -> None:
+    """``frontline recompute`` on a writable copy ``dst`` of ``src``, for the versions the browser part visits."""
+    from frontline.store import open_store
+
+    cli = ROOT / ".venv" / "bin" / "frontline"
+    cli = cli if cli.exists() else Path(sys.executable).with_name("frontline")
+    if subprocess.run([str(cli), "recompute", "--help"], capture_output=True).returncode != 0:
+        raise SystemExit("`frontline recompute` is not in this tree: --materialised needs it")
+    if not dst.exists():
+        import shutil
+
+        print(f"copying {src} to {dst} (the source store stays untouched)")
+        shutil.copyfile(src, dst)
+    st = open_store(dst, readonly=True)
+    times = [v.valid_time for v in st.versions()]
+    st.close()
+    i0, jump_to = browser_plan(len(times), steps, jumps)
+    # what the page asks for: the steps and their prefetched neighbours, each jump and its neighbours,
+    # and the latest version (the first load)
+    spans = [(max(0, i0 - 1), min(len(times) - 1, i0 + steps + 2))]
+    spans += [(max(0, j - 1), min(len(times) - 1, j + 2)) for j in jump_to] + [(len(times) - 2, len(times) - 1)]
+    t = time.perf_counter()
+    for a, b in sorted(spans):  # valid_time is epoch seconds, which --from/--to take as they are
+        r = subprocess.run([str(cli), "recompute", "--store", str(dst), "--from", str(times[a]), "--to",
+                            str(times[b]), "--workers", "1", "--quiet"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"frontline recompute failed on {times[a]}..{times[b]}:\n{r.stderr[-2000:]}")
+    print(f"materialised {sum(b - a + 1 for a, b in spans)} versions' analyses in {dst} "
+          f"({time.perf_counter() - t:.0f} s)")
+
+
+def cold_analyses(base: str, n: int) -> dict:
+    """Cold ``/api/contact-line``, ``/api/corridors`` and ``/api/settlements`` at versions not asked for yet."""
+    import httpx
+
+    out: dict = {"contact-line": [], "corridors": [], "settlements": []}
+    with httpx.Client(base_url=base, timeout=300) as c:
+        vs = c.get("/api/versions").json()["versions"]
+        _, jump_to = browser_plan(len(vs), 0, n)
+        for j in jump_to:
+            for name, params in (("contact-line", {}), ("corridors", {"side": "ua"}), ("settlements", {"zoom": 6})):
+                t = time.perf_counter()
+                c.get(f"/api/{name}", params={"at": vs[j]["id"], **params})
+                out[name].append((time.perf_counter() - t) * 1000)
     return out
 
 
@@ -333,6 +458,12 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=3, help="versions for the old settlements path (slow)")
     ap.add_argument("--contention", type=int, default=5, help="state-under-analyses rounds (0: skip)")
     ap.add_argument("--screenshot", type=Path, default=None, help="only write the README screenshot here")
+    ap.add_argument("--page-baseline", type=Path, default=None, metavar="APP_JS",
+                    help="also run the steps and jumps with this app.js as the page's script (e.g. the last "
+                         "commit's: git show HEAD:frontline/web/static/app.js > /tmp/old.js) and print ratios")
+    ap.add_argument("--materialised", type=Path, default=None, metavar="COPY",
+                    help="then also: copy the store to COPY (once), `frontline recompute` there the versions the "
+                         "browser visits, and run the browser part with stored results off and on")
     a = ap.parse_args()
     if a.screenshot:
         screenshot(a.screenshot)
@@ -393,30 +524,37 @@ def main() -> None:
             print(f"  with analyses running   {stats(co['busy'])}   ratio to alone ×"
                   f"{statistics.median(co['busy']) / statistics.median(co['alone']):.1f}")
             print(f"  the analyses took       {stats(co['analysis'])}")
-        br = bench_browser(base, a.loads, a.steps, a.jumps)
-        print(f"\nBrowser (Debian chromium, headless, software GL; flags {' '.join(ARGS)})")
-        print(f"  first page load to map idle, cold HTTP cache {stats(br['loads'])}   bar ≤ 2000 ms: "
-              f"{'PASS' if max(br['loads']) <= 2000 else 'FAIL'}")
-        print(f"  first page load to map idle, warm HTTP cache {stats(br['loads_warm'])}")
-        keys = [k for k in (br["marks"][0] if br["marks"] else {})]
-        if keys:
-            print("  first load marks (median ms from navigation start): " + ", ".join(
-                f"{k} {statistics.median(m.get(k, float('nan')) for m in br['marks']):.0f}" for k in keys))
-        print(f"  slider step, held ground drawn  {stats(br['steps'])}   bar p95 ≤ 200 ms: "
-              f"{'PASS' if p95(br['steps']) <= 200 else 'FAIL'}")
-        print(f"  slider step, map idle           {stats(br['steps_idle'])}   (points, labels too)")
-        print(f"  slider step, whole map idle     {stats(br['steps_all'])}   bar p95 ≤ 500 ms: "
-              f"{'PASS' if p95(br['steps_all']) <= 500 else 'FAIL'}   (settlements, contact line, corridors too)")
-        print(f"  random jump, held ground drawn  {stats(br['jumps'])}   (no prefetch)")
-        print(f"  random jump, map idle           {stats(br['jumps_idle'])}")
-        print(f"  random jump, whole map idle     {stats(br['jumps_all'])}   bar p95 ≤ 1000 ms: "
-              f"{'PASS' if p95(br['jumps_all']) <= 1000 else 'FAIL'}")
-        print(f"  whole map idle / held ground drawn, median ratio: steps ×"
-              f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
-              f"{statistics.median(br['jumps_all']) / statistics.median(br['jumps']):.1f}")
+        br = bench_browser(base, a.loads, a.steps, a.jumps, first_loads=True)
+        print_browser(br, "")
     finally:
         proc.terminate()
         proc.wait(10)
+    app_js = a.page_baseline.read_text() if a.page_baseline else None
+    if app_js:
+        page_baseline(store, None, app_js, br, a.steps, a.jumps)
+    if a.materialised:
+        materialise(store, a.materialised, a.steps, a.jumps)
+        for label, env in ((" — analyses computed on request (same copy, stored results off)",
+                            {"FRONTLINE_STORED_RESULTS": "off"}),
+                           (" — analyses materialised by `frontline recompute`", {})):
+            base, proc = start_server(a.materialised, env)
+            try:
+                co = cold_analyses(base, a.jumps)
+                print(f"\nCold analyses{label}: " + "; ".join(
+                    f"{k} median {statistics.median(v):.0f} ms p95 {p95(v):.0f} ms" for k, v in co.items()))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            base, proc = start_server(a.materialised, env)  # fresh: nothing computed yet
+            try:
+                br = bench_browser(base, 0, a.steps, a.jumps, first_loads=False)
+                print_browser(br, label, first_loads=False)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            if app_js:
+                page_baseline(a.materialised, env, app_js, br, a.steps, a.jumps)
+
 
 if __name__ == "__main__":
     main()

@@ -181,3 +181,50 @@ def test_roads_layer_coloured_by_exposure(page, api):
     assert rendered(page, "necks") == []  # not asked for in the URL
     page.screenshot(path=str(SHOTS / "roads.png"))
 
+
+
+STEP = """async (id) => { await window.frontline.setTime(id); await window.frontline.extras();
+    return window.frontline.shown(); }"""
+SOURCE_URL = {"state": "/api/state?at={v}&zoom={z}", "points": "/api/points?at={v}",
+              "contact": "/api/contact-line?at={v}", "corridors": "/api/corridors?at={v}&side=ua",
+              "settlements": "/api/settlements?at={v}&zoom={zs}&limit=5000"}
+
+
+def _signature(fc):
+    """What tells one version's answer from another's: each feature's geometry and chief properties."""
+    keep = ("status", "side", "kind", "id", "changed", "width_m", "bearing", "pair")
+
+    def num(x):  # JavaScript hands 38.0 back as 38
+        return [num(y) for y in x] if isinstance(x, list) else float(x) if type(x) in (int, float) else x
+
+    return sorted(json.dumps([f["geometry"]["type"], num(f["geometry"]["coordinates"]),
+                              {k: num(f["properties"].get(k)) for k in keep}], sort_keys=True)
+                  for f in fc["features"] if f["properties"].get("kind") != "neck-label")
+
+
+def test_layers_show_the_version_after_a_step_and_a_jump(page, api):
+    """After a slider step and after a jump, every shown layer's source holds the answer the API gives for
+    that version (prefetched neighbours, skipped re-draws of unchanged answers and all), and the map draws it."""
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    _, view = neck_view(api, vs[-1], zoom=8)
+    open_map(page, view)
+    z, zs = page.evaluate("[Math.ceil(window.frontline.map.getZoom()), Math.floor(window.frontline.map.getZoom()) + 1]")
+    page.wait_for_timeout(1500)  # the neighbours are prefetched meanwhile
+    moved = set()
+    for target, prev in ((vs[-2], vs[-1]), (vs[0], vs[-2])):  # a step back, then a jump to the first version
+        shown = page.evaluate(STEP, target)
+        for name, url in SOURCE_URL.items():
+            assert shown.get(name) == target, (name, shown)
+            want = api(url.format(v=target, z=z, zs=zs))
+            got = page.evaluate("async (n) => await window.frontline.map.getSource(n).getData()", name)
+            assert _signature(got) == _signature(want), f"{name} at {target}"
+            if _signature(want) != _signature(api(url.format(v=prev, z=z, zs=zs))):
+                moved.add(name)
+        assert rendered(page, "ua-held"), "the ground is drawn"
+        if target == vs[-2]:  # its narrowest neck is in this view (see test_slider_moves_the_neck_and_arrows)
+            assert narrowest_neck(api, target)["properties"]["label"] in {
+                f["props"]["label"] for f in rendered(page, "neck-labels")}
+        assert page.evaluate("document.body.dataset.layers").startswith(target + ":")
+    # the check means something: the ground, the points and the corridors differ between these versions
+    assert {"state", "points", "corridors"} <= moved, moved
+    assert not page.errors, page.errors

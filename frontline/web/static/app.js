@@ -5,6 +5,9 @@
  * First load: the data requests start before MapLibre (its WebGL start holds the main thread), the
  * first version's state is handed from that early request, and only the basemap, held ground and
  * points are in the first style; the other layers are added after the first idle map.
+ * A step (setTime): every answer the version shows is asked for at once and handed to MapLibre together,
+ * ground first; answers are kept parsed (the last 64), a source holding the same content is left alone,
+ * and once the whole map is drawn the neighbours are prefetched at low priority (stale ones aborted).
  * State lives in the URL hash: #t=<version id>&z=&lon=&lat=&layers=a,b&as=ua&cmp=a,b&side=ru
  * An optional raster tile URL comes from ?tiles=<url with {z}/{x}/{y}> (none by default: offline). */
 (function () {
@@ -64,13 +67,67 @@
   const pending = new Map();
   function early(url) { if (!pending.has(url)) pending.set(url, getJSON(url)); return pending.get(url); }
 
-  async function getJSON(url) {
+  async function getJSON(url, opts) {
     const ahead = pending.get(url);
     if (ahead) { pending.delete(url); return ahead; }
-    const r = await fetch(url);
+    const r = await fetch(url, opts);
     const body = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(body.detail || (url + ": HTTP " + r.status));
     return body;
+  }
+
+  // Version-addressed answers never change: the last KEEP of them are kept parsed here, so a step to a
+  // prefetched version neither fetches nor parses (a fetch from the HTTP cache still waits for the
+  // main thread, 100–200 ms while frames are drawn in software GL). Entries asked for by a prefetch are
+  // "low": they are aborted when the user moves somewhere they are no longer a neighbour of.
+  const KEEP = 64;
+  const kept = new Map();  // url → {p: Promise, ctrl: AbortController | null (done), low: boolean}
+  function ask(url, low = false) {
+    let e = kept.get(url);
+    if (e) {
+      kept.delete(url); kept.set(url, e);  // most recently used last
+      if (!low) e.low = false;  // the shown version needs it now: never aborted
+      return e.p;
+    }
+    e = { ctrl: new AbortController(), low };
+    e.p = getJSON(url, { signal: e.ctrl.signal, priority: low ? "low" : "high" }).then(
+      (body) => { e.ctrl = null; e.body = body; return body; },
+      (err) => { if (kept.get(url) === e) kept.delete(url); throw err; });
+    kept.set(url, e);
+    for (const [k, old] of kept) {  // oldest first; one still being fetched for the shown version stays
+      if (kept.size <= KEEP) break;
+      if (old.ctrl && !old.low) continue;
+      if (old.ctrl) old.ctrl.abort();
+      kept.delete(k);
+    }
+    return e.p;
+  }
+
+  // The answer to url if it is here already (no waiting), else undefined.
+  const peek = (url) => { const e = kept.get(url); return e && e.body; };
+
+  // Prefetches run PREFETCH_LANES at a time, in the order asked (nearest neighbour first), at low
+  // priority, and start only once the shown version's own answers are in, so they never queue in front
+  // of them at the server (its analyses take turns on one lock).
+  const PREFETCH_LANES = 2;
+  let queue = [], lanes = 0;
+  // Aborts the prefetches not in urls (the user moved on: they are no neighbours any more); add: queue
+  // those of urls not fetched yet, else only those already queued and still wanted go on.
+  function prefetchOnly(urls, add = true) {
+    const want = new Set(urls);
+    for (const [u, e] of kept) {
+      if (e.ctrl && e.low && !want.has(u)) { e.ctrl.abort(); kept.delete(u); }
+    }
+    queue = add ? urls.filter((u) => !kept.has(u)) : queue.filter((u) => want.has(u));
+    pump();
+  }
+  function pump() {
+    while (lanes < PREFETCH_LANES && queue.length) {
+      const u = queue.shift();
+      if (kept.has(u)) continue;
+      lanes++;
+      ask(u, true).catch(() => {}).finally(() => { lanes--; pump(); });
+    }
   }
 
   function parseHash() {
@@ -128,7 +185,8 @@
 
   // Text drawn into images on demand ("txt:<text>"): labels need no glyph server, so the map stays offline.
   function textImage(text, size = 12) {
-    const scale = 2, font = `${size > 12 ? 700 : 600} ${size * scale}px system-ui, sans-serif`;
+    // drawn at the screen's pixel ratio: a 2× image on a 1× screen is four times the pixels to pack per tile
+    const scale = Math.max(1, Math.min(2, Math.round(window.devicePixelRatio || 1))), font = `${size > 12 ? 700 : 600} ${size * scale}px system-ui, sans-serif`;
     const c = document.createElement("canvas"), g = c.getContext("2d");
     g.font = font;
     const w = Math.ceil(g.measureText(text).width) + 10 * scale, h = Math.round(size * 1.5) * scale;
@@ -346,95 +404,139 @@
     map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
   }
 
+  // Resolves at the next 'idle' (every source loaded, nothing left to draw). When nothing is pending
+  // (every answer was the same as drawn) one frame is asked for, so 'idle' still comes.
   function waitIdle() {
     return new Promise((resolve) => {
       let done = false;
       const finish = () => { if (!done) { done = true; resolve(); } };
       map.once("idle", finish);
+      if (map.loaded()) map.triggerRepaint();
       setTimeout(finish, 5000);
     });
   }
 
-  // Timing of the last setTime, ms: to the new held ground drawn, and to the map idle (points too).
-  // all: the whole map idle, every shown analysis layer (settlements, contact line, corridors…) drawn too.
-  const timing = { drawn: null, idle: null, all: null };
+  // Timing of the last setTime, ms: to the new held ground drawn, to the map idle (points too), and to
+  // the whole map idle (every shown analysis layer drawn with this version's data, the map idle);
+  // set: when each source was handed its answer (or found to hold it already).
+  const timing = { drawn: null, idle: null, all: null, set: {} };
+  const shown = {};     // source → the version whose data it holds (read by the tests and the bench)
+  const drawnKey = {};  // source → what it holds: the server's digest, else the features' JSON text
 
-  // Resolves once a source has loaded its new data and a frame has been drawn with it.
-  function waitDrawn(sourceId) {
+  // Hands a version's answer to a source, unless the source holds the same content already (the
+  // settlements, points and corridors of most versions are those of the previous one): MapLibre would
+  // cut and lay out every tile again for nothing. Returns whether the source was given new data.
+  function put(name, fc, vid) {
+    const key = fc.digest ? "d:" + fc.digest : JSON.stringify(fc.features);
+    const changed = key !== drawnKey[name];
+    if (changed) {
+      if (!map.getSource(name)) addLate();  // a step before the first idle map added the later layers
+      map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+      drawnKey[name] = key;
+    }
+    shown[name] = vid;
+    timing.set[name] = Math.round(performance.now() - tStep);
+    return changed;
+  }
+
+  // Resolves once a source's tiles hold the data last handed to it. (MapLibre's 'metadata' event comes
+  // before the tiles are even asked to reload: the map still shows the old data then.)
+  function waitLoaded(sourceId) {
     return new Promise((resolve) => {
       let done = false;
       const finish = () => { if (!done) { done = true; map.off("sourcedata", onData); resolve(); } };
       const onData = (e) => {
-        if (e.sourceId === sourceId && e.dataType === "source" && map.isSourceLoaded(sourceId)) {
-          map.once("render", finish);
-          map.triggerRepaint();
-        }
+        if (e.sourceId === sourceId && e.sourceDataType !== "metadata" && map.isSourceLoaded(sourceId)) finish();
       };
       map.on("sourcedata", onData);
       setTimeout(finish, 5000);
     });
   }
+  const nextFrame = () => new Promise((resolve) => { map.once("render", resolve); map.triggerRepaint(); });
+
+  const stateUrl = (at, z) => `/api/state?at=${at}&zoom=${z}`;
+  const pointsUrl = (at) => `/api/points?at=${at}`;
+  const changeUrl = (j) => `/api/change?from=${encodeURIComponent(versions[j - 1].id)}` +
+    `&to=${encodeURIComponent(versions[j].id)}&top=8`;
+  const zoomBucket = () => Math.max(0, Math.min(12, Math.ceil(map.getZoom())));
+  let dir = 1;  // the direction of the last step (+1 later, -1 earlier): that neighbour is prefetched first
 
   async function setTime(id) {
     const i = versions.findIndex((v) => v.id === String(id));
     if (i < 0) throw new Error("unknown version " + id);
     const my = ++seq, t0 = performance.now();
     timing.drawn = timing.idle = timing.all = null;
+    timing.set = {};
     tStep = t0;
-    const z = Math.max(0, Math.min(12, Math.ceil(map.getZoom())));
-    const at = encodeURIComponent(versions[i].id);
-    const [state, points] = await Promise.all([
-      getJSON(`/api/state?at=${at}&zoom=${z}`), getJSON(`/api/points?at=${at}`)]);
+    if (index >= 0 && Math.abs(i - index) === 1) dir = i - index;
+    const v = versions[i], at = encodeURIComponent(v.id), z = zoomBucket();
+    // Everything the version shows is asked for at once (prefetched answers come from memory): on a
+    // version not fetched before the server works on the analyses while the ground is drawn.
+    const extras = extrasFor(v);
+    const ground = Promise.all([ask(stateUrl(at, z)), ask(pointsUrl(at))]);
+    if (i > 0) ask(changeUrl(i)).catch(() => {});  // the changes list (loadChanges)
+    // then the prefetches of places that are no neighbours any more are aborted (this version's own
+    // answers, asked for above, never are); those of the new neighbours go on
+    prefetchOnly(neighbourUrls(i, z), false);
+    // the other neighbours once this version's own answers are in (from memory, after a step: at once)
+    Promise.allSettled([ground, ...Object.values(extras)]).then(() => { if (my === seq) prefetch(i, z); });
+    const [state, points] = await ground;
     mark("state-fetched");
     if (my !== seq) return;
     const first = index < 0;
     index = i;
-    const drawn = waitDrawn("state");
-    map.getSource("state").setData(state);
-    // On the first load everything is laid out at once (the map is busy starting anyway); on a step the
-    // points wait for the held ground to be drawn.
-    if (first) { map.getSource("points").setData(points); pointsDigest = points.digest; }
+    // Everything goes to MapLibre at once: the layers share the frames drawn meanwhile (each costs
+    // 100–200 ms in software GL) instead of each adding its own. The small layers with symbols (arrows,
+    // settlement and neck labels) go before the ground when their answers are here: their tiles ask the
+    // main thread for icons, and the first frame (still the old ground) would make them wait for it.
+    // On the first load the analysis layers wait for the first idle map (the first picture comes sooner).
+    put("points", points, v.id);
+    for (const n of first ? [] : ["settlements", "corridors"]) {
+      const body = extras[n] && peek(EXTRA[n](at, v));
+      if (body) put(n, body, v.id);
+    }
+    const loaded = put("state", state, v.id) ? waitLoaded("state") : Promise.resolve();
+    if (!first) drawExtras(my, extras, true);
     $("slider").value = String(i);
-    $("when").textContent = versions[i].time.replace("T", " ").replace(":00Z", " UTC") +
-      `  (${i + 1}/${versions.length})`;
+    $("when").textContent = v.time.replace("T", " ").replace(":00Z", " UTC") + `  (${i + 1}/${versions.length})`;
     drawCursor();
     writeHash();
     loadChanges(my);
-    await drawn;  // the held ground of this version is on screen
+    await loaded;
+    if (my !== seq) return;
+    await nextFrame();  // the held ground of this version is on screen
     if (my !== seq) return;
     timing.drawn = performance.now() - t0;
     mark("drawn");
-    // Arrows and units next (symbols cost more to lay out than the polygons); unchanged points (same
-    // digest, common from one version to the next) are left as they are.
-    if (!points.digest || points.digest !== pointsDigest) map.getSource("points").setData(points);
-    pointsDigest = points.digest;
     await waitIdle();
     timing.idle = performance.now() - t0;
     if (my === seq) {
-      addLate();
-      document.body.dataset.version = versions[i].id;
-      // The analysis layers follow the drawn version (they never hold up the held ground).
-      loadExtras(my);
-      setTimeout(() => { if (my === seq) prefetch(i, z); }, 50);
+      if (first) drawExtras(my, extras, true);
+      document.body.dataset.version = v.id;
     }
   }
-  let pointsDigest = null;
 
-  // The neighbours of the shown version are fetched ahead: version-addressed answers are immutable,
-  // so the browser keeps them and a slider step only has to draw.
-  function prefetch(i, z) {
-    for (const j of [i + 1, i - 1]) {
+  // The neighbours of the shown version are fetched ahead (the next one in the direction of the last
+  // step first, then the one after, then the previous): version-addressed answers never change, so a
+  // slider step only has to draw.
+  function neighbourUrls(i, z) {
+    const urls = [];
+    for (const j of [i + dir, i + 2 * dir, i - dir]) {
       if (j < 0 || j >= versions.length) continue;
-      const at = encodeURIComponent(versions[j].id);
-      const urls = [`/api/state?at=${at}&zoom=${z}`, `/api/points?at=${at}`,
-                    ...Object.keys(EXTRA).filter((n) => !LISTINGS.has(n) && visible(n)).map((n) => EXTRA[n](at, versions[j]))];
-      const k = Math.min(i, j);  // the changes list of that version (or of this one, stepping back)
-      if (k >= 0 && k + 1 < versions.length && j > i) {
-        urls.push(`/api/change?from=${encodeURIComponent(versions[k].id)}&to=${encodeURIComponent(versions[k + 1].id)}&top=8`);
+      const v = versions[j], at = encodeURIComponent(v.id);
+      // the analyses (one lock at the server, slow on request) interleaved with the ground and points
+      // (the state path: a lock of its own), so that the two lanes keep both busy
+      const an = Object.keys(EXTRA).filter((n) => !LISTINGS.has(n) && visible(n)).map((n) => EXTRA[n](at, v));
+      const other = [stateUrl(at, z), pointsUrl(at)];
+      if (j > 0) an.push(changeUrl(j));
+      while (an.length || other.length) {
+        if (an.length) urls.push(an.shift());
+        if (other.length) urls.push(other.shift());
       }
-      for (const u of urls) fetch(u, { priority: "low" }).catch(() => {});
     }
+    return urls;
   }
+  const prefetch = (i, z) => prefetchOnly(neighbourUrls(i, z));
 
   // ------------------------------------------------- per-version extra layers
   function withNeckLabels(fc) {
@@ -449,44 +551,47 @@
     return { ...fc, features: out };
   }
 
-  async function loadExtra(name, my) {
-    if (index < 0) return;
-    const at = encodeURIComponent(versions[index].id);
-    const fc = await getJSON(EXTRA[name](at, versions[index]));
-    if (my !== seq) return;
-    if (name === "claims") fc.features = fc.features.filter((f) => f.geometry);  // numeric claims: no place
-    addLate();
-    // the same content as drawn (same digest: settlements between most versions): nothing to lay out again
-    if (!(fc.digest && fc.digest === drawnDigest[name])) {
-      map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+  // The answers of the shown analysis layers (all by default) for version v: {name: Promise}.
+  function extrasFor(v, names = Object.keys(EXTRA).filter(visible)) {
+    const at = encodeURIComponent(v.id), out = {};
+    for (const n of names) {
+      out[n] = LISTINGS.has(n) ? getJSON(EXTRA[n](at, v)) : ask(EXTRA[n](at, v));
+      out[n].catch(() => {});  // reported where it is drawn
     }
-    drawnDigest[name] = fc.digest;
-    notes[name] = fc.note || "";
-    $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
+    return out;
   }
 
-  const notes = {}, drawnDigest = {};
+  const notes = {};
   let extrasDone = Promise.resolve(), tStep = 0;
-  function loadExtras(my) {
-    const names = Object.keys(EXTRA).filter(visible);
-    extrasDone = Promise.all(names.map((n) => loadExtra(n, my).catch((e) => showError(e.message)))).then(async () => {
+  // Each layer is drawn as its answer comes; then, once the map is idle, timing.all (for a step) and
+  // body[data-layers] say the whole map shows the version.
+  function drawExtras(my, extras, step = false) {
+    const names = Object.keys(extras), vid = versions[index].id;
+    extrasDone = Promise.all(names.map((n) => extras[n].then((fc) => {
+      if (my !== seq) return;
+      addLate();
+      // numeric claims have no place on the map
+      put(n, n === "claims" ? { ...fc, features: fc.features.filter((f) => f.geometry) } : fc, vid);
+      notes[n] = fc.note || "";
+      $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
+    }).catch((e) => { if (my === seq) showError(e.message); }))).then(async () => {
       if (my !== seq) return;
       await waitIdle();
       if (my !== seq) return;
-      timing.all = performance.now() - tStep;
-      document.body.dataset.layers = versions[index].id + ":" + names.join(",");
+      if (step) timing.all = performance.now() - tStep;
+      document.body.dataset.layers = vid + ":" + names.join(",");
     });
     return extrasDone;
   }
+  const loadExtras = (my, names) => (index < 0 ? Promise.resolve() : drawExtras(my, extrasFor(versions[index], names)));
 
   // -------------------------------------------- what changed in this version
   const fmt = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 1 });
   async function loadChanges(my) {
     const list = $("changes-list"), sum = $("changes-sum");
     if (index <= 0) { list.innerHTML = ""; sum.textContent = "The first version: nothing to compare with."; return; }
-    const a = encodeURIComponent(versions[index - 1].id), b = encodeURIComponent(versions[index].id);
     let res;
-    try { res = await getJSON(`/api/change?from=${a}&to=${b}&top=8`); } catch (e) { showError(e.message); return; }
+    try { res = await ask(changeUrl(index)); } catch (e) { showError(e.message); return; }
     if (my !== seq) return;
     const sides = (window.frontlineSides || ["ua", "ru"]);
     sum.innerHTML = `vs ${versions[index - 1].time.slice(0, 16).replace("T", " ")}: ` + sides.map((s) =>
@@ -666,7 +771,7 @@
     const box = settlementsView();
     if (visible("settlements") && index >= 0 && box !== lastBox) {
       lastBox = box;
-      loadExtra("settlements", seq).catch((e) => showError(e.message));
+      loadExtras(seq, ["settlements"]);
     }
   });
 
@@ -712,6 +817,6 @@
   }
 
   window.frontline = { map, setTime, ready, versions: () => versions, compare: runCompare, search, flyTo,
-                       extras: () => extrasDone, timing, marks };
+                       extras: () => extrasDone, timing, marks, shown: () => ({ ...shown }) };
   init().then(readyResolve, (e) => { showError(e.message); readyResolve(); });
 })();
