@@ -224,12 +224,20 @@ class _Cells:
         found = np.zeros(n, dtype=bool)
         if self.tree is not None:
             pts = shapely.points(x, y)
-            # Interiors first; a point exactly on an edge takes the first cell it touches.
-            pi, ci = self.tree.query(pts, predicate="within")
-            edge = np.setdiff1d(np.arange(n), pi)
-            if len(edge):
-                pe, ce = self.tree.query(pts[edge], predicate="intersects")
-                pi, ci = np.concatenate([pi, edge[pe]]), np.concatenate([ci, ce])
+            # Interiors first; a point exactly on an edge takes the first cell it touches. One box query,
+            # then point-in-polygon on the prepared cells (contains_xy / intersects_xy on the candidate
+            # pairs, in the query's order): the same pairs as the tree's "within" then "intersects"
+            # predicates, without a second tree query for every point that lies in no cell (most of them).
+            bi, bc = self.tree.query(pts)
+            inside = shapely.contains_xy(self.geoms[bc], x[bi], y[bi]) if len(bi) else np.zeros(0, dtype=bool)
+            pi, ci = bi[inside], bc[inside]
+            has = np.zeros(n, dtype=bool)
+            has[pi] = True
+            rest = ~inside & ~has[bi]
+            if rest.any():
+                ei, ec = bi[rest], bc[rest]
+                touch = shapely.intersects_xy(self.geoms[ec], x[ei], y[ei])
+                pi, ci = np.concatenate([pi, ei[touch]]), np.concatenate([ci, ec[touch]])
             if len(pi):
                 # A point on a shared edge may hit two cells; the first hit decides (rare, and
                 # such a point is on the line itself, so either answer is within tolerance).

@@ -31,7 +31,11 @@ from ._common import STORE_OPT, _fail, _open, _print_json, console, time_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes for archives and folders (default: CPU count, at most 4).")
-def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, as_json, quiet, workers):
+@click.option("--recompute", "then_recompute", is_flag=True,
+              help="Then keep the web map's per-version results in the store (as `frontline recompute`; "
+                   "only what is new or revised is computed; the full archive takes minutes).")
+def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, as_json, quiet, workers,
+            then_recompute):
     """Import map versions: a folder, file or .tar/.tar.gz/.tar.zst archive, or --url.
 
     Re-importing the same versions changes nothing; a version served again with
@@ -53,7 +57,8 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
         raise click.UsageError("Give a PATH or --url, not both.")
     st = _open(store_path)
     if url:
-        _import_url(st, url, quiet=quiet, as_json=as_json, timeout=timeout, retries=retries)
+        after = (lambda: _recompute(st, workers, quiet=quiet, as_json=as_json)) if then_recompute else None
+        _import_url(st, url, quiet=quiet, as_json=as_json, timeout=timeout, retries=retries, after=after)
         return
     imp = Importer(st)
     try:
@@ -76,16 +81,38 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
     st.log_import(str(path), report)
-    if as_json:
-        _print_json(report.as_dict())
-    else:
+    if not as_json:
         _print_report(report)
+    extra = _recompute(st, workers, quiet=quiet, as_json=as_json) if then_recompute else {}
+    if as_json:
+        _print_json(report.as_dict() | extra)
     if report.failed and not (report.added or report.revised or report.unchanged):
         sys.exit(1)
 
 
-def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4) -> None:
-    """``import --url``: an incremental pull of a DeepState-shaped feed (it logs its own import)."""
+def _recompute(st, workers: int | None, *, quiet: bool, as_json: bool) -> dict:
+    """``import --recompute``: materialise every analysis for the store's versions (the stored ones skipped).
+
+    Returns ``{"recompute": report}`` for the JSON report (the table is printed otherwise).
+    """
+    from .recompute import run_recompute
+
+    versions = [v for s in st.sources() for v in st.versions(s)]
+    if not versions:
+        return {}
+    if not as_json:
+        console.print("Recomputing the web map's per-version results (`frontline recompute`):")
+    rep = run_recompute(st, versions, None, workers=workers, force=False, quiet=quiet, as_json=as_json,
+                        print_json=False)
+    return {"recompute": rep.as_dict()}
+
+
+def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4,
+                after=None) -> None:
+    """``import --url``: an incremental pull of a DeepState-shaped feed (it logs its own import).
+
+    ``after``: called once the pull is done (``--recompute``); its dict joins the JSON report.
+    """
     from ..live_pull import pull
 
     if not url.lower().startswith(("http://", "https://")):
@@ -97,14 +124,15 @@ def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30
         res = pull(st, url, progress=not (quiet or as_json), timeout=timeout, retries=retries)
     finally:
         live_log.setLevel(level)
-    if as_json:
-        _print_json(res.as_dict())
-    elif res.error is None:
+    if not as_json and res.error is None:
         if res.pending == 0:
             console.print(f"{url}: {res.listed} versions listed; the store holds them all (nothing new).")
         else:
             console.print(f"{url}: {res.listed} versions listed, {res.pending} new or revised fetched.")
             _print_report(res.report)  # failed versions are among its problems, by URL
+    extra = after() if after is not None and res.error is None else {}
+    if as_json:
+        _print_json(res.as_dict() | extra)
     if res.error:
         if not as_json:
             click.echo(f"Error: cannot read the feed's listing: {res.error}", err=True)

@@ -18,13 +18,24 @@ installed) the answer is an empty collection with a ``note`` saying why.
 Each runs on the app's analysis service (``svc.analyses``: its own store
 handle, lock and threads, :meth:`~frontline.web.app._Service.offload`), so a
 slow analysis never holds up ``/api/state``.
+
+The contact line (default sides) and the corridors (default parameters) of a
+version are served from the store when ``frontline recompute`` has kept them
+there for the version's current revision and the code's rule version
+(:mod:`frontline.analysis.materialise`): the same bytes as computing them, in
+a few milliseconds. The server never writes results.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+
 import orjson
 from fastapi import Query, Request
 
+from ..analysis import materialise
+from ..analysis.materialise import RULES
 from ..model import iso
 from .app import ApiError, _cached, _plain
 
@@ -43,41 +54,57 @@ def _side(svc, side: str) -> str:
     return side
 
 
+def _stored(svc, what: str, pkey: str, v) -> bytes | None:
+    """A result of ``v`` kept in the store by ``frontline recompute``, if current (else None).
+
+    Read through the service's own results reader (a read-only connection of
+    its own: the lookup never waits for an analysis holding ``svc.lock``).
+    ``$FRONTLINE_STORED_RESULTS=off`` turns stored results off (benchmarks,
+    debugging).
+    """
+    if os.environ.get("FRONTLINE_STORED_RESULTS", "on").strip().lower() in ("0", "off", "no", "false"):
+        return None
+    reader = results_reader(svc)
+    return reader.get(what, pkey, v, RULES[what]) if reader is not None else None
+
+
+_READER_LOCK = threading.Lock()
+
+
+def results_reader(svc):
+    """The service's :class:`~frontline.store.results.ResultReader` (made on first use)."""
+    reader = getattr(svc, "_results_reader", None)
+    if reader is None:
+        with _READER_LOCK:
+            reader = getattr(svc, "_results_reader", None)
+            if reader is None:
+                from ..store.results import ResultReader
+
+                reader = svc._results_reader = ResultReader(svc.store.path)
+    return reader
+
+
 def contact_line_body(svc, v, sides: tuple[str, ...] | None) -> bytes:
-    """GeoJSON bytes of the contact line of version ``v``."""
-    try:
-        from ..analysis.contact_line import contact_line
-    except ImportError:
-        return _empty(v, "The contact-line analysis (frontline.analysis.contact_line) is not installed.")
+    """GeoJSON bytes of the contact line of version ``v``: the stored result when there is one."""
+    if not sides:  # the default pairing is what `frontline recompute` stores
+        body = _stored(svc, "contact-line", "", v)
+        if body is not None:
+            return body
     vc, _ = svc.state(v)
-    with svc.lock:
-        line = contact_line(vc, sides=list(sides) if sides else None)
-        fc = _plain(line.to_geojson())
-        summary = {k: x for k, x in _plain(line.to_dict()).items() if not isinstance(x, (dict, list))}
-    return orjson.dumps({**fc, "type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         "summary": summary, "features": fc.get("features", [])})
+    return materialise.contact_line_body(vc, v, sides, lock=svc.lock)
 
 
 def corridors_body(svc, v, side: str, mode: str, include_contested: bool, alert_width_m: float) -> bytes:
-    """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v``."""
-    from ..analysis.corridors import corridor_inputs, find_necks
-    from ..geodesy import area_km2
-
+    """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v`` (stored when default)."""
+    d = materialise.CORRIDOR_DEFAULTS
+    if (mode, bool(include_contested), float(alert_width_m)) == (d["ground"], d["include_contested"],
+                                                                 d["alert_width_m"]):
+        body = _stored(svc, "corridors", materialise.corridor_params(side, mode, include_contested, alert_width_m),
+                       v)
+        if body is not None:
+            return body
     vc, _ = svc.state(v)
-    with svc.lock:  # grey ground outside home only for ground abroad; what each bank faces from the partition
-        kw = corridor_inputs(vc, side, "abroad" if mode == "abroad" else "all", include_contested)
-    ground = kw["held"]
-    members = {"side": side, "ground": mode, "include_contested": include_contested}
-    if ground is None or ground.is_empty:
-        where = "outside its home" if mode == "abroad" else "at all"
-        return _empty(v, f"{side} holds no ground {where} in this version.", **members)
-    rep = find_necks(**kw, alert_width_m=alert_width_m)
-    fc = rep.to_geojson()
-    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         **members, "mode": rep.mode, "rule": rep.rule,
-                         "ground_km2": round(float(rep.ground_km2 or area_km2(ground)), 3),
-                         "n_necks": len(rep.necks), "n_pockets": len(rep.pockets),
-                         "features": _plain(fc["features"])})
+    return materialise.corridors_body(vc, v, side, mode, include_contested, alert_width_m, lock=svc.lock)
 
 
 def roads_body(svc, v, side: str, segments: bool) -> bytes:

@@ -6,7 +6,9 @@ The status of the whole gazetteer at a version is worked out once, on the
 version's tile parts (:func:`frontline.analysis.settlements.status_on_control`:
 tens of milliseconds for tens of thousands of places, the same answer as on
 the map cut to the places' box), and kept per version; each answer is then a
-selection from it.
+selection from it. When ``frontline recompute`` has kept a version's codes in
+the store (for its current revision and this gazetteer's import stamp), they
+are read from there instead of worked out.
 
 Labels are thinned by zoom: each place has a ``minzoom``, the first zoom at
 which its label has room (:func:`label_zooms`: larger places first, no two
@@ -136,11 +138,51 @@ def _gazetteer_zooms(an, gaz) -> np.ndarray:
         return hit[1]
 
 
+def _store_stamp(an, gaz) -> str | None:
+    """Import stamp of the store's gazetteer when it is the one the service uses (else None).
+
+    The service reads its gazetteer once; stored codes are used only when they
+    were computed on that very gazetteer (the store's, same import stamp), not
+    on one given with ``--gazetteer`` or imported after the server started.
+    """
+    hit = an._ref.get("settlements_stamp")
+    if hit is not None and hit[0] is gaz:
+        return hit[1]
+    from ..store.reference import SETTLEMENTS, load_settlements, reference_info
+
+    with an.lock:
+        stamp = None
+        if load_settlements(an.store) is gaz:
+            stamp = (reference_info(an.store, SETTLEMENTS) or {}).get("stamp")
+        an._ref["settlements_stamp"] = (gaz, stamp)
+    return stamp
+
+
+def _stored_codes(an, v, gaz) -> tuple[np.ndarray, tuple] | None:
+    """The gazetteer's status codes at ``v`` as kept by ``frontline recompute``, if current."""
+    from ..analysis.materialise import codes_from_body, settlements_params
+    from .routes_analysis import _stored
+
+    stamp = _store_stamp(an, gaz)
+    if not stamp:
+        return None
+    body = _stored(an, "settlements", settlements_params(stamp), v)
+    if body is None:
+        return None
+    try:
+        codes, labels = codes_from_body(body)
+    except ValueError:  # an unreadable row is computed again, not served
+        return None
+    return (codes, labels) if len(codes) == len(gaz.lon) else None
+
+
 def version_codes(an, v) -> tuple[np.ndarray, tuple]:
     """Status codes of the whole gazetteer at version ``v`` and their labels, kept per version.
 
-    Worked out on the version's tile parts on the analysis service ``an``
-    (its own lock and snapshot: a revision committed meanwhile raises
+    Read from the store when ``frontline recompute`` kept them for the
+    version's current revision and this gazetteer; else worked out on the
+    version's tile parts on the analysis service ``an`` (its own lock and
+    snapshot: a revision committed meanwhile raises
     :class:`~frontline.web.app.StaleVersion` and the request is answered
     again).
     """
@@ -153,8 +195,14 @@ def version_codes(an, v) -> tuple[np.ndarray, tuple]:
             an._codes.move_to_end(key)
             return hit
         gaz = an.reference("settlements")
-        vc, _ = an.state(v)  # checks the revision in a fresh snapshot
-        codes, labels = status_on_control(vc, (np.asarray(gaz.lon, dtype=float), np.asarray(gaz.lat, dtype=float)))
+    stored = _stored_codes(an, v, gaz)  # outside the lock: its own connection, never behind an analysis
+    with an.lock:
+        if stored is not None:
+            codes, labels = stored
+        else:
+            vc, _ = an.state(v)  # checks the revision in a fresh snapshot
+            codes, labels = status_on_control(vc, (np.asarray(gaz.lon, dtype=float),
+                                                   np.asarray(gaz.lat, dtype=float)))
         an._codes[key] = (codes, labels)
         while len(an._codes) > KEEP_CODES:
             an._codes.popitem(last=False)

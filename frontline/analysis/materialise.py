@@ -1,0 +1,524 @@
+"""Per-version results the web map needs, computed once and kept in the store.
+
+What is materialised per version (:data:`WHATS`):
+
+``contact-line``
+    The contact line of all the store's sides: the body ``/api/contact-line``
+    answers by default (:func:`contact_line_body`: ``line.to_geojson()``, the
+    scalar summary, ``version`` and ``time``).
+``corridors``
+    For each side, the necks and pockets of its ground held abroad with the
+    default parameters (:data:`CORRIDOR_DEFAULTS`: what
+    ``/api/corridors?side=S`` answers; :func:`corridors_body`).
+``settlements``
+    The status code of every place of the store's gazetteer
+    (:func:`frontline.analysis.settlements.status_on_control`), keyed by the
+    gazetteer's import stamp, so a new gazetteer import is never answered
+    with the old one's codes (:func:`codes_body`, :func:`codes_from_body`).
+
+Each analysis has a rule version (:data:`RULES`: a number bumped by hand when
+the rule or the body's shape changes, and a fingerprint of the thresholds it
+depends on, so a changed threshold invalidates too). A stored result is used
+only for its version's current revision and the code's rule version
+(:mod:`frontline.store.results`).
+
+:func:`materialise` computes what is missing in worker processes (each opens
+the store read-only and returns bytes); the parent writes them in batches,
+one transaction each, so a crash leaves every earlier batch stored and a
+re-run goes on from there. A version whose analysis raises is reported with
+the reason and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..model import iso
+from ..store.results import ResultRow, current_keys, params_key, put_results
+
+__all__ = ["WHATS", "RULES", "CORRIDOR_DEFAULTS", "Outcome", "contact_line_body", "corridors_body", "codes_body",
+           "codes_from_body", "corridor_params", "settlements_params", "jobs_for", "compute_version",
+           "materialise", "MaterialiseReport", "plain"]
+
+WHATS = ("contact-line", "corridors", "settlements")
+
+#: The parameters ``/api/corridors`` uses when the request gives none: what is materialised.
+CORRIDOR_DEFAULTS: dict[str, Any] = {"ground": "abroad", "include_contested": False, "alert_width_m": 1000.0}
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=4).hexdigest()
+
+
+def _rules() -> dict[str, str]:
+    """Rule version per analysis: ``<bumped by hand>-<fingerprint of the thresholds>``."""
+    from . import contact_line as cl
+
+    return {
+        # bump the number when the rule, or the shape of the body the web serves, changes
+        "contact-line": "1-" + _fingerprint(cl.RULE, cl.PROBE_M, cl.SLIVER_M, cl.WATER_M, cl.SEGMENT_DEG),
+        "corridors": "1-" + _fingerprint(sorted(CORRIDOR_DEFAULTS.items())),
+        "settlements": "1",  # status_on_control's boundary rules have no thresholds to fingerprint
+    }
+
+
+RULES: dict[str, str] = _rules()
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` made JSON-safe: numpy scalars, tuples, non-finite floats, geometries as GeoJSON (6 decimals).
+
+    The same conversion the web API applies (``frontline.web.app._plain``), so
+    a stored body and a computed one are the same bytes.
+    """
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, BaseGeometry):
+        return orjson.loads(shapely.to_geojson(shapely.transform(obj, lambda c: np.round(c, 6))))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _empty(v, note: str, **members: Any) -> bytes:
+    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
+                         **members, "note": note, "features": []})
+
+
+# --------------------------------------------------------------------------
+# The bodies (shared with the web routes: one place builds each answer)
+# --------------------------------------------------------------------------
+
+def contact_line_body(vc, v, sides: Sequence[str] | None = None, lock: AbstractContextManager | None = None) -> bytes:
+    """GeoJSON bytes of the contact line of version ``v`` (what ``/api/contact-line`` answers).
+
+    Parameters
+    ----------
+    vc
+        The version's partition (:func:`frontline.state.version_control`).
+    v
+        The version (``version_id``, ``valid_time``).
+    sides
+        The sides to pair (default: the map's).
+    lock
+        Held while the partition is used (the web's analysis lock).
+
+    Returns
+    -------
+    bytes
+        A FeatureCollection with ``version``, ``time``, ``summary`` (scalars
+        of :meth:`ContactLine.to_dict`) and one feature per pair.
+    """
+    from .contact_line import contact_line
+
+    with lock or nullcontext():
+        line = contact_line(vc, sides=list(sides) if sides else None)
+        fc = plain(line.to_geojson())
+        summary = {k: x for k, x in plain(line.to_dict()).items() if not isinstance(x, (dict, list))}
+    return orjson.dumps({**fc, "type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
+                         "summary": summary, "features": fc.get("features", [])})
+
+
+def corridors_body(vc, v, side: str, mode: str = "abroad", include_contested: bool = False,
+                   alert_width_m: float = 1000.0, lock: AbstractContextManager | None = None) -> bytes:
+    """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v`` (``/api/corridors``).
+
+    Parameters
+    ----------
+    vc
+        The version's partition.
+    v
+        The version.
+    side
+        Whose ground.
+    mode
+        ``abroad`` (ground held outside home) or ``held`` (all its ground).
+    include_contested
+        Analyse held ∪ contested.
+    alert_width_m
+        Necks narrower than this are flagged.
+    lock
+        Held while the partition is used (not during :func:`find_necks`,
+        which works on its own copies).
+
+    Returns
+    -------
+    bytes
+        A FeatureCollection (with a ``note`` and no features when the side
+        holds no such ground).
+    """
+    from ..geodesy import area_km2
+    from .corridors import corridor_inputs, find_necks
+
+    with lock or nullcontext():  # grey ground outside home only for ground abroad; what each bank faces
+        kw = corridor_inputs(vc, side, "abroad" if mode == "abroad" else "all", include_contested)
+    ground = kw["held"]
+    members = {"side": side, "ground": mode, "include_contested": include_contested}
+    if ground is None or ground.is_empty:
+        where = "outside its home" if mode == "abroad" else "at all"
+        return _empty(v, f"{side} holds no ground {where} in this version.", **members)
+    rep = find_necks(**kw, alert_width_m=alert_width_m)
+    fc = rep.to_geojson()
+    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
+                         **members, "mode": rep.mode, "rule": rep.rule,
+                         "ground_km2": round(float(rep.ground_km2 or area_km2(ground)), 3),
+                         "n_necks": len(rep.necks), "n_pockets": len(rep.pockets),
+                         "features": plain(fc["features"])})
+
+
+def codes_body(codes: np.ndarray, labels: Sequence[str | None]) -> bytes:
+    """JSON bytes of a gazetteer's status codes: ``{"labels": [...], "n": N, "codes": "0120…"}``.
+
+    One digit per place (compresses to a few bytes per hundred places); a
+    list of integers when a code is above 9.
+    """
+    c = np.asarray(codes, dtype=np.int16)
+    if len(c) == 0 or (c.min() >= 0 and c.max() <= 9):
+        text: Any = (c.astype(np.uint8) + ord("0")).tobytes().decode("ascii")
+    else:
+        text = c.tolist()
+    return orjson.dumps({"labels": list(labels), "n": int(len(c)), "codes": text})
+
+
+def codes_from_body(body: bytes) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """``(codes int8, labels)`` from :func:`codes_body`'s bytes.
+
+    Raises
+    ------
+    ValueError
+        When the body is not such an object or its length disagrees with ``n``.
+    """
+    obj = orjson.loads(body)
+    if not isinstance(obj, dict) or "codes" not in obj or "labels" not in obj:
+        raise ValueError("a stored settlements result is not a codes object")
+    raw = obj["codes"]
+    if isinstance(raw, str):
+        codes = (np.frombuffer(raw.encode("ascii"), dtype=np.uint8) - ord("0")).astype(np.int8)
+    else:
+        codes = np.asarray(raw, dtype=np.int8)
+    if len(codes) != obj.get("n", len(codes)):
+        raise ValueError(f"a stored settlements result holds {len(codes)} codes, not {obj['n']}")
+    return codes, tuple(obj["labels"])
+
+
+# --------------------------------------------------------------------------
+# Parameter keys and the jobs of a store
+# --------------------------------------------------------------------------
+
+def corridor_params(side: str, ground: str = "abroad", include_contested: bool = False,
+                    alert_width_m: float = 1000.0) -> str:
+    """The ``params_key`` of a corridors result."""
+    return params_key(side=side, ground=ground, include_contested=bool(include_contested),
+                      alert_width_m=float(alert_width_m))
+
+
+def settlements_params(stamp: str) -> str:
+    """The ``params_key`` of the status codes of the gazetteer imported with ``stamp``."""
+    return params_key(gazetteer=stamp)
+
+
+def _gazetteer_stamp(store) -> str | None:
+    from ..store.reference import SETTLEMENTS, reference_info
+
+    info = reference_info(store, SETTLEMENTS)
+    return (info or {}).get("stamp")
+
+
+def jobs_for(store, what: Sequence[str] = WHATS) -> list[tuple[str, str]]:
+    """``(what, params_key)`` of every result to materialise per version of this store.
+
+    Settlements only when the store holds a gazetteer.
+    """
+    unknown = [w for w in what if w not in WHATS]
+    if unknown:
+        raise ValueError(f"Unknown analysis {unknown[0]!r}; choose from {', '.join(WHATS)}.")
+    jobs: list[tuple[str, str]] = []
+    if "contact-line" in what:
+        jobs.append(("contact-line", ""))
+    if "corridors" in what:
+        jobs += [("corridors", corridor_params(s, **CORRIDOR_DEFAULTS)) for s in store.sides]
+    if "settlements" in what:
+        stamp = _gazetteer_stamp(store)
+        if stamp:
+            jobs.append(("settlements", settlements_params(stamp)))
+    return jobs
+
+
+def _compute_one(store, vc, v, what: str, pkey: str) -> bytes:
+    if what == "contact-line":
+        return contact_line_body(vc, v)
+    if what == "corridors":
+        side = dict(p.split("=", 1) for p in pkey.split("&"))["side"]
+        return corridors_body(vc, v, side, CORRIDOR_DEFAULTS["ground"], CORRIDOR_DEFAULTS["include_contested"],
+                              CORRIDOR_DEFAULTS["alert_width_m"])
+    if what == "settlements":
+        from ..store.reference import load_settlements
+        from .settlements import status_on_control
+
+        gaz = load_settlements(store)
+        if gaz is None:
+            raise ValueError("the store holds no gazetteer any more")
+        codes, labels = status_on_control(vc, (np.asarray(gaz.lon, dtype=float), np.asarray(gaz.lat, dtype=float)))
+        return codes_body(codes, labels)
+    raise ValueError(f"Unknown analysis {what!r}")
+
+
+@dataclass
+class Outcome:
+    """What happened to one result of one version."""
+
+    version_id: str
+    what: str
+    params_key: str
+    status: str  # computed, skipped, failed
+    seconds: float = 0.0
+    reason: str = ""
+    revision: int | None = None
+
+
+def compute_version(store, source: str, version_id: str, jobs: Sequence[tuple[str, str]],
+                    ) -> tuple[list[ResultRow], list[Outcome]]:
+    """Compute the given results of one version, read in one snapshot of the store.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    source, version_id
+        The version; its current revision is read here.
+    jobs
+        ``(what, params_key)`` pairs (:func:`jobs_for`).
+
+    Returns
+    -------
+    rows, outcomes
+        The rows to store, and one outcome per job (``computed`` or
+        ``failed`` with the reason); never raises for an analysis' failure.
+    """
+    from ..state import version_control
+
+    rows: list[ResultRow] = []
+    out: list[Outcome] = []
+    db = store.db
+    own = not db.in_transaction
+    t0 = time.perf_counter()
+    try:
+        if own:
+            db.execute("BEGIN")  # one snapshot: the revision read and the content are the same
+        try:
+            v = store.version(source, version_id)
+            if v is None:
+                raise ValueError(f"version {version_id} is no longer in the store")
+            stamp = _gazetteer_stamp(store)
+            vc = version_control(store, v)
+            base_s = time.perf_counter() - t0  # reading the partition: shared by the jobs
+            for what, pkey in jobs:
+                t1 = time.perf_counter()
+                try:
+                    if what == "settlements" and pkey != settlements_params(stamp or ""):
+                        raise ValueError("the gazetteer was re-imported meanwhile: run recompute again")
+                    body = _compute_one(store, vc, v, what, pkey)
+                except Exception as exc:  # noqa: BLE001 - reported per version; the rest goes on
+                    out.append(Outcome(version_id, what, pkey, "failed", time.perf_counter() - t1,
+                                       _reason(exc), v.revision))
+                    continue
+                rows.append(ResultRow(what, pkey, v.source, v.version_id, v.revision, RULES[what], body))
+                out.append(Outcome(version_id, what, pkey, "computed",
+                                   time.perf_counter() - t1 + base_s / max(len(jobs), 1), revision=v.revision))
+        finally:
+            if own:
+                db.execute("COMMIT")
+    except Exception as exc:  # noqa: BLE001 - the version itself cannot be read: every job fails
+        reason = _reason(exc)
+        return [], [Outcome(version_id, w, p, "failed", time.perf_counter() - t0, reason) for w, p in jobs]
+    return rows, out
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------
+
+@dataclass
+class MaterialiseReport:
+    """What a :func:`materialise` run did: one outcome per version and result."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    workers: int = 1
+    stored_bytes: int = 0
+
+    def count(self, status: str, what: str | None = None) -> int:
+        """Outcomes with this status (of one analysis when given)."""
+        return sum(1 for o in self.outcomes if o.status == status and (what is None or o.what == what))
+
+    @property
+    def failed(self) -> list[Outcome]:
+        """The failed outcomes, in version order."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per analysis and parameters: computed, skipped, failed, median and total seconds."""
+        keys: dict[tuple[str, str], list[Outcome]] = {}
+        for o in self.outcomes:
+            keys.setdefault((o.what, o.params_key), []).append(o)
+        rows = []
+        for (what, pkey), os_ in keys.items():
+            done = [o.seconds for o in os_ if o.status == "computed"]
+            rows.append({"what": what, "params": pkey or "-",
+                         "computed": sum(o.status == "computed" for o in os_),
+                         "skipped": sum(o.status == "skipped" for o in os_),
+                         "failed": sum(o.status == "failed" for o in os_),
+                         "median_s": round(float(np.median(done)), 3) if done else None,
+                         "total_s": round(float(sum(done)), 1)})
+        return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the summary rows, the failures, elapsed seconds and workers."""
+        return {"summary": self.summary(), "elapsed_s": round(self.elapsed_s, 2), "workers": self.workers,
+                "failed": [{"version_id": o.version_id, "what": o.what, "params": o.params_key, "reason": o.reason}
+                           for o in self.failed]}
+
+
+_WORKER_STORE = None
+
+
+def _init_worker(path: str) -> None:
+    global _WORKER_STORE
+    from ..store import open_store
+
+    _WORKER_STORE = open_store(path, readonly=True)
+
+
+def _work(job: tuple[str, str, list[tuple[str, str]]]) -> tuple[list[ResultRow], list[Outcome]]:
+    source, version_id, jobs = job
+    return compute_version(_WORKER_STORE, source, version_id, jobs)
+
+
+def materialise(store, versions: Sequence[Any] | None = None, what: Sequence[str] = WHATS, *,
+                workers: int | None = None, progress: bool = True, force: bool = False, batch: int = 16,
+                on_batch: Callable[[int], None] | None = None) -> MaterialiseReport:
+    """Compute and store the per-version results the web map needs.
+
+    Parameters
+    ----------
+    store
+        An open, writable store.
+    versions
+        The versions (``VersionInfo``); all of the default source when None.
+    what
+        Which analyses (:data:`WHATS`).
+    workers
+        Worker processes (each opens the store read-only); default the CPU
+        count, at most 4; 1 computes in this process.
+    progress
+        Show a progress bar (stderr).
+    force
+        Recompute results already stored for the current revision and rule.
+    batch
+        Versions per write transaction.
+    on_batch
+        Called with the number of rows after each batch is committed.
+
+    Returns
+    -------
+    MaterialiseReport
+        One outcome per version and result: ``computed``, ``skipped``
+        (already current) or ``failed`` (with the reason).
+    """
+    import os
+
+    from .._progress import progress_bar
+
+    t0 = time.perf_counter()
+    if store.readonly:
+        raise ValueError(f"{store.path} is open read-only: results cannot be stored.")
+    if versions is None:
+        versions = store.versions()
+    jobs = jobs_for(store, what)
+    report = MaterialiseReport()
+    have = {} if force else {(w, p, src): current_keys(store, w, p, RULES[w], src)
+                             for w, p in jobs for src in {v.source for v in versions}}
+    todo: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for v in versions:
+        need = []
+        for w, p in jobs:
+            if not force and have.get((w, p, v.source), {}).get(v.version_id) == v.revision:
+                report.outcomes.append(Outcome(v.version_id, w, p, "skipped", revision=v.revision))
+            else:
+                need.append((w, p))
+        if need:
+            todo.append((v.source, v.version_id, need))
+    workers = workers or min(os.cpu_count() or 1, 4)
+    workers = max(1, min(workers, len(todo)))
+    report.workers = workers
+    pending: list[ResultRow] = []
+    n_pending = 0
+
+    def flush() -> None:
+        nonlocal pending, n_pending
+        if pending:
+            put_results(store, pending)
+            report.stored_bytes += sum(len(r.body) for r in pending)
+            if on_batch is not None:
+                on_batch(len(pending))
+        pending, n_pending = [], 0
+
+    def take(res: tuple[list[ResultRow], list[Outcome]]) -> None:
+        nonlocal n_pending
+        rows, outs = res
+        pending.extend(rows)
+        report.outcomes.extend(outs)
+        n_pending += 1
+        if n_pending >= batch:
+            flush()
+
+    with progress_bar(len(todo), "Recomputing", enabled=progress and bool(todo)) as advance:
+        if workers <= 1:
+            for job in todo:
+                take(compute_version(store, *job))
+                advance()
+        else:
+            import multiprocessing as mp
+            from collections import deque
+            from concurrent.futures import ProcessPoolExecutor
+
+            from ..store import theatre_of
+
+            _ = theatre_of(store).tiled  # tile the homes once, before forking: workers inherit them
+            ctx = mp.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(str(store.path),)) as pool:
+                inflight: deque = deque()
+                for job in todo:  # bounded look-ahead, results taken in version order
+                    inflight.append(pool.submit(_work, job))
+                    if len(inflight) >= 3 * workers:
+                        take(inflight.popleft().result())
+                        advance()
+                while inflight:
+                    take(inflight.popleft().result())
+                    advance()
+        flush()
+    order = {v.version_id: i for i, v in enumerate(versions)}
+    report.outcomes.sort(key=lambda o: (order.get(o.version_id, 0), o.what, o.params_key))
+    report.elapsed_s = time.perf_counter() - t0
+    return report

@@ -1,0 +1,294 @@
+"""Per-version analysis results kept in the store, so that readers never recompute them.
+
+Table (created by :func:`ensure_table`, ``CREATE TABLE IF NOT EXISTS``):
+
+``analysis_results(what, params_key, source, version_id, revision, rule, codec, body, computed_at,
+PRIMARY KEY (what, params_key, source, version_id))``
+    One result per analysis (``what``: ``contact-line``, ``corridors``,
+    ``settlements``), parameter set (``params_key``, e.g. ``side=ua``) and
+    version: the revision of the version it was computed from, the rule
+    version of the code that computed it, and the result as compact JSON
+    (``codec`` ``json``, or ``json+zstd`` when compressed).
+
+A stored result is served only while it is *current*: its revision is the
+version's revision in ``versions`` now, and its rule is the one the reader
+asks for (the code's rule version). A revised version or a changed rule
+therefore never serves a stale answer; recomputing replaces the stale row
+(a result is derived data: the row it replaces was no longer served).
+
+Readers of a store without the table (nothing materialised yet, or a
+read-only store) see nothing, never an error. :mod:`frontline.analysis.materialise`
+writes the table; the web map reads it (:class:`ResultReader`, its own
+read-only connection, so a lookup never waits behind an analysis).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RESULTS_SCHEMA", "ResultRow", "ensure_table", "put_results", "get_result", "stored_count",
+           "current_keys", "encode_body", "decode_body", "ResultReader", "params_key"]
+
+RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS analysis_results (
+  what TEXT NOT NULL, params_key TEXT NOT NULL, source TEXT NOT NULL, version_id TEXT NOT NULL,
+  revision INTEGER NOT NULL, rule TEXT NOT NULL, codec TEXT NOT NULL, body BLOB NOT NULL,
+  computed_at INTEGER NOT NULL, PRIMARY KEY (what, params_key, source, version_id))
+"""
+
+#: Bodies at least this long are zstd-compressed (a contact line is hundreds of kB of coordinates).
+COMPRESS_FROM = 512
+_ZSTD_LEVEL = 6
+
+# Current = the stored revision is the version's revision now (a join: one indexed lookup each).
+_CURRENT = ("FROM analysis_results r JOIN versions v ON v.source = r.source AND v.version_id = r.version_id "
+            "AND v.revision = r.revision")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One analysis result of one version, ready to store.
+
+    Attributes
+    ----------
+    what
+        The analysis (``contact-line``, ``corridors``, ``settlements``).
+    params_key
+        Its parameters as a stable text (``""`` for none, ``side=ua``).
+    source, version_id, revision
+        The version and the revision the result was computed from.
+    rule
+        The code's rule version for this analysis.
+    body
+        The result as JSON bytes (uncompressed; :func:`put_results` compresses).
+    """
+
+    what: str
+    params_key: str
+    source: str
+    version_id: str
+    revision: int
+    rule: str
+    body: bytes
+
+
+def encode_body(body: bytes) -> tuple[str, bytes]:
+    """``(codec, stored bytes)`` of a JSON body: zstd-compressed when long enough."""
+    if len(body) < COMPRESS_FROM:
+        return "json", body
+    import zstandard
+
+    return "json+zstd", zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(body)
+
+
+def decode_body(codec: str, data: bytes) -> bytes:
+    """The JSON bytes of a stored body.
+
+    Raises
+    ------
+    ValueError
+        On a codec this code does not know (a newer writer's row).
+    """
+    if codec == "json":
+        return bytes(data)
+    if codec == "json+zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompress(data)
+    raise ValueError(f"analysis_results: unknown codec {codec!r} (written by a newer Frontline?).")
+
+
+def _no_table(exc: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(exc)
+
+
+def ensure_table(store) -> None:
+    """Create the ``analysis_results`` table if missing.
+
+    Parameters
+    ----------
+    store
+        A writable store.
+    """
+    store.db.execute(RESULTS_SCHEMA)
+
+
+def put_results(store, rows: Iterable[ResultRow]) -> int:
+    """Store a batch of results in one transaction (all of them or, on a crash, none).
+
+    A row replaces the stored result of the same analysis, parameters and
+    version (one computed from an older revision or rule: no longer served).
+
+    Parameters
+    ----------
+    store
+        A writable store.
+    rows
+        The results.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    now = int(time.time())
+    data = []
+    for r in rows:
+        codec, blob = encode_body(r.body)
+        data.append((r.what, r.params_key, r.source, r.version_id, int(r.revision), r.rule, codec, blob, now))
+    if not data:
+        return 0
+    ensure_table(store)
+    db = store.db
+    db.execute("BEGIN IMMEDIATE")  # a concurrent writer waits here (busy timeout), not at commit
+    try:
+        db.executemany("INSERT OR REPLACE INTO analysis_results VALUES (?,?,?,?,?,?,?,?,?)", data)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return len(data)
+
+
+def get_result(store, what: str, params_key: str, version, *, rule: str) -> bytes | None:
+    """The stored result of an analysis for a version, if current.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine), or anything with a sqlite ``db``.
+    what, params_key
+        The analysis and its parameters.
+    version
+        The version (``source``, ``version_id``, ``revision``): the answer is
+        for this revision only.
+    rule
+        The code's rule version for ``what``.
+
+    Returns
+    -------
+    bytes or None
+        The result's JSON bytes; None when absent, computed from another
+        revision (or the version was revised since ``version`` was read), or
+        by another rule, or when the store has no results table.
+    """
+    return _get(store.db, what, params_key, version, rule)
+
+
+def _get(db: sqlite3.Connection, what: str, params_key: str, version, rule: str) -> bytes | None:
+    try:
+        row = db.execute(f"SELECT r.codec, r.body {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.source=? "
+                         "AND r.version_id=? AND r.revision=? AND r.rule=?",
+                         (what, params_key, version.source, str(version.version_id), int(version.revision),
+                          rule)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if _no_table(exc):
+            return None
+        raise
+    return None if row is None else decode_body(row[0], row[1])
+
+
+def stored_count(store, what: str | None = None, params_key: str | None = None, *, rule: str | None = None,
+                 source: str | None = None) -> int:
+    """How many current results the store holds (of an analysis, parameters, rule, source when given).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    what, params_key, rule, source
+        Filters; None: any.
+
+    Returns
+    -------
+    int
+        Results whose revision is their version's current one (0 without the table).
+    """
+    conds, args = [], []
+    for col, val in (("what", what), ("params_key", params_key), ("rule", rule), ("source", source)):
+        if val is not None:
+            conds.append(f"r.{col}=?")
+            args.append(val)
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    try:
+        return int(store.db.execute(f"SELECT COUNT(*) {_CURRENT}{where}", args).fetchone()[0])
+    except sqlite3.OperationalError as exc:
+        if _no_table(exc):
+            return 0
+        raise
+
+
+def current_keys(store, what: str, params_key: str, rule: str, source: str) -> dict[str, int]:
+    """``{version id: revision}`` of the current results of an analysis, parameters and rule.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    what, params_key, rule
+        Which results.
+    source
+        The versions' source.
+
+    Returns
+    -------
+    dict
+        Empty without the table.
+    """
+    try:
+        rows = store.db.execute(f"SELECT r.version_id, r.revision {_CURRENT} WHERE r.what=? AND r.params_key=? "
+                                "AND r.rule=? AND r.source=?", (what, params_key, rule, source)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if _no_table(exc):
+            return {}
+        raise
+    return {r[0]: r[1] for r in rows}
+
+
+class ResultReader:
+    """Stored results read through a read-only connection of its own (thread-safe).
+
+    The web map keeps one: a lookup takes only this reader's lock for a few
+    milliseconds, never the lock an analysis holds while it computes.
+
+    Parameters
+    ----------
+    path
+        The store file.
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._lock = threading.Lock()
+
+    def get(self, what: str, params_key: str, version, rule: str) -> bytes | None:
+        """As :func:`get_result`: the current stored result, or None."""
+        with self._lock:
+            return _get(self._db, what, params_key, version, rule)
+
+    def stamp(self, layer: str) -> str | None:
+        """The import stamp of a reference layer (``meta['reference:<layer>']``), or None."""
+        import json
+
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (f"reference:{layer}",)).fetchone()
+        if not row or not row[0]:
+            return None
+        return json.loads(row[0]).get("stamp")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def params_key(**params) -> str:
+    """A stable text for a parameter set: ``k=v`` pairs sorted by name, joined by ``&`` (``""`` for none)."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params))
