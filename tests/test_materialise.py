@@ -360,11 +360,16 @@ def test_web_non_default_parameters_are_computed(materialised):
 # ---------------------------------------------------------------------------- the real archive store
 
 @pytest.fixture(scope="module")
-def real_copy(tmp_path_factory):
+def real_copy(request, tmp_path_factory):
+    """A copy of a real-archive store: $FRONTLINE_TRUTH_STORE (the whole archive) when set, else the Kursk period
+    imported from ../shared/data (the ``kursk`` fixture; skips with a message when the archive is absent)."""
     given = os.environ.get("FRONTLINE_TRUTH_STORE")
-    if not given or not Path(given).is_file():
-        pytest.skip("no full-archive store: set FRONTLINE_TRUTH_STORE to one (e.g. /work/stores/ds.gpkg)")
-    return _copy(Path(given), tmp_path_factory.mktemp("real") / "real.gpkg")
+    if given and Path(given).is_file():
+        src = Path(given)
+    else:
+        st, _, _ = request.getfixturevalue("kursk")
+        src = Path(st.path)
+    return _copy(src, tmp_path_factory.mktemp("real") / "real.gpkg")
 
 
 def test_real_archive_stored_equal_computed(real_copy, monkeypatch):
