@@ -204,7 +204,8 @@ def _readings_table(d: dict) -> None:
 @time_option("--now", role="end", help="Replay: only versions up to this time count.", keep_text=True,
              policy=False, default=None)
 @click.option("--gazetteer", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Settlements file for names (GeoNames dump, CSV or point layer); default: the store's or cities1000.")
+              help="Settlements file for names (GeoNames dump, OSM extract, CSV or point layer); default: the "
+                   "store's, else the shipped GeoNames cities500.")
 @click.option("--lookback-days", default=60.0, show_default=True, type=float,
               help="When the map already showed a change at the claim's time, how far back to look for the first "
                    "version showing it.")

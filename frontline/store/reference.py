@@ -297,6 +297,18 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
     return places, len(added_idx), len(touched), kept
 
 
+def _summary(info: dict | None, replace: bool, origin, added: int, updated: int, kept: int, dropped: int,
+             total: int, n_problems: int) -> tuple[ImportSummary, list[dict]]:
+    """What an import did, and the layer's list of origins with this import appended (restarted by a replace)."""
+    summary = ImportSummary(added=added, updated=updated, kept=kept, replaced=dropped, total=total,
+                            mode="replace" if replace else "add")
+    entry = {"origin": str(origin), "imported_at": iso(time.time()), "mode": summary.mode, "added": added,
+             "updated": updated, "kept": kept, "problems": n_problems}
+    earlier = [] if replace or info is None else list(info.get("origins") or [
+        {"origin": info.get("origin", ""), "imported_at": info.get("imported_at", "")}])
+    return summary, earlier + [entry]
+
+
 def put_settlements(store, gazetteer: Gazetteer, *, origin: str, replace: bool = False) -> ImportSummary:
     """Add a gazetteer to the ``settlements`` layer (or replace the layer with it).
 
@@ -356,12 +368,8 @@ def put_settlements(store, gazetteer: Gazetteer, *, origin: str, replace: bool =
              p["feature_code"], p["admin1"], p["lon"], p["lat"], encode_gpkg(pts[i]), p["id_kind"])
             for i, p in enumerate(places)]
     bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    summary = ImportSummary(added=added, updated=updated, kept=kept, replaced=dropped, total=len(places),
-                            mode="replace" if replace else "add")
-    entry = {"origin": str(origin), "imported_at": iso(time.time()), "mode": summary.mode, "added": added,
-             "updated": updated, "kept": kept, "problems": len(gazetteer.problems)}
-    origins = ([] if replace or info is None else list(info.get("origins") or [
-        {"origin": info.get("origin", ""), "imported_at": info.get("imported_at", "")}])) + [entry]
+    summary, origins = _summary(info, replace, origin, added, updated, kept, dropped, len(places),
+                                len(gazetteer.problems))
     _replace_layer(store, SETTLEMENTS, rows,
                    "INSERT INTO settlements (place_id, name, alternates, country, population, feature_code, admin1, "
                    "lon, lat, geom, id_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)", bounds,
@@ -489,12 +497,7 @@ def put_roads(store, roads: Roads, *, origin: str, replace: bool = False) -> Imp
     kinds = set(shapely.get_type_id(geoms).tolist())
     gtype = {frozenset({1}): "LINESTRING", frozenset({5}): "MULTILINESTRING"}.get(frozenset(kinds), "GEOMETRY")
     bounds = tuple(float(b) for b in shapely.total_bounds(geoms))
-    summary = ImportSummary(added=added, updated=updated, kept=kept, replaced=dropped, total=len(rows),
-                            mode="replace" if replace else "add")
-    entry = {"origin": str(origin), "imported_at": iso(time.time()), "mode": summary.mode, "added": added,
-             "updated": updated, "kept": kept, "problems": len(roads.problems)}
-    origins = ([] if replace or info is None else list(info.get("origins") or [
-        {"origin": info.get("origin", ""), "imported_at": info.get("imported_at", "")}])) + [entry]
+    summary, origins = _summary(info, replace, origin, added, updated, kept, dropped, len(rows), len(roads.problems))
     _replace_layer(store, ROADS, [tuple(r) for r in rows],
                    "INSERT INTO roads (road_id, name, name_en, ref, highway, geom) VALUES (?,?,?,?,?,?)",
                    bounds, " + ".join(o["origin"] for o in origins), len(rows),
