@@ -222,7 +222,7 @@ def pull(store: GeoPackageStore, base_url: str = DEFAULT_BASE_URL, *, progress: 
             before = (imp.report.added, imp.report.revised, imp.report.unchanged, imp.report.new_features,
                       len(imp.report.problems), imp.report.skipped_features)
             try:
-                status = imp.add(deepstate.for_import(raw))
+                status = imp.add(raw)
             except ValueError as exc:
                 status = "failed"
                 res.failed.append((vid, f"{url}: {exc}"))

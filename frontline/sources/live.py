@@ -25,7 +25,6 @@ from .._http import (  # noqa: F401 (re-exported)
     request,
     user_agent,
 )
-from .._http import retry_after as _retry_after  # noqa: F401 (re-exported for older callers)
 from . import deepstate
 
 log = logging.getLogger("frontline.live")

@@ -137,12 +137,10 @@ def read_osm_places(
     if n_places > len(rows.names) + len(problems) and len(problems) >= MAX_PROBLEMS:
         problems.append(f"{label}: … more problems not listed")
     _fill_countries(rows)
-    if codes is not None:  # now that every node inside the basemap has a country, keep only those asked
-        keep = [i for i, cc in enumerate(rows.country) if not cc or cc in codes]
-        if len(keep) < len(rows.names):
-            rows = _subset(rows, keep)
     gz = build(rows, path, problems)
     gz.id_kind = "osm"
+    if codes is not None:  # now that every node inside the basemap has a country, keep only those asked
+        gz = gz.subset([i for i, cc in enumerate(gz.country) if not cc or cc in codes])
     return gz
 
 
@@ -165,11 +163,3 @@ def _fill_countries(rows: GazetteerRows) -> None:
         inside = shapely.contains_xy(geom, lon, lat)
         for k in np.flatnonzero(inside):
             rows.country[todo[k]] = a2
-
-
-def _subset(rows: GazetteerRows, keep: list[int]) -> GazetteerRows:
-    out = GazetteerRows()
-    for i in keep:
-        out.add(rows.ids[i], rows.names[i], rows.lon[i], rows.lat[i], rows.country[i], rows.population[i],
-                rows.alternates[i], rows.feature_code[i], rows.admin1[i])
-    return out
