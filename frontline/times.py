@@ -25,7 +25,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Literal, Union
+from typing import Any, Literal, Union
+
+from .errors import InputError
 
 TimeLike = Union[str, int, float, datetime, date, None]
 """What :func:`parse_time` accepts: ISO text, epoch seconds (number or digits), ``datetime``, ``date`` or None."""
@@ -172,3 +174,45 @@ def describe_age(seconds: float) -> str:
 
 
 __all__ = ["DAY", "ROLES", "Role", "TimeLike", "describe_age", "parse_duration", "parse_time"]
+
+
+PERIODS: tuple[str, ...] = ("day", "week", "month")
+"""The periods a series can be grouped by (``--every``)."""
+
+
+def period_key(t: datetime, every: str) -> str:
+    """The label of the period ``t`` falls in: ``2025-03-06`` (day), ``2025-W10`` (ISO week) or ``2025-03`` (month).
+
+    Parameters
+    ----------
+    t
+        An aware ``datetime`` (UTC is what every caller passes).
+    every
+        One of :data:`PERIODS`.
+    """
+    if every == "day":
+        return t.strftime("%Y-%m-%d")
+    if every == "week":
+        y, w, _ = t.isocalendar()
+        return f"{y}-W{w:02d}"
+    if every == "month":
+        return t.strftime("%Y-%m")
+    raise ValueError(f"every must be one of {', '.join(PERIODS)}, not {every!r}.")
+
+
+def last_per_period(items, every: str, time_of=lambda v: v.valid_time) -> dict[str, Any]:
+    """The last item of each period, keyed by :func:`period_key`, in the order the items came (time order).
+
+    ``time_of`` gives an item's time in epoch seconds (default: its ``valid_time``).
+    """
+    last: dict[str, Any] = {}
+    for v in items:
+        last[period_key(datetime.fromtimestamp(time_of(v), timezone.utc), every)] = v
+    return last
+
+
+def check_period(every: str | None, name: str = "--every") -> str | None:
+    """``every`` if it is None or one of :data:`PERIODS`; otherwise an :class:`~frontline.errors.InputError`."""
+    if every is not None and every not in PERIODS:
+        raise InputError(f"must be one of {', '.join(PERIODS)}, not {every!r}", field=name)
+    return every

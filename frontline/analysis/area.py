@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +47,21 @@ from shapely.geometry.base import BaseGeometry
 from .. import geodesy
 from ..borders import Theatre, polygonal
 from ..model import CONTESTED, iso
-from ..normalise import (CONVENTION_AS_DRAWN, CONVENTION_CLIPPED, CONVENTIONS, DRAWN_CELL, THEATRE, FeaturePieces,
-                         Piece, PartitionBuilder, piece_key)
+from ..normalise import (
+    CONVENTION_AS_DRAWN,
+    CONVENTION_CLIPPED,
+    CONVENTIONS,
+    DRAWN_CELL,
+    THEATRE,
+    FeaturePieces,
+    PartitionBuilder,
+    Piece,
+    piece_key,
+)
 from ..store import GeoPackageStore, VersionInfo, theatre_of
+from ..times import check_period, last_per_period, period_key
 
 ALIASES = {"ukraine": "home:ua", "russia": "home:ru"}
-PERIODS = ("day", "week", "month")
 
 
 def parse_time(value: str | int | float | datetime | None, *, role: str = "at", name: str | None = None) -> int | None:
@@ -586,10 +595,7 @@ def _row(v: VersionInfo, region: str, convention: str, vals: dict[str, float | N
 
 def _last_per_period(versions: list[VersionInfo], every: str) -> list[VersionInfo]:
     """The last version of each period (what :func:`_resample` keeps), in time order."""
-    last: dict[str, VersionInfo] = {}
-    for v in versions:
-        last[_period_key(datetime.fromtimestamp(v.valid_time, timezone.utc), every)] = v
-    return list(last.values())
+    return list(last_per_period(versions, every).values())
 
 
 def _file_regions(store: GeoPackageStore, key: str, convention: str, region_field: str | None,
@@ -655,8 +661,7 @@ def area_series(store: GeoPackageStore, *, region: str = "home:ua", convention: 
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"Convention {convention!r} is not one of {', '.join(CONVENTIONS)}.")
-    if every is not None and every not in PERIODS:
-        raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
+    check_period(every)
     t0, t1 = parse_time(start, role="start", name="from"), parse_time(end, role="end", name="to")
     if t0 is not None and t1 is not None and t0 > t1:
         raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
@@ -707,19 +712,10 @@ def area_series(store: GeoPackageStore, *, region: str = "home:ua", convention: 
     return [r for rows in zip(*out) for r in rows]  # same versions in every region: time, then file order
 
 
-def _period_key(t: datetime, every: str) -> str:
-    if every == "day":
-        return t.strftime("%Y-%m-%d")
-    if every == "week":
-        y, w, _ = t.isocalendar()
-        return f"{y}-W{w:02d}"
-    return t.strftime("%Y-%m")
-
-
 def _resample(rows: list[dict], every: str, sides) -> list[dict]:
     last: dict[str, dict] = {}
     for r in rows:
-        last[_period_key(datetime.fromisoformat(r["time"].replace("Z", "+00:00")), every)] = r
+        last[period_key(datetime.fromisoformat(r["time"].replace("Z", "+00:00")), every)] = r
     out, prev = [], None
     for period, r in last.items():
         r = dict(r, period=period)

@@ -39,8 +39,10 @@ from shapely.geometry.base import BaseGeometry
 
 from .. import geodesy
 from ..borders import polygonal
+from ..errors import InputError
 from ..model import CONTESTED, iso, utc
 from ..store import GeoPackageStore, VersionInfo
+from ..times import check_period, period_key
 
 __all__ = ["ChangeReport", "change_between", "change_log", "REGION_NAMES"]
 
@@ -360,10 +362,11 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
         The first period is compared with the last version before it (no
         row when there is none).
     """
-    from .area import PERIODS, _period_key, parse_time
+    from .area import parse_time
 
-    if every not in PERIODS:
-        raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
+    if every is None:
+        raise InputError("a period is needed", field="--every")
+    check_period(every)
     source = store.default_source(source)
     t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 is not None and t1 is not None and t0 > t1:
@@ -379,7 +382,7 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
             continue
         if t1 is not None and v.valid_time > t1:
             break
-        last[_period_key(utc(v.valid_time), every)] = v
+        last[period_key(utc(v.valid_time), every)] = v
     rows = []
     cache: dict = {}
     prev = before

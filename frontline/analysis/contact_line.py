@@ -56,7 +56,8 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from ..geodesy import GEOD
-from ..model import CONTESTED, ControlMap, iso, utc
+from ..model import CONTESTED, ControlMap, iso
+from ..times import check_period, last_per_period
 
 __all__ = ["ContactLine", "contact_line", "contact_line_series", "locate", "PROBE_M", "SLIVER_M", "WATER_M", "RULE"]
 
@@ -614,10 +615,9 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
         tell a real move from a redrawing.
     """
     from ..state import version_control
-    from .area import PERIODS, parse_time
+    from .area import parse_time
 
-    if every is not None and every not in PERIODS:
-        raise ValueError(f"--every must be one of {', '.join(PERIODS)}, not {every!r}.")
+    check_period(every)
     t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 is not None and t1 is not None and t0 > t1:
         raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
@@ -651,12 +651,7 @@ def pick_periods(versions: list, every: str | None) -> list[tuple[str | None, An
     """``(period, version)`` pairs: every version (period None), or the last version of each ``every``."""
     if not every:
         return [(None, v) for v in versions]
-    from .area import _period_key
-
-    periods: dict[str, Any] = {}
-    for v in versions:
-        periods[_period_key(utc(v.valid_time), every)] = v
-    return list(periods.items())
+    return list(last_per_period(versions, every).items())
 
 
 def series_row(v, period: str | None, cl: ContactLine) -> dict[str, Any]:

@@ -97,13 +97,9 @@ def corridors(store_path, at, start, end, every, side, scope, include_contested,
             versions = [v for v in st.versions(source)
                         if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)]
             if every:
-                from ..analysis.area import _period_key
-                from ..model import utc
+                from ..times import last_per_period
 
-                last = {}
-                for v in versions:
-                    last[_period_key(utc(v.valid_time), every)] = v
-                versions = list(last.values())
+                versions = list(last_per_period(versions, every).values())
             if not versions:
                 raise ValueError("No version in that range.")
             rows, seen = [], {}

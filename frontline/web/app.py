@@ -783,7 +783,8 @@ def create_app(store_path, *, write_token: str | None = None, gazetteer=None, ro
               convention: str = Query("clipped", description="clipped or as_drawn"),
               from_: str | None = Query(None, alias="from"), to: str | None = None,
               every: str | None = Query(None, description="day, week or month")):
-        from ..analysis.area import PERIODS, area_series
+        from ..analysis.area import area_series
+        from ..times import PERIODS
         from ..normalise import CONVENTIONS
         from ..state import empty_range_message
         from ..times import parse_time
