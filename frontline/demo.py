@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from .model import iso
 
 SUDZHA = (35.2700, 51.1920)
 NECK_ACROSS_KM = 4.0  # offset of the corridor's axis from Sudzha's, across the salient
-START = datetime(2025, 1, 6, 20, 0, tzinfo=timezone.utc)
+START = datetime(2025, 1, 6, 20, 0, tzinfo=UTC)
 
 NAMES = {
     "occupied": "Окуповано /// Occupied /// geoJSON.status.occupied\n",
@@ -41,7 +41,7 @@ NAMES = {
     "liberated_at": "Звільнено 25.03 /// Liberated 25.03\u00a0/// geoJSON.status.dismissed_at {{at:25.03}}",
     "crimea": "Окупований Крим /// Occupied Crimea /// geoJSON.territories.crimea",
     "karelia": "Тимчасово окупована територія Карелії.\n///\nThe temporarily occupied territory of Karelia.\n"
-               "/// geoJSON.territories.karelia\n",
+    "/// geoJSON.territories.karelia\n",
     "arrow": "Напрямок удару /// Direction of attack\u00a0/// geoJSON.status.attack_direction\n",
 }
 
@@ -100,11 +100,13 @@ def _feature(geom, name, fill="#0f9d58", description=None) -> dict:
     props = {"name": name, "fill": fill, "fill-opacity": 0.3, "stroke": fill, "stroke-width": 1}
     if description:
         props["description"] = description
+
     # DeepState serves 3-D coordinates; so does the demo, to exercise the Z drop.
     def z(c):
         if isinstance(c[0], (int, float)):
             return [round(c[0], 6), round(c[1], 6), 0]
         return [z(x) for x in c]
+
     g = {"type": g["type"], "coordinates": z(g["coordinates"])}
     return {"type": "Feature", "properties": props, "geometry": g}
 
@@ -151,13 +153,27 @@ def scenario(weeks: int = 10) -> list[dict]:
         feats.append(_feature(box(32.4, 44.3, 36.7, 46.05), NAMES["crimea"], "#880e4f"))
         feats.append(_feature(box(30.3, 50.3, 30.6, 50.5), NAMES["liberated_at"], "#0f9d58"))  # history label
         feats.append(_feature(box(30.0, 61.0, 33.0, 64.0), NAMES["karelia"], "#ff5252"))  # never counts
-        for j, (al, ac, arrow) in enumerate([(r_a + 3.0, 4.0, 9), (r_a + 3.0, -4.0, 1), (25.0, 12.0, 13)]):
-            feats.append(_feature(fr.lonlat(Point(*fr.pt(al, ac))), NAMES["arrow"], description=f"{{icon=arrow_{arrow}}}"))
-        feats.append(_feature(fr.lonlat(Point(*fr.pt(30.0, 8.0))), "76-та ДШД /// 76th Air Assault Division",
-                              description="{icon=enemy}"))
+        for al, ac, arrow in [(r_a + 3.0, 4.0, 9), (r_a + 3.0, -4.0, 1), (25.0, 12.0, 13)]:
+            feats.append(
+                _feature(fr.lonlat(Point(*fr.pt(al, ac))), NAMES["arrow"], description=f"{{icon=arrow_{arrow}}}")
+            )
+        feats.append(
+            _feature(
+                fr.lonlat(Point(*fr.pt(30.0, 8.0))),
+                "76-та ДШД /// 76th Air Assault Division",
+                description="{icon=enemy}",
+            )
+        )
         t = START + timedelta(days=7 * k)
-        out.append({"id": int(t.timestamp()), "createdAt": iso(t).replace("Z", ".000Z"),
-                    "updatedAt": iso(t).replace("Z", ".000Z"), "map": {"type": "FeatureCollection", "features": feats}})
+        stamp = str(iso(t)).replace("Z", ".000Z")  # the API's own form, milliseconds included
+        out.append(
+            {
+                "id": int(t.timestamp()),
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "map": {"type": "FeatureCollection", "features": feats},
+            }
+        )
     return out
 
 
@@ -177,15 +193,59 @@ def write_scenario(folder: Path, weeks: int = 10) -> list[Path]:
     for gid, name, alts, (al, ac) in SETTLEMENTS:
         lon, lat = fr.lonlat(Point(*fr.pt(al, ac))).coords[0]
         cc = "UA" if al < -fr.border_km else "RU"
-        rows.append("\t".join([str(gid), name, name, alts, f"{lat:.5f}", f"{lon:.5f}", "P", "PPL", cc, "", "", "",
-                               "", "", "1000", "", "150", "Europe/Moscow", "2025-01-01"]))
+        rows.append(
+            "\t".join(
+                [
+                    str(gid),
+                    name,
+                    name,
+                    alts,
+                    f"{lat:.5f}",
+                    f"{lon:.5f}",
+                    "P",
+                    "PPL",
+                    cc,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "1000",
+                    "",
+                    "150",
+                    "Europe/Moscow",
+                    "2025-01-01",
+                ]
+            )
+        )
     (folder / "settlements.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     # From the far lobe through the neck and Sudzha, over the border to Yunakivka (the Sumy–Sudzha road).
-    road = fr.lonlat(shapely.LineString([fr.pt(34.0, NECK_ACROSS_KM), fr.pt(22.0, NECK_ACROSS_KM),
-                                         fr.pt(4.0, NECK_ACROSS_KM), fr.pt(0, 0), fr.pt(-12.0, 0.0)]))
-    (folder / "roads.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Sumy–Sudzha road", "ref": "R-200", "highway": "primary"},
-         "geometry": mapping(road)}]}), encoding="utf-8")
+    road = fr.lonlat(
+        shapely.LineString(
+            [
+                fr.pt(34.0, NECK_ACROSS_KM),
+                fr.pt(22.0, NECK_ACROSS_KM),
+                fr.pt(4.0, NECK_ACROSS_KM),
+                fr.pt(0, 0),
+                fr.pt(-12.0, 0.0),
+            ]
+        )
+    )
+    (folder / "roads.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Sumy–Sudzha road", "ref": "R-200", "highway": "primary"},
+                        "geometry": mapping(road),
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     return paths
 
 
@@ -205,8 +265,9 @@ def build_demo_store(path: Path | str | None = None, weeks: int = 10, progress: 
     folder = path.parent / (path.stem + "-input")
     write_scenario(folder, weeks)
     st = init_store(path)
-    rep = Importer(st).run(deepstate.read_path(folder / "versions"), total=weeks, progress=progress,
-                           label="Importing demo")
+    rep = Importer(st).run(
+        deepstate.read_path(folder / "versions"), total=weeks, progress=progress, label="Importing demo"
+    )
     st.log_import(str(folder), rep)
     if rep.failed:
         raise ValueError(f"demo import failed: {rep.problems}")
@@ -228,8 +289,9 @@ def run_demo(store_path=None, weeks: int = 10, console=None) -> None:
 
     console = console or Console()
     st = build_demo_store(store_path, weeks, progress=True)
-    console.print(f"Demo store: [bold]{st.path}[/] — {len(st.versions())} weekly versions imported, with "
-                  "settlements and roads.")
+    console.print(
+        f"Demo store: [bold]{st.path}[/] — {len(st.versions())} weekly versions imported, with settlements and roads."
+    )
     clipped = area_series(st, region="russia")
     drawn = {r["version_id"]: r for r in area_series(st, region="russia", convention="as_drawn")}
     ukr = {r["version_id"]: r for r in area_series(st, region="ukraine")}
@@ -244,21 +306,38 @@ def run_demo(store_path=None, weeks: int = 10, console=None) -> None:
         rep = find_necks(cmap.control.abroad("ua"), home=home_ua)
         widths[r["version_id"]] = min((n.width_m for n in rep.necks), default=None)
         last_map = cmap
-    t = Table(title="Salient in Russia held by ua, and ground held by ru in Ukraine (geodesic km²)",
-              header_style="bold", caption="clipped = the partition cut to the region; as drawn = the source's "
-                                           "own polygons (border overshoot included); necks wider than 5 km "
-                                           "are not searched; * narrower than built: water in Russia's land "
-                                           "outline (a pond) cuts into the drawn corridor")
-    for c in ("week of", "ua in Russia (clipped)", "as drawn", "share of peak", "contested in Russia",
-              "narrowest neck (m)", "built (m)", "ru in Ukraine"):
+    t = Table(
+        title="Salient in Russia held by ua, and ground held by ru in Ukraine (geodesic km²)",
+        header_style="bold",
+        caption="clipped = the partition cut to the region; as drawn = the source's "
+        "own polygons (border overshoot included); necks wider than 5 km "
+        "are not searched; * narrower than built: water in Russia's land "
+        "outline (a pond) cuts into the drawn corridor",
+    )
+    for c in (
+        "week of",
+        "ua in Russia (clipped)",
+        "as drawn",
+        "share of peak",
+        "contested in Russia",
+        "narrowest neck (m)",
+        "built (m)",
+        "ru in Ukraine",
+    ):
         t.add_column(c, justify="left" if c == "week of" else "right")
     for k, r in enumerate(clipped):
         vid = r["version_id"]
         w = widths.get(vid)
-        t.add_row(r["time"][:10], f"{r['ua_km2']:,.1f}", f"{drawn[vid]['ua_km2']:,.1f}",
-                  f"{r['share_of_peak_ua']:.0%}", f"{r['contested_km2']:,.1f}",
-                  "—" if w is None else f"{w:,.0f}" + ("*" if w < 0.97 * neck_width_m(k, weeks) else ""),
-                  f"{neck_width_m(k, weeks):,.0f}", f"{ukr[vid]['ru_km2']:,.0f}")
+        t.add_row(
+            r["time"][:10],
+            f"{r['ua_km2']:,.1f}",
+            f"{drawn[vid]['ua_km2']:,.1f}",
+            f"{r['share_of_peak_ua']:.0%}",
+            f"{r['contested_km2']:,.1f}",
+            "—" if w is None else f"{w:,.0f}" + ("*" if w < 0.97 * neck_width_m(k, weeks) else ""),
+            f"{neck_width_m(k, weeks):,.0f}",
+            f"{ukr[vid]['ru_km2']:,.0f}",
+        )
     console.print(t)
     _print_last_road(st, last_map, home_ua, console)
     console.print("Next: `frontline --help`; the web map: `frontline serve --store " + str(st.path) + "`")
@@ -282,8 +361,12 @@ def _print_last_road(st, cmap, home, console) -> None:
     if best is None:
         console.print(f"Last road out ({cmap.valid_time:%Y-%m-%d}): none — {out.note}")
         return
-    ranges = ", ".join(f"{name} ({out.ranges_km[name]:g} km): {km:,.1f} km = {best.exposed_share[name]:.0%}"
-                       for name, km in best.exposed_km.items())
-    console.print(f"Last road out of the salient ({cmap.valid_time:%Y-%m-%d}): "
-                  f"[bold]{', '.join(best.roads) or 'unnamed road'}[/], {best.length_km:,.1f} km to home; "
-                  f"inside grey ground {best.inside_km:,.1f} km; within reach of the enemy — {ranges}.")
+    ranges = ", ".join(
+        f"{name} ({out.ranges_km[name]:g} km): {km:,.1f} km = {best.exposed_share[name]:.0%}"
+        for name, km in best.exposed_km.items()
+    )
+    console.print(
+        f"Last road out of the salient ({cmap.valid_time:%Y-%m-%d}): "
+        f"[bold]{', '.join(best.roads) or 'unnamed road'}[/], {best.length_km:,.1f} km to home; "
+        f"inside grey ground {best.inside_km:,.1f} km; within reach of the enemy — {ranges}."
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ._http import HttpOptions, Stopped, user_agent
@@ -125,9 +126,16 @@ class PullResult:
         """JSON-ready summary with stable field names."""
         r = self.report
         return {
-            "base_url": self.base_url, "listed": self.listed, "pending": self.pending,
-            "added": r.added, "revised": r.revised, "unchanged": r.unchanged, "failed": len(self.failed),
-            "new_features": r.new_features, "stopped": self.stopped, "error": self.error,
+            "base_url": self.base_url,
+            "listed": self.listed,
+            "pending": self.pending,
+            "added": r.added,
+            "revised": r.revised,
+            "unchanged": r.unchanged,
+            "failed": len(self.failed),
+            "new_features": r.new_features,
+            "stopped": self.stopped,
+            "error": self.error,
             "elapsed_s": round(self.elapsed_s, 3),
             "imported": [{"version": v, "status": s} for v, s in self.imported],
             "failures": [{"version": v, "reason": m} for v, m in self.failed],
@@ -135,10 +143,20 @@ class PullResult:
         }
 
 
-def pull(store: GeoPackageStore, base_url: str = DEFAULT_BASE_URL, *, progress: bool = True,
-         importer: Importer | None = None, opts: HttpOptions | None = None, contact: str | None = None,
-         stop_event: threading.Event | None = None, source: str = deepstate.SOURCE,
-         max_versions: int | None = None, sleep=time.sleep, **http) -> PullResult:
+def pull(
+    store: GeoPackageStore,
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    progress: bool = True,
+    importer: Importer | None = None,
+    opts: HttpOptions | None = None,
+    contact: str | None = None,
+    stop_event: threading.Event | None = None,
+    source: str = deepstate.SOURCE,
+    max_versions: int | None = None,
+    sleep=time.sleep,
+    **http,
+) -> PullResult:
     """Fetch and import what the feed has that the store lacks; each version atomically.
 
     Parameters
@@ -170,79 +188,129 @@ def pull(store: GeoPackageStore, base_url: str = DEFAULT_BASE_URL, *, progress: 
         A failed listing is reported in ``error`` (nothing raised); a version
         that cannot be fetched or read is in ``failed`` and the others go on.
     """
-    from ._progress import progress_bar
-
     t0 = time.perf_counter()
     if opts is None:
-        kw = {k: v for k, v in http.items() if k in HttpOptions.__dataclass_fields__}
-        if "user_agent" not in kw:
-            kw["user_agent"] = user_agent(contact)
-        opts = HttpOptions(**kw)
+        opts = _options(contact, http)
     imp = importer or Importer(store)
     res = PullResult(base_url=base_url, report=imp.report if importer is None else ImportReport())
-    try:
-        entries = list_versions(base_url, opts, stop_event=stop_event, sleep=sleep)
-    except deepstate.FetchError as exc:
-        res.error = str(exc)
-        res.elapsed_s = time.perf_counter() - t0
-        log.error("pull %s: cannot read the listing: %s", base_url, exc)
-        return res
-    except Stopped:
-        res.stopped = True
-        res.elapsed_s = time.perf_counter() - t0
-        return res
-    res.listed = len(entries)
-    todo = pending(store, entries, source)
-    if max_versions is not None:
-        todo = todo[:max_versions]
-    res.pending = len(todo)
-    rep = res.report
-    with progress_bar(len(todo), "Pulling", enabled=progress) as advance:
-        for e in todo:
-            if stop_event is not None and stop_event.is_set():
-                res.stopped = True
-                break
-            vid = str(int(str(e["id"]).strip()))
-            url = f"{base_url.rstrip('/')}/history/{vid}/geojson"
-            try:
-                body = http_get(url, opts, stop_event=stop_event, sleep=sleep)
-                raw = deepstate.snapshot_from_bytes(body, url, vid, meta=e)
-            except Stopped:
-                res.stopped = True
-                break
-            except (deepstate.FetchError, ValueError) as exc:
-                msg = str(exc) if str(exc).startswith(url) else f"{url}: {exc}"
-                res.failed.append((vid, msg))
-                rep.failed += 1
-                rep.problems.append((url, str(exc)))
-                log.warning("version %s not imported (will be fetched again next time): %s", vid, exc)
-                advance()
-                continue
-            # Bring the report of a shared importer into this pull's report.
-            before = (imp.report.added, imp.report.revised, imp.report.unchanged, imp.report.new_features,
-                      len(imp.report.problems), imp.report.skipped_features)
-            try:
-                status = imp.add(raw)
-            except ValueError as exc:
-                status = "failed"
-                res.failed.append((vid, f"{url}: {exc}"))
-                rep.failed += 1
-                rep.problems.append((url, str(exc)))
-                log.warning("version %s rejected: %s", vid, exc)
-            if imp.report is not rep:
-                r = imp.report
-                rep.added += r.added - before[0]
-                rep.revised += r.revised - before[1]
-                rep.unchanged += r.unchanged - before[2]
-                rep.new_features += r.new_features - before[3]
-                rep.skipped_features += r.skipped_features - before[5]
-                rep.problems.extend(r.problems[before[4]:])
-            if status != "failed":
-                res.imported.append((vid, status))
-                pull_state.remember(store, source, vid, _epoch(e.get("updatedAt")), raw.content_hash)
-                log.info("version %s %s (%d features)", vid, status, len(raw.features))
-            advance()
-    if res.pending or res.failed:
-        store.log_import(f"pull {base_url}", rep)
+    run = _Run(store, res, imp, opts, stop_event, sleep, source)
+    entries = run.listing()
+    if entries is not None:
+        res.listed = len(entries)
+        todo = pending(store, entries, source)
+        if max_versions is not None:
+            todo = todo[:max_versions]
+        res.pending = len(todo)
+        run.versions(todo, progress)
+        if res.pending or res.failed:
+            store.log_import(f"pull {base_url}", res.report)
     res.elapsed_s = time.perf_counter() - t0
     return res
+
+
+def _options(contact: str | None, http: dict) -> HttpOptions:
+    """Request options from ``pull``'s keyword arguments (a User-Agent naming ``contact`` unless given)."""
+    kw = {k: v for k, v in http.items() if k in HttpOptions.__dataclass_fields__}
+    if "user_agent" not in kw:
+        kw["user_agent"] = user_agent(contact)
+    return HttpOptions(**kw)
+
+
+def _version_id(entry: dict) -> str:
+    """A listing entry's id as the store keeps it (``" 0042"`` → ``"42"``)."""
+    return str(int(str(entry["id"]).strip()))
+
+
+@dataclass
+class _Run:
+    """One pull's steps: read the listing, then fetch and import each pending version into ``res``."""
+
+    store: GeoPackageStore
+    res: PullResult
+    imp: Importer
+    opts: HttpOptions
+    stop_event: threading.Event | None
+    sleep: Callable[[float], None]
+    source: str
+
+    def listing(self) -> list[dict] | None:
+        """The feed's listing; None when it cannot be read (``res.error``) or a stop came first."""
+        try:
+            return list_versions(self.res.base_url, self.opts, stop_event=self.stop_event, sleep=self.sleep)
+        except deepstate.FetchError as exc:
+            self.res.error = str(exc)
+            log.error("pull %s: cannot read the listing: %s", self.res.base_url, exc)
+        except Stopped:
+            self.res.stopped = True
+        return None
+
+    def versions(self, todo: list[dict], progress: bool) -> None:
+        """Fetch and import the ``todo`` entries in order, each on its own; a stop ends the loop between them."""
+        from ._progress import progress_bar
+
+        with progress_bar(len(todo), "Pulling", enabled=progress) as advance:
+            for entry in todo:
+                if self.stop_event is not None and self.stop_event.is_set():
+                    self.res.stopped = True
+                    break
+                if not self.version(entry):
+                    self.res.stopped = True
+                    break
+                advance()
+
+    def version(self, entry: dict) -> bool:
+        """Fetch one version and import it; False when a stop abandoned the fetch.
+
+        A version that cannot be fetched, read or imported is recorded in ``res`` and the pull goes on.
+        """
+        vid = _version_id(entry)
+        url = f"{self.res.base_url.rstrip('/')}/history/{vid}/geojson"
+        try:
+            body = http_get(url, self.opts, stop_event=self.stop_event, sleep=self.sleep)
+            raw = deepstate.snapshot_from_bytes(body, url, vid, meta=entry)
+        except Stopped:
+            return False
+        except (deepstate.FetchError, ValueError) as exc:
+            self._failed(vid, url, exc, str(exc) if str(exc).startswith(url) else f"{url}: {exc}")
+            log.warning("version %s not imported (will be fetched again next time): %s", vid, exc)
+            return True
+        status = self._import(raw, vid, url)
+        if status != "failed":
+            self.res.imported.append((vid, status))
+            pull_state.remember(self.store, self.source, vid, _epoch(entry.get("updatedAt")), raw.content_hash)
+            log.info("version %s %s (%d features)", vid, status, len(raw.features or ()))
+        return True
+
+    def _import(self, raw, vid: str, url: str) -> str:
+        """Import one snapshot: ``added``/``revised``/``unchanged``, or ``failed`` (recorded)."""
+        mine = self.imp.report
+        # A shared importer (watch) keeps its own report: bring what this version added into this pull's.
+        before = (
+            mine.added,
+            mine.revised,
+            mine.unchanged,
+            mine.new_features,
+            len(mine.problems),
+            mine.skipped_features,
+        )
+        try:
+            status = self.imp.add(raw)
+        except ValueError as exc:
+            status = "failed"
+            self._failed(vid, url, exc, f"{url}: {exc}")
+            log.warning("version %s rejected: %s", vid, exc)
+        rep = self.res.report
+        if mine is not rep:
+            rep.added += mine.added - before[0]
+            rep.revised += mine.revised - before[1]
+            rep.unchanged += mine.unchanged - before[2]
+            rep.new_features += mine.new_features - before[3]
+            rep.skipped_features += mine.skipped_features - before[5]
+            rep.problems.extend(mine.problems[before[4] :])
+        return status
+
+    def _failed(self, vid: str, url: str, exc: Exception, message: str) -> None:
+        """Record a version not imported this time (the next pull fetches it again)."""
+        self.res.failed.append((vid, message))
+        self.res.report.failed += 1
+        self.res.report.problems.append((url, str(exc)))

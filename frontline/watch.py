@@ -51,10 +51,19 @@ def _latest_areas(store) -> tuple[str | None, dict]:
     return v.version_id, out
 
 
-def watch(store_path, *, base_url: str = deepstate.DEFAULT_BASE_URL, every_s: float = DEFAULT_EVERY_S,
-          rules_path=None, once: bool = False, stop_event: threading.Event | None = None,
-          log: logging.Logger | None = None, max_cycles: int | None = None, handle_signals: bool = True,
-          **pull_options) -> list[Cycle]:
+def watch(
+    store_path,
+    *,
+    base_url: str = deepstate.DEFAULT_BASE_URL,
+    every_s: float = DEFAULT_EVERY_S,
+    rules_path=None,
+    once: bool = False,
+    stop_event: threading.Event | None = None,
+    log: logging.Logger | None = None,
+    max_cycles: int | None = None,
+    handle_signals: bool = True,
+    **pull_options,
+) -> list[Cycle]:
     """Run pull → analyses → alert rules every ``every_s`` seconds until stopped.
 
     Parameters
@@ -94,60 +103,22 @@ def watch(store_path, *, base_url: str = deepstate.DEFAULT_BASE_URL, every_s: fl
     """
     from .alerts import AlertEngine, load_rules
     from .ingest import Importer
-    from .live_pull import pull
-    from .store import init_store, open_store
 
     log = log or logging.getLogger("frontline.watch")
     stop = stop_event or threading.Event()
     config = load_rules(rules_path) if rules_path else None
-    path = Path(store_path)
-    if not path.exists():
-        log.info("creating store %s", path)
-        init_store(path).close()
-    store = open_store(path)
-    old: dict = {}
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        def on_signal(signum, frame):
-            if stop.is_set() and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            log.info("signal %s: stopping after the current step", signal.Signals(signum).name)
-            stop.set()
-
-        for s in (signal.SIGINT, signal.SIGTERM):
-            old[s] = signal.signal(s, on_signal)
+    store = _open_or_create(Path(store_path), log)
+    old = _stop_on_signals(stop, log) if handle_signals else {}
     cycles: list[Cycle] = []
     try:
         importer = Importer(store)
         engine = AlertEngine(config, store) if config else None
         if engine is not None:
             engine.notifier.stop_event = stop
-        n = 0
         while not stop.is_set():
-            n += 1
             t0 = time.monotonic()
-            cyc = Cycle(n)
-            res = pull(store, base_url, progress=False, importer=importer, stop_event=stop, **pull_options)
-            cyc.pull = {k: v for k, v in res.as_dict().items() if k not in ("imported", "problems")}
-            if res.error:
-                log.error("cycle %d: feed unavailable: %s", n, res.error)
-            for vid, reason in res.failed:
-                log.warning("cycle %d: version %s not imported: %s", n, vid, reason)
-            try:
-                cyc.latest, cyc.areas = _latest_areas(store)
-            except Exception as exc:  # analysis must not stop the loop
-                log.error("cycle %d: area summary failed: %s", n, exc)
-            if engine is not None and not stop.is_set():
-                fired, runs = engine.run(stop_event=stop)
-                cyc.alerts = [a.payload() for a in fired]
-                cyc.rule_errors = {r.rule: r.error for r in runs if r.error}
-            cyc.elapsed_s = time.monotonic() - t0
-            cycles.append(cyc)
-            log.info("cycle %d: listed %d, fetched %d (added %d, revised %d, unchanged %d, failed %d); "
-                     "latest %s %s; %d alert(s)%s; %.1f s", n, res.listed, res.pending, res.report.added,
-                     res.report.revised, res.report.unchanged, len(res.failed), cyc.latest,
-                     " ".join(f"{k} {v}" for k, v in cyc.areas.items()), len(cyc.alerts),
-                     f"; rule errors: {cyc.rule_errors}" if cyc.rule_errors else "", cyc.elapsed_s)
-            if once or (max_cycles is not None and n >= max_cycles):
+            cycles.append(_cycle(len(cycles) + 1, store, base_url, importer, engine, stop, log, pull_options))
+            if once or (max_cycles is not None and len(cycles) >= max_cycles):
                 break
             stop.wait(max(0.0, every_s - (time.monotonic() - t0)))
     finally:
@@ -157,3 +128,72 @@ def watch(store_path, *, base_url: str = deepstate.DEFAULT_BASE_URL, every_s: fl
     if stop.is_set():
         log.info("watch stopped after %d cycle(s)", len(cycles))
     return cycles
+
+
+def _open_or_create(path: Path, log: logging.Logger):
+    """The store at ``path``, created (with borders) when there is none."""
+    from .store import init_store, open_store
+
+    if not path.exists():
+        log.info("creating store %s", path)
+        init_store(path).close()
+    return open_store(path)
+
+
+def _stop_on_signals(stop: threading.Event, log: logging.Logger) -> dict:
+    """Turn SIGINT/SIGTERM into setting ``stop`` (a second SIGINT interrupts at once); the old handlers.
+
+    Only the main thread can install handlers: elsewhere nothing is changed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def on_signal(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.info("signal %s: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    return {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _cycle(
+    n: int, store, base_url: str, importer, engine, stop: threading.Event, log: logging.Logger, pull_options: dict
+) -> Cycle:
+    """One cycle: pull, the latest areas, the alert rules; a failing feed, summary or rule is logged."""
+    from .live_pull import pull
+
+    t0 = time.monotonic()
+    cyc = Cycle(n)
+    res = pull(store, base_url, progress=False, importer=importer, stop_event=stop, **pull_options)
+    cyc.pull = {k: v for k, v in res.as_dict().items() if k not in ("imported", "problems")}
+    if res.error:
+        log.error("cycle %d: feed unavailable: %s", n, res.error)
+    for vid, reason in res.failed:
+        log.warning("cycle %d: version %s not imported: %s", n, vid, reason)
+    try:
+        cyc.latest, cyc.areas = _latest_areas(store)
+    except Exception as exc:  # analysis must not stop the loop
+        log.error("cycle %d: area summary failed: %s", n, exc)
+    if engine is not None and not stop.is_set():
+        fired, runs = engine.run(stop_event=stop)
+        cyc.alerts = [a.payload() for a in fired]
+        cyc.rule_errors = {r.rule: r.error for r in runs if r.error}
+    cyc.elapsed_s = time.monotonic() - t0
+    log.info(
+        "cycle %d: listed %d, fetched %d (added %d, revised %d, unchanged %d, failed %d); "
+        "latest %s %s; %d alert(s)%s; %.1f s",
+        n,
+        res.listed,
+        res.pending,
+        res.report.added,
+        res.report.revised,
+        res.report.unchanged,
+        len(res.failed),
+        cyc.latest,
+        " ".join(f"{k} {v}" for k, v in cyc.areas.items()),
+        len(cyc.alerts),
+        f"; rule errors: {cyc.rule_errors}" if cyc.rule_errors else "",
+        cyc.elapsed_s,
+    )
+    return cyc

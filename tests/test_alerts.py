@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import shapely
 from pyproj import Geod
-from shapely.geometry import box, mapping
-
 from replay_server import WebhookReceiver, api_object, feature
+from shapely.geometry import box, mapping
 
 GEOD = Geod(ellps="WGS84")
 DAY = 86400
@@ -85,7 +84,7 @@ def test_corridor_width_fires_once_at_the_crossing_week(tmp_path, demo12):
         """
         eng = _engine(st, rules)
         posts_after = []
-        for k, obj in enumerate(demo12):
+        for obj in demo12:
             _add(imp, obj)
             fired, runs = eng.run()
             assert runs[0].error is None, runs[0].error
@@ -134,8 +133,14 @@ def _front(k: int):
 def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
     st, imp = _importer(tmp_path)
     region = tmp_path / "donbas.geojson"
-    region.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": mapping(box(35.5, 47.9, 36.6, 48.9))}]}))
+    region.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {}, "geometry": mapping(box(35.5, 47.9, 36.6, 48.9))}],
+            }
+        )
+    )
     home = st.regions()["home:ua"][1]
     for k in range(6):
         _add(imp, api_object(T0 + 7 * DAY * k, [feature(_front(k), "occupied")]))
@@ -143,7 +148,9 @@ def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
     step = _km2(shapely.intersection(shapely.difference(_front(1), _front(0)), home))
     two = _km2(shapely.intersection(shapely.difference(_front(2), _front(0)), home))
     assert 120 < step < 145 and 200 < two < 300
-    eng = _engine(st, f"""
+    eng = _engine(
+        st,
+        f"""
     catch_up = 20
     [[rule]]
     name = "loss"
@@ -159,7 +166,8 @@ def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
     km2 = 300
     days = 10
     region = "{region}"
-    """)
+    """,
+    )
     fired, runs = eng.run()
     assert [r.error for r in runs] == [None, None]
     assert len(runs[0].evaluated) == 6
@@ -172,15 +180,36 @@ def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
 def test_settlement_changes_hands_fires_per_change(tmp_path):
     st, imp = _importer(tmp_path)
     gaz = tmp_path / "places.txt"
-    cols = ["9100001", "Testivka", "Testivka", "Тестівка,Тестовка", "48.40000", "36.30000", "P", "PPL", "UA",
-            "", "", "", "", "", "1200", "", "150", "Europe/Kyiv", "2025-01-01"]
+    cols = [
+        "9100001",
+        "Testivka",
+        "Testivka",
+        "Тестівка,Тестовка",
+        "48.40000",
+        "36.30000",
+        "P",
+        "PPL",
+        "UA",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "1200",
+        "",
+        "150",
+        "Europe/Kyiv",
+        "2025-01-01",
+    ]
     gaz.write_text("\t".join(cols) + "\n", encoding="utf-8")
-    over = box(36.2, 48.3, 36.6, 48.5)   # covers the town (36.30E 48.40N)
-    away = box(36.4, 48.3, 36.6, 48.5)   # 0.1° east of it
+    over = box(36.2, 48.3, 36.6, 48.5)  # covers the town (36.30E 48.40N)
+    away = box(36.4, 48.3, 36.6, 48.5)  # 0.1° east of it
     plan = [away, over, over, away]
     st_hook = WebhookReceiver()
     try:
-        eng = _engine(st, f"""
+        eng = _engine(
+            st,
+            f"""
         [webhook]
         url = "{st_hook.url}"
         [[rule]]
@@ -188,7 +217,8 @@ def test_settlement_changes_hands_fires_per_change(tmp_path):
         kind = "settlement"
         settlement = "Тестівка"
         gazetteer = "{gaz}"
-        """)
+        """,
+        )
         for k, g in enumerate(plan):
             _add(imp, api_object(T0 + DAY * k, [feature(g, "occupied")]))
             fired, runs = eng.run()
@@ -205,9 +235,20 @@ def test_road_exposure_crossing(tmp_path):
     st, imp = _importer(tmp_path)
     road = shapely.LineString([(36.0, 48.0), (36.0, 48.9)])
     roads = tmp_path / "roads.geojson"
-    roads.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"ref": "T-0001", "name": "Test road", "highway": "primary"},
-         "geometry": mapping(road)}]}))
+    roads.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ref": "T-0001", "name": "Test road", "highway": "primary"},
+                        "geometry": mapping(road),
+                    }
+                ],
+            }
+        )
+    )
     far, near = box(36.2, 47.5, 37.0, 48.45), box(36.1, 47.5, 37.0, 48.45)
     for k, g in enumerate([far, near, near]):
         _add(imp, api_object(T0 + DAY * k, [feature(g, "occupied")]))
@@ -215,12 +256,14 @@ def test_road_exposure_crossing(tmp_path):
     # its distance to the box's corner (36.1E 48.45N) reaches 10 km
     dx = GEOD.inv(36.0, 48.45, 36.1, 48.45)[2]
     assert GEOD.inv(36.0, 48.45, 36.2, 48.45)[2] > 10_000  # `far` is out of FPV range
-    dy = math.sqrt(10_000 ** 2 - dx ** 2)
+    dy = math.sqrt(10_000**2 - dx**2)
     lat_end = 48.45 + dy / GEOD.inv(36.0, 48.45, 36.0, 48.46)[2] * 0.01
     exposed = GEOD.line_length([36.0, 36.0], [48.0, lat_end])
     share = 100 * exposed / GEOD.line_length([36.0, 36.0], [48.0, 48.9])
     assert 50 < share < 60
-    eng = _engine(st, f"""
+    eng = _engine(
+        st,
+        f"""
     catch_up = 5
     [[rule]]
     name = "road"
@@ -230,7 +273,8 @@ def test_road_exposure_crossing(tmp_path):
     above_pct = 50
     range = "fpv"
     roads = "{roads}"
-    """)
+    """,
+    )
     fired, runs = eng.run()
     assert runs[0].error is None, runs[0].error
     assert len(runs[0].evaluated) == 3
@@ -244,8 +288,17 @@ def test_webhook_retries_then_delivers(tmp_path):
 
     with WebhookReceiver(fail_first=2) as hook:
         n = Notifier(WebhookConfig(url=hook.url, retries=3, backoff_s=0.05))
-        ok = n.send(Alert("r", "area_loss", "lost 60 km²", {"loss_km2": np.float64(60.5)}, "1736193600",
-                          "2025-01-06T20:00:00Z", "deepstate"))
+        ok = n.send(
+            Alert(
+                "r",
+                "area_loss",
+                "lost 60 km²",
+                {"loss_km2": np.float64(60.5)},
+                "1736193600",
+                "2025-01-06T20:00:00Z",
+                "deepstate",
+            )
+        )
         assert ok
         assert len(hook.attempts) == 3 and len(hook.received) == 1
         assert all(a["content_type"] == "application/json" for a in hook.attempts)
@@ -266,7 +319,9 @@ def test_unreachable_webhook_is_logged_not_fatal_and_not_repeated(tmp_path, capl
     st, imp = _importer(tmp_path)
     _add(imp, api_object(T0, [feature(_front(0), "occupied")]))
     _add(imp, api_object(T0 + 7 * DAY, [feature(_front(5), "occupied")]))
-    eng = _engine(st, f"""
+    eng = _engine(
+        st,
+        f"""
     [webhook]
     url = "http://127.0.0.1:{port}/hook"
     retries = 1
@@ -277,7 +332,8 @@ def test_unreachable_webhook_is_logged_not_fatal_and_not_repeated(tmp_path, capl
     side = "ua"
     km2 = 100
     days = 8
-    """)
+    """,
+    )
     with caplog.at_level(logging.WARNING, logger="frontline.alerts"):
         fired, runs = eng.run()
     assert len(fired) == 1 and runs[0].error is None
@@ -288,19 +344,37 @@ def test_unreachable_webhook_is_logged_not_fatal_and_not_repeated(tmp_path, capl
     st.close()
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("[[rule]\nname = 'x'", "not valid TOML"),
-    ("[[rule]]\nname = 'x'\nkind = 'corridor'\n", "unknown kind 'corridor'; choose from corridor_width"),
-    ("[[rule]]\nname = 'x'\nkind = 'corridor_width'\nside = 'ua'\n", "rule 1 ('x'): kind 'corridor_width' needs 'below_m'"),
-    ("[[rule]]\nname = 'x'\nkind = 'corridor_width'\nside = 'ua'\nbelow_m = '1km'\n", "'below_m' must be a number, not '1km'"),
-    ("[[rule]]\nname = 'x'\nkind = 'area_loss'\nside = 'ua'\nkm2 = 5\ndays = 0\n", "'days' must be positive"),
-    ("[[rule]]\nname = 'x'\nkind = 'area_loss'\nside = 'ua'\nkm2 = 5\ndays = 3\nwidth = 3\n", "unknown setting(s) width"),
-    ("[[rule]]\nname = 'a'\nkind = 'claim_status'\n[[rule]]\nname = 'a'\nkind = 'claim_status'\n", "rule 2 ('a'): the name 'a' is used"),
-    ("[[rule]]\nkind = 'claim_status'\n", "rule 1: needs a 'name'"),
-    ("[webhook]\nurl = 'ftp://x'\n", "[webhook] needs url"),
-    ("[[rule]]\nname = 'r'\nkind = 'road_exposure'\nroad = 'M03'\nside = 'ua'\nabove_pct = 150\n", "percentage from 0 to 100"),
-    ("catch_up = 0\n", "catch_up must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[[rule]\nname = 'x'", "not valid TOML"),
+        ("[[rule]]\nname = 'x'\nkind = 'corridor'\n", "unknown kind 'corridor'; choose from corridor_width"),
+        (
+            "[[rule]]\nname = 'x'\nkind = 'corridor_width'\nside = 'ua'\n",
+            "rule 1 ('x'): kind 'corridor_width' needs 'below_m'",
+        ),
+        (
+            "[[rule]]\nname = 'x'\nkind = 'corridor_width'\nside = 'ua'\nbelow_m = '1km'\n",
+            "'below_m' must be a number, not '1km'",
+        ),
+        ("[[rule]]\nname = 'x'\nkind = 'area_loss'\nside = 'ua'\nkm2 = 5\ndays = 0\n", "'days' must be positive"),
+        (
+            "[[rule]]\nname = 'x'\nkind = 'area_loss'\nside = 'ua'\nkm2 = 5\ndays = 3\nwidth = 3\n",
+            "unknown setting(s) width",
+        ),
+        (
+            "[[rule]]\nname = 'a'\nkind = 'claim_status'\n[[rule]]\nname = 'a'\nkind = 'claim_status'\n",
+            "rule 2 ('a'): the name 'a' is used",
+        ),
+        ("[[rule]]\nkind = 'claim_status'\n", "rule 1: needs a 'name'"),
+        ("[webhook]\nurl = 'ftp://x'\n", "[webhook] needs url"),
+        (
+            "[[rule]]\nname = 'r'\nkind = 'road_exposure'\nroad = 'M03'\nside = 'ua'\nabove_pct = 150\n",
+            "percentage from 0 to 100",
+        ),
+        ("catch_up = 0\n", "catch_up must be a whole number"),
+    ],
+)
 def test_rules_file_errors_are_clear(text, fragment):
     from frontline.alerts import parse_rules
 
@@ -316,18 +390,44 @@ def test_example_rules_file_parses():
     from frontline.alerts import load_rules
 
     cfg = load_rules(Path(__file__).resolve().parent.parent / "docs" / "alerts.example.toml")
-    assert [r.kind for r in cfg.rules] == ["corridor_width", "area_loss", "settlement", "road_exposure",
-                                           "claim_status"]
+    assert [r.kind for r in cfg.rules] == ["corridor_width", "area_loss", "settlement", "road_exposure", "claim_status"]
     assert cfg.webhook is not None and cfg.webhook.retries == 3
 
 
 def test_unknown_settlement_is_reported_and_other_rules_go_on(tmp_path):
     st, imp = _importer(tmp_path)
     gaz = tmp_path / "places.txt"
-    gaz.write_text("\t".join(["1", "Testivka", "Testivka", "", "48.4", "36.3", "P", "PPL", "UA", "", "", "", "",
-                              "", "10", "", "1", "Europe/Kyiv", "2025-01-01"]) + "\n", encoding="utf-8")
+    gaz.write_text(
+        "\t".join(
+            [
+                "1",
+                "Testivka",
+                "Testivka",
+                "",
+                "48.4",
+                "36.3",
+                "P",
+                "PPL",
+                "UA",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "10",
+                "",
+                "1",
+                "Europe/Kyiv",
+                "2025-01-01",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     _add(imp, api_object(T0, [feature(_front(0), "occupied")]))
-    eng = _engine(st, f"""
+    eng = _engine(
+        st,
+        f"""
     [[rule]]
     name = "nowhere"
     kind = "settlement"
@@ -336,7 +436,8 @@ def test_unknown_settlement_is_reported_and_other_rules_go_on(tmp_path):
     [[rule]]
     name = "claims"
     kind = "claim_status"
-    """)
+    """,
+    )
     fired, runs = eng.run()
     assert fired == []
     assert runs[0].error and "Zzyzxville" in runs[0].error

@@ -53,8 +53,9 @@ def test_corridor_width_and_place_match_the_built_strip(demo_store, frame):
         across_km = float(loc @ frame.v) / 1000
         assert across_km == pytest.approx(NECK_ACROSS_KM, abs=0.1)
         assert narrow["below_threshold"] == (neck_width_m(k, n) < 1000)
-    series = js("corridors", "--store", demo_store.path, "--side", "ua", "--from", vs[0].valid_time,
-                "--to", vs[-1].valid_time)
+    series = js(
+        "corridors", "--store", demo_store.path, "--side", "ua", "--from", vs[0].valid_time, "--to", vs[-1].valid_time
+    )
     assert [r["version_id"] for r in series] == [v.version_id for v in vs]
     assert series[-1]["width_m"] == pytest.approx(neck_width_m(n - 1, n), abs=50)
     assert run("corridors", "--store", demo_store.path, "--side", "ua").output.count("below threshold") >= 1
@@ -69,13 +70,16 @@ def test_change_numbers_match_the_donetsk_boxes(demo_store, theatre, tmp_path):
     row = [r for r in out["rows"] if (r["side"], r["change"], r["region"]) == ("ru", "gained", "ukraine")][0]
     assert row["km2"] == pytest.approx(exp, rel=1e-3)
     assert out["advances"][0]["side"] == "ru" and out["advances"][0]["km2"] == pytest.approx(exp, rel=1e-3)
-    assert out["net"]["ru"] == pytest.approx(out["totals"]["ru"]["gained_km2"] - out["totals"]["ru"]["lost_km2"], abs=1e-3)
+    assert out["net"]["ru"] == pytest.approx(
+        out["totals"]["ru"]["gained_km2"] - out["totals"]["ru"]["lost_km2"], abs=1e-3
+    )
     gj = tmp_path / "change.geojson"
     run("change", "--store", demo_store.path, "--from", vs[0].valid_time, "--to", vs[k].valid_time, "--geojson", gj)
     feats = json.loads(gj.read_text())["features"]
     assert {(f["properties"]["side"], f["properties"]["change"]) for f in feats} >= {("ru", "gained"), ("ua", "lost")}
-    log = js("change", "--store", demo_store.path, "--from", vs[0].valid_time, "--to", vs[k].valid_time,
-             "--every", "week")
+    log = js(
+        "change", "--store", demo_store.path, "--from", vs[0].valid_time, "--to", vs[k].valid_time, "--every", "week"
+    )
     assert len(log) == k and sum(r["net_ru_km2"] for r in log) == pytest.approx(out["net"]["ru"], rel=1e-4)
 
 
@@ -115,17 +119,25 @@ def test_settlements_commands(demo_store, frame, tmp_path):
     for k in (0, n - 1):
         st = js("settlements", "status", "--store", demo_store.path, "--at", vs[k].valid_time)
         got = {s["name"]: s["status"] for s in st["settlements"]}
-        for gid, name, _, off in SETTLEMENTS:
+        for _gid, name, _, off in SETTLEMENTS:
             if off[0] < -frame.border_km:  # Yunakivka: in Ukraine, Ukraine's
                 assert got[name] == "ua"
                 continue
             assert got[name] == _expected_status(n, k, frame, off), (k, name)
-    near = js("settlements", "status", "--store", demo_store.path, "--near", f"{SETTLEMENTS[0][3][0] + 35.27},51.19",
-              "--radius-km", 3)
+    near = js(
+        "settlements",
+        "status",
+        "--store",
+        demo_store.path,
+        "--near",
+        f"{SETTLEMENTS[0][3][0] + 35.27},51.19",
+        "--radius-km",
+        3,
+    )
     assert [s["name"] for s in near["settlements"]] == ["Sudzha"]
     ch = js("settlements", "changed", "--store", demo_store.path, "--from", vs[0].valid_time, "--to", vs[-1].valid_time)
     exp = {}
-    for gid, name, _, off in SETTLEMENTS:
+    for _gid, name, _, off in SETTLEMENTS:
         seq = [_expected_status(n, k, frame, off) for k in range(n)]
         if seq[0] != seq[-1]:
             first = next(k for k in range(1, n) if seq[k] != seq[k - 1])
@@ -138,8 +150,29 @@ def test_settlements_import_reports_bad_lines(demo_store, tmp_path):
     st = tmp_path / "s.gpkg"
     shutil.copy(demo_store.path, st)
     f = tmp_path / "UA.txt"
-    good = "\t".join(["1", "Sumy", "Sumy", "Суми", "50.9077", "34.7981", "P", "PPLA", "UA", "", "", "", "", "",
-                      "263000", "", "140", "Europe/Kyiv", "2024-01-01"])
+    good = "\t".join(
+        [
+            "1",
+            "Sumy",
+            "Sumy",
+            "Суми",
+            "50.9077",
+            "34.7981",
+            "P",
+            "PPLA",
+            "UA",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "263000",
+            "",
+            "140",
+            "Europe/Kyiv",
+            "2024-01-01",
+        ]
+    )
     f.write_text(good + "\n2\tBroken\tBroken\t\tnot-a-lat\t34.0\tP\tPPL\tUA\n", encoding="utf-8")
     res = run("settlements", "import", "--store", st, f)
     assert "Imported 1 settlements" in res.output and "line 2" in res.output
@@ -153,8 +186,20 @@ def test_roads_exposure_and_last_road_out(demo_store, frame, tmp_path):
     road = json.loads((demo_store.path.parent / "demo-input" / "roads.geojson").read_text())["features"][0]
     xy = np.array(road["geometry"]["coordinates"])
     length = GEOD.line_length(xy[:, 0], xy[:, 1]) / 1000
-    out = js("roads", "exposure", "--store", demo_store.path, "--at", vs[-1].valid_time, "--side", "ua",
-             "--range", "near=2", "--range", "far=60")
+    out = js(
+        "roads",
+        "exposure",
+        "--store",
+        demo_store.path,
+        "--at",
+        vs[-1].valid_time,
+        "--side",
+        "ua",
+        "--range",
+        "near=2",
+        "--range",
+        "far=60",
+    )
     (row,) = out["roads"]
     assert row["length_km"] == pytest.approx(length, rel=1e-3)
     assert out["ranges_km"] == {"near": 2.0, "far": 60.0}

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from replay_server import ReplayServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "frontline.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "frontline.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 @pytest.fixture(scope="module")

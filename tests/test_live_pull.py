@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 import shapely
 from pyproj import Geod
-from shapely.geometry import box
-
 from replay_server import ReplayServer, feature, iso
+from shapely.geometry import box
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,13 +45,19 @@ def _snapshot(store) -> dict:
     """Everything a pull decides: versions, revisions, areas, distinct features."""
     db = store.db
     return {
-        "versions": db.execute("SELECT version_id, valid_time, revision, content_hash, n_features FROM versions "
-                               "ORDER BY valid_time").fetchall(),
-        "revisions": db.execute("SELECT version_id, revision, content_hash FROM revisions "
-                                "ORDER BY version_id, revision").fetchall(),
-        "areas": {(r[0], r[1], r[2], r[3]): r[4] for r in db.execute(
-            "SELECT v.version_id, a.region, a.convention, a.side, a.km2 FROM version_areas a "
-            "JOIN versions v ON v.pk=a.version_pk")},
+        "versions": db.execute(
+            "SELECT version_id, valid_time, revision, content_hash, n_features FROM versions ORDER BY valid_time"
+        ).fetchall(),
+        "revisions": db.execute(
+            "SELECT version_id, revision, content_hash FROM revisions ORDER BY version_id, revision"
+        ).fetchall(),
+        "areas": {
+            (r[0], r[1], r[2], r[3]): r[4]
+            for r in db.execute(
+                "SELECT v.version_id, a.region, a.convention, a.side, a.km2 FROM version_areas a "
+                "JOIN versions v ON v.pk=a.version_pk"
+            )
+        },
         "features": sorted(bytes(r[0]) for r in db.execute("SELECT fkey FROM features")),
     }
 
@@ -66,8 +71,11 @@ def _reference(tmp_path, objs) -> dict:
     st = init_store(tmp_path / "reference.gpkg")
     imp = Importer(st)
     for o in sorted(objs, key=lambda o: o["id"]):
-        imp.add(deepstate.for_import(deepstate.snapshot_from_bytes(json.dumps(o, ensure_ascii=False).encode(),
-                                                                   "ref", str(o["id"]))))
+        imp.add(
+            deepstate.for_import(
+                deepstate.snapshot_from_bytes(json.dumps(o, ensure_ascii=False).encode(), "ref", str(o["id"]))
+            )
+        )
     snap = _snapshot(st)
     st.close()
     return snap
@@ -90,11 +98,11 @@ def test_pull_recovers_from_every_fault(tmp_path, weeks):
     srv = ReplayServer(objs)
     try:
         srv.listing_order = "shuffled"
-        srv.fail(srv.path_of(), "500", "429:1")          # listing: a 500, then rate limited for 1 s
-        srv.fail(srv.path_of(ids[1]), "timeout:2")       # longer than the client's 0.5 s time-out
-        srv.fail(srv.path_of(ids[2]), "500", "503")      # two server errors, then fine
-        srv.fail_always(srv.path_of(ids[3]), "truncate")        # half the body under the full length
-        srv.fail_always(srv.path_of(ids[4]), "invalid_json")    # a proxy's HTML error page with 200
+        srv.fail(srv.path_of(), "500", "429:1")  # listing: a 500, then rate limited for 1 s
+        srv.fail(srv.path_of(ids[1]), "timeout:2")  # longer than the client's 0.5 s time-out
+        srv.fail(srv.path_of(ids[2]), "500", "503")  # two server errors, then fine
+        srv.fail_always(srv.path_of(ids[3]), "truncate")  # half the body under the full length
+        srv.fail_always(srv.path_of(ids[4]), "invalid_json")  # a proxy's HTML error page with 200
         srv.fail_always(srv.path_of(ids[5]), "truncate_nolen")  # cut short, no Content-Length
         st = init_store(tmp_path / "live.gpkg")
         opts = dict(timeout=0.5, retries=2, backoff=0.02, progress=False)
@@ -184,9 +192,29 @@ def _area_rows(store):
 
 def _run_pull(url: str, store: Path, **kw) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "frontline.cli", "pull", "deepstate", "--base-url", url,
-                             "--store", str(store), "--quiet", "--timeout", "5", "--retries", "2"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "frontline.cli",
+            "pull",
+            "deepstate",
+            "--base-url",
+            url,
+            "--store",
+            str(store),
+            "--quiet",
+            "--timeout",
+            "5",
+            "--retries",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def test_pull_killed_midway_resumes_to_same_end_state(tmp_path, weeks):

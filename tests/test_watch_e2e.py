@@ -15,9 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 import shapely
-from shapely.geometry import Point, shape
-
 from replay_server import ReplayServer, WebhookReceiver, iso
+from shapely.geometry import Point, shape
 
 ROOT = Path(__file__).resolve().parent.parent
 SUDZHA = Point(35.27, 51.19)
@@ -59,7 +58,8 @@ def test_corridor_alert_reaches_webhook_before_the_salient_is_cut(kursk, tmp_pat
     srv = ReplayServer([])
     hook = WebhookReceiver()
     rules = tmp_path / "rules.toml"
-    rules.write_text(f"""
+    rules.write_text(
+        f"""
 catch_up = 10
 [webhook]
 url = "{hook.url}"
@@ -70,16 +70,27 @@ kind = "corridor_width"
 side = "ua"
 below_m = 1000
 bbox = {json.dumps(KURSK_BBOX)}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     store = tmp_path / "live.gpkg"
     first_alert_cycle = None
     try:
-        batches = [replay[i:i + 4] for i in range(0, len(replay), 4)]
+        batches = [replay[i : i + 4] for i in range(0, len(replay), 4)]
         for n, batch in enumerate(batches):
             for v in batch:  # publish the batch, as the feed would
                 srv.add_raw(v, raw[v], iso(v), iso(v))
-            cycles = watch(store, base_url=srv.base_url, every_s=0, rules_path=rules, once=True,
-                           handle_signals=False, timeout=10, retries=1, backoff=0.05)
+            cycles = watch(
+                store,
+                base_url=srv.base_url,
+                every_s=0,
+                rules_path=rules,
+                once=True,
+                handle_signals=False,
+                timeout=10,
+                retries=1,
+                backoff=0.05,
+            )
             assert cycles[0].pull["added"] == len(batch) and cycles[0].pull["failed"] == 0
             assert not cycles[0].rule_errors, cycles[0].rule_errors
             if hook.received and first_alert_cycle is None:
@@ -107,9 +118,26 @@ def test_watch_command_stops_cleanly_on_sigterm(tmp_path):
     srv.delay = 0.5
     store = tmp_path / "w.gpkg"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "frontline.cli", "watch", "--store", str(store), "--every", "1s",
-                             "--base-url", srv.base_url, "--timeout", "5"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "frontline.cli",
+            "watch",
+            "--store",
+            str(store),
+            "--every",
+            "1s",
+            "--base-url",
+            srv.base_url,
+            "--timeout",
+            "5",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline and len([h for h in srv.requests if "/geojson" in h[1]]) < 2:

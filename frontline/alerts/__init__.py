@@ -85,5 +85,16 @@ from .engine import AlertEngine, RuleRun
 from .notify import Alert, Notifier
 from .rules import Evaluation
 
-__all__ = ["KINDS", "AlertConfig", "Rule", "WebhookConfig", "load_rules", "parse_rules", "AlertEngine", "RuleRun",
-           "Alert", "Notifier", "Evaluation"]
+__all__ = [
+    "KINDS",
+    "AlertConfig",
+    "Rule",
+    "WebhookConfig",
+    "load_rules",
+    "parse_rules",
+    "AlertEngine",
+    "RuleRun",
+    "Alert",
+    "Notifier",
+    "Evaluation",
+]

@@ -7,13 +7,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from frontline._json import plain
 from frontline.model import iso
 from frontline.store import GeoPackageStore, VersionInfo, alert_state
 
-log = logging.getLogger("frontline.alerts")
 from .config import AlertConfig, Rule
-from .notify import Alert, Notifier, _plain
+from .notify import Alert, Notifier
 from .rules import _EVALUATORS
+
+log = logging.getLogger("frontline.alerts")
 
 
 @dataclass
@@ -56,12 +58,20 @@ class AlertEngine:
         return st
 
     def _save(self, rule: Rule, st: dict) -> None:
-        alert_state.set_state(self.store, rule.name, rule.fingerprint, st["active"], st["last_time"],
-                              st["last_revision"], _plain(st["data"]))
+        alert_state.set_state(
+            self.store,
+            rule.name,
+            rule.fingerprint,
+            st["active"],
+            st["last_time"],
+            st["last_revision"],
+            plain(st["data"]),
+        )
 
     def _log(self, alert: Alert, valid_time: int, delivered: bool) -> None:
-        alert_state.append_log(self.store, alert.rule, alert.kind, alert.version, valid_time, alert.message,
-                               alert.payload(), delivered)
+        alert_state.append_log(
+            self.store, alert.rule, alert.kind, alert.version, valid_time, alert.message, alert.payload(), delivered
+        )
 
     def history(self) -> list[dict]:
         """Every alert fired so far, oldest first."""
@@ -73,7 +83,7 @@ class AlertEngine:
             versions = versions[-1:]
         lt, lr = st["last_time"], st["last_revision"]
         todo = [v for v in versions if lt is None or v.valid_time > lt or (v.valid_time == lt and v.revision != lr)]
-        return todo[-self.config.catch_up:]
+        return todo[-self.config.catch_up :]
 
     def run(self, stop_event: threading.Event | None = None) -> tuple[list[Alert], list[RuleRun]]:
         """Evaluate every rule on the versions it has not seen; fire and persist.
@@ -126,8 +136,9 @@ class AlertEngine:
                     if ev.data is not None:
                         st["data"] = ev.data
                 elif ev.condition is True and not st["active"]:
-                    alerts.append(Alert(rule.name, rule.kind, ev.message, ev.values, v.version_id,
-                                        iso(v.valid_time), v.source))
+                    alerts.append(
+                        Alert(rule.name, rule.kind, ev.message, ev.values, v.version_id, iso(v.valid_time), v.source)
+                    )
                     st["active"] = True
                 elif ev.condition is False and st["active"]:
                     st["active"] = False

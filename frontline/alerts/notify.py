@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from frontline._http import FetchError, HttpOptions, Stopped, request
+from frontline._json import plain
 from frontline.model import iso
 
-log = logging.getLogger("frontline.alerts")
 from .config import WebhookConfig
+
+log = logging.getLogger("frontline.alerts")
 
 
 @dataclass
@@ -30,25 +30,20 @@ class Alert:
     version: str | None
     time: str | None
     source: str | None = None
-    fired_at: str = field(default_factory=lambda: iso(time.time()))
+    fired_at: str = field(default_factory=lambda: iso(time.time()) or "")
 
     def payload(self) -> dict[str, Any]:
         """The JSON body POSTed to the webhook (stable field names)."""
-        return {"rule": self.rule, "kind": self.kind, "message": self.message, "values": _plain(self.values),
-                "version": self.version, "time": self.time, "source": self.source, "fired_at": self.fired_at}
-
-
-def _plain(obj):
-    """JSON-safe copy (numpy numbers, tuples)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "message": self.message,
+            "values": plain(self.values),
+            "version": self.version,
+            "time": self.time,
+            "source": self.source,
+            "fired_at": self.fired_at,
+        }
 
 
 class Notifier:
@@ -64,8 +59,9 @@ class Notifier:
         Abandon waits between attempts when set.
     """
 
-    def __init__(self, webhook: WebhookConfig | None = None, *, sleep=time.sleep,
-                 stop_event: threading.Event | None = None):
+    def __init__(
+        self, webhook: WebhookConfig | None = None, *, sleep=time.sleep, stop_event: threading.Event | None = None
+    ):
         self.webhook = webhook
         self.sleep = sleep
         self.stop_event = stop_event
@@ -83,9 +79,17 @@ class Notifier:
         body = json.dumps(alert.payload(), ensure_ascii=False).encode()
         opts = HttpOptions(timeout=w.timeout_s, retries=w.retries, backoff=w.backoff_s)
         try:
-            request(w.url, opts, method="POST", data=body, accept="*/*",
-                    headers={"Content-Type": "application/json", **w.headers},
-                    stop_event=self.stop_event, sleep=self.sleep, rng=self.rng)
+            request(
+                w.url,
+                opts,
+                method="POST",
+                data=body,
+                accept="*/*",
+                headers={"Content-Type": "application/json", **w.headers},
+                stop_event=self.stop_event,
+                sleep=self.sleep,
+                rng=self.rng,
+            )
             return True
         except (FetchError, Stopped) as exc:  # a broken receiver is logged, never fatal
             log.error("webhook %s did not take alert [%s]: %s", w.url, alert.rule, exc)

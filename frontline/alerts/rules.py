@@ -14,8 +14,9 @@ import shapely
 from frontline.model import iso
 from frontline.store import GeoPackageStore, VersionInfo
 
-log = logging.getLogger("frontline.alerts")
 from .config import Rule
+
+log = logging.getLogger("frontline.alerts")
 
 
 @dataclass
@@ -76,13 +77,22 @@ class _Corridor(_Evaluator):
         if contested is not None and not contested.is_empty:
             x0, y0, x1, y1 = ground.bounds
             contested = shapely.clip_by_rect(contested, x0 - 0.2, y0 - 0.2, x1 + 0.2, y1 + 0.2)
-        kw = {"min_part_share": p["min_part_share"], "alert_width_m": p["below_m"],
-              "max_width_m": p["max_width_m"] or max(5000.0, 2.0 * p["below_m"])}
+        kw = {
+            "min_part_share": p["min_part_share"],
+            "alert_width_m": p["below_m"],
+            "max_width_m": p["max_width_m"] or max(5000.0, 2.0 * p["below_m"]),
+        }
         if p.get("min_part_km2") is not None:
             kw["min_part_km2"] = p["min_part_km2"]
         try:
-            rep = find_necks(ground, home=self.home, contested=contested, enemy=inputs["enemy"],
-                             include_contested=bool(p["include_contested"]), **kw)
+            rep = find_necks(
+                ground,
+                home=self.home,
+                contested=contested,
+                enemy=inputs["enemy"],
+                include_contested=bool(p["include_contested"]),
+                **kw,
+            )
         except ValueError as exc:
             if "holds no ground" in str(exc):
                 return Evaluation(False, {"width_m": None, "n_necks": 0}, str(exc))
@@ -90,13 +100,20 @@ class _Corridor(_Evaluator):
         if not rep.necks:
             return Evaluation(False, {"width_m": None, "n_necks": 0}, "no neck")
         n = min(rep.necks, key=lambda x: x.width_m)
-        vals = {"width_m": round(float(n.width_m), 1), "threshold_m": p["below_m"], "neck_type": n.type,
-                "location": [round(float(n.location.x), 5), round(float(n.location.y), 5)],
-                "cut_off_km2": round(float(n.parts[0].area_km2), 3), "n_necks": len(rep.necks),
-                "mode": rep.mode}
-        msg = (f"narrowest neck of {side}'s ground {'abroad ' if p['scope'] == 'abroad' else ''}is "
-               f"{n.width_m:,.0f} m wide (threshold {p['below_m']:,.0f} m) at {vals['location'][1]:.4f}N "
-               f"{vals['location'][0]:.4f}E; {vals['cut_off_km2']:,.1f} km² beyond it")
+        vals = {
+            "width_m": round(float(n.width_m), 1),
+            "threshold_m": p["below_m"],
+            "neck_type": n.type,
+            "location": [round(float(n.location.x), 5), round(float(n.location.y), 5)],
+            "cut_off_km2": round(float(n.parts[0].area_km2), 3),
+            "n_necks": len(rep.necks),
+            "mode": rep.mode,
+        }
+        msg = (
+            f"narrowest neck of {side}'s ground {'abroad ' if p['scope'] == 'abroad' else ''}is "
+            f"{n.width_m:,.0f} m wide (threshold {p['below_m']:,.0f} m) at {vals['location'][1]:.4f}N "
+            f"{vals['location'][0]:.4f}E; {vals['cut_off_km2']:,.1f} km² beyond it"
+        )
         return Evaluation(bool(n.width_m < p["below_m"]), vals, msg)
 
 
@@ -126,10 +143,20 @@ class _AreaLoss(_Evaluator):
             return Evaluation(False, {"loss_km2": 0.0}, "no earlier version in the window")
         peak = max(window, key=lambda r: r[2])
         loss = peak[2] - now[0][2]
-        vals = {"loss_km2": round(loss, 3), "threshold_km2": p["km2"], "days": p["days"], "region": p["region"],
-                "from_version": peak[1], "from_time": iso(peak[0]), "from_km2": peak[2], "now_km2": now[0][2]}
-        msg = (f"{side} lost {loss:,.1f} km² in {p['region']} since {iso(peak[0])[:16]} "
-               f"(window {p['days']:g} days; threshold {p['km2']:,.1f} km²)")
+        vals = {
+            "loss_km2": round(loss, 3),
+            "threshold_km2": p["km2"],
+            "days": p["days"],
+            "region": p["region"],
+            "from_version": peak[1],
+            "from_time": iso(peak[0]),
+            "from_km2": peak[2],
+            "now_km2": now[0][2],
+        }
+        msg = (
+            f"{side} lost {loss:,.1f} km² in {p['region']} since {iso(peak[0])[:16]} "
+            f"(window {p['days']:g} days; threshold {p['km2']:,.1f} km²)"
+        )
         return Evaluation(bool(loss > p["km2"]), vals, msg)
 
 
@@ -155,8 +182,15 @@ def _window_map(store: GeoPackageStore, v: VersionInfo, bounds: tuple[float, flo
         held[s] = shapely.union(own, shapely.clip_by_rect(vc.abroad(s), x0, y0, x1, y1))
     th = vc.theatre
     theatre = shapely.union_all([shapely.clip_by_rect(h, x0, y0, x1, y1) for h in th.homes.values()])
-    return ControlMap(source=v.source, version_id=v.version_id, valid_time=utc(v.valid_time), held=held,
-                      contested=shapely.clip_by_rect(vc.contested, x0, y0, x1, y1), theatre=theatre, control=vc)
+    return ControlMap(
+        source=v.source,
+        version_id=v.version_id,
+        valid_time=utc(v.valid_time),
+        held=held,
+        contested=shapely.clip_by_rect(vc.contested, x0, y0, x1, y1),
+        theatre=theatre,
+        control=vc,
+    )
 
 
 def _optional(module: str, attr: str):
@@ -196,8 +230,7 @@ class _Settlement(_Evaluator):
 
         lon, lat = self.lonlat
         cmap = _window_map(store, v, (lon - 0.25, lat - 0.25, lon + 0.25, lat + 0.25))
-        status = settlement_status((np.array([self.lonlat[0]]), np.array([self.lonlat[1]])), cmap,
-                                   outside="outside")[0]
+        status = settlement_status((np.array([self.lonlat[0]]), np.array([self.lonlat[1]])), cmap, outside="outside")[0]
         status = None if status is None else str(status)
         prev = data.get("status")
         vals = {"settlement": self.name, "lon": self.lonlat[0], "lat": self.lonlat[1], "from": prev, "to": status}
@@ -220,15 +253,23 @@ class _Road(_Evaluator):
             loader = _optional("frontline.store.reference", "load_roads")
             roads = loader(store) if loader is not None else None
             if roads is None or len(roads) == 0:
-                raise ValueError(f"rule {self.rule.name!r}: no roads: give roads = \"<file>\" or load roads "
-                                 "into the store")
+                raise ValueError(
+                    f'rule {self.rule.name!r}: no roads: give roads = "<file>" or load roads into the store'
+                )
         q = p["road"].strip().casefold()
-        match = np.array([q in (str(r).casefold(), str(n).casefold(), str(ne).casefold(), str(i).casefold())
-                          for r, n, ne, i in zip(roads.refs, roads.names, roads.names_en, roads.ids)], dtype=bool)
+        match = np.array(
+            [
+                q in (str(r).casefold(), str(n).casefold(), str(ne).casefold(), str(i).casefold())
+                for r, n, ne, i in zip(roads.refs, roads.names, roads.names_en, roads.ids)
+            ],
+            dtype=bool,
+        )
         if not match.any():
             some = ", ".join(sorted({str(x) for x in roads.refs if x})[:10])
-            raise ValueError(f"rule {self.rule.name!r}: no road with ref, name or id {p['road']!r} "
-                             f"in {roads.source or 'the roads'} (refs include: {some or 'none'})")
+            raise ValueError(
+                f"rule {self.rule.name!r}: no road with ref, name or id {p['road']!r} "
+                f"in {roads.source or 'the roads'} (refs include: {some or 'none'})"
+            )
         self.roads = roads[match]
         from ..analysis.roads import DEFAULT_RANGES_KM
 
@@ -250,12 +291,20 @@ class _Road(_Evaluator):
         length = sum(r["length_km"] for r in rows)
         exposed = sum(r["exposed_km"][self.range] for r in rows)
         pct = 100.0 * exposed / length if length else 0.0
-        vals = {"road": p["road"], "exposed_pct": round(pct, 2), "threshold_pct": p["above_pct"],
-                "exposed_km": round(exposed, 3), "length_km": round(length, 3), "range": self.range,
-                "range_km": self.ranges[self.range]}
-        msg = (f"{pct:.1f}% of road {p['road']} ({exposed:,.1f} of {length:,.1f} km) lies within "
-               f"{self.ranges[self.range]:g} km ({self.range}) of enemy or contested ground "
-               f"(threshold {p['above_pct']:g}%)")
+        vals = {
+            "road": p["road"],
+            "exposed_pct": round(pct, 2),
+            "threshold_pct": p["above_pct"],
+            "exposed_km": round(exposed, 3),
+            "length_km": round(length, 3),
+            "range": self.range,
+            "range_km": self.ranges[self.range],
+        }
+        msg = (
+            f"{pct:.1f}% of road {p['road']} ({exposed:,.1f} of {length:,.1f} km) lies within "
+            f"{self.ranges[self.range]:g} km ({self.range}) of enemy or contested ground "
+            f"(threshold {p['above_pct']:g}%)"
+        )
         return Evaluation(bool(pct > p["above_pct"]), vals, msg)
 
 
@@ -280,13 +329,23 @@ class _Claims(_Evaluator):
             if new not in self.p["statuses"] or key in seen:
                 continue
             seen.add(key)
-            vals = {"claim_id": cid, "old_status": getattr(c, "old_status", None), "new_status": new,
-                    "claim": getattr(c, "label", ""), "claim_version": getattr(c, "version", None),
-                    "claim_time": getattr(c, "time", None)}
+            vals = {
+                "claim_id": cid,
+                "old_status": getattr(c, "old_status", None),
+                "new_status": new,
+                "claim": getattr(c, "label", ""),
+                "claim_version": getattr(c, "version", None),
+                "claim_time": getattr(c, "time", None),
+            }
             ev.events.append((f"claim {cid} is now {new}" + (f": {vals['claim']}" if vals["claim"] else ""), vals))
         ev.data = {"seen": sorted(seen)[-5000:]}
         return ev
 
 
-_EVALUATORS = {"corridor_width": _Corridor, "area_loss": _AreaLoss, "settlement": _Settlement,
-               "road_exposure": _Road, "claim_status": _Claims}
+_EVALUATORS = {
+    "corridor_width": _Corridor,
+    "area_loss": _AreaLoss,
+    "settlement": _Settlement,
+    "road_exposure": _Road,
+    "claim_status": _Claims,
+}

@@ -7,7 +7,9 @@ Every command takes ``--store`` (or ``$FRONTLINE_STORE``; default
 Each public module of this package defines its command(s) with
 ``@click.command`` (or ``@click.group``); :func:`_register` adds every
 top-level command it finds (not the subcommands of its groups), so a new
-command is a new file.
+command is a new file. Each callback runs under :func:`._common.guard`, which
+opens its store and turns the errors a user can meet into a message on
+stderr and an exit status (listed in ``frontline --help``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import pkgutil
 
 import click
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+from ._common import EXIT_STATUS_HELP
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EXIT_STATUS_HELP
+)
 @click.version_option(package_name="frontline")
 def main():
     """Frontline: front-line maps as versioned data you can measure.

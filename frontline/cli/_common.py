@@ -1,4 +1,8 @@
-"""Shared plumbing of the command modules: console, options, tables, errors.
+"""Shared plumbing of the command modules: the command wrapper, console, options, tables.
+
+Every command's callback runs under :func:`guard`, which opens its store and
+turns the errors a user can meet into a message and an exit status
+(:data:`EXIT_STATUS_HELP`).
 
 Every command takes ``--store`` (or ``$FRONTLINE_STORE``; default
 ``./frontline.gpkg``). Commands that print tables take ``--json`` (and some
@@ -16,18 +20,28 @@ about on stderr, or refused.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from typing import Literal
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import FrontlineError, InputError, StoreError
+
 # Wide tables when piped (the demo's table is read in CI logs and terminals alike).
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
-STORE_OPT = click.option("--store", "store_path", envvar="FRONTLINE_STORE", type=click.Path(dir_okay=False),
-                         default=None, help="Store file (default: $FRONTLINE_STORE or ./frontline.gpkg).")
+STORE_OPT = click.option(
+    "--store",
+    "store_path",
+    envvar="FRONTLINE_STORE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Store file (default: $FRONTLINE_STORE or ./frontline.gpkg).",
+)
 
 
 class TimeParam(click.ParamType):
@@ -58,7 +72,7 @@ class TimeParam(click.ParamType):
         if self.latest and text == "latest":
             return "latest"
         try:
-            t = parse_time(text, role=self.role)  # type: ignore[arg-type]
+            t = parse_time(text, role=self.role)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return text if self.keep_text else t
@@ -93,15 +107,28 @@ def _policy_options(f):
     """Add ``--max-age`` and ``--strict`` once per command, listed last in ``--help``; not passed to ``f``."""
     have = {p.name for p in getattr(f, "__click_params__", [])}
     if "max_age" not in have:
-        f = click.option("--max-age", "max_age", envvar="FRONTLINE_MAX_AGE", default=None, metavar="DURATION",
-                         expose_value=False, callback=_set_policy("max_age_s"),
-                         help="Warn when a time is more than this after the version that answers it "
-                              "(7d, 36h, off; default $FRONTLINE_MAX_AGE or 7d). A time on a later day than "
-                              "the last version is always warned about.")(f)
+        f = click.option(
+            "--max-age",
+            "max_age",
+            envvar="FRONTLINE_MAX_AGE",
+            default=None,
+            metavar="DURATION",
+            expose_value=False,
+            callback=_set_policy("max_age_s"),
+            help="Warn when a time is more than this after the version that answers it "
+            "(7d, 36h, off; default $FRONTLINE_MAX_AGE or 7d). A time on a later day than "
+            "the last version is always warned about.",
+        )(f)
         f.__click_params__.insert(0, f.__click_params__.pop())
     if "strict" not in have:
-        f = click.option("--strict", "strict", is_flag=True, expose_value=False, callback=_set_policy("strict"),
-                         help="Refuse (exit 1) instead of warning about a time the store cannot vouch for.")(f)
+        f = click.option(
+            "--strict",
+            "strict",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_policy("strict"),
+            help="Refuse (exit 1) instead of warning about a time the store cannot vouch for.",
+        )(f)
         f.__click_params__.insert(0, f.__click_params__.pop())
     return f
 
@@ -120,16 +147,21 @@ def _set_reporter(ctx: click.Context, param: click.Parameter, value):
 TIME_HELP = "an ISO time (2025-03-06T18:00Z; UTC unless zoned) or epoch seconds"
 
 
-def time_option(*decls: str, role: str = "at", help: str, latest: bool = False, keep_text: bool = False,
-                policy: bool = True, **kw):
+def time_option(
+    *decls: str, role: str = "at", help: str, latest: bool = False, keep_text: bool = False, policy: bool = True, **kw
+):
     """A time option of any name, read by ``role``, with its meaning in ``--help``.
 
     ``policy`` also adds ``--max-age`` and ``--strict`` (for times that pick a version).
     """
     day = {"start": "its start, 00:00:00 UTC", "end": "its end, 23:59:59 UTC", "at": "its end, 23:59:59 UTC"}[role]
-    opt = click.option(*decls, type=TimeParam(role, latest=latest, keep_text=keep_text),
-                       callback=_set_reporter if policy else None,
-                       help=f"{help} TIME: a date (= {day}), {TIME_HELP}.", **kw)
+    opt = click.option(
+        *decls,
+        type=TimeParam(role, latest=latest, keep_text=keep_text),
+        callback=_set_reporter if policy else None,
+        help=f"{help} TIME: a date (= {day}), {TIME_HELP}.",
+        **kw,
+    )
 
     def deco(f):
         f = opt(f)
@@ -158,17 +190,161 @@ FROM_OPT = from_option()
 TO_OPT = to_option()
 
 
-def _open(store_path, readonly=False):
+def path_option(*decls: str, help: str, exists: bool = False):
+    """An option naming a file (not a folder), None when not given; ``exists``: it must be there."""
+    return click.option(*decls, type=click.Path(exists=exists, dir_okay=False), default=None, help=help)
+
+
+def choice_option(*decls: str, choices: list[str], default: str | None = None, help: str | None = None):
+    """An option taking one of a few words; its default is shown in ``--help`` unless it is None."""
+    return click.option(
+        *decls, type=click.Choice(choices), default=default, show_default=default is not None, help=help
+    )
+
+
+def series_options(at_help: str, from_help: str, to_help: str, every_help: str):
+    """``--at`` for one time, or ``--from``/``--to``/``--every`` for a series (see :func:`one_time_or_series`)."""
+    from ..times import PERIODS
+
+    opts = [
+        at_option(at_help),
+        from_option(from_help),
+        to_option(to_help),
+        click.option("--every", type=click.Choice(list(PERIODS)), default=None, help=every_help),
+    ]
+
+    def deco(f):
+        for opt in reversed(opts):  # as if written as stacked decorators, top first
+            f = opt(f)
+        return f
+
+    return deco
+
+
+def one_time_or_series(at, start, end, every) -> bool:
+    """True for a series (``--from``, ``--to`` or ``--every`` given), False for one time.
+
+    Raises
+    ------
+    InputError
+        When ``--at`` comes with a series option.
+    """
+    series = bool(start or end or every)
+    if at and series:
+        raise InputError("Give either --at or --from/--to/--every, not both.")
+    return series
+
+
+def parse_lonlat(text: str, option: str = "--near", example: str = "") -> tuple[float, float]:
+    """``(lon, lat)`` from an option's ``"lon,lat"`` text.
+
+    Raises
+    ------
+    InputError
+        When the text is not two numbers separated by a comma.
+    """
+    try:
+        lon, lat = (float(x) for x in text.split(","))
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not lon,lat{example}.") from None
+    return lon, lat
+
+
+def print_summary(out: dict, as_json: bool, text: str, problems=(), more=()) -> None:
+    """An import's outcome: ``out`` as JSON, or ``text``, the ``problems`` (in yellow) and ``more`` lines."""
+    if as_json:
+        _print_json(out)
+        return
+    console.print(text)
+    for p in problems:
+        console.print(f"  [yellow]{p}[/]")
+    for line in more:
+        console.print(line)
+
+
+EXIT_ERROR = 1
+"""Exit status of an error the user can mend: input, a missing version, the store, the network."""
+EXIT_USAGE = 2
+"""Exit status of a command line click cannot parse (unknown option, bad value): click's own."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as shells report it)."""
+
+EXIT_STATUS_HELP = """\b
+Exit status:
+  0    done
+  1    an error you can mend, named on stderr: input (file, record, field), no version at
+       that time or in that range, a store that cannot be used, a feed that cannot be read
+  2    the command line cannot be parsed (unknown option, a value of the wrong form)
+  3    frontline pull: some versions could not be fetched (the rest was stored)
+  130  interrupted (Ctrl-C); a version being imported is rolled back
+Anything else, with a traceback, is a bug: please report it."""
+
+# Errors a user can meet. Plain ValueError and the file errors stay here because analysis and store code
+# written before frontline.errors raises them for user input (InputError and NoVersionError are ValueErrors).
+_USER_ERRORS: tuple[type[BaseException], ...] = (FrontlineError, ValueError, FileNotFoundError, FileExistsError)
+
+
+def guard(store: Literal["read", "write"] | None = None, *, also: tuple[type[BaseException], ...] = ()):
+    """Run a command's callback: open its store, turn the errors a user can meet into a message and exit status.
+
+    The one wrapper of every command (put it under the click decorators). The scheme, also in ``frontline
+    --help``: an :class:`~frontline.errors.InputError` (its message names the file, record or field), a
+    :class:`~frontline.errors.NoVersionError`, a :class:`~frontline.errors.StoreError`, a
+    :class:`~frontline.errors.FetchError` (and a plain ``ValueError``, ``FileNotFoundError`` or
+    ``FileExistsError`` of older code) print ``Error: <message>`` on stderr and exit
+    :data:`EXIT_ERROR` (1); click's usage errors exit :data:`EXIT_USAGE` (2); Ctrl-C prints ``Interrupted.``
+    and exits :data:`EXIT_INTERRUPTED` (130); anything else is a bug and keeps its traceback.
+
+    Parameters
+    ----------
+    store
+        ``"read"`` or ``"write"``: the callback's ``store_path`` parameter is opened (read-only for
+        ``"read"``) and handed over as its first argument instead, and closed when the command ends. None: the
+        callback opens what it needs (with :func:`_open`, after checks that must come first).
+    also
+        More exception types that mean bad input for this command (e.g. ``GEOSException`` on a drawing
+        GEOS cannot take).
+    """
+    caught = _USER_ERRORS + also
+
+    def deco(f):
+        @functools.wraps(f)
+        def run(*args, **kwargs):
+            try:
+                if store is not None:
+                    args = (_open(kwargs.pop("store_path"), readonly=store == "read"), *args)
+                return f(*args, **kwargs)
+            except KeyboardInterrupt:
+                click.echo("Interrupted.", err=True)
+                raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            except click.ClickException:
+                raise
+            except caught as exc:
+                raise click.ClickException(str(exc)) from None
+
+        return run
+
+    return deco
+
+
+def _open(store_path, readonly: bool = False):
+    """The store at ``store_path`` (default ``$FRONTLINE_STORE`` or ``./frontline.gpkg``), closed with the command.
+
+    Raises
+    ------
+    StoreError
+        When there is no store there or the file is not a Frontline store.
+    """
     from ..store import open_store
 
     try:
-        return open_store(store_path, readonly=readonly)
+        st = open_store(store_path, readonly=readonly)
     except (FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _fail(exc: Exception):
-    raise click.ClickException(str(exc)) from None
+        raise StoreError(str(exc)) from None
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(st.close)
+    return st
 
 
 def _print_json(obj) -> None:
@@ -180,6 +356,10 @@ def _table(rows: list[dict], columns: list[str], title: str | None = None, capti
     for c in columns:
         t.add_column(c, justify="right" if c.endswith(("km2", "share", "net")) or "km2" in c else "left")
     for r in rows:
-        t.add_row(*["" if r.get(c) is None else (f"{r[c]:,.1f}" if isinstance(r.get(c), float) else str(r[c]))
-                    for c in columns])
+        t.add_row(
+            *[
+                "" if r.get(c) is None else (f"{r[c]:,.1f}" if isinstance(r.get(c), float) else str(r[c]))
+                for c in columns
+            ]
+        )
     console.print(t)

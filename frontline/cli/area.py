@@ -7,32 +7,39 @@ import io
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, from_option, to_option
+from ..errors import InputError
+from ._common import STORE_OPT, _print_json, _table, choice_option, guard, one_time_or_series, series_options
+
+REGION_HELP = (
+    "theatre | ukraine | russia | home:<side> | outside:<side> | a polygon file (GeoJSON, GPKG, "
+    "Shapefile, KML/KMZ; any CRS): the union of its polygons, labelled by the file name."
+)
+REGION_FIELD_HELP = "With a polygon file: one row per value of this attribute (e.g. per oblast), not the union."
+REGION_LAYER_HELP = "With a polygon file of several polygon layers (GeoPackage): the layer to read."
+CONVENTION_HELP = (
+    "clipped: the partition of the land cut to the region; as_drawn: the source's own polygons "
+    "(sea and border overshoot included), as it measures."
+)
 
 
 @click.command()
 @STORE_OPT
-@at_option("One time (instead of a series).")
-@from_option("Start of a time series.")
-@to_option("End of a time series.")
-@click.option("--every", type=click.Choice(["day", "week", "month"]), default=None,
-              help="One row per period (last version of each), with net change.")
+@series_options(
+    "One time (instead of a series).",
+    "Start of a time series.",
+    "End of a time series.",
+    "One row per period (last version of each), with net change.",
+)
 @click.option("--side", default=None, help="Only this side's columns (ua, ru, contested).")
-@click.option("--region", default="ukraine", show_default=True,
-              help="theatre | ukraine | russia | home:<side> | outside:<side> | a polygon file (GeoJSON, GPKG, "
-                   "Shapefile, KML/KMZ; any CRS): the union of its polygons, labelled by the file name.")
-@click.option("--region-field", default=None, metavar="FIELD",
-              help="With a polygon file: one row per value of this attribute (e.g. per oblast), not the union.")
-@click.option("--region-layer", default=None, metavar="LAYER",
-              help="With a polygon file of several polygon layers (GeoPackage): the layer to read.")
-@click.option("--convention", type=click.Choice(["clipped", "as_drawn"]), default="clipped", show_default=True,
-              help="clipped: the partition of the land cut to the region; as_drawn: the source's own polygons "
-                   "(sea and border overshoot included), as it measures.")
+@click.option("--region", default="ukraine", show_default=True, help=REGION_HELP)
+@click.option("--region-field", default=None, metavar="FIELD", help=REGION_FIELD_HELP)
+@click.option("--region-layer", default=None, metavar="LAYER", help=REGION_LAYER_HELP)
+@choice_option("--convention", choices=["clipped", "as_drawn"], default="clipped", help=CONVENTION_HELP)
 @click.option("--source", default=None, help="Source name (default: the store's default source).")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets.")
-def area(store_path, at, start, end, every, side, region, region_field, region_layer, convention, source, as_json,
-         as_csv):
+@guard(store="read")
+def area(st, at, start, end, every, side, region, region_field, region_layer, convention, source, as_json, as_csv):
     """Geodesic km² held by each side and contested, at a time or over time.
 
     A polygon file is measured from the stored pieces (the whole archive in
@@ -48,23 +55,18 @@ def area(store_path, at, start, end, every, side, region, region_field, region_l
     from ..analysis.area import area_series, areas_at
     from ..state import versions_between
 
-    st = _open(store_path, readonly=True)
     sides = list(st.sides) + ["contested"]
-    try:
-        if at and (start or end or every):
-            raise ValueError("Give either --at or --from/--to/--every, not both.")
-        if side and side not in sides:
-            raise ValueError(f"Unknown side {side!r}; choose from {', '.join(sides)}.")
-        if at:
-            rows = areas_at(st, at, region=region, convention=convention, source=source, region_field=region_field,
-                            region_layer=region_layer)
-        else:
-            versions_between(st, start, end, source)  # an empty range says so, naming the nearest versions
-            rows = area_series(st, region=region, convention=convention, start=start, end=end, every=every,
-                               source=source, progress=not (as_json or as_csv), region_field=region_field,
-                               region_layer=region_layer)
-    except ValueError as exc:
-        _fail(exc)
+    one_time_or_series(at, start, end, every)  # refuses --at with a series option
+    if side and side not in sides:
+        raise InputError(f"Unknown side {side!r}; choose from {', '.join(sides)}.")
+    where = dict(
+        region=region, convention=convention, source=source, region_field=region_field, region_layer=region_layer
+    )
+    if at:
+        rows = areas_at(st, at, **where)
+    else:
+        versions_between(st, start, end, source)  # an empty range says so, naming the nearest versions
+        rows = area_series(st, start=start, end=end, every=every, progress=not (as_json or as_csv), **where)
     keep = [side] if side else sides
     many = len({r["region"] for r in rows}) > 1
     cols = (["region"] if many else []) + ["time", "version_id"] + (["period"] if every else [])
@@ -88,7 +90,13 @@ def area(store_path, at, start, end, every, side, region, region_field, region_l
         from ..analysis.area import convention_meaning
 
         where = f"{Path(region).name} by {region_field}" if many else (rows[0]["region"] if rows else region)
-        shown = [{k: (f"{v:.1%}" if k.startswith("share_of_peak_") and v is not None else v) for k, v in r.items()}
-                 for r in rows]  # a share as a percentage: 0.9646 would print as "1.0"
-        _table(shown, cols, title=f"Area in {where} (km², geodesic)",
-               caption=f"convention: {convention} — {convention_meaning(region, convention)}")
+        shown = [
+            {k: (f"{v:.1%}" if k.startswith("share_of_peak_") and v is not None else v) for k, v in r.items()}
+            for r in rows
+        ]  # a share as a percentage: 0.9646 would print as "1.0"
+        _table(
+            shown,
+            cols,
+            title=f"Area in {where} (km², geodesic)",
+            caption=f"convention: {convention} — {convention_meaning(region, convention)}",
+        )

@@ -7,26 +7,31 @@ from pathlib import Path
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, console, from_option, to_option
+from ..errors import InputError
+from ._common import STORE_OPT, _print_json, _table, console, guard, one_time_or_series, path_option, series_options
 
 
 @click.command("contact-line")
 @STORE_OPT
-@at_option("One time; the latest version when nothing is given.")
-@from_option("Start of a series.")
-@to_option("End of a series.")
-@click.option("--every", type=click.Choice(["day", "week", "month"]), default=None, help="One row per period.")
-@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the line (one feature per pair) as GeoJSON (with --at).")
-@click.option("--region", "region_path", type=click.Path(dir_okay=False), default=None,
-              help="Polygon file (GeoJSON, GPKG, Shapefile, KML; any CRS): front km inside it, or per feature "
-                   "with --region-field (e.g. per oblast).")
+@series_options(
+    "One time; the latest version when nothing is given.",
+    "Start of a series.",
+    "End of a series.",
+    "One row per period.",
+)
+@path_option("--geojson", "geojson_path", help="Write the line (one feature per pair) as GeoJSON (with --at).")
+@path_option(
+    "--region",
+    "region_path",
+    help="Polygon file (GeoJSON, GPKG, Shapefile, KML; any CRS): front km inside it, or per feature "
+    "with --region-field (e.g. per oblast).",
+)
 @click.option("--region-field", default=None, help="Attribute naming each feature of --region: one row per feature.")
 @click.option("--source", default=None, help="Source name (default: the store's default source).")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def contact_line_cmd(store_path, at, start, end, every, geojson_path, region_path, region_field, source, as_json,
-                     quiet):
+@guard(store="read")
+def contact_line_cmd(st, at, start, end, every, geojson_path, region_path, region_field, source, as_json, quiet):
     """The front line and its length per pair (ua|ru, ua|contested, ru|contested), geodesic km.
 
     Front is where a state's own held ground faces the enemy or the grey zone
@@ -43,27 +48,23 @@ def contact_line_cmd(store_path, at, start, end, every, geojson_path, region_pat
     from ..analysis.contact_line import contact_line, contact_line_series
     from ..state import resolve_version, version_control
 
-    st = _open(store_path, readonly=True)
-    try:
-        if at and (start or end or every):
-            raise ValueError("Give either --at or --from/--to/--every, not both.")
-        if region_field and not region_path:
-            raise ValueError("--region-field needs --region FILE.")
-        regions = _regions(region_path, region_field) if region_path else None
-        if start or end or every:
-            if geojson_path:
-                raise ValueError("--geojson writes one time's line: use --at.")
-            rows = contact_line_series(st, start, end, every=every, source=source, regions=regions,
-                                       progress=not (quiet or as_json))
-            if as_json:
-                _print_json(rows)
-                return
-            _print_series(rows, regions)
+    series = one_time_or_series(at, start, end, every)
+    if region_field and not region_path:
+        raise InputError("--region-field needs --region FILE.")
+    regions = _regions(region_path, region_field) if region_path else None
+    if series:
+        if geojson_path:
+            raise InputError("--geojson writes one time's line: use --at.")
+        rows = contact_line_series(
+            st, start, end, every=every, source=source, regions=regions, progress=not (quiet or as_json)
+        )
+        if as_json:
+            _print_json(rows)
             return
-        v = resolve_version(st, at, source)
-        cl = contact_line(version_control(st, v), regions=regions)
-    except ValueError as exc:
-        _fail(exc)
+        _print_series(rows, regions)
+        return
+    v = resolve_version(st, at, source)
+    cl = contact_line(version_control(st, v), regions=regions)
     from ..model import iso
 
     cl.source, cl.version_id, cl.valid_time = v.source, v.version_id, iso(v.valid_time)
@@ -72,22 +73,44 @@ def contact_line_cmd(store_path, at, start, end, every, geojson_path, region_pat
     if as_json:
         _print_json(cl.to_dict())
         return
-    states = list(cl.by_state)
-    rows = [{"pair": p, "front_km": cl.length_km[p], **{f"in_{s}_km": cl.by_state[s][p] for s in states},
-             "rear_km": cl.rear_km.get(p, 0.0)} for p in cl.pairs]
-    rows.append({"pair": "total", "front_km": cl.total_km,
-                 **{f"in_{s}_km": sum(cl.by_state[s].values()) for s in states},
-                 "rear_km": sum(cl.rear_km.values())})
-    _table(rows, ["pair", "front_km", *[f"in_{s}_km" for s in states], "rear_km"],
-           title=f"Front line at {cl.valid_time} (version {v.version_id})",
-           caption=f"{cl.across_water_km:,.0f} km of it across rivers or reservoirs; "
-                   "rear = grey zone's rear edge, not counted. Rule: docs/contact_line.md")
-    if regions:
-        rrows = [{"region": n, **{f"{p}_km": d[p] for p in cl.pairs}, "total_km": sum(d.values())}
-                 for n, d in cl.by_region.items()]
-        _table(rrows, ["region", *[f"{p}_km" for p in cl.pairs], "total_km"], title="Front per region (km)")
+    _print_line(cl, v.version_id, regions)
     if geojson_path:
         console.print(f"Wrote {geojson_path}")
+
+
+def _print_line(cl, version_id: str, regions) -> None:
+    """The table of one time's front per pair and state (and per region, when regions were given)."""
+    states = list(cl.by_state)
+    rows = [
+        {
+            "pair": p,
+            "front_km": cl.length_km[p],
+            **{f"in_{s}_km": cl.by_state[s][p] for s in states},
+            "rear_km": cl.rear_km.get(p, 0.0),
+        }
+        for p in cl.pairs
+    ]
+    rows.append(
+        {
+            "pair": "total",
+            "front_km": cl.total_km,
+            **{f"in_{s}_km": sum(cl.by_state[s].values()) for s in states},
+            "rear_km": sum(cl.rear_km.values()),
+        }
+    )
+    _table(
+        rows,
+        ["pair", "front_km", *[f"in_{s}_km" for s in states], "rear_km"],
+        title=f"Front line at {cl.valid_time} (version {version_id})",
+        caption=f"{cl.across_water_km:,.0f} km of it across rivers or reservoirs; "
+        "rear = grey zone's rear edge, not counted. Rule: docs/contact_line.md",
+    )
+    if regions:
+        rrows = [
+            {"region": n, **{f"{p}_km": d[p] for p in cl.pairs}, "total_km": sum(d.values())}
+            for n, d in cl.by_region.items()
+        ]
+        _table(rrows, ["region", *[f"{p}_km" for p in cl.pairs], "total_km"], title="Front per region (km)")
 
 
 def _regions(path: str, field: str | None) -> dict:
@@ -99,10 +122,21 @@ def _regions(path: str, field: str | None) -> dict:
 
 def _print_series(rows: list[dict], regions) -> None:
     pairs = list(rows[0]["length_km"]) if rows else []
-    flat = [{"time": r["time"], "version_id": r["version_id"], **{f"{p}_km": r["length_km"][p] for p in pairs},
-             "total_km": r["total_km"], "jump": "*" if r.get("jump") else ""} for r in rows]
-    _table(flat, ["time", "version_id", *[f"{p}_km" for p in pairs], "total_km", "jump"],
-           title="Front line length (km, geodesic)")
+    flat = [
+        {
+            "time": r["time"],
+            "version_id": r["version_id"],
+            **{f"{p}_km": r["length_km"][p] for p in pairs},
+            "total_km": r["total_km"],
+            "jump": "*" if r.get("jump") else "",
+        }
+        for r in rows
+    ]
+    _table(
+        flat,
+        ["time", "version_id", *[f"{p}_km" for p in pairs], "total_km", "jump"],
+        title="Front line length (km, geodesic)",
+    )
     notes = [f"{r['time']}: {r['jump']['note']}" for r in rows if r.get("jump")]
     if notes:
         console.print("[bold]Jumps over 5%[/] (what changed on the map):")

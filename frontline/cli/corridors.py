@@ -13,7 +13,18 @@ from pathlib import Path
 import click
 from shapely.errors import GEOSException
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, at_option, console, from_option, to_option
+from ..errors import InputError, NoVersionError
+from ._common import (
+    STORE_OPT,
+    _print_json,
+    _table,
+    choice_option,
+    console,
+    guard,
+    one_time_or_series,
+    path_option,
+    series_options,
+)
 
 
 def _ground(st, v, side: str, scope: str, include_contested: bool, with_control: bool = False):
@@ -26,12 +37,13 @@ def _ground(st, v, side: str, scope: str, include_contested: bool, with_control:
 
     vc = version_control(st, v)
     if side not in vc.sides:
-        raise ValueError(f"Unknown side {side!r}; the store's sides are {', '.join(vc.sides)}.")
+        raise InputError(f"Unknown side {side!r}; the store's sides are {', '.join(vc.sides)}.")
     kw = corridor_inputs(vc, side, scope, include_contested)
     if kw["held"].is_empty:
         where = "outside its home" if scope == "abroad" else "anywhere"
-        raise ValueError(f"Side {side!r} holds no ground {where} at {v.version_id} "
-                         f"({_iso(v.valid_time)}); nothing to analyse.")
+        raise InputError(
+            f"Side {side!r} holds no ground {where} at {v.version_id} ({_iso(v.valid_time)}); nothing to analyse."
+        )
     return (vc, kw) if with_control else kw
 
 
@@ -50,25 +62,29 @@ def _iso(t):
     return iso(t)
 
 
+SCOPE_HELP = (
+    "abroad: the side's ground outside its home (salients, with home as the rear); "
+    "all: all its ground (a whole country: slower)."
+)
+
+
 @click.command()
 @STORE_OPT
-@at_option("One time; the latest version when nothing is given.")
-@from_option("Start of a series (per version, the neck with the most ground at stake).")
-@to_option("End of a series.")
-@click.option("--every", type=click.Choice(["day", "week", "month"]), default=None,
-              help="Series: one version per period (the last).")
+@series_options(
+    "One time; the latest version when nothing is given.",
+    "Start of a series (per version, the neck with the most ground at stake).",
+    "End of a series.",
+    "Series: one version per period (the last).",
+)
 @click.option("--side", required=True, help="Whose ground (ua, ru).")
-@click.option("--scope", type=click.Choice(["abroad", "all"]), default="abroad", show_default=True,
-              help="abroad: the side's ground outside its home (salients, with home as the rear); "
-                   "all: all its ground (a whole country: slower).")
+@choice_option("--scope", choices=["abroad", "all"], default="abroad", help=SCOPE_HELP)
 @click.option("--include-contested", is_flag=True, help="Analyse held + contested ground instead of held only.")
 @click.option("--threshold-m", default=1000.0, show_default=True, help="Flag necks narrower than this.")
-@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None,
-              help="Write neck segments and pockets as GeoJSON (with --at).")
+@path_option("--geojson", "geojson_path", help="Write neck segments and pockets as GeoJSON (with --at).")
 @click.option("--source", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts.")
-def corridors(store_path, at, start, end, every, side, scope, include_contested, threshold_m, geojson_path, source,
-              as_json):
+@guard(store="read")
+def corridors(st, at, start, end, every, side, scope, include_contested, threshold_m, geojson_path, source, as_json):
     """Necks and pockets of a side's ground, ranked by the ground at stake beyond each neck.
 
     Each neck: width, place, length, the ground beyond it (km² and share of its
@@ -81,89 +97,148 @@ def corridors(store_path, at, start, end, every, side, scope, include_contested,
     frontline corridors --at 2025-03-08 --side ua --include-contested --geojson necks.geojson
     frontline corridors --from 2024-08-06 --to 2025-03-31 --every week --side ua
     """
-    from ..analysis.area import parse_time
-    from ..analysis.corridors import SERIES_MIN_GROUND_SHARE, corridor_key, error_row, find_necks
+    from ..analysis.corridors import find_necks
     from ..state import resolve_version
 
-    st = _open(store_path, readonly=True)
     kw = dict(alert_width_m=threshold_m)
+    if one_time_or_series(at, start, end, every):
+        if geojson_path:
+            raise InputError("--geojson writes one time's necks: use --at.")
+        rows = _series_rows(st, _series_versions(st, start, end, every, source), side, scope, include_contested, kw)
+        if as_json:
+            _print_json(rows)
+        else:
+            _print_series(rows, side, scope)
+        return
+    v = resolve_version(st, at, source)
     try:
-        if at and (start or end or every):
-            raise ValueError("Give either --at or --from/--to/--every, not both.")
-        if start or end or every:
-            if geojson_path:
-                raise ValueError("--geojson writes one time's necks: use --at.")
-            t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
-            versions = [v for v in st.versions(source)
-                        if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)]
-            if every:
-                from ..times import last_per_period
-
-                versions = list(last_per_period(versions, every).values())
-            if not versions:
-                raise ValueError("No version in that range.")
-            rows, seen = [], {}
-            for v in versions:
-                row = {"time": _iso(v.valid_time), "version_id": v.version_id}
-                try:
-                    vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
-                    key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
-                    if key not in seen:
-                        seen[key] = find_necks(**inputs, **kw).summary(SERIES_MIN_GROUND_SHARE)
-                except ValueError as exc:
-                    rows.append(row | error_row(str(exc)))
-                    continue
-                except GEOSException as exc:  # a drawing GEOS cannot take: say so, go on with the series
-                    rows.append(row | error_row(f"geometry error in this version ({exc})"))
-                    continue
-                rows.append(row | seen[key])
-            if as_json:
-                _print_json(rows)
-            else:
-                _table([r | {"location": _place(r["location"]), "banks": _banks(r["banks"]),
-                             "cut_off_share": "" if r["cut_off_share"] is None else f"{r['cut_off_share']:.0%}",
-                             "type": r["type"] or ("error: " + r["error"] if r.get("error")
-                                                   else "small only" if r["n_necks"] else "no neck")}
-                        for r in rows],
-                       ["time", "width_m", "cut_off_km2", "cut_off_share", "type", "banks", "location", "n_necks",
-                        "ground_km2"],
-                       title=f"Neck with the most ground at stake, {side}'s ground ({scope}) over time",
-                       caption=f"Per version the best-ranked neck holding at least {SERIES_MIN_GROUND_SHARE:.0%} of "
-                               f"the ground analysed (ground_km2): its width, the ground beyond it (cut_off_km2) and "
-                               f"that ground's share of its salient or component (cut_off_share), what its banks "
-                               f"face and where it is (\"small only\": every neck holds less). n_necks counts all "
-                               f"necks (up to 5 km wide) facing the enemy or the grey zone.")
-            return
-        v = resolve_version(st, at, source)
-        try:
-            rep = find_necks(**_ground(st, v, side, scope, include_contested), **kw)
-        except GEOSException as exc:
-            raise ValueError(f"Version {v.version_id} ({_iso(v.valid_time)}) could not be analysed: geometry error "
-                             f"({exc}).") from None
-    except ValueError as exc:
-        _fail(exc)
+        rep = find_necks(**_ground(st, v, side, scope, include_contested), **kw)
+    except GEOSException as exc:
+        raise InputError(
+            f"Version {v.version_id} ({_iso(v.valid_time)}) could not be analysed: geometry error ({exc})."
+        ) from None
     if geojson_path:
         Path(geojson_path).write_text(json.dumps(rep.to_geojson(), ensure_ascii=False))
     if as_json:
-        _print_json({"time": _iso(v.valid_time), "version_id": v.version_id, "side": side, "scope": scope}
-                    | rep.to_dict())
+        _print_json(
+            {"time": _iso(v.valid_time), "version_id": v.version_id, "side": side, "scope": scope} | rep.to_dict()
+        )
         return
-    rows = [{"rank": n.rank, "type": n.type, "width_m": round(n.width_m), "length_m": round(n.length_m),
-             "location": _place([n.location.x, n.location.y]), "cut_off_km2": n.cut_off_km2,
-             "cut_off_share": f"{n.cut_off_share:.0%}", "banks": _banks(n.banks),
-             "alert": "below threshold" if n.below_threshold else ""}
-            for n in rep.necks]
+    _print_necks(rep, v, side, scope)
+    if geojson_path:
+        console.print(f"Wrote {geojson_path}")
+
+
+def _series_versions(st, start, end, every, source) -> list:
+    """The versions of a series: those from ``start`` to ``end``, the last of each period with ``every``."""
+    from ..times import last_per_period, parse_time
+
+    t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
+    versions = [
+        v for v in st.versions(source) if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)
+    ]
+    if every:
+        versions = list(last_per_period(versions, every).values())
+    if not versions:
+        raise NoVersionError("No version in that range.")
+    return versions
+
+
+def _series_rows(st, versions, side: str, scope: str, include_contested: bool, kw: dict) -> list[dict]:
+    """Per version the neck with the most ground at stake; a version that cannot be analysed says why."""
+    from ..analysis.corridors import SERIES_MIN_GROUND_SHARE, corridor_key, error_row, find_necks
+
+    rows: list[dict] = []
+    seen: dict = {}
+    for v in versions:
+        row = {"time": _iso(v.valid_time), "version_id": v.version_id}
+        try:
+            vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
+            key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
+            if key not in seen:
+                seen[key] = find_necks(**inputs, **kw).summary(SERIES_MIN_GROUND_SHARE)
+        except ValueError as exc:
+            rows.append(row | error_row(str(exc)))
+            continue
+        except GEOSException as exc:  # a drawing GEOS cannot take: say so, go on with the series
+            rows.append(row | error_row(f"geometry error in this version ({exc})"))
+            continue
+        rows.append(row | seen[key])
+    return rows
+
+
+def _print_series(rows: list[dict], side: str, scope: str) -> None:
+    """The series table: per version its width, ground cut off, type, banks and place."""
+    from ..analysis.corridors import SERIES_MIN_GROUND_SHARE
+
+    _table(
+        [
+            r
+            | {
+                "location": _place(r["location"]),
+                "banks": _banks(r["banks"]),
+                "cut_off_share": "" if r["cut_off_share"] is None else f"{r['cut_off_share']:.0%}",
+                "type": r["type"]
+                or ("error: " + r["error"] if r.get("error") else "small only" if r["n_necks"] else "no neck"),
+            }
+            for r in rows
+        ],
+        [
+            "time",
+            "width_m",
+            "cut_off_km2",
+            "cut_off_share",
+            "type",
+            "banks",
+            "location",
+            "n_necks",
+            "ground_km2",
+        ],
+        title=f"Neck with the most ground at stake, {side}'s ground ({scope}) over time",
+        caption=f"Per version the best-ranked neck holding at least {SERIES_MIN_GROUND_SHARE:.0%} of "
+        f"the ground analysed (ground_km2): its width, the ground beyond it (cut_off_km2) and "
+        f"that ground's share of its salient or component (cut_off_share), what its banks "
+        f'face and where it is ("small only": every neck holds less). n_necks counts all '
+        f"necks (up to 5 km wide) facing the enemy or the grey zone.",
+    )
+
+
+def _print_necks(rep, v, side: str, scope: str) -> None:
+    """One time's necks, ranked, with what was left out, and its pockets."""
+    rows = [
+        {
+            "rank": n.rank,
+            "type": n.type,
+            "width_m": round(n.width_m),
+            "length_m": round(n.length_m),
+            "location": _place([n.location.x, n.location.y]),
+            "cut_off_km2": n.cut_off_km2,
+            "cut_off_share": f"{n.cut_off_share:.0%}",
+            "banks": _banks(n.banks),
+            "alert": "below threshold" if n.below_threshold else "",
+        }
+        for n in rep.necks
+    ]
     left = rep.left_out
-    note = (f" Left out as facing no enemy or grey ground: {left['necks']} neck(s), {left['pockets']} pocket(s)."
-            if left["necks"] or left["pockets"] else "")
-    _table(rows, ["rank", "type", "width_m", "length_m", "location", "cut_off_km2", "cut_off_share", "banks", "alert"],
-           title=f"Necks of {side}'s ground ({scope}, {rep.mode}) at {_iso(v.valid_time)}, ranked by ground at stake",
-           caption=rep.rule + note)
+    note = (
+        f" Left out as facing no enemy or grey ground: {left['necks']} neck(s), {left['pockets']} pocket(s)."
+        if left["necks"] or left["pockets"]
+        else ""
+    )
+    _table(
+        rows,
+        ["rank", "type", "width_m", "length_m", "location", "cut_off_km2", "cut_off_share", "banks", "alert"],
+        title=f"Necks of {side}'s ground ({scope}, {rep.mode}) at {_iso(v.valid_time)}, ranked by ground at stake",
+        caption=rep.rule + note,
+    )
     if not rep.necks:
         console.print("No neck.")
     if rep.pockets:
-        _table([{"area_km2": p.area_km2, "front_km": p.front_km, "centroid": _place([p.centroid.x, p.centroid.y])}
-                for p in rep.pockets],
-               ["area_km2", "front_km", "centroid"], title="Pockets (no connection to the main body or home)")
-    if geojson_path:
-        console.print(f"Wrote {geojson_path}")
+        _table(
+            [
+                {"area_km2": p.area_km2, "front_km": p.front_km, "centroid": _place([p.centroid.x, p.centroid.y])}
+                for p in rep.pockets
+            ],
+            ["area_km2", "front_km", "centroid"],
+            title="Pockets (no connection to the main body or home)",
+        )

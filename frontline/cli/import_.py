@@ -9,33 +9,63 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ._common import STORE_OPT, _fail, _open, _print_json, console, time_option
+from ..errors import InputError
+from ._common import STORE_OPT, _open, _print_json, choice_option, console, guard, path_option, time_option
 
 
 @click.command("import")
 @STORE_OPT
 @click.argument("path", required=False)
 @click.option("--url", default=None, help="Fetch from a DeepState-shaped API base URL instead of a path.")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="With --url: seconds per request before it is retried.")
-@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20),
-              help="With --url: retries per request (backoff with jitter).")
-@click.option("--format", "fmt", type=click.Choice(["deepstate", "gis"]), default="deepstate", show_default=True,
-              help="deepstate: archived snapshots/API JSON; gis: any GDAL layer with --mapping.")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="JSON mapping of attribute/style values to statuses (for --format gis).")
-@time_option("--time", "at", role="at", help="Situation time of a GIS layer, for --format gis.", keep_text=True,
-             policy=False, default=None)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --url: seconds per request before it is retried.",
+)
+@click.option(
+    "--retries",
+    default=4,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="With --url: retries per request (backoff with jitter).",
+)
+@choice_option(
+    "--format",
+    "fmt",
+    choices=["deepstate", "gis"],
+    default="deepstate",
+    help="deepstate: archived snapshots/API JSON; gis: any GDAL layer with --mapping.",
+)
+@path_option("--mapping", exists=True, help="JSON mapping of attribute/style values to statuses (for --format gis).")
+@time_option(
+    "--time",
+    "at",
+    role="at",
+    help="Situation time of a GIS layer, for --format gis.",
+    keep_text=True,
+    policy=False,
+    default=None,
+)
 @click.option("--source", default=None, help="Source name to store the versions under (gis default: file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Worker processes for archives and folders (default: CPU count, at most 4).")
-@click.option("--recompute", "then_recompute", is_flag=True,
-              help="Then keep the web map's per-version results in the store (as `frontline recompute`; "
-                   "only what is new or revised is computed; the full archive takes minutes).")
-def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, as_json, quiet, workers,
-            then_recompute):
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes for archives and folders (default: CPU count, at most 4).",
+)
+@click.option(
+    "--recompute",
+    "then_recompute",
+    is_flag=True,
+    help="Then keep the web map's per-version results in the store (as `frontline recompute`; "
+    "only what is new or revised is computed; the full archive takes minutes).",
+)
+@guard()
+def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, as_json, quiet, workers, then_recompute):
     """Import map versions: a folder, file or .tar/.tar.gz/.tar.zst archive, or --url.
 
     Re-importing the same versions changes nothing; a version served again with
@@ -61,25 +91,23 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
         _import_url(st, url, quiet=quiet, as_json=as_json, timeout=timeout, retries=retries, after=after)
         return
     imp = Importer(st)
-    try:
-        if fmt == "gis":
-            from ..sources import gis
+    if fmt == "gis":
+        from ..sources import gis
 
-            if not mapping:
-                raise click.UsageError("--format gis needs --mapping FILE (see docs/mapping.md).")
-            report = imp.run(gis.read(path, mapping, at=at, source=source), total=1, progress=not quiet)
-        else:
-            from ..ingest import import_files
-            from ..sources import deepstate
-            from ..sources._archive import iter_members
+        if not mapping:
+            raise click.UsageError("--format gis needs --mapping FILE (see docs/mapping.md).")
+        report = imp.run(gis.read(path, mapping, at=at, source=source), total=1, progress=not quiet)
+    else:
+        from ..ingest import import_files
+        from ..sources import deepstate
+        from ..sources._archive import iter_members
 
-            n = deepstate.count(Path(path))
-            if n is not None and n < 8:
-                workers = 1  # a few files: starting workers costs more than it saves
-            report = import_files(st, iter_members(Path(path), deepstate.FILE_SUFFIXES), workers=workers, total=n,
-                                  progress=not quiet)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(exc)
+        n = deepstate.count(Path(path))
+        if n is not None and n < 8:
+            workers = 1  # a few files: starting workers costs more than it saves
+        report = import_files(
+            st, iter_members(Path(path), deepstate.FILE_SUFFIXES), workers=workers, total=n, progress=not quiet
+        )
     st.log_import(str(path), report)
     if not as_json:
         _print_report(report)
@@ -102,13 +130,15 @@ def _recompute(st, workers: int | None, *, quiet: bool, as_json: bool) -> dict:
         return {}
     if not as_json:
         console.print("Recomputing the web map's per-version results (`frontline recompute`):")
-    rep = run_recompute(st, versions, None, workers=workers, force=False, quiet=quiet, as_json=as_json,
-                        print_json=False)
+    rep = run_recompute(
+        st, versions, None, workers=workers, force=False, quiet=quiet, as_json=as_json, print_json=False
+    )
     return {"recompute": rep.as_dict()}
 
 
-def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4,
-                after=None) -> None:
+def _import_url(
+    st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30.0, retries: int = 4, after=None
+) -> None:
     """``import --url``: an incremental pull of a DeepState-shaped feed (it logs its own import).
 
     ``after``: called once the pull is done (``--recompute``); its dict joins the JSON report.
@@ -116,7 +146,7 @@ def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30
     from ..live_pull import pull
 
     if not url.lower().startswith(("http://", "https://")):
-        _fail(ValueError(f"--url must be an http(s) URL of a DeepState-shaped API root, not {url!r}."))
+        raise InputError(f"--url must be an http(s) URL of a DeepState-shaped API root, not {url!r}.")
     live_log = logging.getLogger("frontline.live")
     level = live_log.level
     live_log.setLevel(logging.CRITICAL)  # its warnings are this command's report (no second copy on stderr)
@@ -142,9 +172,11 @@ def _import_url(st, url: str, *, quiet: bool, as_json: bool, timeout: float = 30
 
 
 def _print_report(report) -> None:
-    console.print(f"[bold]{report.added}[/] added, [bold]{report.revised}[/] revised, {report.unchanged} unchanged, "
-                  f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]; {report.new_features} new features, "
-                  f"{report.repaired} repaired, {report.skipped_features} skipped, {report.unclassified} unclassified.")
+    console.print(
+        f"[bold]{report.added}[/] added, [bold]{report.revised}[/] revised, {report.unchanged} unchanged, "
+        f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]; {report.new_features} new features, "
+        f"{report.repaired} repaired, {report.skipped_features} skipped, {report.unclassified} unclassified."
+    )
     if report.problems:
         by_file: dict[str, list[str]] = {}
         for o, m in report.problems:

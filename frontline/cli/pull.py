@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ._common import STORE_OPT, _print_json, _table, console
+from ._common import STORE_OPT, _open, _print_json, _table, console, guard
 
 
 @click.group()
@@ -22,16 +22,24 @@ def pull():
 
 @pull.command("deepstate")
 @STORE_OPT
-@click.option("--base-url", default=None, envvar="FRONTLINE_DEEPSTATE_URL",
-              help="API root of a DeepState-shaped feed (default: the DeepStateMAP API; "
-                   "$FRONTLINE_DEEPSTATE_URL).")
+@click.option(
+    "--base-url",
+    default=None,
+    envvar="FRONTLINE_DEEPSTATE_URL",
+    help="API root of a DeepState-shaped feed (default: the DeepStateMAP API; $FRONTLINE_DEEPSTATE_URL).",
+)
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per request before it is retried.")
 @click.option("--retries", default=4, show_default=True, help="Retries per request (backoff with jitter).")
-@click.option("--contact", default=None, envvar="FRONTLINE_CONTACT",
-              help="E-mail or URL put in the User-Agent so the feed's operators can reach you.")
+@click.option(
+    "--contact",
+    default=None,
+    envvar="FRONTLINE_CONTACT",
+    help="E-mail or URL put in the User-Agent so the feed's operators can reach you.",
+)
 @click.option("--max-versions", type=int, default=None, help="Fetch at most this many pending versions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no table.")
+@guard()
 def deepstate_cmd(store_path, base_url, timeout, retries, contact, max_versions, as_json, quiet):
     """Fetch what the feed has that the store lacks (new or revised by updatedAt).
 
@@ -40,30 +48,40 @@ def deepstate_cmd(store_path, base_url, timeout, retries, contact, max_versions,
     read are listed and fetched again next time. Exit status: 0 all done,
     3 some versions failed, 1 the listing could not be read.
     """
-    from ..sources import deepstate
-    from ..live_pull import pull as do_pull
-    from ..store import default_store_path, init_store, open_store
     from pathlib import Path
 
-    logging.basicConfig(level=logging.WARNING if (quiet or as_json) else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from ..live_pull import pull as do_pull
+    from ..sources import deepstate
+    from ..store import default_store_path, init_store
+
+    logging.basicConfig(
+        level=logging.WARNING if (quiet or as_json) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     path = Path(store_path) if store_path else default_store_path()
+    st = _open(path) if path.exists() else init_store(path)
     try:
-        st = open_store(path) if path.exists() else init_store(path)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        res = do_pull(st, base_url or deepstate.DEFAULT_BASE_URL, progress=not (quiet or as_json),
-                      timeout=timeout, retries=retries, contact=contact, max_versions=max_versions)
+        res = do_pull(
+            st,
+            base_url or deepstate.DEFAULT_BASE_URL,
+            progress=not (quiet or as_json),
+            timeout=timeout,
+            retries=retries,
+            contact=contact,
+            max_versions=max_versions,
+        )
     finally:
         st.close()
     if as_json:
         _print_json(res.as_dict())
     elif not quiet:
         d = res.as_dict()
-        _table([{k: d[k] for k in ("listed", "pending", "added", "revised", "unchanged", "failed")}],
-               ["listed", "pending", "added", "revised", "unchanged", "failed"],
-               title=f"Pulled {res.base_url} into {path}")
+        _table(
+            [{k: d[k] for k in ("listed", "pending", "added", "revised", "unchanged", "failed")}],
+            ["listed", "pending", "added", "revised", "unchanged", "failed"],
+            title=f"Pulled {res.base_url} into {path}",
+        )
         for vid, reason in res.failed:
             console.print(f"[yellow]version {vid}[/]: {reason}")
     if res.error:

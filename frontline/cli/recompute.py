@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from ._common import STORE_OPT, _fail, _open, _print_json, _table, console, from_option, to_option
+from ..errors import InputError, NoVersionError
+from ._common import STORE_OPT, _open, _print_json, _table, console, from_option, guard, to_option
 
 
 def parse_what(text: str | None) -> tuple[str, ...]:
@@ -24,13 +25,13 @@ def parse_what(text: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
     bad = [w for w in names if w not in WHATS]
     if bad:
-        raise click.BadParameter(f"{bad[0]!r} is not an analysis; choose from {', '.join(WHATS)} "
-                                 "(comma-separated).", param_hint="--what")
+        raise click.BadParameter(
+            f"{bad[0]!r} is not an analysis; choose from {', '.join(WHATS)} (comma-separated).", param_hint="--what"
+        )
     return names or WHATS
 
 
-def run_recompute(st, versions, what, *, workers, force: bool, quiet: bool, as_json: bool,
-                  print_json: bool = True):
+def run_recompute(st, versions, what, *, workers, force: bool, quiet: bool, as_json: bool, print_json: bool = True):
     """Materialise ``what`` (all analyses when None) for ``versions`` of the open store ``st``; print the report.
 
     With ``as_json`` the report is printed as JSON only when ``print_json``
@@ -50,8 +51,10 @@ def run_recompute(st, versions, what, *, workers, force: bool, quiet: bool, as_j
     else:
         print_report(rep, len(versions))
         if "settlements" in what and not any(o.what == "settlements" for o in rep.outcomes):
-            console.print("settlements: none kept, the store holds no gazetteer (import one with "
-                          "`frontline settlements import`, then run `frontline recompute` again).")
+            console.print(
+                "settlements: none kept, the store holds no gazetteer (import one with "
+                "`frontline settlements import`, then run `frontline recompute` again)."
+            )
     return rep
 
 
@@ -71,24 +74,36 @@ def _short(pkey: str) -> str:
 
 def print_report(rep, n_versions: int) -> None:
     """The table of what was computed, skipped and failed, and the failures by version."""
-    rows = [{**r, "params": _short(r["params"]),
-             "median_ms": None if r["median_s"] is None else int(round(r["median_s"] * 1000))}
-            for r in rep.summary()]
+    rows = [
+        {
+            **r,
+            "params": _short(r["params"]),
+            "median_ms": None if r["median_s"] is None else int(round(r["median_s"] * 1000)),
+        }
+        for r in rep.summary()
+    ]
     if not rows:
-        console.print("Nothing to recompute: no analysis applies to these versions "
-                      "(settlements need a gazetteer in the store).")
+        console.print(
+            "Nothing to recompute: no analysis applies to these versions (settlements need a gazetteer in the store)."
+        )
         return
-    _table(rows, ["what", "params", "computed", "skipped", "failed", "median_ms", "total_s"],
-           title=f"Recompute: {n_versions} versions, {rep.workers} worker(s), {rep.elapsed_s:,.1f} s",
-           caption="median_ms: milliseconds per version to compute it (a worker's time); skipped: already stored for "
-                   "the version's current revision and rule")
+    _table(
+        rows,
+        ["what", "params", "computed", "skipped", "failed", "median_ms", "total_s"],
+        title=f"Recompute: {n_versions} versions, {rep.workers} worker(s), {rep.elapsed_s:,.1f} s",
+        caption="median_ms: milliseconds per version to compute it (a worker's time); skipped: already stored for "
+        "the version's current revision and rule",
+    )
     if rep.stored_bytes:
-        console.print(f"Stored {rep.count('computed')} results ({rep.stored_bytes / 2 ** 20:,.1f} MiB of JSON "
-                      "before compression).")
+        console.print(
+            f"Stored {rep.count('computed')} results ({rep.stored_bytes / 2**20:,.1f} MiB of JSON before compression)."
+        )
     failed = rep.failed
     if failed:
-        frows = [{"version": o.version_id, "what": o.what, "params": _short(o.params_key), "reason": o.reason}
-                 for o in failed[:50]]
+        frows = [
+            {"version": o.version_id, "what": o.what, "params": _short(o.params_key), "reason": o.reason}
+            for o in failed[:50]
+        ]
         _table(frows, ["version", "what", "params", "reason"], title="Failed (the rest was stored)")
         if len(failed) > 50:
             console.print(f"… and {len(failed) - 50} more failures (use --json for all).")
@@ -96,16 +111,23 @@ def print_report(rep, n_versions: int) -> None:
 
 @click.command("recompute")
 @STORE_OPT
-@click.option("--what", "what_text", default=None, metavar="LIST",
-              help="Analyses to keep: contact-line,corridors,settlements (comma-separated; default all).")
+@click.option(
+    "--what",
+    "what_text",
+    default=None,
+    metavar="LIST",
+    help="Analyses to keep: contact-line,corridors,settlements (comma-separated; default all).",
+)
 @from_option("First version's time (default: the first).")
 @to_option("Last version's time (default: the last).")
 @click.option("--source", default=None, help="Source name (default: the store's default source).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (default: CPU count, at most 4).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPU count, at most 4)."
+)
 @click.option("--force", is_flag=True, help="Recompute results already stored for the current revision and rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@guard()
 def recompute(store_path, what_text, start, end, source, workers, force, as_json, quiet):
     """Compute the per-version results the web map serves and keep them in the store.
 
@@ -124,17 +146,17 @@ def recompute(store_path, what_text, start, end, source, workers, force, as_json
     """
     what = parse_what(what_text)
     if start is not None and end is not None and start > end:
-        _fail(ValueError("The range is inverted: --from is after --to."))
+        raise InputError("The range is inverted: --from is after --to.")
     st = _open(store_path)
-    try:
-        versions = [v for v in st.versions(source)
-                    if (start is None or v.valid_time >= start) and (end is None or v.valid_time <= end)]
-    except ValueError as exc:
-        _fail(exc)
+    versions = [
+        v
+        for v in st.versions(source)
+        if (start is None or v.valid_time >= start) and (end is None or v.valid_time <= end)
+    ]
     if not versions:
         from ..state import empty_range_message
 
-        _fail(ValueError(empty_range_message(st.versions(source), start, end, st.default_source(source))))
+        raise NoVersionError(empty_range_message(st.versions(source), start, end, st.default_source(source)))
     rep = run_recompute(st, versions, what, workers=workers, force=force, quiet=quiet, as_json=as_json)
     if rep.failed and not (rep.count("computed") or rep.count("skipped")):
         sys.exit(1)

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import click
+from shapely.errors import GEOSException
 
-from ._common import AT_OPT, STORE_OPT, _fail, _open, _print_json, _table, console
+from ..errors import InputError
+from ._common import AT_OPT, STORE_OPT, _print_json, _table, console, guard, parse_lonlat
 
 
 def _parse_ranges(items) -> dict[str, float] | None:
@@ -21,17 +23,45 @@ def _parse_ranges(items) -> dict[str, float] | None:
                 raise ValueError
             out[name.strip()] = float(km)
         except ValueError:
-            raise ValueError(f"--range {it!r} is not name=km (e.g. --range fpv=15).") from None
+            raise InputError(f"--range {it!r} is not name=km (e.g. --range fpv=15).") from None
     return out
 
 
-def _stored_roads(st):
+def _roads_at(st, at, source, ranges):
+    """``(ranges, stored roads, map at the time)`` for the exposure commands.
+
+    Raises
+    ------
+    InputError
+        On a malformed ``--range`` or a store without roads.
+    """
+    from ..state import state_at
     from ..store.reference import load_roads
 
+    rng = _parse_ranges(ranges)
     roads = load_roads(st)
     if roads is None:
-        raise ValueError(f"The store {st.path} holds no roads: run `frontline roads import FILE` first.")
-    return roads
+        raise InputError(f"The store {st.path} holds no roads: run `frontline roads import FILE` first.")
+    cmap, _ = state_at(st, at, source)
+    return rng, roads, cmap
+
+
+def _salient(cmap, side: str, near: str | None):
+    """The piece of ``side``'s ground abroad nearest ``near`` (``"lon,lat"``), else the largest."""
+    import numpy as np
+    import shapely
+
+    from ..geodesy import areas_km2
+
+    if side not in cmap.held:
+        raise InputError(f"Unknown side {side!r}; the store's sides are {', '.join(cmap.held)}.")
+    parts = shapely.get_parts(cmap.control.abroad(side))
+    if len(parts) == 0:
+        raise InputError(f"Side {side!r} holds no ground outside its home at {cmap.version_id}: no salient.")
+    if not near:
+        return parts[int(np.argmax(areas_km2(parts)))]
+    lon, lat = parse_lonlat(near)
+    return parts[int(np.argmin(shapely.distance(parts, shapely.Point(lon, lat))))]
 
 
 @click.group()
@@ -45,23 +75,23 @@ def roads():
 @click.option("--all-classes", is_flag=True, help="Keep every highway class (default: motorway … track).")
 @click.option("--bbox", default=None, help="min_lon,min_lat,max_lon,max_lat: keep roads touching it.")
 @click.option("--merge-by", type=click.Choice(["ref", "name"]), default=None, help="Join ways into routes.")
-@click.option("--replace", is_flag=True,
-              help="Drop the stored roads first (default: add to them; a road already stored — same OSM way id "
-                   "or identical line — is updated).")
-def import_roads(store_path, path, all_classes, bbox, merge_by, replace):
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Drop the stored roads first (default: add to them; a road already stored — same OSM way id "
+    "or identical line — is updated).",
+)
+@guard(store="write")
+def import_roads(st, path, all_classes, bbox, merge_by, replace):
     """Add roads from an OSM file (.osm.pbf, .osm) or a GDAL line layer (GeoJSON, GPKG, …) to the store."""
     from ..sources.osm import DEFAULT_CLASSES, read_roads
     from ..store.reference import put_roads
 
-    st = _open(store_path)
-    try:
-        box = [float(x) for x in bbox.split(",")] if bbox else None
-        if box is not None and len(box) != 4:
-            raise ValueError(f"--bbox {bbox!r} must be four numbers: min_lon,min_lat,max_lon,max_lat.")
-        r = read_roads(path, classes=None if all_classes else DEFAULT_CLASSES, bbox=box, merge_by=merge_by)
-        res = put_roads(st, r, origin=str(path), replace=replace)
-    except ValueError as exc:
-        _fail(exc)
+    box = [float(x) for x in bbox.split(",")] if bbox else None
+    if box is not None and len(box) != 4:
+        raise InputError(f"--bbox {bbox!r} must be four numbers: min_lon,min_lat,max_lon,max_lat.")
+    r = read_roads(path, classes=None if all_classes else DEFAULT_CLASSES, bbox=box, merge_by=merge_by)
+    res = put_roads(st, r, origin=str(path), replace=replace)
     console.print(f"{path}: {res.describe('roads')} in {st.path}.")
     for p in r.problems[:10]:
         console.print(f"  skipped: {p}")
@@ -73,39 +103,54 @@ def import_roads(store_path, path, all_classes, bbox, merge_by, replace):
 @STORE_OPT
 @AT_OPT
 @click.option("--side", required=True, help="Whose roads (the enemy is every other side; grey ground counts as enemy).")
-@click.option("--range", "ranges", multiple=True, help="name=km, repeatable (default fpv=10 tube_artillery=20 "
-                                                     "loitering_mlrs=40).")
+@click.option(
+    "--range", "ranges", multiple=True, help="name=km, repeatable (default fpv=10 tube_artillery=20 loitering_mlrs=40)."
+)
 @click.option("--top", default=20, show_default=True, help="Rows shown in the table (most exposed first).")
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--source", default=None)
 @click.option("--json", "as_json", is_flag=True)
-def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
+@guard(store="read")
+def exposure(st, at, side, ranges, top, geojson_path, source, as_json):
     """Length and share of each of a side's roads within fire range of enemy or contested ground."""
     from ..analysis.roads import road_exposure
-    from ..state import state_at
 
-    st = _open(store_path, readonly=True)
-    try:
-        rng = _parse_ranges(ranges)
-        rd = _stored_roads(st)
-        cmap, _ = state_at(st, at, source)
-        table = road_exposure(rd, cmap, side, rng)
-    except ValueError as exc:
-        _fail(exc)
+    rng, rd, cmap = _roads_at(st, at, source, ranges)
+    table = road_exposure(rd, cmap, side, rng)
     if geojson_path:
         Path(geojson_path).write_text(json.dumps(table.to_geojson(), ensure_ascii=False))
     if as_json:
-        _print_json({"time": table.valid_time, "version_id": table.version_id, "side": side,
-                     "ranges_km": table.ranges_km, "roads": list(table)})
+        _print_json(
+            {
+                "time": table.valid_time,
+                "version_id": table.version_id,
+                "side": side,
+                "ranges_km": table.ranges_km,
+                "roads": list(table),
+            }
+        )
         return
     names = list(table.ranges_km)
     rows = sorted(table, key=lambda r: -r["exposed_km"][names[0]])[:top]
-    flat = [{"label": r["label"], "class": r["class"], "length_km": r["length_km"], "inside_km": r["inside_km"],
-             **{f"{n}_km": r["exposed_km"][n] for n in names}, "worst": r["worst"]} for r in rows]
-    _table(flat, ["label", "class", "length_km", "inside_km", *[f"{n}_km" for n in names], "worst"],
-           title=f"Road exposure of {side} at {table.valid_time}",
-           caption="km within each range of enemy-held or contested ground (ranges: "
-                   + ", ".join(f"{n} {k:g} km" for n, k in table.ranges_km.items()) + ")")
+    flat = [
+        {
+            "label": r["label"],
+            "class": r["class"],
+            "length_km": r["length_km"],
+            "inside_km": r["inside_km"],
+            **{f"{n}_km": r["exposed_km"][n] for n in names},
+            "worst": r["worst"],
+        }
+        for r in rows
+    ]
+    _table(
+        flat,
+        ["label", "class", "length_km", "inside_km", *[f"{n}_km" for n in names], "worst"],
+        title=f"Road exposure of {side} at {table.valid_time}",
+        caption="km within each range of enemy-held or contested ground (ranges: "
+        + ", ".join(f"{n} {k:g} km" for n, k in table.ranges_km.items())
+        + ")",
+    )
 
 
 @roads.command("last-out")
@@ -117,37 +162,14 @@ def exposure(store_path, at, side, ranges, top, geojson_path, source, as_json):
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--source", default=None)
 @click.option("--json", "as_json", is_flag=True)
-def last_out(store_path, at, side, near, ranges, geojson_path, source, as_json):
+@guard(store="read", also=(GEOSException,))
+def last_out(st, at, side, near, ranges, geojson_path, source, as_json):
     """The least exposed road route from a salient (ground held outside home) back to home."""
-    import numpy as np
-    import shapely
-
     from ..analysis.roads import last_road_out
-    from ..geodesy import areas_km2
-    from ..state import state_at
 
-    st = _open(store_path, readonly=True)
-    try:
-        rng = _parse_ranges(ranges)
-        rd = _stored_roads(st)
-        cmap, _ = state_at(st, at, source)
-        if side not in cmap.held:
-            raise ValueError(f"Unknown side {side!r}; the store's sides are {', '.join(cmap.held)}.")
-        parts = shapely.get_parts(cmap.control.abroad(side))
-        if len(parts) == 0:
-            raise ValueError(f"Side {side!r} holds no ground outside its home at {cmap.version_id}: no salient.")
-        if near:
-            try:
-                lon, lat = (float(x) for x in near.split(","))
-            except ValueError:
-                raise ValueError(f"--near {near!r} is not lon,lat.") from None
-            salient = parts[int(np.argmin(shapely.distance(parts, shapely.Point(lon, lat))))]
-        else:
-            salient = parts[int(np.argmax(areas_km2(parts)))]
-        home = cmap.control.theatre.homes[side]
-        out = last_road_out(rd, cmap, side, salient, home, rng)
-    except (ValueError, shapely.errors.GEOSException) as exc:
-        _fail(exc)
+    rng, rd, cmap = _roads_at(st, at, source, ranges)
+    salient = _salient(cmap, side, near)
+    out = last_road_out(rd, cmap, side, salient, cmap.control.theatre.homes[side], rng)
     if geojson_path:
         Path(geojson_path).write_text(json.dumps(out.to_geojson(), ensure_ascii=False))
     if as_json:
@@ -158,9 +180,20 @@ def last_out(store_path, at, side, near, ranges, geojson_path, source, as_json):
         console.print(f"No road out: {out.note}")
         return
     names = list(out.ranges_km)
-    rows = [{"rank": r.rank, "roads": ", ".join(r.roads) or "unnamed", "length_km": r.length_km,
-             "inside_km": r.inside_km, **{f"{n}_km": r.exposed_km[n] for n in names},
-             **{f"{n}_share": f"{r.exposed_share[n]:.0%}" for n in names}} for r in out.routes]
-    _table(rows, ["rank", "roads", "length_km", "inside_km", *[f"{n}_km" for n in names],
-                  *[f"{n}_share" for n in names]], title=f"Roads out of {side}'s salient at {out.valid_time}",
-           caption="first row: the least exposed way out")
+    rows = [
+        {
+            "rank": r.rank,
+            "roads": ", ".join(r.roads) or "unnamed",
+            "length_km": r.length_km,
+            "inside_km": r.inside_km,
+            **{f"{n}_km": r.exposed_km[n] for n in names},
+            **{f"{n}_share": f"{r.exposed_share[n]:.0%}" for n in names},
+        }
+        for r in out.routes
+    ]
+    _table(
+        rows,
+        ["rank", "roads", "length_km", "inside_km", *[f"{n}_km" for n in names], *[f"{n}_share" for n in names]],
+        title=f"Roads out of {side}'s salient at {out.valid_time}",
+        caption="first row: the least exposed way out",
+    )
