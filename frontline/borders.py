@@ -17,7 +17,6 @@ where fighting or Ukrainian-held ground has been mapped), minus Ukraine.
 from __future__ import annotations
 
 import hashlib
-
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -151,8 +150,14 @@ def _save_tiles(geom, cell, tiles, full, bounds, areas) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
         wkbs = shapely.to_wkb(tiles)
-        np.savez(tmp, wkb=np.frombuffer(b"".join(wkbs), dtype=np.uint8), ends=np.cumsum([len(w) for w in wkbs]),
-                 full=full, bounds=bounds, areas=areas)
+        np.savez(
+            tmp,
+            wkb=np.frombuffer(b"".join(wkbs), dtype=np.uint8),
+            ends=np.cumsum([len(w) for w in wkbs]),
+            full=full,
+            bounds=bounds,
+            areas=areas,
+        )
         tmp.replace(path)  # atomic: concurrent processes never read half a file
     except OSError:
         pass  # a read-only cache only costs time

@@ -41,8 +41,9 @@ def control_layers(store: GeoPackageStore, at=None, source: str | None = None, c
     return cmap, rows, [f for f in feats if f.kind != "area"]
 
 
-def export_state(store: GeoPackageStore, path: Path | str, at=None, fmt: str | None = None,
-                 source: str | None = None) -> dict:
+def export_state(
+    store: GeoPackageStore, path: Path | str, at=None, fmt: str | None = None, source: str | None = None
+) -> dict:
     """Export the partition (and point layers) at a time.
 
     Parameters
@@ -68,9 +69,21 @@ def export_state(store: GeoPackageStore, path: Path | str, at=None, fmt: str | N
         path.unlink()
     written = 0
     layers = [("control", [(p, g) for p, g in rows])]
-    pts = [({"kind": f.kind, "key": f.key, "name": f.name, "name_en": f.name_en,
-             "bearing": f.bearing, "version_id": cmap.version_id, "time": iso(cmap.valid_time)}, f.geometry)
-           for f in points]
+    pts = [
+        (
+            {
+                "kind": f.kind,
+                "key": f.key,
+                "name": f.name,
+                "name_en": f.name_en,
+                "bearing": f.bearing,
+                "version_id": cmap.version_id,
+                "time": iso(cmap.valid_time),
+            },
+            f.geometry,
+        )
+        for f in points
+    ]
     if pts and fmt in ("gpkg",):
         layers.append(("points", pts))
     elif pts and fmt in ("geojson", "kml", "csv"):
@@ -89,11 +102,28 @@ def export_state(store: GeoPackageStore, path: Path | str, at=None, fmt: str | N
         kw = {}
         if fmt == "csv":
             kw["layer_options"] = {"GEOMETRY": "AS_WKT"}
-        pyogrio.raw.write(str(path), geoms, data, fields, driver=FORMATS[fmt], crs="EPSG:4326",
-                          layer=name, geometry_type="Unknown", append=i > 0, **kw)
+        pyogrio.raw.write(
+            str(path),
+            geoms,
+            data,
+            fields,
+            driver=FORMATS[fmt],
+            crs="EPSG:4326",
+            layer=name,
+            geometry_type="Unknown",
+            append=i > 0,
+            **kw,
+        )
         written += len(items)
-    return {"file": str(path), "format": fmt, "version_id": cmap.version_id, "time": iso(cmap.valid_time),
-            "features": written, "sides": list(cmap.sides), "contested": CONTESTED}
+    return {
+        "file": str(path),
+        "format": fmt,
+        "version_id": cmap.version_id,
+        "time": iso(cmap.valid_time),
+        "features": written,
+        "sides": list(cmap.sides),
+        "contested": CONTESTED,
+    }
 
 
 def dumps(obj) -> str:

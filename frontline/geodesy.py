@@ -46,8 +46,11 @@ def _polygons(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     idx = np.arange(len(geoms))
     while True:
         parts, pidx = shapely.get_parts(geoms, return_index=True)
-        if len(parts) == len(geoms) and np.array_equal(pidx, np.arange(len(geoms))) and not np.any(
-                shapely.get_type_id(parts) >= 4):
+        if (
+            len(parts) == len(geoms)
+            and np.array_equal(pidx, np.arange(len(geoms)))
+            and not np.any(shapely.get_type_id(parts) >= 4)
+        ):
             geoms, idx = parts, idx[pidx]
             break
         geoms, idx = parts, idx[pidx]
@@ -175,7 +178,7 @@ class LocalProjection:
         self._fwd, self._inv = _transformers(self.lon0, self.lat0)
 
     @classmethod
-    def for_geometry(cls, geom: BaseGeometry) -> "LocalProjection":
+    def for_geometry(cls, geom: BaseGeometry) -> LocalProjection:
         """Projection centred on the middle of a geometry's bounding box."""
         if geom is None or geom.is_empty:
             raise ValueError("Cannot centre a projection on an empty geometry.")

@@ -34,10 +34,11 @@ cached by piece set, so an unchanged stretch of front costs nothing.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -102,15 +103,17 @@ def resolve_region(store: GeoPackageStore, region: str) -> tuple[str, str | None
         raise ValueError(f"Region {region!r} is a folder: give the polygon file inside it (e.g. its .shp).")
     if "/" in region or "\\" in region or Path(region).suffix:
         raise ValueError(f"{region}: no such region file.")
-    raise ValueError(f"Region {region!r} is not 'theatre', 'ukraine', 'russia', 'home:<side>', "
-                     "'outside:<side>' nor an existing polygon file.")
+    raise ValueError(
+        f"Region {region!r} is not 'theatre', 'ukraine', 'russia', 'home:<side>', "
+        "'outside:<side>' nor an existing polygon file."
+    )
 
 
 FILE_MEANINGS = {
     CONVENTION_CLIPPED: "clipped to region: the partition of the theatre's land cut to the region "
-                        "(sea and ground outside the theatre count nothing)",
+    "(sea and ground outside the theatre count nothing)",
     CONVENTION_AS_DRAWN: "as drawn by the source, cut to the region: per class the union of the source's own "
-                         "polygons (sea and border overshoot included); a side's km² are its ground held abroad",
+    "polygons (sea and border overshoot included); a side's km² are its ground held abroad",
 }
 
 
@@ -123,6 +126,7 @@ def convention_meaning(region: str, convention: str) -> str:
 
 
 # -- polygon files -------------------------------------------------------------
+
 
 @dataclass
 class RegionShape:
@@ -156,13 +160,20 @@ def _one_line(exc: Exception) -> str:
 
 
 def _to_lonlat(geoms: np.ndarray, crs: str | None, path: str) -> np.ndarray:
-    """Geometries in lon/lat; projected edges are densified (1 km) first, so they keep their shape."""
+    """Geometries of the user's file ``path`` in lon/lat; projected edges are densified (1 km) first.
+
+    The checked front of :func:`frontline.geodesy.to_lonlat_from`, which does the transform: this adds what a
+    user's file needs (coordinates that are not lon/lat without a CRS, an unknown CRS, an impossible
+    transform: each a message naming the file) and densifies projected edges, so they keep their shape.
+    """
     ok = ~shapely.is_missing(geoms)
     if not crs:
         xy = shapely.get_coordinates(geoms[ok])
         if len(xy) and (np.abs(xy[:, 0]).max() > 180 or np.abs(xy[:, 1]).max() > 90):
-            raise ValueError(f"{path}: the coordinates are not longitude/latitude and the file names no CRS "
-                             "(a Shapefile's .prj missing?).")
+            raise ValueError(
+                f"{path}: the coordinates are not longitude/latitude and the file names no CRS "
+                "(a Shapefile's .prj missing?)."
+            )
         return geoms
     if crs in ("EPSG:4326", "OGC:CRS84"):
         return geoms
@@ -219,8 +230,10 @@ def _read_layers(path: str, layer: str | None) -> list[tuple[dict, np.ndarray, l
     if layer is None and not kml:
         poly = [r for r in read if any(t in (3, 6, 7) for t in shapely.get_type_id(r[1]).tolist())]
         if len(poly) > 1:
-            raise ValueError(f"{path}: {len(poly)} layers hold polygons ({', '.join(r[3] for r in poly)}): "
-                             "name one with --region-layer.")
+            raise ValueError(
+                f"{path}: {len(poly)} layers hold polygons ({', '.join(r[3] for r in poly)}): "
+                "name one with --region-layer."
+            )
         read = poly or read[:1]
     return [(m, g, v) for m, g, v, _ in read]
 
@@ -350,7 +363,7 @@ class _RegionPiece(Piece):
         self._cache = cache
         super().__init__(key, home, tile, what, geom, None)  # type: ignore[arg-type]
 
-    @property  # type: ignore[override]
+    @property
     def area_km2(self) -> float:
         a = self._cache.get(self.key)
         if a is None:
@@ -387,14 +400,14 @@ class _FileRegion:
         self._areas: dict[bytes, float] = {}
         self.pieces: dict[int, list[Piece]] = {}  # fid -> its pieces in the region (only fids with some)
         self._unions = _LRU(50_000)
-        self._memo: dict[tuple[int, ...], dict[str, float]] = {}
-        self._by_pieces: dict[frozenset, dict[str, float]] = {}
+        self._memo: dict[tuple[int, ...], dict[str, float | None]] = {}
+        self._by_pieces: dict[frozenset, dict[str, float | None]] = {}
 
     def _tile(self, p: Piece) -> tuple[int, BaseGeometry | None]:
         """Where a piece's 0.5° cell lies: outside the region, inside, or on its edge (with the region's part)."""
         hit = self._tiles.get(p.tile)
         if hit is None:
-            ix, iy = p.tile
+            ix, iy = cast(tuple[int, int], p.tile)  # pieces of a region are cut in 0.5° cells
             b = box(ix * DRAWN_CELL, iy * DRAWN_CELL, (ix + 1) * DRAWN_CELL, (iy + 1) * DRAWN_CELL)
             if not shapely.intersects(self.geom, b):
                 hit = (_OUT, None)
@@ -459,8 +472,11 @@ class _FileRegion:
             self._cut[k] = []
             for ix in range(ix0, ix1 + 1):
                 for iy in range(iy0, iy1 + 1):
-                    s = polygonal(shapely.clip_by_rect(g, ix / SUB_PER_DEG, iy / SUB_PER_DEG,
-                                                       (ix + 1) / SUB_PER_DEG, (iy + 1) / SUB_PER_DEG))
+                    s = polygonal(
+                        shapely.clip_by_rect(
+                            g, ix / SUB_PER_DEG, iy / SUB_PER_DEG, (ix + 1) / SUB_PER_DEG, (iy + 1) / SUB_PER_DEG
+                        )
+                    )
                     if not s.is_empty:
                         subs.append((k, (ix, iy), s, None))
         if not subs:
@@ -476,7 +492,7 @@ class _FileRegion:
         todo: dict[bytes, Piece] = {}
         for fp in fps.values():
             if fp.counted:
-                for p in (fp.drawn if self.drawn else fp.pieces):
+                for p in fp.drawn if self.drawn else fp.pieces:
                     if p.key not in self._cut:
                         todo[p.key] = p
         if todo:
@@ -484,8 +500,11 @@ class _FileRegion:
         for fid, fp in fps.items():
             if not fp.counted:
                 continue
-            out = [_RegionPiece(key, p.home, cell, p.what, sub, self._areas)
-                   for p in (fp.drawn if self.drawn else fp.pieces) for cell, key, sub in self._cut[p.key]]
+            out: list[Piece] = [
+                _RegionPiece(key, p.home, cell, p.what, sub, self._areas)
+                for p in (fp.drawn if self.drawn else fp.pieces)
+                for cell, key, sub in self._cut[p.key]
+            ]
             if out:
                 self.pieces[fid] = out
 
@@ -502,15 +521,18 @@ class _FileRegion:
         same = frozenset((p.key, p.home, p.what) for f in inside for p in self.pieces[f])
         vals = self._by_pieces.get(same)
         if vals is None:
-            if self.drawn:
-                vals = self._drawn_values(inside, whats)
-            else:
-                vc = self.builder.build(FeaturePieces(pieces=self.pieces[f], counted=True) for f in inside)
-                a = vc.areas(home_area=self.home_area)
-                vals = {w: a[(THEATRE, w, CONVENTION_CLIPPED)] for w in whats}
+            vals = self._measure(inside, whats)
             self._by_pieces[same] = vals
         self._memo[inside] = vals
         return vals
+
+    def _measure(self, inside: tuple[int, ...], whats) -> dict[str, float | None]:
+        """km² per side and contested of the features ``inside``: as drawn, or through the clipped partition."""
+        if self.drawn:
+            return dict(self._drawn_values(inside, whats))
+        vc = self.builder.build(FeaturePieces(pieces=self.pieces[f], counted=True) for f in inside)
+        a = vc.areas(home_area=self.home_area)
+        return {w: a[(THEATRE, w, CONVENTION_CLIPPED)] for w in whats}
 
     def _drawn_values(self, fids: tuple[int, ...], whats) -> dict[str, float]:
         # Per class, the union of its drawn pieces, cell by cell (cells tile the plane: areas add up).
@@ -524,20 +546,22 @@ class _FileRegion:
             if len(keys) == 1:
                 a = ps[0].area_km2
             else:
-                a = self._unions.get_or((cell, what, keys),
-                                        lambda ps=ps: geodesy.area_km2(polygonal(shapely.union_all(
-                                            [p.geom for p in ps]))))
+                a = self._unions.get_or(
+                    (cell, what, keys),
+                    lambda ps=ps: geodesy.area_km2(polygonal(shapely.union_all([p.geom for p in ps]))),
+                )
             if what in vals:
                 vals[what] += a
         return vals
 
 
-def _load_drawn(store: GeoPackageStore, regions: list[_FileRegion], fids: Sequence[int], advance,
-                chunk: int = 2000) -> None:
+def _load_drawn(
+    store: GeoPackageStore, regions: list[_FileRegion], fids: Sequence[int], advance, chunk: int = 2000
+) -> None:
     """As-drawn pieces of ``fids``, read in chunks and cut to every region (memory stays small)."""
     fids = list(fids)
     for i in range(0, len(fids), chunk):
-        fps = store.pieces(fids[i:i + chunk])
+        fps = store.pieces(fids[i : i + chunk])
         for r in regions:
             r.add(fps)
         advance()
@@ -550,7 +574,7 @@ def _load_clipped(store: GeoPackageStore, source: str, regions: list[_FileRegion
     is found from its bounds, and its area is measured when it is first cut.
     """
     theatre = regions[0].theatre
-    tiles = {}
+    tiles: dict[str, Sequence[int]] = {}
     for home, tiled in theatre.tiled.items():
         hit: set[int] = set()
         for r in regions:
@@ -578,15 +602,21 @@ def _load_clipped(store: GeoPackageStore, source: str, regions: list[_FileRegion
     fps: dict[int, FeaturePieces] = {}
     for fid, home, what, k in recs:
         g, cell = by_key[k]
-        fps.setdefault(fid, FeaturePieces(counted=True)).pieces.append(Piece(k, home, cell, what, g, None))
+        fps.setdefault(fid, FeaturePieces(counted=True)).pieces.append(Piece(k, home, cell, what, g, None))  # type: ignore[arg-type]  # measured once cut
     for r in regions:
         r.add(fps)
 
 
 # -- series ---------------------------------------------------------------------
 
-def _row(v: VersionInfo, region: str, convention: str, vals: dict[str, float | None], sides) -> dict:
-    row = {"time": iso(v.valid_time), "version_id": v.version_id, "region": region, "convention": convention}
+
+def _row(v: VersionInfo, region: str, convention: str, vals: Mapping[str, float | None], sides) -> dict:
+    row: dict[str, Any] = {
+        "time": iso(v.valid_time),
+        "version_id": v.version_id,
+        "region": region,
+        "convention": convention,
+    }
     for what in (*sides, CONTESTED):
         val = vals.get(what)
         row[f"{what}_km2"] = None if val is None else round(float(val), 3)
@@ -598,8 +628,9 @@ def _last_per_period(versions: list[VersionInfo], every: str) -> list[VersionInf
     return list(last_per_period(versions, every).values())
 
 
-def _file_regions(store: GeoPackageStore, key: str, convention: str, region_field: str | None,
-                  region_layer: str | None) -> list[_FileRegion]:
+def _file_regions(
+    store: GeoPackageStore, key: str, convention: str, region_field: str | None, region_layer: str | None
+) -> list[_FileRegion]:
     theatre = theatre_of(store)
     if key.startswith("outside:"):
         side = key.split(":", 1)[1]
@@ -609,15 +640,26 @@ def _file_regions(store: GeoPackageStore, key: str, convention: str, region_fiel
     regions = [_FileRegion(s.label, s.geom, theatre, convention) for s in shapes]
     if all(r.outside for r in regions):
         minx, miny, maxx, maxy = np.array([g.bounds for g in theatre.homes.values()]).T
-        raise ValueError(f"{key}: the region lies outside the theatre ({minx.min():.1f}–{maxx.max():.1f}°E, "
-                         f"{miny.min():.1f}–{maxy.max():.1f}°N): nothing is mapped there.")
+        raise ValueError(
+            f"{key}: the region lies outside the theatre ({minx.min():.1f}–{maxx.max():.1f}°E, "
+            f"{miny.min():.1f}–{maxy.max():.1f}°N): nothing is mapped there."
+        )
     return regions
 
 
-def area_series(store: GeoPackageStore, *, region: str = "home:ua", convention: str = CONVENTION_CLIPPED,
-                start=None, end=None, every: str | None = None, source: str | None = None,
-                progress: bool = False, region_field: str | None = None,
-                region_layer: str | None = None) -> list[dict]:
+def area_series(
+    store: GeoPackageStore,
+    *,
+    region: str = "home:ua",
+    convention: str = CONVENTION_CLIPPED,
+    start=None,
+    end=None,
+    every: str | None = None,
+    source: str | None = None,
+    progress: bool = False,
+    region_field: str | None = None,
+    region_layer: str | None = None,
+) -> list[dict]:
     """Area per side and contested, per version (or per period), in a region.
 
     Parameters
@@ -679,7 +721,7 @@ def area_series(store: GeoPackageStore, *, region: str = "home:ua", convention: 
         for pk, side, km2 in store.area_rows(source, column, convention):
             vals.setdefault(pk, {})[side] = km2
         versions = sorted((v for v in store.versions(source) if wanted(v)), key=lambda v: v.valid_time)
-        groups = [[_row(v, key, convention, vals.get(v.pk, {}), sides) for v in versions]]
+        groups: list[list[dict]] = [[_row(v, key, convention, vals.get(v.pk, {}), sides) for v in versions]]
     else:
         regions = _file_regions(store, key, convention, region_field, region_layer)
         selected = [(v, m) for v, m in store.version_members(source) if wanted(v)]
@@ -688,7 +730,7 @@ def area_series(store: GeoPackageStore, *, region: str = "home:ua", convention: 
             selected = [(v, m) for v, m in selected if v.pk in keep]
         from .._progress import progress_bar
 
-        groups: list[list[dict]] = [[] for _ in regions]
+        groups = [[] for _ in regions]
         fids = sorted({f for _, m in selected for f in m})
         n_read = (len(fids) + 1999) // 2000 if convention == CONVENTION_AS_DRAWN else 1
         with progress_bar(n_read + len(selected), "Measuring", enabled=progress) as advance:
@@ -721,7 +763,7 @@ def _resample(rows: list[dict], every: str, sides) -> list[dict]:
         r = dict(r, period=period)
         for what in (*sides, CONTESTED):
             cur = r.get(f"{what}_km2")
-            before = prev.get(f"{what}_km2") if prev else None
+            before: float | None = prev.get(f"{what}_km2") if prev else None
             r[f"net_{what}_km2"] = None if cur is None or before is None else round(cur - before, 3)
         out.append(r)
         prev = r
@@ -738,9 +780,16 @@ def _add_peaks(rows: list[dict], sides) -> None:
             r[f"share_of_peak_{what}"] = None if v is None or not peak else round(v / peak, 4)
 
 
-def areas_at(store: GeoPackageStore, at=None, *, region: str = "home:ua", convention: str = CONVENTION_CLIPPED,
-             source: str | None = None, region_field: str | None = None,
-             region_layer: str | None = None) -> list[dict]:
+def areas_at(
+    store: GeoPackageStore,
+    at=None,
+    *,
+    region: str = "home:ua",
+    convention: str = CONVENTION_CLIPPED,
+    source: str | None = None,
+    region_field: str | None = None,
+    region_layer: str | None = None,
+) -> list[dict]:
     """Area per side and contested at one time, one row per region (several with ``region_field``).
 
     Parameters
@@ -761,8 +810,16 @@ def areas_at(store: GeoPackageStore, at=None, *, region: str = "home:ua", conven
 
     v = resolve_version(store, at, source)
     t = v.valid_time if at in (None, "latest") else parse_time(at)
-    rows = area_series(store, region=region, convention=convention, start=v.valid_time, end=v.valid_time,
-                       source=v.source, region_field=region_field, region_layer=region_layer)
+    rows = area_series(
+        store,
+        region=region,
+        convention=convention,
+        start=v.valid_time,
+        end=v.valid_time,
+        source=v.source,
+        region_field=region_field,
+        region_layer=region_layer,
+    )
     out = []
     for r in rows:
         row = {k: val for k, val in r.items() if not k.startswith(("peak_", "share_of_peak_"))}
@@ -772,8 +829,14 @@ def areas_at(store: GeoPackageStore, at=None, *, region: str = "home:ua", conven
     return out
 
 
-def area_at(store: GeoPackageStore, at, *, region: str = "home:ua", convention: str = CONVENTION_CLIPPED,
-            source: str | None = None) -> dict:
+def area_at(
+    store: GeoPackageStore,
+    at,
+    *,
+    region: str = "home:ua",
+    convention: str = CONVENTION_CLIPPED,
+    source: str | None = None,
+) -> dict:
     """Area per side and contested at one time (the version valid then), in one region.
 
     Raises

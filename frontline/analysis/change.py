@@ -42,7 +42,7 @@ from ..borders import polygonal
 from ..errors import InputError
 from ..model import CONTESTED, iso, utc
 from ..store import GeoPackageStore, VersionInfo
-from ..times import check_period, period_key
+from ..times import Role, check_period, period_key
 
 __all__ = ["ChangeReport", "change_between", "change_log", "REGION_NAMES"]
 
@@ -97,8 +97,7 @@ class ChangeReport:
         for s in self.sides:
             for ch in (GAINED, LOST):
                 for r in self.regions:
-                    out.append({"side": s, "change": ch, "region": r,
-                                "km2": round(self.km2.get((s, ch, r), 0.0), 4)})
+                    out.append({"side": s, "change": ch, "region": r, "km2": round(self.km2.get((s, ch, r), 0.0), 4)})
         return out
 
     def totals(self) -> dict[str, dict[str, float]]:
@@ -133,9 +132,20 @@ class ChangeReport:
         for (s, ch, r), g in self.parts.items():
             if g.is_empty:
                 continue
-            feats.append({"type": "Feature", "geometry": mapping(g), "properties": {
-                "side": s, "change": ch, "region": r, "km2": round(self.km2[(s, ch, r)], 4),
-                "from": iso(self.before.valid_time), "to": iso(self.after.valid_time)}})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": mapping(g),
+                    "properties": {
+                        "side": s,
+                        "change": ch,
+                        "region": r,
+                        "km2": round(self.km2[(s, ch, r)], 4),
+                        "from": iso(self.before.valid_time),
+                        "to": iso(self.after.valid_time),
+                    },
+                }
+            )
         return {"type": "FeatureCollection", "features": feats}
 
     # -- advances -------------------------------------------------------------
@@ -173,8 +183,17 @@ class ChangeReport:
                 self._advances[s] = [(float(a), p, c) for a, p, c in zip(areas, parts, cents)]
             cands += [(a, s, p, c) for a, p, c in self._advances[s]]
         cands.sort(key=lambda x: -x[0])
-        return [{"rank": i + 1, "side": s, "km2": round(a, 4), "lon": round(c.x, 5), "lat": round(c.y, 5),
-                 "geometry": mapping(p)} for i, (a, s, p, c) in enumerate(cands[:top])]
+        return [
+            {
+                "rank": i + 1,
+                "side": s,
+                "km2": round(a, 4),
+                "lon": round(c.x, 5),
+                "lat": round(c.y, 5),
+                "geometry": mapping(p),
+            }
+            for i, (a, s, p, c) in enumerate(cands[:top])
+        ]
 
 
 # --------------------------------------------------------------------------
@@ -223,8 +242,11 @@ def _signature(groups: dict[str, list]) -> frozenset:
     return frozenset((w, frozenset(_pkey(p) for p in ps)) for w, ps in groups.items())
 
 
-def _tile_state(home: str, tile, groups: dict[str, list], sides) -> tuple[BaseGeometry, dict[str, BaseGeometry], BaseGeometry]:
+def _tile_state(
+    home: str, tile, groups: dict[str, list], sides
+) -> tuple[BaseGeometry, dict[str, BaseGeometry], BaseGeometry]:
     """``(C, {S: A[S]}, O)`` of one tile: contested, other sides' ground minus C, all non-home ground."""
+
     def key(what, ps):
         return (home, tile, what, frozenset(_pkey(p) for p in ps))
 
@@ -237,19 +259,19 @@ def _tile_state(home: str, tile, groups: dict[str, list], sides) -> tuple[BaseGe
         g = _union_of(key(s, groups[s]), [p.geom for p in groups[s]])
         a[s] = polygonal(shapely.difference(g, c)) if not c.is_empty else g
     every = [p.geom for ps in groups.values() for p in ps]
-    o = _union_of((home, tile, "*", frozenset((w, frozenset(_pkey(p) for p in ps)) for w, ps in groups.items())),
-                  every)
+    o = _union_of((home, tile, "*", frozenset((w, frozenset(_pkey(p) for p in ps)) for w, ps in groups.items())), every)
     return c, a, o
 
 
-def _resolve(store: GeoPackageStore, at, source: str, role: str = "at") -> VersionInfo:
+def _resolve(store: GeoPackageStore, at, source: str, role: Role = "at") -> VersionInfo:
     from ..state import resolve_version
 
     return resolve_version(store, at, source, role=role)  # stale times warned about (or refused) there
 
 
-def _compare(store: GeoPackageStore, before: VersionInfo, after: VersionInfo, source: str,
-             groups_cache: dict | None = None) -> ChangeReport:
+def _compare(
+    store: GeoPackageStore, before: VersionInfo, after: VersionInfo, source: str, groups_cache: dict | None = None
+) -> ChangeReport:
     import time as _time
 
     t0 = _time.perf_counter()
@@ -295,11 +317,19 @@ def _compare(store: GeoPackageStore, before: VersionInfo, after: VersionInfo, so
     km2: dict[tuple[str, str, str], float] = {(w, ch, r): 0.0 for w in whats for ch in (GAINED, LOST) for r in regions}
     for lab, gs in parts.items():
         km2[lab] = float(sum(geodesy.area_km2(g) for g in gs))
-        geoms[lab] = gs[0] if len(gs) == 1 else shapely.MultiPolygon(
-            [p for g in gs for p in shapely.get_parts(g)])
-    return ChangeReport(source=source, before=before, after=after, sides=whats, parts=geoms, km2=km2,
-                        regions=regions, tiles_compared=len(keys), tiles_changed=len(changed),
-                        elapsed_s=_time.perf_counter() - t0)
+        geoms[lab] = gs[0] if len(gs) == 1 else shapely.MultiPolygon([p for g in gs for p in shapely.get_parts(g)])
+    return ChangeReport(
+        source=source,
+        before=before,
+        after=after,
+        sides=whats,
+        parts=geoms,
+        km2=km2,
+        regions=regions,
+        tiles_compared=len(keys),
+        tiles_changed=len(changed),
+        elapsed_s=_time.perf_counter() - t0,
+    )
 
 
 def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None) -> ChangeReport:
@@ -390,8 +420,13 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
         if prev is not None:
             rep = _compare(store, prev, v, source, cache)
             cache.pop(prev.pk, None)  # keep memory flat over long logs
-            row = {"period": period, "time": iso(v.valid_time), "version_id": v.version_id,
-                   "from_time": iso(prev.valid_time), "from_version_id": prev.version_id}
+            row: dict[str, Any] = {
+                "period": period,
+                "time": iso(v.valid_time),
+                "version_id": v.version_id,
+                "from_time": iso(prev.valid_time),
+                "from_version_id": prev.version_id,
+            }
             for s, t in rep.totals().items():
                 row[f"gained_{s}_km2"] = t["gained_km2"]
                 row[f"lost_{s}_km2"] = t["lost_km2"]

@@ -1,86 +1,9 @@
 """Claims checked against the map history: confirmed, contradicted, premature or pending.
 
-Every claim has a time ``t0`` (its publication) and is checked against the
-versions of one source (DeepState by default). ``W`` is the window
-(``window_days``, 14 by default). The *reference time* is the valid time of
-the latest version considered: the store's latest, or the latest at or
-before ``now`` when ``now`` is given (replaying the past). "The map shows the
-change" is decided per version:
-
-* settlement ``taken`` by side S: the settlement's status on that version is
-  S (contested ground does not count: it is not taken yet);
-* settlement ``lost`` by side S: its status is anything inside the theatre
-  but S (the other side or contested: S no longer holds it);
-* polygon ``taken`` by S: at least ``threshold`` (0.9) of the claimed area is
-  S's ground; ``lost``: at least ``threshold`` of it is not S's ground;
-* line (a claimed front line of S): at least ``threshold`` of the line's
-  length lies within ``line_tolerance_km`` (2 km) of the edge of S's ground.
-
-Statuses of settlement, polygon and line claims (exactly one applies):
-
-``confirmed``
-    A version valid at some time in ``[t0, t0 + W]`` shows the change: the
-    version current at ``t0`` or a later one. When the version current at
-    ``t0`` already shows it, the first version is found by walking back
-    through the versions that show it without a break, at most
-    ``lookback_days`` (60) before ``t0``: the map was ahead of the claim,
-    ``shown_before_claim`` is true, ``lag_days`` is negative and ``note``
-    says "the map showed it N days before the claim" (``lookback_reached``
-    when the run goes back further). ``lag_days`` = (valid time of the
-    first such version − t0) / 1 day.
-``premature``
-    No version up to ``t0 + W`` shows the change, but a later one does: the
-    claim ran ahead of the map by more than the window. ``lag_days`` is
-    given as for confirmed (it is > W).
-``contradicted``
-    The window has closed (reference time ≥ t0 + W) and no version from
-    ``t0`` to the reference time shows the change: the map kept showing the
-    opposite. A later version can still turn it into ``premature``; the
-    history keeps both.
-``pending``
-    The window is still open (reference time < t0 + W) and nothing shows
-    the change yet.
-``unresolved``
-    The settlement's name is ambiguous or unknown in the gazetteer (the
-    candidates are listed); never guessed.
-``no_data``
-    Nothing to compare with: the point is outside the theatre, or the
-    claim's time is after... no version exists.
-
-Numeric claims are judged under every *reading* of "side's ground"
-(``docs/claims.md``): ``held``, ``held+contested`` (with the region's grey
-zone, ``contested_km2`` of the area series), and for shares the mixed
-``held/held+contested`` (held now against the held + grey baseline) and
-``held+contested/held``; a share against the claimant's own km² baseline
-(``801 of 1,268 km²``) and km² metrics use the first two. ``detail.readings``
-lists each with its value, baseline, ``computed``, ``difference`` and
-``fits``; ``detail.reading`` names the reading that fits (None when none
-does, with ``nearest_reading``); ``claimed``, ``computed``, ``difference`` =
-claimed − computed, ``ratio``, the ``convention``, the region and the
-baseline are those of that reading (of ``held`` when none fits), and
-``closest`` is the version within ±W whose value is nearest the claim:
-
-``confirmed``
-    Some reading (the pinned one, when the claim pins ``reading``) has
-    |claimed − computed| ≤ tolerance on the version valid at the claim's
-    reference time (``t0``; ``period_end`` for ``change_km2``). Tolerances:
-    0.05 (5 percentage points) for shares; 10 % of the computed value (at
-    least 1 km²) for km².
-``contradicted``
-    No reading fits; ``agreement`` (of the held reading) says
-    ``overstated`` or ``understated``.
-``pending``
-    The reference time is after the latest version: the map of that day has
-    not arrived.
-``no_data``
-    No version at the reference time (before the first version).
-
-Speed: settlement statuses of all claim points on all versions come from
-one pass over the stored tile pieces of the points' tiles (STRtree,
-vectorised point-in-polygon once per piece) and the features' validity
-intervals (a difference array over version indices) — no partition is
-rebuilt per version — and the first version showing each change is found by
-a vectorised "next true" scan with binary search on version times.
+Every claim has a time ``t0`` (its publication) and is checked against the versions of one source within a
+window ``W`` (``window_days``, 14 by default). What "the map shows the change" means for each kind of claim,
+the statuses, the readings of numeric claims and how the check is made fast are in ``docs/claims.md``
+("Statuses").
 """
 
 from __future__ import annotations
@@ -94,12 +17,24 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .. import geodesy
+from .._json import plain
 from ..borders import polygonal
 from ..model import CONTESTED, iso
 from ..store import GeoPackageStore, VersionInfo, theatre_of
+from ..times import parse_time
 
-__all__ = ["StatusChange", "ControlTimeline", "resolve_settlements", "default_gazetteer", "verify_claims",
-           "verify_all", "published_by", "STATUSES", "DEFAULT_WINDOW_DAYS", "DEFAULT_LOOKBACK_DAYS"]
+__all__ = [
+    "StatusChange",
+    "ControlTimeline",
+    "resolve_settlements",
+    "default_gazetteer",
+    "verify_claims",
+    "verify_all",
+    "published_by",
+    "STATUSES",
+    "DEFAULT_WINDOW_DAYS",
+    "DEFAULT_LOOKBACK_DAYS",
+]
 
 DEFAULT_WINDOW_DAYS = 14.0
 DEFAULT_LOOKBACK_DAYS = 60.0
@@ -138,13 +73,20 @@ class StatusChange:
     detail: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"claim_id": self.claim_id, "old_status": self.old_status, "new_status": self.new_status,
-                "version": self.version, "time": self.time, "label": self.label}
+        return {
+            "claim_id": self.claim_id,
+            "old_status": self.old_status,
+            "new_status": self.new_status,
+            "version": self.version,
+            "time": self.time,
+            "label": self.label,
+        }
 
 
 # --------------------------------------------------------------------------
 # Control status of many points on every version
 # --------------------------------------------------------------------------
+
 
 class ControlTimeline:
     """Status of fixed points on every version of a source, computed once.
@@ -181,8 +123,14 @@ class ControlTimeline:
     Points exactly on an edge count as inside the piece (closed test).
     """
 
-    def __init__(self, store: GeoPackageStore, lon: np.ndarray, lat: np.ndarray, source: str | None = None,
-                 versions: Sequence[VersionInfo] | None = None):
+    def __init__(
+        self,
+        store: GeoPackageStore,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        source: str | None = None,
+        versions: Sequence[VersionInfo] | None = None,
+    ):
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
         self.versions = list(versions) if versions is not None else store.versions(source)
@@ -220,7 +168,7 @@ class ControlTimeline:
     # pieces of counted features in the points' tiles, tested against the points
     def _hits(self, store, th, lon, lat, home_code):
         pairs: dict[str, set[int]] = {}
-        for i, s in enumerate(th.homes):
+        for s in th.homes:
             tiled = th.tiled[s]
             b = tiled.bounds
             idx = np.flatnonzero(home_code > 0)
@@ -230,7 +178,7 @@ class ControlTimeline:
             # tiles are grid cells: a point is in the cells whose closed bounds hold it (2 on a seam)
             need: set[int] = set()
             for lo in range(0, len(idx), 2000):
-                xs, ys = x[lo:lo + 2000, None], y[lo:lo + 2000, None]
+                xs, ys = x[lo : lo + 2000, None], y[lo : lo + 2000, None]
                 inside = (xs >= b[None, :, 0]) & (xs <= b[None, :, 2]) & (ys >= b[None, :, 1]) & (ys <= b[None, :, 3])
                 need.update(np.flatnonzero(inside.any(axis=0)).tolist())
             pairs[s] = need
@@ -341,13 +289,21 @@ def _index(gazetteer):
 
 
 def _cand(gaz, m) -> dict:
-    return {"id": m.id, "name": m.name, "score": m.score, "lon": round(float(gaz.lon[m.index]), 5),
-            "lat": round(float(gaz.lat[m.index]), 5), "distance_km": m.distance_km,
-            "admin1": str(gaz.admin1[m.index]) if len(gaz.admin1) else "", "country": str(gaz.country[m.index])}
+    return {
+        "id": m.id,
+        "name": m.name,
+        "score": m.score,
+        "lon": round(float(gaz.lon[m.index]), 5),
+        "lat": round(float(gaz.lat[m.index]), 5),
+        "distance_km": m.distance_km,
+        "admin1": str(gaz.admin1[m.index]) if len(gaz.admin1) else "",
+        "country": str(gaz.country[m.index]),
+    }
 
 
-def resolve_settlements(claims: Sequence[Any], gazetteer=None, *, store: GeoPackageStore | None = None,
-                        check_km: float = 10.0) -> list[dict | None]:
+def resolve_settlements(
+    claims: Sequence[Any], gazetteer=None, *, store: GeoPackageStore | None = None, check_km: float = 10.0
+) -> list[dict | None]:
     """Resolve the place of each settlement claim; sets ``lon``/``lat`` on resolved claims.
 
     Parameters
@@ -373,7 +329,8 @@ def resolve_settlements(claims: Sequence[Any], gazetteer=None, *, store: GeoPack
     """
     out: list[dict | None] = []
     todo = [c for c in claims if c.kind == "settlement" and c.settlement]
-    gaz = idx = None
+    gaz: Any = None
+    idx: Any = None
     if todo:
         gaz = gazetteer if gazetteer is not None else default_gazetteer(store)
         idx = _index(gaz)
@@ -386,8 +343,7 @@ def resolve_settlements(claims: Sequence[Any], gazetteer=None, *, store: GeoPack
             if c.settlement:
                 res = idx.resolve(c.settlement, near=(c.lon, c.lat, check_km))
                 if res.best is not None and res.status != "unknown":
-                    r["name_check"] = {"status": "matches", "name": res.best.name,
-                                       "distance_km": res.best.distance_km}
+                    r["name_check"] = {"status": "matches", "name": res.best.name, "distance_km": res.best.distance_km}
                 else:
                     r["name_check"] = {"status": "not_found", "reason": res.reason}
             out.append(r)
@@ -396,18 +352,29 @@ def resolve_settlements(claims: Sequence[Any], gazetteer=None, *, store: GeoPack
         if res.status == "resolved":
             b = res.best
             c.lon, c.lat = float(gaz.lon[b.index]), float(gaz.lat[b.index])
-            c._resolved_from_name = True  # type: ignore[attr-defined]
-            out.append({"status": "resolved", "name": b.name, "id": b.id, "lon": round(c.lon, 6),
-                        "lat": round(c.lat, 6), "score": b.score, "reason": res.reason})
+            c._resolved_from_name = True
+            out.append(
+                {
+                    "status": "resolved",
+                    "name": b.name,
+                    "id": b.id,
+                    "lon": round(c.lon, 6),
+                    "lat": round(c.lat, 6),
+                    "score": b.score,
+                    "reason": res.reason,
+                }
+            )
         else:
-            out.append({"status": res.status, "reason": res.reason,
-                        "candidates": [_cand(gaz, m) for m in res.candidates[:10]]})
+            out.append(
+                {"status": res.status, "reason": res.reason, "candidates": [_cand(gaz, m) for m in res.candidates[:10]]}
+            )
     return out
 
 
 # --------------------------------------------------------------------------
 # Verification
 # --------------------------------------------------------------------------
+
 
 def _label(c) -> str:
     if c.kind == "settlement":
@@ -427,21 +394,25 @@ def _lag(tf: int, t0: int, capped: bool, lookback_days: float) -> dict:
     d: dict[str, Any] = {"lag_days": round(lag, 3), "shown_before_claim": bool(tf < t0)}
     if tf < t0:
         days = f"{-lag:.1f}"
-        d["note"] = (f"the map showed it at least {days} days before the claim (the look-back of "
-                     f"{lookback_days:g} days was reached)" if capped else
-                     f"the map showed it {days} days before the claim")
+        d["note"] = (
+            f"the map showed it at least {days} days before the claim (the look-back of "
+            f"{lookback_days:g} days was reached)"
+            if capped
+            else f"the map showed it {days} days before the claim"
+        )
         d["lookback_reached"] = capped
     return d
 
 
-def _temporal(shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: int,
-              lookback_days: float = 60.0) -> tuple[str, dict]:
+def _temporal(
+    shows: np.ndarray, times: np.ndarray, t0: int, w: float, ref_i: int, lookback_days: float = 60.0
+) -> tuple[str, dict]:
     """Status from per-version booleans ``shows`` (versions ``0..ref_i``) for a claim at t0."""
     i0 = int(np.searchsorted(times, t0, "right")) - 1
     start = max(i0, 0)
     t_end = t0 + w
     ref_t = int(times[ref_i])
-    idx = np.flatnonzero(shows[start:ref_i + 1])
+    idx = np.flatnonzero(shows[start : ref_i + 1])
     d: dict[str, Any] = {"window_days": w / DAY, "window_end": iso(t_end)}
     if len(idx):
         first = start + int(idx[0])
@@ -473,15 +444,82 @@ def _numeric_rows(store, region, convention, source, cache):
 
 
 def _parse_iso(s: str) -> int:
-    from .area import parse_time
-
-    return parse_time(s)
+    """Epoch seconds of an ISO time the claim gave (never None: the text is there)."""
+    t = parse_time(s)
+    assert t is not None
+    return t
 
 
 def _reading_parts(reading: str) -> tuple[str, str]:
     """``(current, baseline)`` parts of a reading: ``held/held+contested`` → (held, held+contested)."""
     cur, _, base = reading.partition("/")
     return cur, base or cur
+
+
+_READING_KEYS = ("value_km2", "baseline", "baseline_km2", "baseline_time", "baseline_source", "start_km2", "end_km2")
+
+
+@dataclass
+class _NumericSeries:
+    """The area series of a numeric claim's region, read under each reading of "side's ground"."""
+
+    c: Any
+    times: np.ndarray
+    series: dict[str, np.ndarray]
+
+    def at(self, t) -> int:
+        """Index of the version current at ``t`` (−1 before the first)."""
+        return int(np.searchsorted(self.times, t, "right")) - 1
+
+    def value_at(self, i: int, reading: str) -> tuple[float, dict]:
+        """(the claim's metric on version ``i`` under ``reading``, what it was computed from or why not)."""
+        c = self.c
+        cur_name, base_name = _reading_parts(reading)
+        cur = self.series[cur_name]
+        if c.metric == "area_km2":
+            return cur[i], {"value_km2": cur[i]}
+        if c.metric == "change_km2":
+            j = self.at(c.period_start)
+            if j < 0:
+                return np.nan, {"reason": "period_start is before the first version"}
+            return cur[i] - cur[j], {
+                "start_version_time": iso(int(self.times[j])),
+                "start_km2": cur[j],
+                "end_km2": cur[i],
+            }
+        base, binfo = self._baseline(i, self.series[base_name])
+        if "reason" in binfo:
+            return np.nan, binfo
+        if not base or not np.isfinite(base):
+            return np.nan, dict(binfo, reason="baseline area is zero")
+        frac = cur[i] / base
+        return (frac if c.metric == "share" else 1.0 - frac), dict(binfo, value_km2=cur[i])
+
+    def _baseline(self, i: int, base_s: np.ndarray) -> tuple[float, dict]:
+        """(the share's baseline km², where it comes from) on version ``i``: the claimant's, the peak or a date."""
+        c = self.c
+        if c.baseline_km2 is not None:
+            base = c.baseline_km2
+            return base, {
+                "baseline": c.baseline,
+                "baseline_km2": base,
+                "baseline_time": None,
+                "baseline_source": "claimant",
+            }
+        if c.baseline == "peak":
+            k = int(np.nanargmax(base_s[: i + 1])) if np.isfinite(base_s[: i + 1]).any() else -1
+            base, bt = (base_s[k], int(self.times[k])) if k >= 0 else (np.nan, None)
+            return base, {"baseline": "peak", "baseline_km2": base, "baseline_time": iso(bt), "baseline_source": "map"}
+        k = self.at(_parse_iso(c.baseline))
+        if k < 0:
+            return np.nan, {"reason": f"baseline {c.baseline} is before the first version"}
+        base = base_s[k]
+        return base, {
+            "baseline": c.baseline,
+            "baseline_km2": base,
+            "baseline_time": iso(int(self.times[k])),
+            "baseline_source": "map",
+        }
 
 
 def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, dict]:
@@ -496,11 +534,16 @@ def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, di
     held = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
     # grey ground of the region (contested_km2: stored per version, not per side); missing = none
     grey = np.array([0.0 if r.get("contested_km2") is None else r["contested_km2"] for r in rows], dtype=float)
-    series = {"held": held, "held+contested": held + grey}
+    ns = _NumericSeries(c, times, {"held": held, "held+contested": held + grey})
     t_ref = c.period_end if c.metric == "change_km2" else c.published_at
     share = c.metric in ("share", "share_lost")
-    d: dict[str, Any] = {"metric": c.metric, "region": c.region, "side": c.side, "convention": c.convention,
-                         "claimed": c.value}
+    d: dict[str, Any] = {
+        "metric": c.metric,
+        "region": c.region,
+        "side": c.side,
+        "convention": c.convention,
+        "claimed": c.value,
+    }
     if c.value_km2 is not None:
         d.update(claimed_km2=c.value_km2, claimed_baseline_km2=c.baseline_km2)
     if c.baseline_km2 is not None or not share:
@@ -509,63 +552,10 @@ def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, di
         names = list(READINGS)
     if c.reading is not None:
         d["reading_pinned"] = c.reading
-
-    def at(t):
-        return int(np.searchsorted(times, t, "right")) - 1
-
-    def value_at(i, reading):
-        cur_name, base_name = _reading_parts(reading)
-        cur = series[cur_name]
-        if c.metric == "area_km2":
-            return cur[i], {"value_km2": cur[i]}
-        if c.metric == "change_km2":
-            j = at(c.period_start)
-            if j < 0:
-                return np.nan, {"reason": "period_start is before the first version"}
-            return cur[i] - cur[j], {"start_version_time": iso(int(times[j])), "start_km2": cur[j],
-                                     "end_km2": cur[i]}
-        base_s = series[base_name]
-        if c.baseline_km2 is not None:
-            base = c.baseline_km2
-            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": None,
-                     "baseline_source": "claimant"}
-        elif c.baseline == "peak":
-            k = int(np.nanargmax(base_s[:i + 1])) if np.isfinite(base_s[:i + 1]).any() else -1
-            base, bt = (base_s[k], int(times[k])) if k >= 0 else (np.nan, None)
-            binfo = {"baseline": "peak", "baseline_km2": base, "baseline_time": iso(bt), "baseline_source": "map"}
-        else:
-            k = at(_parse_iso(c.baseline))
-            if k < 0:
-                return np.nan, {"reason": f"baseline {c.baseline} is before the first version"}
-            base = base_s[k]
-            binfo = {"baseline": c.baseline, "baseline_km2": base, "baseline_time": iso(int(times[k])),
-                     "baseline_source": "map"}
-        if not base or not np.isfinite(base):
-            return np.nan, dict(binfo, reason="baseline area is zero")
-        frac = cur[i] / base
-        return (frac if c.metric == "share" else 1.0 - frac), dict(binfo, value_km2=cur[i])
-
-    i = at(t_ref)
+    i = ns.at(t_ref)
     if i < 0 or len(times) == 0:
         return "no_data", dict(d, reason="the claim's time is before the first version")
-
-    def tol_of(computed):
-        if c.tolerance is not None:
-            return c.tolerance
-        return SHARE_TOLERANCE if share else max(1.0, KM2_TOLERANCE * abs(computed))
-
-    readings = []
-    for name in names:
-        v, extra = value_at(i, name)
-        r = {"reading": name, **{k: extra[k] for k in ("value_km2", "baseline", "baseline_km2", "baseline_time",
-                                                        "baseline_source", "start_km2", "end_km2") if k in extra}}
-        if np.isfinite(v):
-            tol = tol_of(v)
-            r.update(computed=round(float(v), 4), difference=round(float(c.value - v), 4), tolerance=round(tol, 4),
-                     fits=bool(abs(c.value - v) <= tol))
-        else:
-            r.update(computed=None, difference=None, fits=False, reason=extra.get("reason"))
-        readings.append(_round(r))
+    readings = [_reading(ns, i, name, share) for name in names]
     d["readings"] = readings
     d["version_time"] = iso(int(times[i]))
     usable = [r for r in readings if r["computed"] is not None]
@@ -573,45 +563,31 @@ def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, di
         first_reason = next((r.get("reason") for r in readings if r.get("reason")), "no value on the map")
         return "no_data", dict(d, reason=first_reason)
     if c.reading is not None:
-        decide = next(r for r in readings if r["reading"] == c.reading)
-        if decide["computed"] is None:
-            return "no_data", dict(d, reason=decide.get("reason") or "no value under the pinned reading")
-    else:
-        fitting = [r for r in usable if r["fits"]]
-        # several readings may fit: the one nearest the claim relative to its tolerance is named
-        decide = min(fitting, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12)) if fitting else None
-    d["reading"] = decide["reading"] if decide is not None and decide["fits"] else None
-    d["fits"] = [r["reading"] for r in usable if r["fits"]]
-    if d["reading"] is None:  # nothing decides: name the reading nearest the claim (relative to its tolerance)
-        near = min(usable, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12))
-        d["nearest_reading"] = {"reading": near["reading"], "computed": near["computed"],
-                                "difference": near["difference"], "fits": near["fits"]}
-    if decide is None:  # the headline figures stay those of the held reading
-        decide = next((r for r in usable if r["reading"] == "held"), d["nearest_reading"] and near)
-    d.update({k: decide[k] for k in ("value_km2", "baseline", "baseline_km2", "baseline_time", "start_km2",
-                                     "end_km2") if k in decide})
+        pinned = next(r for r in readings if r["reading"] == c.reading)
+        if pinned["computed"] is None:
+            return "no_data", dict(d, reason=pinned.get("reason") or "no value under the pinned reading")
+    decide = _deciding_reading(d, readings, usable, c.reading)
     computed = decide["computed"]
-    d.update(computed=computed, difference=decide["difference"], tolerance=decide["tolerance"],
-             ratio=round(float(c.value / computed), 4) if computed else None,
-             unit="share (0-1)" if share else "km²")
+    d.update({k: decide[k] for k in _READING_KEYS if k in decide and k != "baseline_source"})
+    d.update(
+        computed=computed,
+        difference=decide["difference"],
+        tolerance=decide["tolerance"],
+        ratio=round(float(c.value / computed), 4) if computed else None,
+        unit="share (0-1)" if share else "km²",
+    )
     if c.value_km2 is not None and decide.get("value_km2") is not None and c.baseline_km2:
         # the claimant's km² against the map's under the same baseline: retaken = baseline − now
         map_km2 = (c.baseline_km2 - decide["value_km2"]) if c.metric == "share_lost" else decide["value_km2"]
         d["computed_km2"] = round(float(map_km2), 3)
         d["difference_km2"] = round(float(c.value_km2 - map_km2), 3)
     if share and c.baseline_km2 is not None:  # what the map's own peaks were, next to the claimant's baseline
-        d["map_peaks_km2"] = {n: round(float(np.nanmax(series[n][:i + 1])), 3) for n in series
-                              if np.isfinite(series[n][:i + 1]).any()}
-    # the version within ±W whose value (under the deciding reading) is closest to the claim
-    lo, hi = at(t_ref - w), at(t_ref + w)
-    best = None
-    for j in range(max(lo, 0), max(hi, 0) + 1):
-        v, _ = value_at(j, decide["reading"])
-        if np.isfinite(v) and (best is None or abs(v - c.value) < abs(best[1] - c.value)):
-            best = (j, v)
-    if best is not None:
-        d["closest"] = {"version_time": iso(int(times[best[0]])), "computed": round(float(best[1]), 4),
-                        "offset_days": round((int(times[best[0]]) - t_ref) / DAY, 3), "reading": decide["reading"]}
+        d["map_peaks_km2"] = {
+            n: round(float(np.nanmax(s[: i + 1])), 3) for n, s in ns.series.items() if np.isfinite(s[: i + 1]).any()
+        }
+    closest = _closest(ns, t_ref, w, decide["reading"])
+    if closest is not None:
+        d["closest"] = closest
     d = _round(d)
     if t_ref > times_ref:
         return "pending", d
@@ -620,6 +596,71 @@ def _numeric(store, c, times_ref: int, w: float, source, cache) -> tuple[str, di
         return "confirmed", d
     d["agreement"] = "overstated" if c.value > computed else "understated"
     return "contradicted", d
+
+
+def _reading(ns: _NumericSeries, i: int, name: str, share: bool) -> dict:
+    """One reading of a numeric claim on version ``i``: its value, baseline and whether it fits."""
+    c = ns.c
+    v, extra = ns.value_at(i, name)
+    r = {"reading": name, **{k: extra[k] for k in _READING_KEYS if k in extra}}
+    if np.isfinite(v):
+        if c.tolerance is not None:
+            tol = c.tolerance
+        else:
+            tol = SHARE_TOLERANCE if share else max(1.0, KM2_TOLERANCE * abs(v))
+        r.update(
+            computed=round(float(v), 4),
+            difference=round(float(c.value - v), 4),
+            tolerance=round(tol, 4),
+            fits=bool(abs(c.value - v) <= tol),
+        )
+    else:
+        r.update(computed=None, difference=None, fits=False, reason=extra.get("reason"))
+    return _round(r)
+
+
+def _deciding_reading(d: dict, readings: list[dict], usable: list[dict], pinned: str | None) -> dict:
+    """The reading whose figures head the result; sets ``reading``, ``fits`` and ``nearest_reading`` in ``d``.
+
+    The pinned reading when the claim pins one; else the fitting reading nearest the claim relative to its
+    tolerance; when none fits, the held reading (or the nearest, without a usable held reading).
+    """
+    decide: dict | None
+    if pinned is not None:
+        decide = next(r for r in readings if r["reading"] == pinned)
+    else:
+        fitting = [r for r in usable if r["fits"]]
+        # several readings may fit: the one nearest the claim relative to its tolerance is named
+        decide = min(fitting, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12)) if fitting else None
+    d["reading"] = decide["reading"] if decide is not None and decide["fits"] else None
+    d["fits"] = [r["reading"] for r in usable if r["fits"]]
+    near = None
+    if d["reading"] is None:  # nothing decides: name the reading nearest the claim (relative to its tolerance)
+        near = min(usable, key=lambda r: abs(r["difference"]) / max(r["tolerance"], 1e-12))
+        d["nearest_reading"] = {k: near[k] for k in ("reading", "computed", "difference", "fits")}
+    if decide is None:  # the headline figures stay those of the held reading
+        decide = next((r for r in usable if r["reading"] == "held"), near)
+    assert decide is not None  # usable is not empty
+    return decide
+
+
+def _closest(ns: _NumericSeries, t_ref: int, w: float, reading: str) -> dict | None:
+    """The version within ±W of the claim whose value under ``reading`` is nearest the claimed one."""
+    c = ns.c
+    lo, hi = ns.at(t_ref - w), ns.at(t_ref + w)
+    best = None
+    for j in range(max(lo, 0), max(hi, 0) + 1):
+        v, _ = ns.value_at(j, reading)
+        if np.isfinite(v) and (best is None or abs(v - c.value) < abs(best[1] - c.value)):
+            best = (j, v)
+    if best is None:
+        return None
+    return {
+        "version_time": iso(int(ns.times[best[0]])),
+        "computed": round(float(best[1]), 4),
+        "offset_days": round((int(ns.times[best[0]]) - t_ref) / DAY, 3),
+        "reading": reading,
+    }
 
 
 def _round(d: dict) -> dict:
@@ -643,15 +684,14 @@ def _held_in(store, th, source, region_geom, side, members_by_version, cache) ->
     rows = store.counted_pieces_in_tiles(source, need)
     geoms = shapely.from_wkb(np.array([r[3] for r in rows], dtype=object)) if rows else np.array([])
     shapely.prepare(region_geom)
-    clipped = {}
+    clipped: dict[Any, list[tuple[Any, Any, BaseGeometry]]] = {}
     for r, g in zip(rows, geoms):
         if shapely.intersects(region_geom, g):
             part = polygonal(shapely.intersection(g, region_geom))
             if not part.is_empty:
                 clipped.setdefault(r[0], []).append((r[1], r[2], part))
     # the region cut to each home through its tiles (a home's full border has ~10^5 vertices)
-    region_in_home = {h: polygonal(shapely.union_all([g for _, g in th.tiled[h].split(region_geom)]))
-                      for h in homes}
+    region_in_home = {h: polygonal(shapely.union_all([g for _, g in th.tiled[h].split(region_geom)])) for h in homes}
     memo: dict[frozenset, BaseGeometry] = {}
     for members in members_by_version:
         rel = frozenset(f for f in members if f in clipped)
@@ -739,10 +779,19 @@ def _shape_claims(store, claims, versions, ref_i, w, threshold, line_tol_km, res
         results[id(c)] = (status, d)
 
 
-def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days: float = DEFAULT_WINDOW_DAYS,
-                  now=None, source: str | None = None, gazetteer=None, resolutions: Sequence[dict | None] | None = None,
-                  threshold: float = 0.9, line_tolerance_km: float = 2.0,
-                  lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> list[dict]:
+def verify_claims(
+    store: GeoPackageStore,
+    claims: Sequence[Any],
+    *,
+    window_days: float = DEFAULT_WINDOW_DAYS,
+    now=None,
+    source: str | None = None,
+    gazetteer=None,
+    resolutions: Sequence[dict | None] | None = None,
+    threshold: float = 0.9,
+    line_tolerance_km: float = 2.0,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+) -> list[dict]:
     """Check claims against the map history (nothing is written).
 
     Parameters
@@ -777,8 +826,6 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
         ``time`` (ISO), ``status`` and ``detail`` (lag, values, convention,
         candidates …), and ``lon``/``lat`` when known.
     """
-    from .area import parse_time
-
     if window_days < 0:
         raise ValueError(f"window_days must not be negative, got {window_days}.")
     if lookback_days < 0:
@@ -798,85 +845,139 @@ def verify_claims(store: GeoPackageStore, claims: Sequence[Any], *, window_days:
         return _assemble(claims, results, resolutions)
     ref_i = len(versions) - 1
     times = np.array([v.valid_time for v in versions], dtype=np.int64)
-
-    # settlements: one timeline for every distinct point
-    pts = [c for c, r in zip(claims, resolutions) if c.kind == "settlement"]
-    for c, r in zip(claims, resolutions):
-        if c.kind == "settlement" and (not c.has_point or (r and r["status"] in ("ambiguous", "unknown"))):
-            results[id(c)] = ("unresolved", {"resolution": r, "reason": (r or {}).get("reason", "no place")})
-    pts = [c for c in pts if id(c) not in results]
-    if pts:
-        xy = np.array([(c.lon, c.lat) for c in pts], dtype=float)
-        uniq, inv = np.unique(xy, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        tl = ControlTimeline(store, uniq[:, 0], uniq[:, 1], versions=versions)
-        codes = tl.codes
-        labels = tl.labels
-        n = len(versions)
-        # group claims by predicate (side code, change): one "shows" matrix per group
-        t0s = np.array([c.published_at for c in pts], dtype=np.int64)
-        i0 = np.maximum(np.searchsorted(times, t0s, "right") - 1, 0)
-        iw = np.searchsorted(times, t0s + w, "right") - 1
-        jlb = np.searchsorted(times, t0s - int(lookback_days * DAY), "left")  # first version in the look-back
-        status = np.empty(len(pts), dtype=object)
-        first = np.full(len(pts), -1, dtype=np.int64)
-        capped = np.zeros(len(pts), dtype=bool)
-        groups: dict[tuple[str, str], list[int]] = {}
-        for k, c in enumerate(pts):
-            groups.setdefault((c.side, c.change), []).append(k)
-        big = np.int64(n)
-        for (side, change), ks in groups.items():
-            ks = np.array(ks)
-            if side not in labels:
-                status[ks] = "no_data"
-                continue
-            code = labels.index(side)
-            cols = np.unique(inv[ks])
-            sub = codes[:, cols]
-            shows = (sub == code) if change == "taken" else ((sub != code) & (sub != 0))
-            # next index at or after i where shows is true (n when none): reverse running minimum
-            idx = np.where(shows, np.arange(n)[:, None], big)
-            nxt = np.minimum.accumulate(idx[::-1], axis=0)[::-1]
-            colpos = np.searchsorted(cols, inv[ks])
-            first[ks] = nxt[i0[ks], colpos]
-            # the map ahead of the claim: walk back from the version current at t0 through the versions
-            # that show the change without a break (last index ≤ i where it is not shown, −1 when none)
-            lastf = np.maximum.accumulate(np.where(shows, -1, np.arange(n)[:, None]), axis=0)
-            ahead = (first[ks] == i0[ks]) & (times[i0[ks]] <= t0s[ks])
-            run0 = lastf[i0[ks], colpos] + 1
-            back = np.where(ahead, np.maximum(run0, jlb[ks]), first[ks])
-            capped[ks] = ahead & (run0 < jlb[ks])
-            first[ks] = back
-        outside = tl.home_code[inv] == 0
-        for k, c in enumerate(pts):
-            if status[k] == "no_data" or outside[k]:
-                results[id(c)] = ("no_data", {"reason": "the point is outside the theatre" if outside[k]
-                                              else f"unknown side {c.side!r}"})
-                continue
-            f = int(first[k])
-            d: dict[str, Any] = {"window_days": window_days, "window_end": iso(int(t0s[k] + w)),
-                                 "status_at_claim": labels[int(codes[i0[k], inv[k]])],
-                                 "status_latest": labels[int(codes[ref_i, inv[k]])]}
-            if f < n:
-                tf = int(times[f])
-                d.update(first_version_time=iso(tf), first_version=versions[f].version_id,
-                         **_lag(tf, int(t0s[k]), bool(capped[k]), lookback_days))
-                results[id(c)] = ("confirmed" if f <= iw[k] else "premature", d)
-            else:
-                d.update(first_version_time=None, lag_days=None)
-                results[id(c)] = ("pending" if times[ref_i] < t0s[k] + w else "contradicted", d)
-
+    history = _History(versions, times, w, float(window_days), float(lookback_days))
+    _settlement_claims(store, claims, resolutions, history, results)
     cache: dict = {}
     for c in claims:
         if c.kind == "numeric":
             results[id(c)] = _numeric(store, c, int(times[ref_i]), w, src, cache)
-    _shape_claims(store, [c for c in claims if c.kind in ("polygon", "line")], versions, ref_i, w, threshold,
-                  line_tolerance_km, results, lookback_days)
+    _shape_claims(
+        store,
+        [c for c in claims if c.kind in ("polygon", "line")],
+        versions,
+        ref_i,
+        w,
+        threshold,
+        line_tolerance_km,
+        results,
+        lookback_days,
+    )
     out = _assemble(claims, results, resolutions)
     for r in out:
         r["latest_version"] = versions[ref_i].version_id
         r["latest_version_time"] = iso(int(times[ref_i]))
     return out
+
+
+@dataclass
+class _History:
+    """The versions claims are checked against (``times`` their valid times) and the window ``w`` in seconds."""
+
+    versions: list[VersionInfo]
+    times: np.ndarray
+    w: float
+    window_days: float
+    lookback_days: float
+
+    @property
+    def ref_i(self) -> int:
+        """Index of the reference version: the latest considered."""
+        return len(self.versions) - 1
+
+
+def _settlement_claims(
+    store: GeoPackageStore,
+    claims: Sequence[Any],
+    resolutions: Sequence[dict | None],
+    h: _History,
+    results: dict[int, tuple[str, dict]],
+) -> None:
+    """Judge the settlement claims into ``results``: one timeline for every distinct point."""
+    pts = [c for c, r in zip(claims, resolutions) if c.kind == "settlement"]
+    for c, r in zip(claims, resolutions):
+        if c.kind == "settlement" and (not c.has_point or (r and r["status"] in ("ambiguous", "unknown"))):
+            results[id(c)] = ("unresolved", {"resolution": r, "reason": (r or {}).get("reason", "no place")})
+    pts = [c for c in pts if id(c) not in results]
+    if not pts:
+        return
+    xy = np.array([(c.lon, c.lat) for c in pts], dtype=float)
+    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    tl = ControlTimeline(store, uniq[:, 0], uniq[:, 1], versions=h.versions)
+    t0s = np.array([c.published_at for c in pts], dtype=np.int64)
+    i0 = np.maximum(np.searchsorted(h.times, t0s, "right") - 1, 0)
+    iw = np.searchsorted(h.times, t0s + h.w, "right") - 1
+    status, first, capped = _first_showing(tl, pts, inv, h, t0s, i0)
+    outside = tl.home_code[inv] == 0
+    codes, labels, n, ref_i = tl.codes, tl.labels, len(h.versions), h.ref_i
+    for k, c in enumerate(pts):
+        if status[k] == "no_data" or outside[k]:
+            results[id(c)] = (
+                "no_data",
+                {"reason": "the point is outside the theatre" if outside[k] else f"unknown side {c.side!r}"},
+            )
+            continue
+        f = int(first[k])
+        d: dict[str, Any] = {
+            "window_days": h.window_days,
+            "window_end": iso(int(t0s[k] + h.w)),
+            "status_at_claim": labels[int(codes[i0[k], inv[k]])],
+            "status_latest": labels[int(codes[ref_i, inv[k]])],
+        }
+        if f < n:
+            tf = int(h.times[f])
+            d.update(
+                first_version_time=iso(tf),
+                first_version=h.versions[f].version_id,
+                **_lag(tf, int(t0s[k]), bool(capped[k]), h.lookback_days),
+            )
+            results[id(c)] = ("confirmed" if f <= iw[k] else "premature", d)
+        else:
+            d.update(first_version_time=None, lag_days=None)
+            results[id(c)] = ("pending" if h.times[ref_i] < t0s[k] + h.w else "contradicted", d)
+
+
+def _first_showing(
+    tl: ControlTimeline, pts: list, inv: np.ndarray, h: _History, t0s: np.ndarray, i0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status, first version showing the change, look-back capped) per settlement claim.
+
+    ``status`` is ``"no_data"`` for an unknown side, None otherwise; the first version is ``n`` (the number
+    of versions) when none shows the change. Claims are grouped by predicate (side, change): one "shows"
+    matrix per group.
+    """
+    codes, labels, n, times = tl.codes, tl.labels, len(h.versions), h.times
+    jlb = np.searchsorted(times, t0s - int(h.lookback_days * DAY), "left")  # first version in the look-back
+    status = np.empty(len(pts), dtype=object)
+    first = np.full(len(pts), -1, dtype=np.int64)
+    capped = np.zeros(len(pts), dtype=bool)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, c in enumerate(pts):
+        groups.setdefault((c.side, c.change), []).append(k)
+    big = np.int64(n)
+    for (side, change), members in groups.items():
+        ks = np.array(members)
+        if side not in labels:
+            status[ks] = "no_data"
+            continue
+        code = labels.index(side)
+        cols = np.unique(inv[ks])
+        sub = codes[:, cols]
+        shows = (sub == code) if change == "taken" else ((sub != code) & (sub != 0))
+        # next index at or after i where shows is true (n when none): reverse running minimum
+        idx = np.where(shows, np.arange(n)[:, None], big)
+        nxt = np.minimum.accumulate(idx[::-1], axis=0)[::-1]
+        colpos = np.searchsorted(cols, inv[ks])
+        first[ks] = nxt[i0[ks], colpos]
+        # the map ahead of the claim: walk back from the version current at t0 through the versions
+        # that show the change without a break (last index ≤ i where it is not shown, −1 when none)
+        lastf = np.maximum.accumulate(np.where(shows, -1, np.arange(n)[:, None]), axis=0)
+        ahead = (first[ks] == i0[ks]) & (times[i0[ks]] <= t0s[ks])
+        run0 = lastf[i0[ks], colpos] + 1
+        back = np.where(ahead, np.maximum(run0, jlb[ks]), first[ks])
+        capped[ks] = ahead & (run0 < jlb[ks])
+        first[ks] = back
+    return status, first, capped
 
 
 def _assemble(claims, results, resolutions) -> list[dict]:
@@ -885,24 +986,24 @@ def _assemble(claims, results, resolutions) -> list[dict]:
         status, d = results.get(id(c), ("no_data", {"reason": "not checked"}))
         if res is not None and "resolution" not in d:
             d = dict(d, resolution=res)
-        out.append({"claim_id": c.claim_id, "ref": getattr(c, "ref", None), "kind": c.kind, "claimant": c.claimant, "label": _label(c),
-                    "time": iso(c.published_at), "side": c.side, "change": c.change, "settlement": c.settlement,
-                    "lon": c.lon, "lat": c.lat, "status": status, "detail": _plain(d)})
+        out.append(
+            {
+                "claim_id": c.claim_id,
+                "ref": getattr(c, "ref", None),
+                "kind": c.kind,
+                "claimant": c.claimant,
+                "label": _label(c),
+                "time": iso(c.published_at),
+                "side": c.side,
+                "change": c.change,
+                "settlement": c.settlement,
+                "lon": c.lon,
+                "lat": c.lat,
+                "status": status,
+                "detail": plain(d),
+            }
+        )
     return out
-
-
-def _plain(obj):
-    """JSON-safe copy (numpy scalars → Python)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        v = obj.item()
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def ledger_claims(store: GeoPackageStore) -> tuple[list[Any], list[dict | None]]:
@@ -921,24 +1022,32 @@ def ledger_claims(store: GeoPackageStore) -> tuple[list[Any], list[dict | None]]
     return claims, res
 
 
-def published_by(claims: Sequence[Any], now=None, resolutions: Sequence[Any] | None = None
-                 ) -> tuple[list[Any], list[Any] | None, int]:
+def published_by(
+    claims: Sequence[Any], now=None, resolutions: Sequence[Any] | None = None
+) -> tuple[list[Any], list[Any] | None, int]:
     """The claims published at or before ``now`` (all when None), their resolutions, and how many were left out.
 
     A replay (``--now``) judges only what had been said by then: a claim published later did not exist yet.
     """
-    from .area import parse_time
 
     t = parse_time(now)
     if t is None:
         return list(claims), None if resolutions is None else list(resolutions), 0
     keep = [i for i, c in enumerate(claims) if c.published_at <= t]
-    return ([claims[i] for i in keep], None if resolutions is None else [resolutions[i] for i in keep],
-            len(claims) - len(keep))
+    return (
+        [claims[i] for i in keep],
+        None if resolutions is None else [resolutions[i] for i in keep],
+        len(claims) - len(keep),
+    )
 
 
-def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DAYS, now=None,
-               lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> list[StatusChange]:
+def verify_all(
+    store: GeoPackageStore,
+    *,
+    window_days: float = DEFAULT_WINDOW_DAYS,
+    now=None,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+) -> list[StatusChange]:
     """Re-verify every claim in the ledger, store the results and record each change of status.
 
     Call it whenever new versions arrive (``frontline watch`` does).
@@ -963,16 +1072,14 @@ def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DA
     """
     from ..store.ledger import save_statuses
 
-    claims, res = ledger_claims(store)
-    claims, res, _ = published_by(claims, now, res)
+    claims, stored = ledger_claims(store)
+    claims, res, _ = published_by(claims, now, stored)
     if not claims:
         return []
-    out = verify_claims(store, claims, window_days=window_days, now=now, resolutions=res,
-                        lookback_days=lookback_days)
+    out = verify_claims(store, claims, window_days=window_days, now=now, resolutions=res, lookback_days=lookback_days)
     try:
         src = store.default_source(None)
         versions = store.versions(src)
-        from .area import parse_time
 
         t_now = parse_time(now)
         if t_now is not None:
@@ -982,6 +1089,15 @@ def verify_all(store: GeoPackageStore, *, window_days: float = DEFAULT_WINDOW_DA
         latest = None
     changes = save_statuses(store, [(r["claim_id"], r["status"], r["detail"]) for r in out], latest)
     by_id = {r["claim_id"]: r for r in out}
-    return [StatusChange(cid, old, new, getattr(latest, "version_id", None),
-                         iso(latest.valid_time) if latest else None, by_id[cid]["label"], by_id[cid]["detail"])
-            for cid, old, new in changes]
+    return [
+        StatusChange(
+            cid,
+            old,
+            new,
+            getattr(latest, "version_id", None),
+            iso(latest.valid_time) if latest else None,
+            by_id[cid]["label"],
+            by_id[cid]["detail"],
+        )
+        for cid, old, new in changes
+    ]

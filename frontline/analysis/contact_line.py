@@ -4,44 +4,8 @@
 (``ua|ru``, ``ua|contested``, ``ru|contested``) as lon/lat MultiLineStrings
 with geodesic lengths, split by state (and by region on request);
 :func:`contact_line_series` gives the lengths over time and explains jumps.
-
-The rule (also in ``docs/contact_line.md``)
--------------------------------------------
-Every point of the theatre has an *owner* (a side or ``contested``) and a
-*state* (the home it lies in). A boundary between two grounds is **front**
-when both lie in the same state, their owners differ, and one of them is
-that state's own held ground: the edge of the ground a state has lost to
-the enemy or the grey zone. So, in Ukraine, ua|ru and ua|grey; in Russia
-(Kursk), ru|ua and ru|grey. Not front:
-
-* the **state border** (the two grounds lie in different states: Russia
-  holding Russia against Ukraine holding Ukraine, occupied Luhansk against
-  Russia, grey ground at Vovchansk against Russia);
-* the **sea coast** and the theatre's edge (nothing lies beyond);
-* the **rear edge of the grey zone** (an occupier's ground abroad against
-  grey ground, e.g. ru-held Donetsk against the grey band in front of it):
-  reported as ``rear_km``, not counted, so a grey band is counted once, on
-  the defender's side, like a front line drawn through it;
-* **border and coast slivers**: home ground thinner than ``sliver_m``
-  (500 m) between a drawn polygon and the border or coast (drawings and the
-  border disagree by tens of metres).
-
-**Water** (rivers, reservoirs, lakes: holes of the land outline) is looked
-across: a boundary facing inland water is front when the first ground
-across, within ``water_m`` (30 km: the Kakhovka reservoir's width), is
-held by a different owner in the same state under the rule above
-(``across_water_km`` says how much). The Dnipro below Kakhovka is land in
-the outline and needs no crossing.
-
-Method
-------
-Only the boundaries of the small parts are walked (ground held abroad and
-grey ground, per 0.5° tile, as stored): every front segment has such ground
-on one side. Each segment is probed ``probe_m`` (50 m) beyond its midpoint
-(one vectorised STRtree query and point-in-polygon tests against the homes);
-segments are split to at most ~1 km first. Lengths are geodesic (WGS84).
-No side's whole ground is ever built, so one version takes well under a
-second.
+What counts as front (the state border, the coast, the rear edge of the grey
+zone, slivers and water) and the method are in ``docs/contact_line.md``.
 """
 
 from __future__ import annotations
@@ -76,11 +40,13 @@ JUMP_SHARE = 0.05
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON = 111_320.0
 
-RULE = ("front = boundary where a state's own held ground faces the enemy or the grey zone inside that state "
-        "(ua|ru and ua|grey in Ukraine, ru|ua and ru|grey in Russia), looked across rivers, reservoirs and lakes "
-        "up to {water_km:g} km wide; not front: the state border, the sea coast and the theatre's edge, the rear "
-        "edge of the grey zone (occupier's ground abroad | grey, given as rear_km), slivers under {sliver_m:g} m "
-        "between a drawing and the border or coast")
+RULE = (
+    "front = boundary where a state's own held ground faces the enemy or the grey zone inside that state "
+    "(ua|ru and ua|grey in Ukraine, ru|ua and ru|grey in Russia), looked across rivers, reservoirs and lakes "
+    "up to {water_km:g} km wide; not front: the state border, the sea coast and the theatre's edge, the rear "
+    "edge of the grey zone (occupier's ground abroad | grey, given as rear_km), slivers under {sliver_m:g} m "
+    "between a drawing and the border or coast"
+)
 
 
 @dataclass
@@ -159,13 +125,20 @@ class ContactLine:
         """FeatureCollection with one MultiLineString feature per pair (``pair``, ``sides``, ``length_km``)."""
         feats = []
         for p in self.pairs:
-            feats.append({
-                "type": "Feature",
-                "geometry": mapping(self.lines[p]),
-                "properties": {"kind": "contact_line", "pair": p, "sides": p.split("|"),
-                               "length_km": round(float(self.length_km[p]), 3),
-                               "version_id": self.version_id, "time": self.valid_time},
-            })
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": mapping(self.lines[p]),
+                    "properties": {
+                        "kind": "contact_line",
+                        "pair": p,
+                        "sides": p.split("|"),
+                        "length_km": round(float(self.length_km[p]), 3),
+                        "version_id": self.version_id,
+                        "time": self.valid_time,
+                    },
+                }
+            )
         return {"type": "FeatureCollection", "features": feats, "rule": self.rule}
 
 
@@ -201,8 +174,14 @@ class _Cells:
     cell but in ``homes[H]`` is ``H``'s own ground in state ``H``.
     """
 
-    def __init__(self, geoms: list[BaseGeometry], owners: list[str], states: list[str | None],
-                 emit: list[bool], homes: dict[str, BaseGeometry]):
+    def __init__(
+        self,
+        geoms: list[BaseGeometry],
+        owners: list[str],
+        states: list[str | None],
+        emit: list[bool],
+        homes: dict[str, BaseGeometry],
+    ):
         keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
         self.geoms = np.array([geoms[i] for i in keep], dtype=object)
         self.owner = np.array([owners[i] for i in keep], dtype=object)
@@ -321,8 +300,7 @@ def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # each probe speaks for a short stretch only.
     # get_rings() returns nothing for a MultiPolygon: explode to polygons first (tile parts are often multi).
     polys, poly_idx = shapely.get_parts(geoms, return_index=True)
-    rings, ring_poly = shapely.get_rings(shapely.segmentize(shapely.normalize(polys), SEGMENT_DEG),
-                                         return_index=True)
+    rings, ring_poly = shapely.get_rings(shapely.segmentize(shapely.normalize(polys), SEGMENT_DEG), return_index=True)
     owner_idx = poly_idx[ring_poly]
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     same = ring_idx[1:] == ring_idx[:-1]
@@ -387,9 +365,16 @@ def _cross_water(cells: _Cells, homes, a, b, idx, in_state, water_m: float):
     return owner, state
 
 
-def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None = None,
-                 probe_m: float = PROBE_M, sliver_m: float = SLIVER_M, water_m: float = WATER_M,
-                 regions: dict[str, BaseGeometry] | None = None) -> ContactLine:
+def contact_line(
+    control,
+    *,
+    sides=None,
+    homes: dict[str, BaseGeometry] | None = None,
+    probe_m: float = PROBE_M,
+    sliver_m: float = SLIVER_M,
+    water_m: float = WATER_M,
+    regions: dict[str, BaseGeometry] | None = None,
+) -> ContactLine:
     """The front line: where a state's own held ground faces the enemy or the grey zone.
 
     Parameters
@@ -431,33 +416,100 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
         side is called ``contested``.
     """
     t0 = _time.perf_counter()
-    meta: dict[str, Any] = {}
-    cm = None
-    if isinstance(control, ControlMap):
-        cm = control
-        meta = {"source": cm.source, "version_id": cm.version_id,
-                "valid_time": iso(cm.valid_time) if cm.valid_time else None}
-        if cm.control is not None:
-            control = cm.control
-    if hasattr(control, "tile_parts") and hasattr(control, "theatre"):
-        all_sides = list(control.sides)
-        cells = _cells_from_control(control)
-        homes = dict(control.theatre.homes)
-        plain = False
-    elif cm is not None:
-        all_sides = list(cm.sides if hasattr(cm, "sides") else cm.held)
-        cells = _cells_from_map(cm, sides or all_sides, homes)
-        homes = dict(homes or {})
-        plain = True
-    else:
-        raise ValueError(f"contact_line needs a VersionControl or a ControlMap, got {type(control).__name__}.")
+    cells, all_sides, homes, plain, meta = _map_cells(control, sides, homes)
     sides = list(sides or all_sides)
     if CONTESTED in sides:
         raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
     order = sides + [CONTESTED]
-    pairs = [f"{a}|{b}" for i, a in enumerate(order) for b in order[i + 1:]]
-    known = bool(homes)
+    pairs = [f"{a}|{b}" for i, a in enumerate(order) for b in order[i + 1 :]]
+    segs = _boundary_segments(cells, homes, plain, probe_m, water_m)
+    front, rear, lo, hi = _front_segments(segs, order, homes, plain, probe_m, sliver_m)
+    _, _, seg_m = (
+        GEOD.inv(segs.a[:, 0], segs.a[:, 1], segs.b[:, 0], segs.b[:, 1]) if len(segs.a) else (None, None, np.zeros(0))
+    )
+    seg_km = np.asarray(seg_m, dtype=float) / 1000.0
+    region_hits = _region_hits(segs, regions)
+    lines: dict[str, BaseGeometry] = {}
+    lengths: dict[str, float] = {}
+    rear_km: dict[str, float] = {}
+    by_state: dict[str, dict[str, float]] = {}
+    by_region: dict[str, dict[str, float]] = {n: {} for n in region_hits}
+    for i, x in enumerate(order):
+        for j in range(i + 1, len(order)):
+            name = f"{x}|{order[j]}"
+            pair = (lo == i) & (hi == j)
+            sel = front & pair
+            lengths[name] = float(seg_km[sel].sum())
+            if homes:
+                rear_km[name] = float(seg_km[rear & pair].sum())
+                for st in homes:
+                    by_state.setdefault(st, {})[name] = float(seg_km[sel & (segs.in_state == st)].sum())
+            for rn, hit in region_hits.items():
+                by_region[rn][name] = float(seg_km[sel & hit].sum())
+            lines[name] = _merged(segs, sel)
+    return ContactLine(
+        lines=lines,
+        length_km=lengths,
+        total_km=float(sum(lengths.values())),
+        probe_m=probe_m,
+        sliver_m=sliver_m,
+        water_m=water_m,
+        elapsed_s=_time.perf_counter() - t0,
+        pairs=pairs,
+        rear_km={k: v for k, v in rear_km.items() if v > 0},
+        by_state=by_state,
+        by_region=by_region,
+        across_water_km=float(seg_km[front & segs.water].sum()),
+        **meta,
+    )
 
+
+def _map_cells(
+    control, sides, homes: dict[str, BaseGeometry] | None
+) -> tuple[_Cells, list[str], dict[str, BaseGeometry], bool, dict[str, Any]]:
+    """(cells, the map's sides, homes, whether it is a plain ControlMap, which map) of a contact-line input."""
+    meta: dict[str, Any] = {}
+    cm = None
+    if isinstance(control, ControlMap):
+        cm = control
+        meta = {
+            "source": cm.source,
+            "version_id": cm.version_id,
+            "valid_time": iso(cm.valid_time) if cm.valid_time else None,
+        }
+        if cm.control is not None:
+            control = cm.control
+    if hasattr(control, "tile_parts") and hasattr(control, "theatre"):
+        return _cells_from_control(control), list(control.sides), dict(control.theatre.homes), False, meta
+    if cm is not None:
+        all_sides = list(cm.sides if hasattr(cm, "sides") else cm.held)
+        return _cells_from_map(cm, sides or all_sides, homes), all_sides, dict(homes or {}), True, meta
+    raise ValueError(f"contact_line needs a VersionControl or a ControlMap, got {type(control).__name__}.")
+
+
+@dataclass
+class _Segments:
+    """Boundary segments ``a → b`` of the emitting cells, with who holds the ground on each side.
+
+    ``in_*`` is the cell's own owner and state; ``out_*`` what was found just beyond (None: nothing, the sea);
+    ``px``/``py`` the probe points; ``own_side`` whether the owner holds the ground just inside; ``water``
+    whether the far ground was found across inland water.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    in_owner: np.ndarray
+    in_state: np.ndarray
+    out_owner: np.ndarray
+    out_state: np.ndarray
+    own_side: np.ndarray
+    water: np.ndarray
+
+
+def _boundary_segments(
+    cells: _Cells, homes: dict[str, BaseGeometry], plain: bool, probe_m: float, water_m: float
+) -> _Segments:
+    """Every boundary segment of the emitting cells, probed for the ground beyond (across water too)."""
     emitting = np.flatnonzero(cells.emit)
     a, b, ci = _segments(cells.geoms[emitting])
     ci = emitting[ci]
@@ -474,7 +526,7 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
         inner, _ = cells.locate(qx, qy)
         own_side = inner == in_owner
     water = np.zeros(len(a), dtype=bool)
-    if known and water_m > 0 and len(a):
+    if homes and water_m > 0 and len(a):
         # Inland water: no ground beyond, but inside the same state's filled outline.
         dry = out_owner == None  # noqa: E711
         cand = np.flatnonzero(dry & own_side)
@@ -485,77 +537,81 @@ def contact_line(control, *, sides=None, homes: dict[str, BaseGeometry] | None =
             o, s = _cross_water(cells, homes, a, b, cand, in_state[cand], water_m)
             out_owner[cand], out_state[cand] = o, s
             water[cand] = o != None  # noqa: E711
+    return _Segments(a, b, in_owner, in_state, out_owner, out_state, own_side, water)
+
+
+def _front_segments(
+    segs: _Segments, order: list[str], homes: dict[str, BaseGeometry], plain: bool, probe_m: float, sliver_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(front, rear, lower and higher rank of the two owners) per segment; each boundary counted once."""
+    known = bool(homes)
     rank = {o: i for i, o in enumerate(order)}
-    in_rank = np.array([rank.get(o, -1) for o in in_owner], dtype=np.int64)
-    out_rank = np.array([rank.get(o, -1) if o is not None else -1 for o in out_owner], dtype=np.int64)
-    differ = (out_rank >= 0) & (in_rank >= 0) & (in_rank != out_rank) & own_side
+    in_rank = np.array([rank.get(o, -1) for o in segs.in_owner], dtype=np.int64)
+    out_rank = np.array([rank.get(o, -1) if o is not None else -1 for o in segs.out_owner], dtype=np.int64)
+    differ = (out_rank >= 0) & (in_rank >= 0) & (in_rank != out_rank) & segs.own_side
     if known:
-        in_own = in_owner == in_state
-        out_own = out_owner == out_state
-        same_state = (in_state == out_state) & (in_state != None)  # noqa: E711
+        in_own = segs.in_owner == segs.in_state
+        out_own = segs.out_owner == segs.out_state
+        same_state = (segs.in_state == segs.out_state) & (segs.in_state != None)  # noqa: E711
         front = differ & same_state & (in_own ^ out_own)
         rear = differ & same_state & ~in_own & ~out_own
         # Every boundary between two emitting cells is walked from both sides: keep one copy. Home
         # ground looked up from the homes (VersionControl) emits nothing, and across water the far
         # bank's copy is its own segment.
-        out_emits = ~out_own if not plain else np.ones(len(a), dtype=bool)
-        once = ~out_emits | water | (in_rank < out_rank)
+        out_emits = ~out_own if not plain else np.ones(len(segs.a), dtype=bool)
+        once = ~out_emits | segs.water | (in_rank < out_rank)
         front &= once
         rear &= once
     else:
-        in_own = out_own = np.zeros(len(a), dtype=bool)
+        in_own = out_own = np.zeros(len(segs.a), dtype=bool)
         front = differ & (in_rank < out_rank)
-        rear = np.zeros(len(a), dtype=bool)
+        rear = np.zeros(len(segs.a), dtype=bool)
     if known and sliver_m and sliver_m > probe_m:
-        # Own ground seen beyond a segment may be a sliver the drawing left against the border or coast:
-        # look further; another state, the sea or the theatre's edge there means sliver.
-        for beyond in (True, False):
-            chk = np.flatnonzero(front & ~water & (out_own if beyond else in_own))
-            if not len(chk):
-                continue
-            fa, fb = (a[chk], b[chk]) if beyond else (b[chk], a[chk])
-            fx, fy = _probe(fa, fb, sliver_m)
-            far = _in_filled(homes, fx, fy)
-            front[chk[far != in_state[chk]]] = False
-    _, _, seg_m = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1]) if len(a) else (None, None, np.zeros(0))
-    seg_km = np.asarray(seg_m, dtype=float) / 1000.0
-    lo = np.minimum(in_rank, out_rank)
-    hi = np.maximum(in_rank, out_rank)
+        _drop_slivers(segs, front, in_own, out_own, homes, sliver_m)
+    return front, rear, np.minimum(in_rank, out_rank), np.maximum(in_rank, out_rank)
+
+
+def _drop_slivers(
+    segs: _Segments,
+    front: np.ndarray,
+    in_own: np.ndarray,
+    out_own: np.ndarray,
+    homes: dict[str, BaseGeometry],
+    sliver_m: float,
+) -> None:
+    """Unmark front segments whose own ground is a sliver against the border or coast (in place)."""
+    # Own ground seen beyond a segment may be a sliver the drawing left against the border or coast:
+    # look further; another state, the sea or the theatre's edge there means sliver.
+    for beyond in (True, False):
+        chk = np.flatnonzero(front & ~segs.water & (out_own if beyond else in_own))
+        if not len(chk):
+            continue
+        fa, fb = (segs.a[chk], segs.b[chk]) if beyond else (segs.b[chk], segs.a[chk])
+        fx, fy = _probe(fa, fb, sliver_m)
+        far = _in_filled(homes, fx, fy)
+        front[chk[far != segs.in_state[chk]]] = False
+
+
+def _region_hits(segs: _Segments, regions: dict[str, BaseGeometry] | None) -> dict[str, np.ndarray]:
+    """``name → whether each segment's midpoint lies in the region``."""
+    a, b = segs.a, segs.b
     mid_x, mid_y = (a[:, 0] + b[:, 0]) / 2, (a[:, 1] + b[:, 1]) / 2
     region_hits = {}
     for name, g in (regions or {}).items():
         shapely.prepare(g)
         region_hits[name] = shapely.contains_xy(g, mid_x, mid_y) if len(a) else np.zeros(0, dtype=bool)
-    lines: dict[str, BaseGeometry] = {}
-    lengths: dict[str, float] = {}
-    rear_km: dict[str, float] = {}
-    by_state: dict[str, dict[str, float]] = {}
-    by_region: dict[str, dict[str, float]] = {n: {} for n in region_hits}
-    for i, x in enumerate(order):
-        for j in range(i + 1, len(order)):
-            name = f"{x}|{order[j]}"
-            pair = (lo == i) & (hi == j)
-            sel = front & pair
-            lengths[name] = float(seg_km[sel].sum())
-            if known:
-                rear_km[name] = float(seg_km[rear & pair].sum())
-                for st in homes:
-                    by_state.setdefault(st, {})[name] = float(seg_km[sel & (in_state == st)].sum())
-            for rn, hit in region_hits.items():
-                by_region[rn][name] = float(seg_km[sel & hit].sum())
-            if sel.any():
-                segs = shapely.linestrings(np.stack([a[sel], b[sel]], axis=1))
-                merged = shapely.line_merge(shapely.multilinestrings(segs))
-                if merged.geom_type == "LineString":
-                    merged = shapely.multilinestrings([merged])
-                lines[name] = merged
-            else:
-                lines[name] = shapely.MultiLineString()
-    return ContactLine(lines=lines, length_km=lengths, total_km=float(sum(lengths.values())),
-                       probe_m=probe_m, sliver_m=sliver_m, water_m=water_m,
-                       elapsed_s=_time.perf_counter() - t0, pairs=pairs,
-                       rear_km={k: v for k, v in rear_km.items() if v > 0}, by_state=by_state,
-                       by_region=by_region, across_water_km=float(seg_km[front & water].sum()), **meta)
+    return region_hits
+
+
+def _merged(segs: _Segments, sel: np.ndarray) -> BaseGeometry:
+    """The selected segments merged into a MultiLineString."""
+    if not sel.any():
+        return shapely.MultiLineString()
+    lines = shapely.linestrings(np.stack([segs.a[sel], segs.b[sel]], axis=1))
+    merged = shapely.line_merge(shapely.multilinestrings(lines))
+    if merged.geom_type == "LineString":
+        merged = shapely.multilinestrings([merged])
+    return merged
 
 
 def locate(control, lon, lat) -> np.ndarray:
@@ -584,9 +640,16 @@ def locate(control, lon, lat) -> np.ndarray:
     return owner
 
 
-def contact_line_series(store, start=None, end=None, *, every: str | None = None,
-                        source: str | None = None, regions: dict[str, BaseGeometry] | None = None,
-                        progress: bool = False) -> list[dict[str, Any]]:
+def contact_line_series(
+    store,
+    start=None,
+    end=None,
+    *,
+    every: str | None = None,
+    source: str | None = None,
+    regions: dict[str, BaseGeometry] | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """Length of the front per version (or per period) over a time range, with jumps explained.
 
     Parameters
@@ -621,11 +684,14 @@ def contact_line_series(store, start=None, end=None, *, every: str | None = None
     t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 is not None and t1 is not None and t0 > t1:
         raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
-    versions = [v for v in store.versions(source)
-                if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)]
+    versions = [
+        v for v in store.versions(source) if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)
+    ]
     if not versions:
-        raise ValueError(f"No version of {store.default_source(source)} between "
-                         f"{iso(t0) if t0 else 'the start'} and {iso(t1) if t1 else 'the end'}.")
+        raise ValueError(
+            f"No version of {store.default_source(source)} between "
+            f"{iso(t0) if t0 else 'the start'} and {iso(t1) if t1 else 'the end'}."
+        )
     picked = pick_periods(versions, every)
     rows = []
     bar = None
@@ -672,9 +738,12 @@ def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> Non
     """Add ``jump`` to rows whose total moved more than :data:`JUMP_SHARE` from the row before."""
     from .area import area_series
 
-    jumps = [i for i in range(1, len(rows))
-             if rows[i - 1]["total_km"] > 0
-             and abs(rows[i]["total_km"] - rows[i - 1]["total_km"]) > JUMP_SHARE * rows[i - 1]["total_km"]]
+    jumps = [
+        i
+        for i in range(1, len(rows))
+        if rows[i - 1]["total_km"] > 0
+        and abs(rows[i]["total_km"] - rows[i - 1]["total_km"]) > JUMP_SHARE * rows[i - 1]["total_km"]
+    ]
     if not jumps:
         return
     areas = {r["version_id"]: r for r in area_series(store, region="theatre", source=source)}
@@ -687,13 +756,25 @@ def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> Non
         moved = {}
         if a0 and a1:
             for k, val in a1.items():
-                if k.endswith("_km2") and not k.startswith(("peak_", "net_")) and val is not None \
-                        and a0.get(k) is not None:
+                if (
+                    k.endswith("_km2")
+                    and not k.startswith(("peak_", "net_"))
+                    and val is not None
+                    and a0.get(k) is not None
+                ):
                     moved[k[:-4]] = round(val - a0[k], 1)
         changed = sum(abs(x) for x in moved.values()) / 2 if moved else None
         what = ", ".join(f"{k} {x:+,.0f} km²" for k, x in moved.items() if abs(x) >= 0.5) or "no area changed hands"
-        note = (f"{d / prev['total_km']:+.0%} ({pair} {dp[pair]:+,.0f} km) since {prev['time']}: {what}"
-                + (" — the line was redrawn more than the ground moved" if changed is not None
-                   and changed < 0.2 * abs(d) else ""))
-        cur["jump"] = {"change_km": round(d, 3), "change_share": round(d / prev["total_km"], 4), "pair": pair,
-                       "pair_change_km": round(dp[pair], 3), "area_change_km2": moved, "note": note}
+        note = f"{d / prev['total_km']:+.0%} ({pair} {dp[pair]:+,.0f} km) since {prev['time']}: {what}" + (
+            " — the line was redrawn more than the ground moved"
+            if changed is not None and changed < 0.2 * abs(d)
+            else ""
+        )
+        cur["jump"] = {
+            "change_km": round(d, 3),
+            "change_share": round(d / prev["total_km"], 4),
+            "pair": pair,
+            "pair_change_km": round(dp[pair], 3),
+            "area_change_km2": moved,
+            "note": note,
+        }

@@ -83,8 +83,14 @@ def _dist_m(lon: float, lat: float, geom: BaseGeometry) -> float:
     return float(shapely.distance(proj.to_metric(shapely.Point(lon, lat)), proj.to_metric(geom)))
 
 
-def link_events(store: GeoPackageStore, events: Sequence[Any], *, days: float = 7, distance_km: float = 5.0,
-                source: str | None = None) -> list[dict]:
+def link_events(
+    store: GeoPackageStore,
+    events: Sequence[Any],
+    *,
+    days: float = 7,
+    distance_km: float = 5.0,
+    source: str | None = None,
+) -> list[dict]:
     """Link each event to the change of control near it in time and space.
 
     Parameters
@@ -121,9 +127,22 @@ def link_events(store: GeoPackageStore, events: Sequence[Any], *, days: float = 
         ia = int(np.searchsorted(times, e.time - days * DAY, "right")) - 1
         ib = int(np.searchsorted(times, e.time + days * DAY, "right")) - 1
         ia = max(ia, 0)
-        base = {"event_id": e.event_id, "time": iso(e.time), "type": e.type, "side": e.side, "lon": e.lon,
-                "lat": e.lat, "source_url": e.source_url, "title": e.title, "linked": False, "distance_m": None,
-                "change": None, "changed_km2": 0.0, "from_version": None, "to_version": None}
+        base = {
+            "event_id": e.event_id,
+            "time": iso(e.time),
+            "type": e.type,
+            "side": e.side,
+            "lon": e.lon,
+            "lat": e.lat,
+            "source_url": e.source_url,
+            "title": e.title,
+            "linked": False,
+            "distance_m": None,
+            "change": None,
+            "changed_km2": 0.0,
+            "from_version": None,
+            "to_version": None,
+        }
         if ib < 0 or ib <= ia:
             base["reason"] = "no two versions around the event"
             out[i] = base
@@ -139,6 +158,7 @@ def link_events(store: GeoPackageStore, events: Sequence[Any], *, days: float = 
         for i in idx:
             e = events[i]
             r = out[i]
+            assert r is not None  # every event got its base row above
             r["from_version"], r["to_version"] = versions[ia].version_id, versions[ib].version_id
             best = None
             for key, g in changes.items():
@@ -157,9 +177,12 @@ def link_events(store: GeoPackageStore, events: Sequence[Any], *, days: float = 
                 if d <= distance_km * 1000:
                     r["linked"] = True
                     proj = geodesy.LocalProjection(e.lon, e.lat)
-                    near = proj.to_lonlat(shapely.intersection(
-                        proj.to_metric(g),
-                        proj.to_metric(shapely.Point(e.lon, e.lat)).buffer(distance_km * 1000, quad_segs=32)))
+                    near = proj.to_lonlat(
+                        shapely.intersection(
+                            proj.to_metric(g),
+                            proj.to_metric(shapely.Point(e.lon, e.lat)).buffer(distance_km * 1000, quad_segs=32),
+                        )
+                    )
                     r["changed_km2"] = round(geodesy.area_km2(polygonal(near)), 3)
     return out  # type: ignore[return-value]
 
@@ -197,8 +220,20 @@ def events_on_roads(events: Sequence[Any], roads, *, distance_km: float = 1.0) -
         d = shapely.distance(proj.to_metric(p), proj.to_metric(roads.geometry[cand]))
         k = int(np.argmin(d))
         j = int(cand[k])
-        out.append({"event_id": e.event_id, "time": iso(e.time), "type": e.type, "side": e.side,
-                    "on_road": bool(d[k] <= distance_km * 1000), "distance_m": round(float(d[k]), 1),
-                    "road": {"id": str(roads.ids[j]), "name": str(roads.names[j]), "ref": str(roads.refs[j]),
-                             "class": str(roads.classes[j])}})
+        out.append(
+            {
+                "event_id": e.event_id,
+                "time": iso(e.time),
+                "type": e.type,
+                "side": e.side,
+                "on_road": bool(d[k] <= distance_km * 1000),
+                "distance_m": round(float(d[k]), 1),
+                "road": {
+                    "id": str(roads.ids[j]),
+                    "name": str(roads.names[j]),
+                    "ref": str(roads.refs[j]),
+                    "class": str(roads.classes[j]),
+                },
+            }
+        )
     return out

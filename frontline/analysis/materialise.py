@@ -47,9 +47,23 @@ from shapely.geometry.base import BaseGeometry
 from ..model import iso
 from ..store.results import ResultRow, current_keys, params_key, put_results
 
-__all__ = ["WHATS", "RULES", "CORRIDOR_DEFAULTS", "Outcome", "contact_line_body", "corridors_body", "codes_body",
-           "codes_from_body", "corridor_params", "settlements_params", "jobs_for", "compute_version",
-           "materialise", "MaterialiseReport", "plain"]
+__all__ = [
+    "WHATS",
+    "RULES",
+    "CORRIDOR_DEFAULTS",
+    "Outcome",
+    "contact_line_body",
+    "corridors_body",
+    "codes_body",
+    "codes_from_body",
+    "corridor_params",
+    "settlements_params",
+    "jobs_for",
+    "compute_version",
+    "materialise",
+    "MaterialiseReport",
+    "plain",
+]
 
 WHATS = ("contact-line", "corridors", "settlements")
 
@@ -96,13 +110,22 @@ def plain(obj: Any) -> Any:
 
 
 def _empty(v, note: str, **members: Any) -> bytes:
-    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         **members, "note": note, "features": []})
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "version": v.version_id,
+            "time": iso(v.valid_time),
+            **members,
+            "note": note,
+            "features": [],
+        }
+    )
 
 
 # --------------------------------------------------------------------------
 # The bodies (shared with the web routes: one place builds each answer)
 # --------------------------------------------------------------------------
+
 
 def contact_line_body(vc, v, sides: Sequence[str] | None = None, lock: AbstractContextManager | None = None) -> bytes:
     """GeoJSON bytes of the contact line of version ``v`` (what ``/api/contact-line`` answers).
@@ -130,12 +153,27 @@ def contact_line_body(vc, v, sides: Sequence[str] | None = None, lock: AbstractC
         line = contact_line(vc, sides=list(sides) if sides else None)
         fc = plain(line.to_geojson())
         summary = {k: x for k, x in plain(line.to_dict()).items() if not isinstance(x, (dict, list))}
-    return orjson.dumps({**fc, "type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         "summary": summary, "features": fc.get("features", [])})
+    return orjson.dumps(
+        {
+            **fc,
+            "type": "FeatureCollection",
+            "version": v.version_id,
+            "time": iso(v.valid_time),
+            "summary": summary,
+            "features": fc.get("features", []),
+        }
+    )
 
 
-def corridors_body(vc, v, side: str, mode: str = "abroad", include_contested: bool = False,
-                   alert_width_m: float = 1000.0, lock: AbstractContextManager | None = None) -> bytes:
+def corridors_body(
+    vc,
+    v,
+    side: str,
+    mode: str = "abroad",
+    include_contested: bool = False,
+    alert_width_m: float = 1000.0,
+    lock: AbstractContextManager | None = None,
+) -> bytes:
     """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v`` (``/api/corridors``).
 
     Parameters
@@ -174,11 +212,20 @@ def corridors_body(vc, v, side: str, mode: str = "abroad", include_contested: bo
         return _empty(v, f"{side} holds no ground {where} in this version.", **members)
     rep = find_necks(**kw, alert_width_m=alert_width_m)
     fc = rep.to_geojson()
-    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         **members, "mode": rep.mode, "rule": rep.rule,
-                         "ground_km2": round(float(rep.ground_km2 or area_km2(ground)), 3),
-                         "n_necks": len(rep.necks), "n_pockets": len(rep.pockets),
-                         "features": plain(fc["features"])})
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "version": v.version_id,
+            "time": iso(v.valid_time),
+            **members,
+            "mode": rep.mode,
+            "rule": rep.rule,
+            "ground_km2": round(float(rep.ground_km2 or area_km2(ground)), 3),
+            "n_necks": len(rep.necks),
+            "n_pockets": len(rep.pockets),
+            "features": plain(fc["features"]),
+        }
+    )
 
 
 def codes_body(codes: np.ndarray, labels: Sequence[str | None]) -> bytes:
@@ -220,11 +267,14 @@ def codes_from_body(body: bytes) -> tuple[np.ndarray, tuple[str | None, ...]]:
 # Parameter keys and the jobs of a store
 # --------------------------------------------------------------------------
 
-def corridor_params(side: str, ground: str = "abroad", include_contested: bool = False,
-                    alert_width_m: float = 1000.0) -> str:
+
+def corridor_params(
+    side: str, ground: str = "abroad", include_contested: bool = False, alert_width_m: float = 1000.0
+) -> str:
     """The ``params_key`` of a corridors result."""
-    return params_key(side=side, ground=ground, include_contested=bool(include_contested),
-                      alert_width_m=float(alert_width_m))
+    return params_key(
+        side=side, ground=ground, include_contested=bool(include_contested), alert_width_m=float(alert_width_m)
+    )
 
 
 def settlements_params(stamp: str) -> str:
@@ -264,8 +314,14 @@ def _compute_one(store, vc, v, what: str, pkey: str) -> bytes:
         return contact_line_body(vc, v)
     if what == "corridors":
         side = dict(p.split("=", 1) for p in pkey.split("&"))["side"]
-        return corridors_body(vc, v, side, CORRIDOR_DEFAULTS["ground"], CORRIDOR_DEFAULTS["include_contested"],
-                              CORRIDOR_DEFAULTS["alert_width_m"])
+        return corridors_body(
+            vc,
+            v,
+            side,
+            CORRIDOR_DEFAULTS["ground"],
+            CORRIDOR_DEFAULTS["include_contested"],
+            CORRIDOR_DEFAULTS["alert_width_m"],
+        )
     if what == "settlements":
         from ..store.reference import load_settlements
         from .settlements import status_on_control
@@ -291,8 +347,12 @@ class Outcome:
     revision: int | None = None
 
 
-def compute_version(store, source: str, version_id: str, jobs: Sequence[tuple[str, str]],
-                    ) -> tuple[list[ResultRow], list[Outcome]]:
+def compute_version(
+    store,
+    source: str,
+    version_id: str,
+    jobs: Sequence[tuple[str, str]],
+) -> tuple[list[ResultRow], list[Outcome]]:
     """Compute the given results of one version, read in one snapshot of the store.
 
     Parameters
@@ -334,12 +394,21 @@ def compute_version(store, source: str, version_id: str, jobs: Sequence[tuple[st
                         raise ValueError("the gazetteer was re-imported meanwhile: run recompute again")
                     body = _compute_one(store, vc, v, what, pkey)
                 except Exception as exc:  # noqa: BLE001 - reported per version; the rest goes on
-                    out.append(Outcome(version_id, what, pkey, "failed", time.perf_counter() - t1,
-                                       _reason(exc), v.revision))
+                    out.append(
+                        Outcome(version_id, what, pkey, "failed", time.perf_counter() - t1, _reason(exc), v.revision)
+                    )
                     continue
                 rows.append(ResultRow(what, pkey, v.source, v.version_id, v.revision, RULES[what], body))
-                out.append(Outcome(version_id, what, pkey, "computed",
-                                   time.perf_counter() - t1 + base_s / max(len(jobs), 1), revision=v.revision))
+                out.append(
+                    Outcome(
+                        version_id,
+                        what,
+                        pkey,
+                        "computed",
+                        time.perf_counter() - t1 + base_s / max(len(jobs), 1),
+                        revision=v.revision,
+                    )
+                )
         finally:
             if own:
                 db.execute("COMMIT")
@@ -357,6 +426,7 @@ def _reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------
+
 
 @dataclass
 class MaterialiseReport:
@@ -384,19 +454,30 @@ class MaterialiseReport:
         rows = []
         for (what, pkey), os_ in keys.items():
             done = [o.seconds for o in os_ if o.status == "computed"]
-            rows.append({"what": what, "params": pkey or "-",
-                         "computed": sum(o.status == "computed" for o in os_),
-                         "skipped": sum(o.status == "skipped" for o in os_),
-                         "failed": sum(o.status == "failed" for o in os_),
-                         "median_s": round(float(np.median(done)), 3) if done else None,
-                         "total_s": round(float(sum(done)), 1)})
+            rows.append(
+                {
+                    "what": what,
+                    "params": pkey or "-",
+                    "computed": sum(o.status == "computed" for o in os_),
+                    "skipped": sum(o.status == "skipped" for o in os_),
+                    "failed": sum(o.status == "failed" for o in os_),
+                    "median_s": round(float(np.median(done)), 3) if done else None,
+                    "total_s": round(float(sum(done)), 1),
+                }
+            )
         return rows
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the summary rows, the failures, elapsed seconds and workers."""
-        return {"summary": self.summary(), "elapsed_s": round(self.elapsed_s, 2), "workers": self.workers,
-                "failed": [{"version_id": o.version_id, "what": o.what, "params": o.params_key, "reason": o.reason}
-                           for o in self.failed]}
+        return {
+            "summary": self.summary(),
+            "elapsed_s": round(self.elapsed_s, 2),
+            "workers": self.workers,
+            "failed": [
+                {"version_id": o.version_id, "what": o.what, "params": o.params_key, "reason": o.reason}
+                for o in self.failed
+            ],
+        }
 
 
 _WORKER_STORE = None
@@ -414,9 +495,43 @@ def _work(job: tuple[str, str, list[tuple[str, str]]]) -> tuple[list[ResultRow],
     return compute_version(_WORKER_STORE, source, version_id, jobs)
 
 
-def materialise(store, versions: Sequence[Any] | None = None, what: Sequence[str] = WHATS, *,
-                workers: int | None = None, progress: bool = True, force: bool = False, batch: int = 16,
-                on_batch: Callable[[int], None] | None = None) -> MaterialiseReport:
+def _todo(
+    store, versions: Sequence[Any], jobs: list[tuple[str, str]], force: bool, report: MaterialiseReport
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """``(source, version id, jobs)`` still to compute; the results already current go in ``report`` as skipped."""
+    have = (
+        {}
+        if force
+        else {
+            (w, p, src): current_keys(store, w, p, RULES[w], src)
+            for w, p in jobs
+            for src in {v.source for v in versions}
+        }
+    )
+    todo: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for v in versions:
+        need = []
+        for w, p in jobs:
+            if not force and have.get((w, p, v.source), {}).get(v.version_id) == v.revision:
+                report.outcomes.append(Outcome(v.version_id, w, p, "skipped", revision=v.revision))
+            else:
+                need.append((w, p))
+        if need:
+            todo.append((v.source, v.version_id, need))
+    return todo
+
+
+def materialise(
+    store,
+    versions: Sequence[Any] | None = None,
+    what: Sequence[str] = WHATS,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+    batch: int = 16,
+    on_batch: Callable[[int], None] | None = None,
+) -> MaterialiseReport:
     """Compute and store the per-version results the web map needs.
 
     Parameters
@@ -456,18 +571,7 @@ def materialise(store, versions: Sequence[Any] | None = None, what: Sequence[str
         versions = store.versions()
     jobs = jobs_for(store, what)
     report = MaterialiseReport()
-    have = {} if force else {(w, p, src): current_keys(store, w, p, RULES[w], src)
-                             for w, p in jobs for src in {v.source for v in versions}}
-    todo: list[tuple[str, str, list[tuple[str, str]]]] = []
-    for v in versions:
-        need = []
-        for w, p in jobs:
-            if not force and have.get((w, p, v.source), {}).get(v.version_id) == v.revision:
-                report.outcomes.append(Outcome(v.version_id, w, p, "skipped", revision=v.revision))
-            else:
-                need.append((w, p))
-        if need:
-            todo.append((v.source, v.version_id, need))
+    todo = _todo(store, versions, jobs, force, report)
     workers = workers or min(os.cpu_count() or 1, 4)
     workers = max(1, min(workers, len(todo)))
     report.workers = workers
@@ -506,8 +610,9 @@ def materialise(store, versions: Sequence[Any] | None = None, what: Sequence[str
 
             _ = theatre_of(store).tiled  # tile the homes once, before forking: workers inherit them
             ctx = mp.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(str(store.path),)) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(str(store.path),)
+            ) as pool:
                 inflight: deque = deque()
                 for job in todo:  # bounded look-ahead, results taken in version order
                     inflight.append(pool.submit(_work, job))

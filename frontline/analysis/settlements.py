@@ -63,7 +63,7 @@ def _usable(geom: BaseGeometry | None) -> bool:
 def _test(geom: BaseGeometry | None, lon: np.ndarray, lat: np.ndarray, idx: np.ndarray, fn) -> np.ndarray:
     """fn(geom, x, y) for the points ``idx``, skipping those outside the bounds."""
     hit = np.zeros(len(idx), dtype=bool)
-    if not _usable(geom) or len(idx) == 0:
+    if geom is None or geom.is_empty or len(idx) == 0:
         return hit
     x0, y0, x1, y1 = geom.bounds
     x, y = lon[idx], lat[idx]
@@ -137,7 +137,7 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
         h = hits(abroad, todo, "within")
         codes[todo[h]] = code
         todo = todo[~h]
-    edge = []
+    edge: list[np.ndarray] = []
     for h_side, home in homes.items():
         inside = _test(home, lon, lat, todo, shapely.contains_xy)
         cand = todo[inside]
@@ -155,9 +155,9 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
     for home in homes.values():
         on_home_edge |= _test(home, lon, lat, todo, shapely.intersects_xy)
     edge.append(todo[on_home_edge])  # the rest is outside the theatre: code 0
-    edge = np.unique(np.concatenate(edge)) if edge else np.array([], dtype=int)
-    if len(edge):
-        codes[edge] = _codes_near(lon[edge], lat[edge], control_map, vc, sides)
+    on_edge = np.unique(np.concatenate(edge)) if edge else np.array([], dtype=int)
+    if len(on_edge):
+        codes[on_edge] = _codes_near(lon[on_edge], lat[on_edge], control_map, vc, sides)
     return codes
 
 
@@ -257,8 +257,15 @@ def status_on_control(control: Any, points: Any) -> tuple[np.ndarray, tuple[str 
     if not hasattr(control, "tile_parts"):
         raise ValueError(f"status_on_control needs a VersionControl, not {type(control).__name__}.")
     vc = control
-    cm = ControlMap(source="", version_id="", valid_time=utc(0), held=LazyHeld(vc),
-                    contested=lambda: vc.contested, theatre=lambda: vc.theatre.geom, control=vc)
+    cm = ControlMap(
+        source="",
+        version_id="",
+        valid_time=utc(0),
+        held=LazyHeld(vc),
+        contested=lambda: vc.contested,
+        theatre=lambda: vc.theatre.geom,
+        control=vc,
+    )
     return status_codes(points, cm)
 
 
@@ -290,12 +297,17 @@ def status_matrix(store: Any, versions: Sequence[Any], lon: Any, lat: Any) -> tu
     mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
     for t, v in enumerate(versions):
         codes, labs = status_on_control(version_control(store, v), (lon, lat))
-        for lab in labs:  # a side the store does not list (another source): its own code
-            if lab not in labels:
-                labels.append(lab)
-        remap = np.array([labels.index(lab) for lab in labs], dtype=np.int8)
-        mat[t] = remap[codes]
+        mat[t] = _recoded(codes, labs, labels, np.int8)
     return mat, labels
+
+
+def _recoded(codes: np.ndarray, labs: Sequence[str | None], labels: list[str | None], dtype) -> np.ndarray:
+    """One map's codes (``labs[code]``) as codes into the shared ``labels``, which gain what they lack."""
+    for lab in labs:  # a side the table does not list yet (another source): its own code
+        if lab not in labels:
+            labels.append(lab)
+    remap = np.array([labels.index(lab) for lab in labs], dtype=dtype)
+    return remap[codes]
 
 
 def settlement_status(points: Any, control_map: ControlMap, *, outside: str | None = None) -> np.ndarray:
@@ -303,11 +315,8 @@ def settlement_status(points: Any, control_map: ControlMap, *, outside: str | No
 
     Parameters
     ----------
-    points
-        A gazetteer (anything with ``lon``/``lat`` arrays), a ``(lon, lat)``
-        pair of arrays, or an ``(n, 2)`` array, in degrees.
-    control_map
-        The partition to look the points up in.
+    points, control_map
+        As for :func:`status_codes`.
     outside
         Value for points outside the theatre (and for NaN positions).
 
@@ -381,16 +390,9 @@ def settlements_changed(
     """
     maps = list(maps)
     lon, lat = _lonlat(gazetteer)
-    for i in range(1, len(maps)):
-        if maps[i].valid_time < maps[i - 1].valid_time:
-            raise ValueError(
-                f"Maps must be ordered by valid_time: map {i} ({maps[i].version_id}, "
-                f"{iso(maps[i].valid_time)}) is earlier than map {i - 1} "
-                f"({maps[i - 1].version_id}, {iso(maps[i - 1].valid_time)})."
-            )
+    _check_time_order(maps)
     if len(maps) < 2 or len(lon) == 0:
         return []
-
     # One label table across all maps (sides could differ between sources),
     # and the status of every settlement on every map as a small-int matrix;
     # the diff between consecutive rows is then a single numpy operation.
@@ -398,12 +400,7 @@ def settlements_changed(
     mat = np.empty((len(maps), len(lon)), dtype=np.int16)
     for t, cmap in enumerate(maps):
         codes, labs = status_codes((lon, lat), cmap)
-        remap = np.empty(len(labs), dtype=np.int16)
-        for j, lab in enumerate(labs):
-            if lab not in labels:
-                labels.append(lab)
-            remap[j] = labels.index(lab)
-        mat[t] = remap[codes]
+        mat[t] = _recoded(codes, labs, labels, np.int16)
 
     steps = mat[1:] != mat[:-1]
     keep = steps.any(axis=0) if include_reverted else (mat[0] != mat[-1])
@@ -417,41 +414,65 @@ def settlements_changed(
     ids = getattr(gazetteer, "ids", None)
     names = getattr(gazetteer, "names", None)
     meta = [(m.version_id, iso(m.valid_time)) for m in maps]
-
     out: list[dict[str, Any]] = []
     bounds = np.searchsorted(c_idx, np.arange(len(cols) + 1))
     for k, col in enumerate(cols):
         i = int(col)
-        seen = {int(mat[0, i])}
-        transitions = []
-        reversals = 0
-        for t in t_idx[bounds[k]:bounds[k + 1]]:
-            t = int(t)
-            before, after = int(mat[t, i]), int(mat[t + 1, i])
-            if after in seen:
-                reversals += 1
-            seen.add(after)
-            transitions.append({
+        transitions, reversals = _transitions(mat[:, i], t_idx[bounds[k] : bounds[k + 1]], labels, meta)
+        out.append(
+            {
+                "index": i,
+                "id": ids[i].item()
+                if ids is not None and hasattr(ids[i], "item")
+                else (ids[i] if ids is not None else None),
+                "name": str(names[i]) if names is not None else None,
+                "lon": float(lon[i]),
+                "lat": float(lat[i]),
+                "from": labels[int(mat[0, i])],
+                "to": labels[int(mat[-1, i])],
+                "first_change": transitions[0],
+                "last_change": transitions[-1],
+                "transitions": transitions,
+                "reversals": reversals,
+            }
+        )
+    first_t = {id(d): int(t_idx[bounds[k]]) for k, d in enumerate(out)}
+    out.sort(key=lambda d: (first_t[id(d)], d["index"]))
+    return out
+
+
+def _check_time_order(maps: list[ControlMap]) -> None:
+    """Raise unless the maps are ordered by valid time."""
+    for i in range(1, len(maps)):
+        if maps[i].valid_time < maps[i - 1].valid_time:
+            raise ValueError(
+                f"Maps must be ordered by valid_time: map {i} ({maps[i].version_id}, "
+                f"{iso(maps[i].valid_time)}) is earlier than map {i - 1} "
+                f"({maps[i - 1].version_id}, {iso(maps[i - 1].valid_time)})."
+            )
+
+
+def _transitions(
+    column: np.ndarray, steps: np.ndarray, labels: list[str | None], meta: list[tuple[str, str | None]]
+) -> tuple[list[dict[str, Any]], int]:
+    """(the transitions of one settlement at the map steps ``steps``, how many went back to an earlier status)."""
+    seen = {int(column[0])}
+    transitions = []
+    reversals = 0
+    for t in steps:
+        t = int(t)
+        before, after = int(column[t]), int(column[t + 1])
+        if after in seen:
+            reversals += 1
+        seen.add(after)
+        transitions.append(
+            {
                 "version_id": meta[t + 1][0],
                 "valid_time": meta[t + 1][1],
                 "previous_version_id": meta[t][0],
                 "previous_valid_time": meta[t][1],
                 "from": labels[before],
                 "to": labels[after],
-            })
-        out.append({
-            "index": i,
-            "id": ids[i].item() if ids is not None and hasattr(ids[i], "item") else (ids[i] if ids is not None else None),
-            "name": str(names[i]) if names is not None else None,
-            "lon": float(lon[i]),
-            "lat": float(lat[i]),
-            "from": labels[int(mat[0, i])],
-            "to": labels[int(mat[-1, i])],
-            "first_change": transitions[0],
-            "last_change": transitions[-1],
-            "transitions": transitions,
-            "reversals": reversals,
-        })
-    first_t = {id(d): int(t_idx[bounds[k]]) for k, d in enumerate(out)}
-    out.sort(key=lambda d: (first_t[id(d)], d["index"]))
-    return out
+            }
+        )
+    return transitions, reversals

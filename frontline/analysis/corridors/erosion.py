@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from .prepare import _polygons_only
+from .prepare import _polygon_parts, _polygons_only
 
 _HOME = -1  # graph node standing for home territory
-
-
 
 
 class _Level:
@@ -43,7 +41,9 @@ class _Level:
     def weight(self, j: int) -> float:
         """Area (km²) of piece ``j`` dilated back by ``r``: the ground it stands for."""
         if np.isnan(self._weight[j]):
-            self._weight[j] = shapely.buffer(self.pieces[j], self.r, quad_segs=8).area / 1e6 if self.r > 0 else self.area[j]
+            self._weight[j] = (
+                shapely.buffer(self.pieces[j], self.r, quad_segs=8).area / 1e6 if self.r > 0 else self.area[j]
+            )
         return float(self._weight[j])
 
     def substantial(self, thr_km2: float, mask: np.ndarray | None = None) -> np.ndarray:
@@ -107,15 +107,19 @@ class _Filtration:
         parts = shapely.get_parts(geom)
         parts = parts[shapely.get_type_id(parts) == 3] if len(parts) else parts
         self._outer = shapely.polygons(shapely.get_exterior_ring(parts)) if len(parts) else parts
-        holes = [shapely.get_interior_ring(p, np.arange(shapely.get_num_interior_rings(p))) for p in parts]
-        holes = np.concatenate(holes) if holes else np.array([], dtype=object)
+        rings = [shapely.get_interior_ring(p, np.arange(shapely.get_num_interior_rings(p))) for p in parts]
+        holes = np.concatenate(rings) if rings else np.array([], dtype=object)
         self._holes = shapely.polygons(holes) if len(holes) else holes
 
     def _erode(self, r: float) -> BaseGeometry:
         if r <= 0:
             return self.geom
         outer = shapely.buffer(self._outer, -r, quad_segs=self.quad_segs)
-        outer = shapely.union_all(outer[~shapely.is_empty(outer)]) if len(outer) > 1 else (outer[0] if len(outer) else Polygon())
+        outer = (
+            shapely.union_all(outer[~shapely.is_empty(outer)])
+            if len(outer) > 1
+            else (outer[0] if len(outer) else Polygon())
+        )
         if not len(self._holes) or outer.is_empty:
             return outer
         grown = shapely.union_all(shapely.buffer(self._holes, r, quad_segs=self.quad_segs))
@@ -209,6 +213,7 @@ def _partition(filt: _Filtration, r: float, tokens: list, grouping: _Grouping) -
     loc = iter(lvl.locate(pts))
     groups: dict = {}
     for i, t in enumerate(tokens):
+        key: int | tuple[str, int] | None
         if t is None:
             key = _HOME
         else:
@@ -248,7 +253,7 @@ def _events(filt: _Filtration, radii: list[float], grouping: _Grouping) -> list[
             by_parent.setdefault(node, []).append(hi.reps[kid])
         if grouping.anchor:
             by_parent.setdefault(_HOME, []).insert(0, None)  # home is always there
-        for node, toks in by_parent.items():
+        for toks in by_parent.values():
             if len(toks) >= 2:
                 out.append((radii[k], radii[k + 1], toks))
     return out
@@ -276,10 +281,11 @@ def _refine(filt: _Filtration, grouping: _Grouping, r_lo: float, r_hi: float, to
     p_hi = _partition(filt, r_hi, tokens, grouping)
     if p_lo == p_hi:
         return []
+    iv = _Interval(r_lo, p_lo, r_hi, p_hi)
     if r_hi - r_lo <= _eps(r_hi):
-        return _emit(filt, grouping, tokens, r_lo, p_lo, r_hi, p_hi)
+        return _emit(filt, grouping, tokens, iv)
     out: list[_Candidate] = []
-    for br in _cut_bridges(filt, grouping, tokens, r_lo, p_lo, r_hi, p_hi):
+    for br in _cut_bridges(filt, grouping, tokens, iv):
         cands = _refine_local(filt, grouping, br) if br.geom is not None else []
         if not cands:
             cands = _bisect(filt, grouping, br.r_lo, br.r_hi, tokens)
@@ -298,7 +304,7 @@ def _bisect(filt: _Filtration, grouping: _Grouping, r_lo: float, r_hi: float, to
         if pa == pb:
             continue
         if b - a <= _eps(b):
-            cands.extend(_emit(filt, grouping, tokens, a, pa, b, pb, r_floor=r_lo))
+            cands.extend(_emit(filt, grouping, tokens, _Interval(a, pa, b, pb), r_floor=r_lo))
             continue
         m = 0.5 * (a + b)
         pm = _partition(filt, m, tokens, grouping)
@@ -312,9 +318,10 @@ def _bisect(filt: _Filtration, grouping: _Grouping, r_lo: float, r_hi: float, to
     return cands
 
 
-def _refine_local(filt: _Filtration, grouping: _Grouping, br: "_Bridge") -> list[_Candidate]:
+def _refine_local(filt: _Filtration, grouping: _Grouping, br: _Bridge) -> list[_Candidate]:
     """Bisect one bridge on a window around it, with one core point per side."""
     r_hi = br.r_hi
+    assert br.geom is not None  # only bridges with a geometry are refined
     pad = 2 * r_hi + 4 * filt.tol + 200.0
     minx, miny, maxx, maxy = br.geom.bounds
     local = _polygons_only(shapely.clip_by_rect(filt.geom, minx - pad, miny - pad, maxx + pad, maxy + pad))
@@ -360,8 +367,19 @@ class _Bridge:
     side1_region: BaseGeometry | None
 
 
-def _emit(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: float, p_lo: frozenset, r_hi: float, p_hi: frozenset,
-          r_floor: float | None = None) -> list[_Candidate]:
+@dataclass(frozen=True)
+class _Interval:
+    """Two radii of the erosion, ``r_lo < r_hi``, and the partition of the event's tokens at each."""
+
+    r_lo: float
+    p_lo: frozenset
+    r_hi: float
+    p_hi: frozenset
+
+
+def _emit(
+    filt: _Filtration, grouping: _Grouping, tokens: list, iv: _Interval, r_floor: float | None = None
+) -> list[_Candidate]:
     """Place a neck centre on each bridge that closes between ``r_lo`` and ``r_hi``.
 
     Over a very thin interval the bridge can drown in the round-off of the
@@ -369,15 +387,18 @@ def _emit(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: float, p_l
     downwards (never below ``r_floor``, where the sides were known joined)
     until the bridge stands out.
     """
-    bridges = _cut_bridges(filt, grouping, tokens, r_lo, p_lo, r_hi, p_hi)
+    r_lo, r_hi, p_hi = iv.r_lo, iv.r_hi, iv.p_hi
+    bridges = _cut_bridges(filt, grouping, tokens, iv)
     if any(br.geom is None for br in bridges):
-        banded = _cut_bridges(filt, grouping, tokens, r_lo, p_lo, r_hi, p_hi, band=True)
+        banded = _cut_bridges(filt, grouping, tokens, iv, band=True)
         if banded and all(br.geom is not None for br in banded):
             bridges = banded
     if r_floor is not None and any(br.geom is None for br in bridges):
         for k in (4.0, 16.0):
             lo2 = max(r_floor, r_hi - k * (r_hi - r_lo))
-            wider = _cut_bridges(filt, grouping, tokens, lo2, _partition(filt, lo2, tokens, grouping), r_hi, p_hi)
+            wider = _cut_bridges(
+                filt, grouping, tokens, _Interval(lo2, _partition(filt, lo2, tokens, grouping), r_hi, p_hi)
+            )
             if wider and all(br.geom is not None for br in wider):
                 bridges, r_lo = wider, lo2
                 break
@@ -399,8 +420,9 @@ def _emit(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: float, p_l
     return out
 
 
-def _cut_bridges(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: float, p_lo: frozenset, r_hi: float, p_hi: frozenset,
-                 band: bool = False) -> list[_Bridge]:
+def _cut_bridges(
+    filt: _Filtration, grouping: _Grouping, tokens: list, iv: _Interval, band: bool = False
+) -> list[_Bridge]:
     """The bridges whose closing between ``r_lo`` and ``r_hi`` splits the tokens.
 
     The ground eroded at ``r_lo`` but farther than ``r_hi − r_lo`` from the
@@ -415,6 +437,7 @@ def _cut_bridges(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: flo
     be thinner than the interval and vanish; the band never does, and its
     point farthest from both sides is still the middle of the neck.
     """
+    r_lo, p_lo, r_hi, p_hi = iv.r_lo, iv.p_lo, iv.r_hi, iv.p_hi
     lo, hi = filt.level(r_lo), filt.level(r_hi)
     gap = 0.0 if band else r_hi - r_lo
     delta = 0.0 if band else max(0.25, 0.004 * r_hi)  # clears buffer round-off between the two erosions
@@ -423,101 +446,152 @@ def _cut_bridges(filt: _Filtration, grouping: _Grouping, tokens: list, r_lo: flo
         subs = [s for s in p_hi if s <= block]
         if len(subs) < 2:
             continue
-        btoks = sorted(block)
-        pts = [tokens[i] for i in btoks if tokens[i] is not None]
-        lo_idx = np.unique(lo.locate(pts))
-        lo_idx = lo_idx[lo_idx >= 0]
-        if not len(lo_idx):
+        bg = _block_graph(filt, grouping, tokens, sorted(block), lo, hi, r_lo, gap, delta, band)
+        if bg is None:
             continue
-        region = shapely.union_all(lo.pieces[lo_idx])
-        shapely.prepare(region)
-        in_region = np.flatnonzero(shapely.within(hi.reps, region)) if len(hi.pieces) else np.array([], int)
-        hi_pieces = hi.pieces[in_region]
-        anch_hi = hi.anchored(filt.home, filt.tol, in_region) if grouping.anchor else np.zeros(len(hi.pieces), bool)
-        hi_union = shapely.union_all(hi_pieces) if len(hi_pieces) else Polygon()
-        grown = hi_union if band else shapely.buffer(hi_union, gap + delta, quad_segs=filt.quad_segs)
-        bridges = shapely.get_parts(shapely.difference(region, grown))
-        bridges = bridges[(shapely.get_type_id(bridges) == 3) & (shapely.area(bridges) > 0)] if len(bridges) else bridges
-
-        # Graph: hi pieces (by position in in_region), home, bridges.
-        token_node = {}
-        hi_loc = hi.locate([tokens[i] for i in btoks if tokens[i] is not None])
-        pos_of = {int(g): n for n, g in enumerate(in_region)}
-        it = iter(hi_loc)
-        for i in btoks:
-            if tokens[i] is None:
-                token_node[i] = _HOME
-            else:
-                g = int(next(it))
-                token_node[i] = ("h", pos_of[g]) if g in pos_of else ("lost", i)
-        edges_b: list[set] = [set() for _ in range(len(bridges))]
-        if len(bridges) and len(hi_pieces):
-            tree = shapely.STRtree(hi_pieces)
-            bi, hj = tree.query(bridges, predicate="dwithin", distance=gap + 2 * delta + 0.5)
-            for x, y in zip(bi, hj):
-                edges_b[int(x)].add(("h", int(y)))
-        if grouping.anchor and len(bridges):
-            near_home = shapely.dwithin(filt.home, bridges, r_lo + filt.tol + 0.5)
-            for x in np.flatnonzero(near_home):
-                edges_b[int(x)].add(_HOME)
-
-        # Bridges joining nodes that are joined anyway (through home) never
-        # matter; the cut test runs on the others only, over contracted nodes.
-        base = _UnionFind()
-        for n, g in enumerate(in_region):
-            if anch_hi[g]:
-                base.union(("h", n), _HOME)
-        roots_b = [{base.find(nd) for nd in nodes} for nodes in edges_b]
-        live = [x for x, r in enumerate(roots_b) if len(r) >= 2]
-
-        def components(skip: int | None) -> _UnionFind:
-            uf = _UnionFind()
-            for x in live:
-                if x == skip:
-                    continue
-                for nd in roots_b[x]:
-                    uf.union(("b", x), nd)
-            return _Composed(base, uf)
-
-        def token_groups(uf: _UnionFind) -> frozenset:
-            g: dict = {}
-            for i in btoks:
-                g.setdefault(uf.find(token_node[i]), set()).add(i)
-            return frozenset(frozenset(v) for v in g.values())
-
-        def weight(g) -> float:
-            return sum(hi.area[in_region[token_node[i][1]]] for i in g if token_node[i][0] == "h")
-
-        full = token_groups(components(None))
-        seen: dict[frozenset, int] = {}
-        for x in live:  # the others are slivers, appendices or redundant
-            parts = token_groups(components(x))
-            if len(parts) > len(full) and parts not in seen:
-                seen[parts] = x
-            elif parts in seen and shapely.area(bridges[x]) > shapely.area(bridges[seen[parts]]):
-                seen[parts] = x
-        if not seen:
+        cuts = bg.cuts()
+        if not cuts:
             s1, s2 = subs[0], subs[1]
             if any(tokens[i] is None for i in s1):
                 s1, s2 = s2, s1
-            out.append(_Bridge(None, r_lo, r_hi, [], [], hi_pieces, [tokens[i] for i in s1 if tokens[i] is not None], None))
+            side1_points = [tokens[i] for i in s1 if tokens[i] is not None]
+            out.append(_Bridge(None, r_lo, r_hi, [], [], bg.hi_pieces, side1_points, None))
             continue
-        for parts, x in seen.items():
-            # the group that lost contact with the others through bridge x
-            uf_cut = components(x)
-            groups = sorted(parts, key=len)
-            home_group = next((g for g in groups if any(tokens[i] is None for i in g)), None)
-            if home_group is not None:
-                side1 = max((g for g in groups if g is not home_group), key=weight)
-            else:
-                side1 = min(groups, key=weight)
-            side1_root = uf_cut.find(token_node[next(iter(side1))])
-            s1_nodes = [nd for nd in edges_b[x] if uf_cut.find(nd) == side1_root]
-            s2_nodes = [nd for nd in edges_b[x] if uf_cut.find(nd) != side1_root]
-            side1_hi = [n for n in range(len(in_region)) if uf_cut.find(("h", n)) == side1_root]
-            region1 = shapely.union_all(shapely.buffer(hi_pieces[side1_hi], r_hi, quad_segs=4)) if side1_hi else None
-            out.append(_Bridge(bridges[x], r_lo, r_hi, s1_nodes, s2_nodes, hi_pieces, [tokens[i] for i in side1 if tokens[i] is not None], region1))
+        out.extend(bg.bridge(parts, x, tokens, r_lo, r_hi) for parts, x in cuts.items())
     return out
+
+
+@dataclass
+class _BlockGraph:
+    """One block of tokens joined at ``r_lo``: its ``r_hi`` pieces, home and the bridges between them, as a graph.
+
+    Nodes are the ``r_hi`` pieces (``("h", position in in_region)``) and home; ``edges_b[x]`` are the nodes
+    bridge ``x`` touches. ``base`` joins the pieces anchored on home; ``live`` are the bridges joining
+    nodes not joined anyway (through home): the cut test runs on those only, over contracted nodes.
+    """
+
+    btoks: list[int]
+    token_node: dict
+    in_region: np.ndarray
+    hi_pieces: np.ndarray
+    hi_area: np.ndarray
+    bridges: np.ndarray
+    edges_b: list[set]
+    base: _UnionFind
+    roots_b: list[set]
+    live: list[int]
+
+    def components(self, skip: int | None) -> _Composed:
+        """Connected nodes with every live bridge but ``skip``."""
+        uf = _UnionFind()
+        for x in self.live:
+            if x == skip:
+                continue
+            for nd in self.roots_b[x]:
+                uf.union(("b", x), nd)
+        return _Composed(self.base, uf)
+
+    def token_groups(self, uf: _Composed) -> frozenset:
+        """The tokens grouped by the component holding them."""
+        g: dict = {}
+        for i in self.btoks:
+            g.setdefault(uf.find(self.token_node[i]), set()).add(i)
+        return frozenset(frozenset(v) for v in g.values())
+
+    def weight(self, g) -> float:
+        """Area (km²) of the ``r_hi`` pieces holding the tokens of a group."""
+        return sum(self.hi_area[self.in_region[self.token_node[i][1]]] for i in g if self.token_node[i][0] == "h")
+
+    def cuts(self) -> dict[frozenset, int]:
+        """For each way of splitting the tokens, the largest bridge whose removal does it."""
+        full = self.token_groups(self.components(None))
+        seen: dict[frozenset, int] = {}
+        for x in self.live:  # the others are slivers, appendices or redundant
+            parts = self.token_groups(self.components(x))
+            if len(parts) > len(full) and parts not in seen:
+                seen[parts] = x
+            elif parts in seen and shapely.area(self.bridges[x]) > shapely.area(self.bridges[seen[parts]]):
+                seen[parts] = x
+        return seen
+
+    def bridge(self, parts: frozenset, x: int, tokens: list, r_lo: float, r_hi: float) -> _Bridge:
+        """Bridge ``x`` with the side that lost contact with the others through it (``parts`` without it)."""
+        uf_cut = self.components(x)
+        groups = sorted(parts, key=len)
+        home_group = next((g for g in groups if any(tokens[i] is None for i in g)), None)
+        if home_group is not None:
+            side1 = max((g for g in groups if g is not home_group), key=self.weight)
+        else:
+            side1 = min(groups, key=self.weight)
+        side1_root = uf_cut.find(self.token_node[next(iter(side1))])
+        s1_nodes = [nd for nd in self.edges_b[x] if uf_cut.find(nd) == side1_root]
+        s2_nodes = [nd for nd in self.edges_b[x] if uf_cut.find(nd) != side1_root]
+        side1_hi = [n for n in range(len(self.in_region)) if uf_cut.find(("h", n)) == side1_root]
+        region1 = shapely.union_all(shapely.buffer(self.hi_pieces[side1_hi], r_hi, quad_segs=4)) if side1_hi else None
+        side1_points = [tokens[i] for i in side1 if tokens[i] is not None]
+        return _Bridge(self.bridges[x], r_lo, r_hi, s1_nodes, s2_nodes, self.hi_pieces, side1_points, region1)
+
+
+def _block_graph(
+    filt: _Filtration,
+    grouping: _Grouping,
+    tokens: list,
+    btoks: list[int],
+    lo: _Level,
+    hi: _Level,
+    r_lo: float,
+    gap: float,
+    delta: float,
+    band: bool,
+) -> _BlockGraph | None:
+    """The graph of one block of tokens, or None when no ``r_lo`` piece holds them."""
+    pts = [tokens[i] for i in btoks if tokens[i] is not None]
+    lo_idx = np.unique(lo.locate(pts))
+    lo_idx = lo_idx[lo_idx >= 0]
+    if not len(lo_idx):
+        return None
+    region = shapely.union_all(lo.pieces[lo_idx])
+    shapely.prepare(region)
+    in_region = np.flatnonzero(shapely.within(hi.reps, region)) if len(hi.pieces) else np.array([], int)
+    hi_pieces = hi.pieces[in_region]
+    anch_hi = hi.anchored(filt.home, filt.tol, in_region) if grouping.anchor else np.zeros(len(hi.pieces), bool)
+    hi_union = shapely.union_all(hi_pieces) if len(hi_pieces) else Polygon()
+    grown = hi_union if band else shapely.buffer(hi_union, gap + delta, quad_segs=filt.quad_segs)
+    bridges = _polygon_parts(shapely.difference(region, grown))
+    token_node = _token_nodes(tokens, btoks, hi.locate(pts), in_region)
+    edges_b: list[set] = [set() for _ in range(len(bridges))]
+    if len(bridges) and len(hi_pieces):
+        tree = shapely.STRtree(hi_pieces)
+        bi, hj = tree.query(bridges, predicate="dwithin", distance=gap + 2 * delta + 0.5)
+        for x, y in zip(bi, hj):
+            edges_b[int(x)].add(("h", int(y)))
+    if grouping.anchor and len(bridges):
+        near_home = shapely.dwithin(filt.home, bridges, r_lo + filt.tol + 0.5)
+        for x in np.flatnonzero(near_home):
+            edges_b[int(x)].add(_HOME)
+    # Bridges joining nodes that are joined anyway (through home) never
+    # matter; the cut test runs on the others only, over contracted nodes.
+    base = _UnionFind()
+    for n, g in enumerate(in_region):
+        if anch_hi[g]:
+            base.union(("h", n), _HOME)
+    roots_b = [{base.find(nd) for nd in nodes} for nodes in edges_b]
+    live = [x for x, r in enumerate(roots_b) if len(r) >= 2]
+    return _BlockGraph(btoks, token_node, in_region, hi_pieces, hi.area, bridges, edges_b, base, roots_b, live)
+
+
+def _token_nodes(tokens: list, btoks: list[int], hi_loc: np.ndarray, in_region: np.ndarray) -> dict:
+    """The graph node of each token: home, the ``r_hi`` piece holding it, or ``("lost", i)`` outside the block."""
+    token_node: dict = {}
+    pos_of = {int(g): n for n, g in enumerate(in_region)}
+    it = iter(hi_loc)
+    for i in btoks:
+        if tokens[i] is None:
+            token_node[i] = _HOME
+        else:
+            g = int(next(it))
+            token_node[i] = ("h", pos_of[g]) if g in pos_of else ("lost", i)
+    return token_node
 
 
 def _home_core(filt: _Filtration, bridge: BaseGeometry, r_hi: float) -> BaseGeometry:
@@ -541,7 +615,9 @@ def _home_core(filt: _Filtration, bridge: BaseGeometry, r_hi: float) -> BaseGeom
     return shapely.union_all(eroded[shapely.intersects(eroded, filt.home)])
 
 
-def _side_distance(filt: _Filtration, pts: np.ndarray, nodes: list, hi_pieces: np.ndarray, r_hi: float, home_core) -> np.ndarray:
+def _side_distance(
+    filt: _Filtration, pts: np.ndarray, nodes: list, hi_pieces: np.ndarray, r_hi: float, home_core
+) -> np.ndarray:
     """Distance from points to the ground a side stands for (its opened cores, or home)."""
     d = np.full(len(pts), np.inf)
     for nd in nodes:
@@ -555,7 +631,9 @@ def _side_distance(filt: _Filtration, pts: np.ndarray, nodes: list, hi_pieces: n
     return d
 
 
-def _bridge_center(filt: _Filtration, bridge: BaseGeometry, s1: list, s2: list, hi_pieces: np.ndarray, r_hi: float) -> Point:
+def _bridge_center(
+    filt: _Filtration, bridge: BaseGeometry, s1: list, s2: list, hi_pieces: np.ndarray, r_hi: float
+) -> Point:
     """Point of the bridge equally and least far from both sides: the middle of the passage."""
     step = max(2.0, r_hi / 20)
     pts = shapely.points(shapely.get_coordinates(shapely.segmentize(bridge, step)))

@@ -16,7 +16,6 @@ from .measure import _Home
 _HOSTILE = ("enemy", "grey")
 
 
-
 #: Probes beyond an edge (metres, along its outward normal): past the
 #: outline's simplification (``simplify_m``, 10 m), and 40 m deep.
 _PROBE_M = (20.0, 60.0)
@@ -28,8 +27,9 @@ _SLIVER_M = 500.0
 _STEP_M = 10.0
 
 
-def _geometry_lookup(enemy: BaseGeometry | None, contested: BaseGeometry | None, home: BaseGeometry | None,
-                     ground: BaseGeometry):
+def _geometry_lookup(
+    enemy: BaseGeometry | None, contested: BaseGeometry | None, home: BaseGeometry | None, ground: BaseGeometry
+):
     """``f(lon, lat) → (owner, state)`` from plain geometries (see :func:`find_necks`).
 
     Owner: ``"enemy"`` in ``enemy``, else ``"grey"`` in ``contested``, else
@@ -37,7 +37,11 @@ def _geometry_lookup(enemy: BaseGeometry | None, contested: BaseGeometry | None,
     ``home``, ``"enemy"`` in the rest of the known land (the ground, the
     enemy's and the grey zone), None elsewhere.
     """
-    parts = [(g, lab) for g, lab in ((home, "own"), (contested, "grey"), (enemy, "enemy")) if g is not None and not g.is_empty]
+    parts = [
+        (g, lab)
+        for g, lab in ((home, "own"), (contested, "grey"), (enemy, "enemy"))
+        if g is not None and not g.is_empty
+    ]
     land = [g for g in (ground, enemy, contested) if g is not None and not g.is_empty]
     for g in [g for g, _ in parts] + land:
         shapely.prepare(g)
@@ -69,7 +73,7 @@ class _Facing:
     border sliver). Probes falling back into the ground say nothing.
     """
 
-    def __init__(self, lookup, proj: LocalProjection, home: "_Home | None"):
+    def __init__(self, lookup, proj: LocalProjection, home: _Home | None):
         self.lookup = lookup
         self.proj = proj
         self.home = home
@@ -130,7 +134,7 @@ class _Facing:
         px = np.concatenate([m[:, 0] - 2.0 * n[:, 0], m[:, 0] + r1 * n[:, 0], m[:, 0] + r2 * n[:, 0]])
         py = np.concatenate([m[:, 1] - 2.0 * n[:, 1], m[:, 1] + r1 * n[:, 1], m[:, 1] + r2 * n[:, 1]])
         owner, state = self._look(px, py)
-        s_in, o1, s1, o2 = state[:k], owner[k:2 * k], state[k:2 * k], owner[2 * k:]
+        s_in, o1, s1, o2 = state[:k], owner[k : 2 * k], state[k : 2 * k], owner[2 * k :]
         h1 = np.isin(o1.astype(str), _HOSTILE)
         h2 = np.isin(o2.astype(str), _HOSTILE)
         label = np.where(o2 == "own", "own", "sea").astype(object)
@@ -147,13 +151,15 @@ class _Facing:
             label[idx[sliver]] = np.where(s3[sliver] == None, "sea", "border")  # noqa: E711
         out, i = [], 0
         for ins, (_, _, L) in zip(inside, samples):
-            lab = label[i:i + len(L)].copy()
+            lab = label[i : i + len(L)].copy()
             lab[ins] = "inside"
             out.append((lab, L))
             i += len(L)
         return out
 
-    def banks(self, jobs: list[tuple[BaseGeometry, BaseGeometry, np.ndarray, np.ndarray, float]]) -> list[tuple[str, str]]:
+    def banks(
+        self, jobs: list[tuple[BaseGeometry, BaseGeometry, np.ndarray, np.ndarray, float]]
+    ) -> list[tuple[str, str]]:
         """Labels of both banks per neck job ``(ground, boundary, p1, p2, width)``; see :data:`BANK_LABELS`."""
         items, meta = [], []
         for ground, boundary, p1, p2, width in jobs:
@@ -306,8 +312,13 @@ def corridor_inputs(control, side: str, scope: str = "abroad", include_contested
     else:
         held = vc.held(side)
         contested = vc.contested
-    return {"held": held, "home": vc.theatre.homes[side], "contested": contested,
-            "include_contested": include_contested, "enemy": surroundings(vc, side)}
+    return {
+        "held": held,
+        "home": vc.theatre.homes[side],
+        "contested": contested,
+        "include_contested": include_contested,
+        "enemy": surroundings(vc, side),
+    }
 
 
 def corridor_key(control, inputs: dict[str, Any], pad_deg: float = 0.1) -> str:

@@ -26,8 +26,17 @@ class _Component:
     whether home links are searched here.
     """
 
-    def __init__(self, geom_m: BaseGeometry, proj: LocalProjection, area: float, base: str, base_km2: float,
-                 link: bool, simplify_m: float, max_work_vertices: int):
+    def __init__(
+        self,
+        geom_m: BaseGeometry,
+        proj: LocalProjection,
+        area: float,
+        base: str,
+        base_km2: float,
+        link: bool,
+        simplify_m: float,
+        max_work_vertices: int,
+    ):
         self.m = geom_m
         self.proj = proj
         self.area_km2 = area
@@ -39,7 +48,7 @@ class _Component:
         shapely.prepare(self.boundary)
         self._border_km: float | None = None
 
-    def border_km(self, home: "_Home | None") -> float:
+    def border_km(self, home: _Home | None) -> float:
         """Length of home's outline along the whole unit (cached)."""
         if self._border_km is None:
             self._border_km = _home_border_km(home, self.m, self.proj)
@@ -81,7 +90,13 @@ def _home_border_km(home: _Home | None, part_m: BaseGeometry, proj: LocalProject
     bx = near.bounds
     parts = shapely.get_parts(part_m)
     outer = shapely.polygons(shapely.get_exterior_ring(parts[shapely.get_type_id(parts) == 3]))
-    local = shapely.clip_by_rect(shapely.union_all(outer) if len(outer) > 1 else outer[0], bx[0] - 2 * t, bx[1] - 2 * t, bx[2] + 2 * t, bx[3] + 2 * t)
+    local = shapely.clip_by_rect(
+        shapely.union_all(outer) if len(outer) > 1 else outer[0],
+        bx[0] - 2 * t,
+        bx[1] - 2 * t,
+        bx[2] + 2 * t,
+        bx[3] + 2 * t,
+    )
     along = shapely.intersection(near, shapely.buffer(local, t, quad_segs=4))
     return length_m(proj.to_lonlat(along)) / 1000.0
 

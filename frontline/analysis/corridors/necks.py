@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import shapely
@@ -25,7 +25,7 @@ from .measure import (
     _narrow_length,
     _split_sides,
 )
-from .prepare import _clean, _outside_home, _polygonal, _polygons_only
+from .prepare import _checked_polygonal, _clean, _outside_home, _polygons_only
 from .report import (
     MODE_HELD,
     MODE_HELD_CONTESTED,
@@ -38,13 +38,23 @@ from .report import (
 )
 
 
-def _rule_text(mode: str, min_part_km2: float, min_part_share: float, max_width_m: float, alert_width_m: float,
-               ladder_ratio: float, min_pocket_km2: float, facing_known: bool, front_m: float) -> str:
+def _rule_text(
+    mode: str,
+    min_part_km2: float,
+    min_part_share: float,
+    max_width_m: float,
+    alert_width_m: float,
+    ladder_ratio: float,
+    min_pocket_km2: float,
+    facing_known: bool,
+    front_m: float,
+) -> str:
     facing = (
         f"Only ground facing the enemy or the grey zone counts: a neck needs a bank on enemy or grey ground "
         f"(not sea, lakes, own ground or home's border, nor the undisputed state border), a pocket at least "
         f"{front_m:g} m of such outline. "
-        if facing_known else "What lies beyond the ground is unknown: every edge counts as facing the enemy. "
+        if facing_known
+        else "What lies beyond the ground is unknown: every edge counts as facing the enemy. "
     )
     return (
         f"Ground analysed: {mode}. A neck is the narrowest passage (at most {max_width_m:g} m wide) whose "
@@ -150,9 +160,9 @@ def find_necks(
         nor a function.
     """
     t0 = time.perf_counter()
-    held = _polygonal(held, "held", required=True, fill_km2=min_hole_km2)
-    home = _polygonal(home, "home", required=False, repair=False)
-    contested = _polygonal(contested, "contested", required=False, fill_km2=min_hole_km2)
+    held = _checked_polygonal(held, "held", required=True, fill_km2=min_hole_km2)
+    home = _checked_polygonal(home, "home", required=False, repair=False)
+    contested = _checked_polygonal(contested, "contested", required=False, fill_km2=min_hole_km2)
     _check_params(max_width_m, alert_width_m, min_part_share, ladder_ratio, enemy)
     min_km2 = 2.0 if min_part_km2 is None else float(min_part_km2)
     mode = MODE_HELD_CONTESTED if include_contested else MODE_HELD
@@ -195,16 +205,28 @@ def find_necks(
 
     necks: list[Neck] = []
     for unit in _units(comps_m, comp_areas, proj, home_ctx, min_km2, simplify_m, max_work_vertices):
-        necks.extend(_component_necks(unit, home_ctx, min_km2, min_part_share, max_width_m, alert_width_m, min_width_m,
-                                      ladder_ratio, facing))
+        necks.extend(
+            _component_necks(
+                unit, home_ctx, min_km2, min_part_share, max_width_m, alert_width_m, min_width_m, ladder_ratio, facing
+            )
+        )
     necks, left_necks = _rank_facing(_dedupe(necks), facing)
     pockets, left_pockets = _pockets(comps_ll, comp_areas, comps_m, proj, home_ctx, facing, min_pocket_km2, home_tol_m)
     left_out = {"necks": left_necks, "pockets": left_pockets}
 
     return CorridorReport(
         mode=mode,
-        rule=_rule_text(mode, min_km2, min_part_share, max_width_m, alert_width_m, ladder_ratio, min_pocket_km2,
-                        facing is not None, 2 * home_tol_m),
+        rule=_rule_text(
+            mode,
+            min_km2,
+            min_part_share,
+            max_width_m,
+            alert_width_m,
+            ladder_ratio,
+            min_pocket_km2,
+            facing is not None,
+            2 * home_tol_m,
+        ),
         necks=necks,
         pockets=pockets,
         params=params,
@@ -235,7 +257,7 @@ def _facing_for(enemy, grey: BaseGeometry | None, home, ground, proj: LocalProje
     if callable(enemy):
         lookup = enemy
     else:
-        enemy_ll = _polygonal(enemy, "enemy", required=False, repair=False)
+        enemy_ll = _checked_polygonal(enemy, "enemy", required=False, repair=False)
         lookup = _geometry_lookup(enemy_ll, grey, home, ground)
     return _Facing(lookup, proj, home_ctx)
 
@@ -255,8 +277,16 @@ def _rank_facing(necks: list[Neck], facing: _Facing | None) -> tuple[list[Neck],
     return necks, left_out
 
 
-def _pockets(comps_ll, comp_areas, comps_m, proj: LocalProjection, home_ctx, facing: _Facing | None,
-             min_pocket_km2: float, home_tol_m: float) -> tuple[list[Pocket], int]:
+def _pockets(
+    comps_ll,
+    comp_areas,
+    comps_m,
+    proj: LocalProjection,
+    home_ctx,
+    facing: _Facing | None,
+    min_pocket_km2: float,
+    home_tol_m: float,
+) -> tuple[list[Pocket], int]:
     """Components other than the largest that do not reach home and face the enemy; and how many were left out."""
     cut_off = []
     for idx in range(1, len(comps_ll)):
@@ -271,7 +301,9 @@ def _pockets(comps_ll, comp_areas, comps_m, proj: LocalProjection, home_ctx, fac
     pockets: list[Pocket] = []
     left_out = 0
     for idx, front_km in zip(cut_off, fronts):
-        if front_km is not None and front_km * 1000 < 2 * home_tol_m:  # an island, or ground facing only sea and own ground
+        if (
+            front_km is not None and front_km * 1000 < 2 * home_tol_m
+        ):  # an island, or ground facing only sea and own ground
             left_out += 1
             continue
         g = comps_ll[idx]
@@ -293,7 +325,11 @@ def _units(comps_m, comp_areas, proj, home: _Home | None, min_km2: float, simpli
     for C, area in zip(comps_m, comp_areas):
         if C.is_empty or area < min_km2:
             continue  # too small to hold a neck
-        if home is not None and bool(shapely.dwithin(home.poly_m, C, home.tol)) and not shapely.contains_properly(home.poly_m, C):
+        if (
+            home is not None
+            and bool(shapely.dwithin(home.poly_m, C, home.tol))
+            and not shapely.contains_properly(home.poly_m, C)
+        ):
             outside = _outside_home(C, home.poly_m, home.tol / 2)
             if C.area - outside.area > 1e-3 * C.area:
                 yield _Component(C, proj, float(area), "component", float(area), False, simplify_m, max_work_vertices)
@@ -302,9 +338,20 @@ def _units(comps_m, comp_areas, proj, home: _Home | None, min_km2: float, simpli
                 if len(pieces):
                     base_km2 = area_km2(proj.to_lonlat(outside))
                     for piece in pieces:
-                        yield _Component(piece, proj, area_km2(proj.to_lonlat(piece)), "outside_home", base_km2, True, simplify_m, max_work_vertices)
+                        yield _Component(
+                            piece,
+                            proj,
+                            area_km2(proj.to_lonlat(piece)),
+                            "outside_home",
+                            base_km2,
+                            True,
+                            simplify_m,
+                            max_work_vertices,
+                        )
                 continue
-        yield _Component(C, proj, float(area), "component", float(area), home is not None, simplify_m, max_work_vertices)
+        yield _Component(
+            C, proj, float(area), "component", float(area), home is not None, simplify_m, max_work_vertices
+        )
 
 
 def _component_necks(
@@ -316,7 +363,7 @@ def _component_necks(
     alert_width_m: float,
     min_width_m: float,
     ratio: float,
-    facing: "_Facing | None" = None,
+    facing: _Facing | None = None,
 ) -> list[Neck]:
     """Search one unit with both groupings on one shared set of erosions."""
     W = comp.work
@@ -364,7 +411,7 @@ def _build_neck(
     thr_km2: float,
     alert_width_m: float,
     max_width_m: float,
-    facing: "_Facing | None" = None,
+    facing: _Facing | None = None,
 ) -> Neck | None:
     """Measure a located neck on the full geometry and apply the significance rule.
 

@@ -1,4 +1,4 @@
-"""Input checks and geometry cleaning before the erosion: polygonal ground, healed cracks, small holes filled, work-size outlines."""
+"""Input checks and geometry cleaning before the erosion: polygonal ground, cracks healed, holes filled."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from shapely.geometry.base import BaseGeometry
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-
-
-def _polygonal(geom: BaseGeometry | None, what: str, *, required: bool, repair: bool = True, fill_km2: float = 0.0) -> BaseGeometry | None:
+def _checked_polygonal(
+    geom: BaseGeometry | None, what: str, *, required: bool, repair: bool = True, fill_km2: float = 0.0
+) -> BaseGeometry | None:
     """Valid (Multi)Polygon in lon/lat, or None for an allowed empty input.
 
     Holes smaller than ``fill_km2`` are filled first (the analysis
@@ -65,7 +65,9 @@ def _fill_small_holes_ll(geom: BaseGeometry, max_km2: float) -> BaseGeometry:
     # Points of each part taken before filling: after filling, a part's own filled hole could
     # hold its point, and the part would be dropped as if it were an island.
     reps = shapely.point_on_surface(parts)
-    out, filled, owner = [], [], []
+    out: list[BaseGeometry] = []
+    filled: list[BaseGeometry] = []
+    owner: list[int] = []
     for j, (part, n) in enumerate(zip(parts, n_holes)):
         if not n:
             out.append(part)
@@ -81,14 +83,14 @@ def _fill_small_holes_ll(geom: BaseGeometry, max_km2: float) -> BaseGeometry:
             keep = rings[~small]
             part = shapely.polygons(part.exterior, holes=keep if len(keep) else None)
         out.append(part)
-    out = np.array(out, dtype=object)
+    kept = np.array(out, dtype=object)
     if filled:
         tree = shapely.STRtree(np.array(filled, dtype=object))
         part_i, hole_i = tree.query(reps, predicate="within")
         drop = np.unique(part_i[np.asarray(owner)[hole_i] != part_i])  # islands in another part's pond
         if len(drop):
-            out = np.delete(out, drop)
-    return out[0] if len(out) == 1 else shapely.multipolygons(out)
+            kept = np.delete(kept, drop)
+    return kept[0] if len(kept) == 1 else shapely.multipolygons(kept)
 
 
 def _clean(g: BaseGeometry, min_hole_m2: float, simplify_m: float, heal_m: float) -> BaseGeometry:
@@ -102,7 +104,9 @@ def _clean(g: BaseGeometry, min_hole_m2: float, simplify_m: float, heal_m: float
     """
     if g.geom_type != "Polygon" or g.is_empty:
         return Polygon()
-    holes = shapely.get_interior_ring(g, np.arange(len(g.interiors))) if len(g.interiors) else np.array([], dtype=object)
+    holes = (
+        shapely.get_interior_ring(g, np.arange(len(g.interiors))) if len(g.interiors) else np.array([], dtype=object)
+    )
     outer = shapely.polygons(g.exterior)
     if heal_m > 0:
         closed = shapely.buffer(shapely.buffer(outer, heal_m, join_style="mitre"), -heal_m, join_style="mitre")
@@ -124,7 +128,9 @@ def _clean(g: BaseGeometry, min_hole_m2: float, simplify_m: float, heal_m: float
     return g
 
 
-def _work_geometry(g: BaseGeometry, simplify_m: float, max_vertices: int, max_holes: int = 100) -> tuple[BaseGeometry, float]:
+def _work_geometry(
+    g: BaseGeometry, simplify_m: float, max_vertices: int, max_holes: int = 100
+) -> tuple[BaseGeometry, float]:
     """The geometry erosions run on, and its tolerance in metres.
 
     GEOS erosion slows down sharply with vertices and, above all, with holes
@@ -185,9 +191,19 @@ def _outside_home(C: BaseGeometry, home_m: BaseGeometry, sliver_m: float) -> Bas
     return out
 
 
-def _polygons_only(g: BaseGeometry) -> BaseGeometry:
+def _polygon_parts(g: BaseGeometry) -> np.ndarray:
+    """The Polygon parts of ``g`` that have area, as an array."""
     parts = shapely.get_parts(g)
-    parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)] if len(parts) else parts
+    return parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)] if len(parts) else parts
+
+
+def _polygons_only(g: BaseGeometry) -> BaseGeometry:
+    """The Polygon parts of ``g`` that have area, as one (Multi)Polygon.
+
+    Not :func:`frontline.borders.polygonal`: that keeps a (Multi)Polygon as it is, zero-area parts included,
+    while erosion and overlays here leave degenerate slivers that must not count as components or bridges.
+    """
+    parts = _polygon_parts(g)
     if not len(parts):
         return Polygon()
     return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)

@@ -23,8 +23,6 @@ NECK_HOME_LINK = "home_link"
 BANK_LABELS = ("enemy", "grey", "border", "own", "sea", "unknown")
 
 
-
-
 def _geojson(geom: BaseGeometry | None) -> dict | None:
     """GeoJSON dict with plain lists and floats, so ``json.dumps`` always works."""
     if geom is None or geom.is_empty:
@@ -87,7 +85,7 @@ class NeckPart:
         return self._geom_ll
 
     def to_dict(self, with_geometry: bool = False) -> dict[str, Any]:
-        d = {
+        d: dict[str, Any] = {
             "area_km2": float(self.area_km2),
             "share": float(self.share),
             "touches_home": bool(self.touches_home),

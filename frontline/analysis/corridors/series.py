@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
@@ -14,13 +15,30 @@ SERIES_MIN_GROUND_SHARE = 0.05
 
 def error_row(error: str) -> dict[str, Any]:
     """A series row for a version that could not be analysed: no neck, and ``error`` saying why."""
-    return {"rank": None, "width_m": None, "cut_off_km2": None, "cut_off_share": None, "ground_share": None,
-            "type": None, "banks": None, "location": None, "narrowest_m": None, "n_necks": 0,
-            "n_below_threshold": 0, "n_pockets": 0, "ground_km2": 0.0, "mode": None, "error": error}
+    return {
+        "rank": None,
+        "width_m": None,
+        "cut_off_km2": None,
+        "cut_off_share": None,
+        "ground_share": None,
+        "type": None,
+        "banks": None,
+        "location": None,
+        "narrowest_m": None,
+        "n_necks": 0,
+        "n_below_threshold": 0,
+        "n_pockets": 0,
+        "ground_km2": 0.0,
+        "mode": None,
+        "error": error,
+    }
 
 
-def corridor_series(maps: Iterable[tuple[Any, BaseGeometry, BaseGeometry | None, BaseGeometry | None]],
-                    min_ground_share: float = SERIES_MIN_GROUND_SHARE, **kw) -> list[dict[str, Any]]:
+def corridor_series(
+    maps: Iterable[tuple[Any, BaseGeometry, BaseGeometry | None, BaseGeometry | None]],
+    min_ground_share: float = SERIES_MIN_GROUND_SHARE,
+    **kw,
+) -> list[dict[str, Any]]:
     """The neck with the most ground at stake per map version.
 
     Parameters

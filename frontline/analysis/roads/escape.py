@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import shapely
@@ -12,6 +13,7 @@ from shapely.geometry import LineString, Point, box, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
+from frontline.borders import polygonal
 from frontline.geodesy import GEOD, LocalProjection, geodesic_lengths_m
 from frontline.model import ControlMap, iso
 from frontline.road_network import Roads
@@ -23,13 +25,12 @@ from .threat import (
     DEFAULT_SIMPLIFY_M,
     INSIDE,
     _band_colours,
-    _check_ranges,
-    _check_roads,
+    _check_inputs,
     _expanded_box,
     _map_name,
-    _polygonal,
     _sides,
     _Threat,
+    _threat_near,
     reach_window,
 )
 
@@ -151,8 +152,13 @@ class RoadsOut:
         return {
             "type": "FeatureCollection",
             "features": features,
-            "properties": {"side": self.side, "valid_time": self.valid_time, "note": self.note,
-                           "ranges_km": dict(self.ranges_km), "colours": colours},
+            "properties": {
+                "side": self.side,
+                "valid_time": self.valid_time,
+                "note": self.note,
+                "ranges_km": dict(self.ranges_km),
+                "colours": colours,
+            },
         }
 
 
@@ -162,7 +168,7 @@ def _check_polygon(g, what: str) -> BaseGeometry:
     if g.geom_type not in ("Polygon", "MultiPolygon"):
         raise ValueError(f"The {what} must be a (Multi)Polygon, got a {g.geom_type}.")
     if not g.is_valid:
-        g = _polygonal(shapely.make_valid(g))
+        g = polygonal(shapely.make_valid(g))
     return g
 
 
@@ -244,9 +250,61 @@ def last_road_out(
         Bad inputs: no roads, side missing or holding nothing, salient not held
         by the side or inside home, no road in the salient.
     """
-    _check_roads(roads)
-    ranges = _check_ranges(ranges_km)
+    ranges = _check_inputs(roads, ranges_km)
     names = [n for n, _ in ranges]
+    pen = _check_penalties(penalties, names)
+    if node not in ("vertices", "crossings"):
+        raise ValueError(f"node must be 'vertices' or 'crossings', not {node!r}.")
+    salient = _check_polygon(salient, "salient")
+    home = _check_polygon(home, "home territory")
+    _, enemy, ground = _salient_sides(roads, control_map, side, salient, home, ranges)
+
+    proj = LocalProjection.for_geometry(salient)
+    salient_m = proj.to_metric(salient)
+    idx, lines, line_road = _road_lines(roads, salient_m, proj, search_km, node)
+    shapely.prepare(salient)
+    shapely.prepare(home)
+    graph, threat = _road_graph(
+        lines,
+        line_road,
+        _Regions(salient, home),
+        proj,
+        ground,
+        enemy,
+        ranges,
+        pen=pen,
+        simplify_m=simplify_m,
+        blocked_tolerance_m=blocked_tolerance_m,
+    )
+    sources, origin_ll = _sources(origin, graph, salient_m, proj)
+    dist, pred, reached = _dijkstra(graph.n_nodes, graph.u, graph.v, graph.weight, graph.ok, sources, graph.in_home)
+    routes = _distinct_routes(graph, dist, pred, reached, roads, names, threat, max_routes, crossing_separation_km)
+    note = ""
+    if not routes:
+        note = (
+            f"No road connects the salient to home territory without running through ground held by the "
+            f"enemy (within {search_km} km); the salient is cut off on this road network."
+        )
+    stats = {
+        "nodes": int(graph.n_nodes),
+        "edges": int(len(graph.edges)),
+        "blocked": int(graph.blocked.sum()),
+        "roads": int(len(idx)),
+    }
+    return RoadsOut(
+        side=side,
+        valid_time=iso(control_map.valid_time),
+        ranges_km=dict(ranges),
+        penalties=pen,
+        origin=origin_ll,
+        routes=routes,
+        graph=stats,
+        note=note,
+    )
+
+
+def _check_penalties(penalties: Mapping[str, float] | None, names: list[str]) -> dict[str, float]:
+    """Penalty per km for contested ground and each range: the defaults, overridden by ``penalties``."""
     pen = {INSIDE: DEFAULT_PENALTIES[INSIDE], **{n: DEFAULT_PENALTIES.get(n, 1.0) for n in names}}
     for k, p in dict(penalties or {}).items():
         if k not in pen:
@@ -258,19 +316,33 @@ def last_road_out(
         if not (math.isfinite(pf) and pf >= 0):
             raise ValueError(f"Penalty {k!r} must be a number ≥ 0 (extra km of cost per km), got {p!r}.")
         pen[k] = pf
-    if node not in ("vertices", "crossings"):
-        raise ValueError(f"node must be 'vertices' or 'crossings', not {node!r}.")
-    salient = _check_polygon(salient, "salient")
-    home = _check_polygon(home, "home territory")
-    own, enemy, ground = _sides(control_map, side, reach_window(
-        shapely.total_bounds(np.array([box(*roads.bounds), salient], dtype=object)), max(ranges[-1][1] + 5.0, 0)))
+    return pen
+
+
+def _salient_sides(
+    roads: Roads,
+    control_map: ControlMap,
+    side: str,
+    salient: BaseGeometry,
+    home: BaseGeometry,
+    ranges: list[tuple[str, float]],
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
+    """(own, enemy, enemy ∪ contested) near the roads and the salient, after checking the salient is the side's."""
+    window = reach_window(
+        shapely.total_bounds(np.array([box(*roads.bounds), salient], dtype=object)), max(ranges[-1][1] + 5.0, 0)
+    )
+    own, enemy, ground = _sides(control_map, side, window)
     if not shapely.intersects(salient, own):
         raise ValueError(f"The salient does not overlap ground held by {side!r} in {_map_name(control_map)}.")
     if shapely.covers(home, salient):
         raise ValueError("The salient lies inside home territory; give the salient and home as separate areas.")
+    return own, enemy, ground
 
-    proj = LocalProjection.for_geometry(salient)
-    salient_m = proj.to_metric(salient)
+
+def _road_lines(
+    roads: Roads, salient_m: BaseGeometry, proj: LocalProjection, search_km: float, node: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(roads used, their simple lines, the road of each line) within ``search_km`` of the salient."""
     region_m = _expanded_box(salient_m.bounds, search_km * 1000.0)
     region_ll = proj.to_lonlat(shapely.segmentize(region_m, 1000.0))
     tree_ll = shapely.STRtree(roads.geometry)
@@ -288,133 +360,256 @@ def last_road_out(
         owner = np.empty(len(pieces), dtype=np.int64)
         owner[q[0]] = q[1]
         lines, line_road = pieces, line_road[owner]
+    return idx, lines, line_road
 
-    shapely.prepare(salient)
-    shapely.prepare(home)
 
-    def region_of(xy):
-        return (shapely.contains_xy(salient, xy[:, 0], xy[:, 1]).astype(np.int8)
-                + 2 * shapely.contains_xy(home, xy[:, 0], xy[:, 1]).astype(np.int8))
+@dataclass
+class _Regions:
+    """Codes points by where they lie: bit 1 in the salient, bit 2 in home (both prepared)."""
 
+    salient: BaseGeometry
+    home: BaseGeometry
+
+    def __call__(self, xy: np.ndarray) -> np.ndarray:
+        return shapely.contains_xy(self.salient, xy[:, 0], xy[:, 1]).astype(np.int8) + 2 * shapely.contains_xy(
+            self.home, xy[:, 0], xy[:, 1]
+        ).astype(np.int8)
+
+
+@dataclass
+class _RoadGraph:
+    """The road graph around a salient: edges cut at junctions, their exposure and cost, and its nodes.
+
+    Per edge: the lon/lat line, ``e_len`` (km), ``e_road`` (index into the Roads), ends ``u``/``v``,
+    ``exposed`` (km within each range), ``inside`` (km in contested ground), ``blocked`` (through
+    enemy ground), ``ok`` (usable: not blocked, no loop) and ``weight`` (the penalised cost). Per node:
+    ``node_xy`` (lon/lat), ``in_home``, ``in_salient``.
+    """
+
+    edges: np.ndarray
+    e_len: np.ndarray
+    e_road: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    exposed: np.ndarray
+    inside: np.ndarray
+    blocked: np.ndarray
+    ok: np.ndarray
+    weight: np.ndarray
+    node_xy: np.ndarray
+    in_home: np.ndarray
+    in_salient: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    def lonlat(self, n: int) -> tuple[float, float]:
+        """The lon/lat of node ``n``."""
+        return (float(self.node_xy[n, 0]), float(self.node_xy[n, 1]))
+
+
+def _road_graph(
+    lines: np.ndarray,
+    line_road: np.ndarray,
+    region_of: _Regions,
+    proj: LocalProjection,
+    ground: BaseGeometry,
+    enemy: BaseGeometry,
+    ranges: list[tuple[str, float]],
+    *,
+    pen: dict[str, float],
+    simplify_m: float,
+    blocked_tolerance_m: float,
+) -> tuple[_RoadGraph, _Threat]:
+    """The road graph cut at junctions, each edge costed by its exposure to the threat of ``ground``."""
     edges, e_line, u, v, node_xy = _junction_edges(lines, region_of=region_of)
-    e_road = line_road[e_line]
-    loop = u == v  # closed ways with no other junction: never on a shortest path
-    n_nodes = len(node_xy)
-
     edges_m = proj.to_metric(edges)
     e_len = geodesic_lengths_m(edges) / 1000.0
-    # Roads touching the search box may run far beyond it: clip around the edges themselves.
-    clip = _expanded_box(shapely.total_bounds(edges_m), ranges[-1][1] * 1000.0 + 2000.0)
-    threat = _Threat(ground, proj, ranges, clip, simplify_m)
+    threat = _threat_near(edges_m, ground, proj, ranges, simplify_m)
     tree_m = shapely.STRtree(edges_m)
     band_km, _ = threat.measure(edges, edges_m, e_len, tree=tree_m)
     exposed = _cumulative(band_km, e_len)
     inside = np.minimum(band_km[:, 0], e_len)
-
-    # Impassable: edges running through enemy-held ground (not merely contested).
-    blocked = np.zeros(len(edges), dtype=bool)
-    enemy_m = _polygonal(shapely.intersection(_polygonal(proj.to_metric(enemy)), clip)) if not enemy.is_empty else None
-    if enemy_m is not None and not enemy_m.is_empty:
-        shapely.prepare(enemy_m)
-        # Edges wholly inside: a prepared test; only those crossing the edge of
-        # enemy ground need an overlay to measure how far they run in it.
-        inside_all = tree_m.query(enemy_m, predicate="contains")
-        blocked[inside_all] = True
-        cand = np.setdiff1d(tree_m.query(enemy_m, predicate="intersects"), inside_all)
-        if len(cand):
-            in_enemy_m = shapely.length(shapely.intersection(edges_m[cand], enemy_m))
-            blocked[cand[in_enemy_m > blocked_tolerance_m]] = True
-
+    blocked = _blocked_edges(edges_m, tree_m, enemy, proj, threat.clip_m, blocked_tolerance_m)
+    names = [n for n, _ in ranges]
     weight = e_len + pen[INSIDE] * inside + exposed @ np.array([pen[n] for n in names])
-    ok = ~blocked & ~loop
+    loop = u == v  # closed ways with no other junction: never on a shortest path
     codes = region_of(node_xy)
     in_home = (codes & 2) > 0
-    in_salient = ((codes & 1) > 0) & ~in_home
-    degree = np.bincount(np.concatenate([u[ok], v[ok]]), minlength=n_nodes)
+    return _RoadGraph(
+        edges=edges,
+        e_len=e_len,
+        e_road=line_road[e_line],
+        u=u,
+        v=v,
+        exposed=exposed,
+        inside=inside,
+        blocked=blocked,
+        ok=~blocked & ~loop,
+        weight=weight,
+        node_xy=node_xy,
+        in_home=in_home,
+        in_salient=((codes & 1) > 0) & ~in_home,
+    ), threat
 
-    origin_ll: tuple[float, float] | None = None
-    node_m = shapely.get_coordinates(proj.to_metric(shapely.points(node_xy)))
-    # Snap the "centre" origin only to junctions from which home can be reached
-    # at all, so a dead-end track by the salient's centre does not hide the way
-    # out. An explicit origin point is honoured even when it is cut off.
-    can_leave = _reachable(n_nodes, u, v, ok, np.flatnonzero(in_home))
-    if isinstance(origin, str):
-        cand_nodes = np.flatnonzero(in_salient & (degree > 0))
-        if len(cand_nodes) == 0:
-            raise ValueError("No usable road junction lies inside the salient; is the road file for this area?")
-        if origin == "centre" and can_leave[cand_nodes].any():
-            cand_nodes = cand_nodes[can_leave[cand_nodes]]
-        if origin == "any":
-            sources = cand_nodes
-        elif origin == "centre":
-            biggest = max(shapely.get_parts(salient_m), key=lambda p: p.area)
-            tol = max(50.0, math.sqrt(biggest.area) / 200.0)
-            pole = polylabel(biggest, tolerance=tol)
-            d2 = ((node_m[cand_nodes] - np.array([pole.x, pole.y])) ** 2).sum(axis=1)
-            sources = cand_nodes[[int(np.argmin(d2))]]
-            origin_ll = (float(node_xy[sources[0], 0]), float(node_xy[sources[0], 1]))
-        else:
-            raise ValueError(f"origin must be 'centre', 'any' or a lon/lat point, not {origin!r}.")
-    else:
+
+def _blocked_edges(
+    edges_m: np.ndarray,
+    tree_m: shapely.STRtree,
+    enemy: BaseGeometry,
+    proj: LocalProjection,
+    clip_m: BaseGeometry,
+    tolerance_m: float,
+) -> np.ndarray:
+    """Impassable edges: those running more than ``tolerance_m`` through enemy-held ground (not merely contested)."""
+    blocked = np.zeros(len(edges_m), dtype=bool)
+    if enemy.is_empty:
+        return blocked
+    enemy_m = polygonal(shapely.intersection(polygonal(proj.to_metric(enemy)), clip_m))
+    if enemy_m.is_empty:
+        return blocked
+    shapely.prepare(enemy_m)
+    # Edges wholly inside: a prepared test; only those crossing the edge of
+    # enemy ground need an overlay to measure how far they run in it.
+    inside_all = tree_m.query(enemy_m, predicate="contains")
+    blocked[inside_all] = True
+    cand = np.setdiff1d(tree_m.query(enemy_m, predicate="intersects"), inside_all)
+    if len(cand):
+        in_enemy_m = shapely.length(shapely.intersection(edges_m[cand], enemy_m))
+        blocked[cand[in_enemy_m > tolerance_m]] = True
+    return blocked
+
+
+def _sources(
+    origin: str | Point | tuple[float, float], g: _RoadGraph, salient_m: BaseGeometry, proj: LocalProjection
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """(the nodes routes start from, the lon/lat origin or None for ``"any"``)."""
+    degree = np.bincount(np.concatenate([g.u[g.ok], g.v[g.ok]]), minlength=g.n_nodes)
+    node_m = shapely.get_coordinates(proj.to_metric(shapely.points(g.node_xy)))
+    if not isinstance(origin, str):
         pt = origin if isinstance(origin, Point) else Point(*origin)
-        cand_nodes = np.flatnonzero((degree > 0) & ~in_home)
+        cand_nodes = np.flatnonzero((degree > 0) & ~g.in_home)
         if len(cand_nodes) == 0:
             raise ValueError("No usable road junction outside home territory near the origin.")
         pm = proj.to_metric(pt)
-        d2 = ((node_m[cand_nodes] - np.array([pm.x, pm.y])) ** 2).sum(axis=1)
-        sources = cand_nodes[[int(np.argmin(d2))]]
-        origin_ll = (float(node_xy[sources[0], 0]), float(node_xy[sources[0], 1]))
+        nearest = _nearest(node_m, cand_nodes, pm.x, pm.y)
+        return np.array([nearest]), g.lonlat(nearest)
+    cand_nodes = np.flatnonzero(g.in_salient & (degree > 0))
+    if len(cand_nodes) == 0:
+        raise ValueError("No usable road junction lies inside the salient; is the road file for this area?")
+    # Snap the "centre" origin only to junctions from which home can be reached
+    # at all, so a dead-end track by the salient's centre does not hide the way
+    # out. An explicit origin point is honoured even when it is cut off.
+    can_leave = _reachable(g.n_nodes, g.u, g.v, g.ok, np.flatnonzero(g.in_home))
+    if origin == "centre" and can_leave[cand_nodes].any():
+        cand_nodes = cand_nodes[can_leave[cand_nodes]]
+    if origin == "any":
+        return cand_nodes, None
+    if origin != "centre":
+        raise ValueError(f"origin must be 'centre', 'any' or a lon/lat point, not {origin!r}.")
+    biggest = max(shapely.get_parts(salient_m), key=lambda p: p.area)
+    tol = max(50.0, math.sqrt(biggest.area) / 200.0)
+    pole = polylabel(biggest, tolerance=tol)
+    nearest = _nearest(node_m, cand_nodes, pole.x, pole.y)
+    return np.array([nearest]), g.lonlat(nearest)
 
-    dist, pred, reached = _dijkstra(n_nodes, u, v, weight, ok, sources, in_home)
-    graph = {"nodes": int(n_nodes), "edges": int(len(edges)), "blocked": int(blocked.sum()),
-             "roads": int(len(idx))}
+
+def _nearest(node_m: np.ndarray, cand_nodes: np.ndarray, x: float, y: float) -> int:
+    """The candidate node nearest to the metric point (x, y)."""
+    d2 = ((node_m[cand_nodes] - np.array([x, y])) ** 2).sum(axis=1)
+    return int(cand_nodes[int(np.argmin(d2))])
+
+
+def _distinct_routes(
+    g: _RoadGraph,
+    dist: Sequence[float],
+    pred: Sequence[int],
+    reached: Sequence[int],
+    roads: Roads,
+    names: list[str],
+    threat: _Threat,
+    max_routes: int,
+    separation_km: float,
+) -> list[Route]:
+    """The best route through each crossing into home, cheapest first, crossings at least ``separation_km`` apart."""
     labels = roads.labels()
-
     routes: list[Route] = []
     crossings: list[tuple[float, float]] = []
     for h in reached:
         if len(routes) >= max_routes:
             break
-        cx, cy = float(node_xy[h, 0]), float(node_xy[h, 1])
+        cx, cy = g.lonlat(h)
         if crossings:
-            _, _, dd = GEOD.inv(np.full(len(crossings), cx), np.full(len(crossings), cy),
-                                [c[0] for c in crossings], [c[1] for c in crossings])
-            if np.min(dd) < crossing_separation_km * 1000.0:
+            _, _, dd = GEOD.inv(
+                np.full(len(crossings), cx),
+                np.full(len(crossings), cy),
+                [c[0] for c in crossings],
+                [c[1] for c in crossings],
+            )
+            if np.min(dd) < separation_km * 1000.0:
                 continue
         crossings.append((cx, cy))
-        routes.append(_build_route(len(routes), h, dist, pred, u, v, edges, e_len, exposed, inside,
-                                   e_road, roads, labels, node_xy, names, threat))
-
-    note = ""
-    if not routes:
-        note = (f"No road connects the salient to home territory without running through ground held by the "
-                f"enemy (within {search_km} km); the salient is cut off on this road network.")
-    return RoadsOut(
-        side=side, valid_time=iso(control_map.valid_time), ranges_km=dict(ranges), penalties=pen,
-        origin=origin_ll, routes=routes, graph=graph, note=note,
-    )
+        routes.append(_build_route(len(routes), h, dist, pred, g, roads, labels, names, threat))
+    return routes
 
 
-def _build_route(rank, h, dist, pred, u, v, edges, e_len, exposed, inside, e_road, roads, labels,
-                 node_xy, names, threat: _Threat) -> Route:
-    path = []  # (edge, forward?)
-    x = h
-    while pred[x] != -1:
-        e = pred[x]
-        fwd = v[e] == x
-        path.append((e, fwd))
-        x = u[e] if fwd else v[e]
-    path.reverse()
-    start = (float(node_xy[x, 0]), float(node_xy[x, 1]))
-    coords = [node_xy[x]]
+def _build_route(
+    rank: int,
+    h: int,
+    dist: Sequence[float],
+    pred: Sequence[int],
+    g: _RoadGraph,
+    roads: Roads,
+    labels: np.ndarray,
+    names: list[str],
+    threat: _Threat,
+) -> Route:
+    """The route ending at home node ``h``, measured along its edges."""
+    start, path = _path_to(h, pred, g)
+    coords = [g.node_xy[start]]
     for e, fwd in path:
-        c = shapely.get_coordinates(edges[e])
+        c = shapely.get_coordinates(g.edges[e])
         coords.append(c[1:] if fwd else c[::-1][1:])
     xy = np.vstack(coords)
     geom = LineString(xy) if len(xy) >= 2 else LineString([xy[0], xy[0]])
     eids = np.array([e for e, _ in path], dtype=np.int64)
-    L = float(e_len[eids].sum()) if len(eids) else 0.0
-    ex = exposed[eids].sum(axis=0) if len(eids) else np.zeros(len(names))
+    L = float(g.e_len[eids].sum()) if len(eids) else 0.0
+    ex = g.exposed[eids].sum(axis=0) if len(eids) else np.zeros(len(names))
+    seq_names, seq_ids = _road_sequence(eids, g.e_road, roads, labels)
+    return Route(
+        rank=rank,
+        geometry=geom,
+        length_km=L,
+        cost=float(dist[h]),
+        exposed_km={n: float(ex[k]) for k, n in enumerate(names)},
+        exposed_share={n: (float(ex[k]) / L if L > 0 else 0.0) for k, n in enumerate(names)},
+        inside_km=float(g.inside[eids].sum()) if len(eids) else 0.0,
+        roads=seq_names,
+        road_ids=seq_ids,
+        start=g.lonlat(start),
+        crossing=g.lonlat(h),
+        pieces=_band_pieces(geom, threat),
+    )
+
+
+def _path_to(h: int, pred: Sequence[int], g: _RoadGraph) -> tuple[int, list[tuple[int, bool]]]:
+    """(the start node, the path's edges in order, each with whether it is run forward) back from node ``h``."""
+    path = []
+    x = h
+    while pred[x] != -1:
+        e = pred[x]
+        fwd = g.v[e] == x
+        path.append((e, fwd))
+        x = g.u[e] if fwd else g.v[e]
+    path.reverse()
+    return x, path
+
+
+def _road_sequence(
+    eids: np.ndarray, e_road: np.ndarray, roads: Roads, labels: np.ndarray
+) -> tuple[list[str], list[str]]:
+    """(road names, road ids) along the edges, each run of the same road once."""
     seq_names: list[str] = []
     seq_ids: list[str] = []
     for e in eids:
@@ -424,7 +619,11 @@ def _build_route(rank, h, dist, pred, u, v, edges, e_len, exposed, inside, e_roa
             seq_names.append(nm)
         if not seq_ids or seq_ids[-1] != roads.ids[r]:
             seq_ids.append(roads.ids[r])
-    # Band pieces of the route itself, for the map.
+    return seq_names, seq_ids
+
+
+def _band_pieces(geom: LineString, threat: _Threat) -> dict[str, BaseGeometry]:
+    """The route's pieces in each band (lon/lat), for the map."""
     gm = threat.proj.to_metric(geom)
     pieces: dict[str, BaseGeometry] = {}
     for band_name, band in zip(threat.names, threat.bands):
@@ -433,17 +632,4 @@ def _build_route(rank, h, dist, pred, u, v, edges, e_len, exposed, inside, e_roa
     rest = shapely.difference(gm, threat.outer) if not threat.outer.is_empty else gm
     if not rest.is_empty:
         pieces[BEYOND] = threat.proj.to_lonlat(rest)
-    return Route(
-        rank=rank,
-        geometry=geom,
-        length_km=L,
-        cost=float(dist[h]),
-        exposed_km={n: float(ex[k]) for k, n in enumerate(names)},
-        exposed_share={n: (float(ex[k]) / L if L > 0 else 0.0) for k, n in enumerate(names)},
-        inside_km=float(inside[eids].sum()) if len(eids) else 0.0,
-        roads=seq_names,
-        road_ids=seq_ids,
-        start=start,
-        crossing=(float(node_xy[h, 0]), float(node_xy[h, 1])),
-        pieces=pieces,
-    )
+    return pieces

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import shapely
@@ -19,12 +20,10 @@ from .threat import (
     DEFAULT_SIMPLIFY_M,
     INSIDE,
     _band_colours,
-    _check_ranges,
-    _check_roads,
-    _expanded_box,
+    _check_inputs,
     _map_name,
     _sides,
-    _Threat,
+    _threat_near,
     reach_window,
 )
 
@@ -71,8 +70,17 @@ class ExposureTable(list):
     enters: ``"inside"``, a range name, or ``"beyond"``).
     """
 
-    def __init__(self, rows, *, side: str, ranges_km: dict[str, float], control_map: ControlMap,
-                 geometry: np.ndarray, pieces: list[np.ndarray], band_names: list[str]):
+    def __init__(
+        self,
+        rows,
+        *,
+        side: str,
+        ranges_km: dict[str, float],
+        control_map: ControlMap,
+        geometry: np.ndarray,
+        pieces: list[np.ndarray],
+        band_names: list[str],
+    ):
         super().__init__(rows)
         self.side = side
         self.ranges_km = ranges_km
@@ -187,8 +195,7 @@ def road_exposure(
         No roads, ``side`` missing from the map or holding nothing, bad
         ranges, or no road touching ``side``'s ground.
     """
-    _check_roads(roads)
-    ranges = _check_ranges(ranges_km)
+    ranges = _check_inputs(roads, ranges_km)
     own, _, ground = _sides(control_map, side, reach_window(roads.bounds, ranges[-1][1] + 5.0))
     tree_ll = shapely.STRtree(roads.geometry)
     idx = _interest(roads, tree_ll, own, roads_of_interest)
@@ -199,13 +206,17 @@ def road_exposure(
         )
     lines_ll = roads.geometry[idx]
     proj, lines_m, total = _project_lines(lines_ll)
-    clip = _expanded_box(shapely.total_bounds(lines_m), ranges[-1][1] * 1000.0 + 2000.0)
-    threat = _Threat(ground, proj, ranges, clip, simplify_m)
+    threat = _threat_near(lines_m, ground, proj, ranges, simplify_m)
     band_km, pieces = threat.measure(lines_ll, lines_m, total, pieces=True)
     rows = _exposure_rows(roads, idx, total, band_km, ranges)
     return ExposureTable(
-        rows, side=side, ranges_km=dict(ranges), control_map=control_map,
-        geometry=lines_ll, pieces=pieces, band_names=threat.names,
+        rows,
+        side=side,
+        ranges_km=dict(ranges),
+        control_map=control_map,
+        geometry=lines_ll,
+        pieces=pieces or [],
+        band_names=threat.names,
     )
 
 
@@ -219,8 +230,9 @@ def _worst(band_km_row: np.ndarray, names: list[str]) -> str:
     return names[hit[0]] if len(hit) else BEYOND
 
 
-def _exposure_rows(roads: Roads, idx: np.ndarray, total: np.ndarray, band_km: np.ndarray,
-                   ranges: list[tuple[str, float]]) -> list[dict[str, Any]]:
+def _exposure_rows(
+    roads: Roads, idx: np.ndarray, total: np.ndarray, band_km: np.ndarray, ranges: list[tuple[str, float]]
+) -> list[dict[str, Any]]:
     names = [n for n, _ in ranges]
     exposed = _cumulative(band_km, total)
     share = _share(exposed, total)
@@ -267,8 +279,7 @@ def exposure_series(
         ``{range: [value per time]}``. Every road is measured on every date, so
         a road overrun by the enemy shows as fully inside/exposed.
     """
-    _check_roads(roads)
-    ranges = _check_ranges(ranges_km)
+    ranges = _check_inputs(roads, ranges_km)
     maps = sorted(maps, key=lambda m: m.valid_time)
     if not maps:
         raise ValueError("exposure_series needs at least one control map.")
@@ -291,19 +302,19 @@ def exposure_series(
     lines_ll = roads.geometry[idx]
     proj, lines_m, total = _project_lines(lines_ll)
     tree_m = shapely.STRtree(lines_m)
-    clip = _expanded_box(shapely.total_bounds(lines_m), ranges[-1][1] * 1000.0 + 2000.0)
     names = [n for n, _ in ranges]
     inside = np.zeros((len(idx), len(maps)))
     exposed = np.zeros((len(idx), len(maps), len(names)))
-    for t, (cm, ground, _) in enumerate(per_map):
-        band_km, _ = _Threat(ground, proj, ranges, clip, simplify_m).measure(lines_ll, lines_m, total, tree=tree_m)
+    for t, (_, ground, _) in enumerate(per_map):
+        threat = _threat_near(lines_m, ground, proj, ranges, simplify_m)
+        band_km, _ = threat.measure(lines_ll, lines_m, total, tree=tree_m)
         inside[:, t] = np.minimum(band_km[:, 0], total)
         exposed[:, t, :] = _cumulative(band_km, total)
     times = [iso(cm.valid_time) for cm, _, _ in per_map]
     labels = roads.labels()
     out = []
     for j, i in enumerate(idx):
-        row = _road_props(roads, i, labels)
+        row = _road_props(roads, int(i), labels)
         L = float(total[j])
         row.update(
             length_km=L,

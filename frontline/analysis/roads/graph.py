@@ -52,7 +52,7 @@ def _junction_edges(lines: np.ndarray, region_of=None):
     u_raw, v_raw = vid[a], vid[b]
     # Renumber the nodes that are used by edges as 0..N-1.
     used, inv = np.unique(np.concatenate([u_raw, v_raw]), return_inverse=True)
-    u, v = inv[: len(a)], inv[len(a):]
+    u, v = inv[: len(a)], inv[len(a) :]
     node_xy = np.zeros((len(used), 2))
     node_xy[u] = xy[a]
     node_xy[v] = xy[b]
@@ -83,8 +83,9 @@ def _reachable(n_nodes: int, u: np.ndarray, v: np.ndarray, ok: np.ndarray, seeds
     return np.frombuffer(bytes(seen), dtype=np.uint8).astype(bool)
 
 
-def _dijkstra(n_nodes: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, ok: np.ndarray,
-              sources: np.ndarray, sink: np.ndarray) -> tuple[list[float], list[int], list[int]]:
+def _dijkstra(
+    n_nodes: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, ok: np.ndarray, sources: np.ndarray, sink: np.ndarray
+) -> tuple[list[float], list[int], list[int]]:
     """Multi-source Dijkstra on the undirected graph; sinks are reached but not passed through.
 
     Returns distances, the edge each node was reached by (-1 for sources and

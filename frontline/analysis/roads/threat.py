@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from frontline.borders import polygonal
 from frontline.geodesy import LocalProjection, geodesic_lengths_m
 from frontline.model import ControlMap, iso
 from frontline.road_network import Roads
@@ -66,6 +67,12 @@ def _check_roads(roads: Roads) -> None:
         raise ValueError(f"The road network{' from ' + roads.source if roads.source else ''} has no lines.")
 
 
+def _check_inputs(roads: Roads, ranges_km: Mapping[str, float] | None) -> list[tuple[str, float]]:
+    """The checked ranges, nearest first, after checking the road network is one with lines."""
+    _check_roads(roads)
+    return _check_ranges(ranges_km)
+
+
 def _map_name(cm: ControlMap) -> str:
     return f"{cm.source} {cm.version_id} ({iso(cm.valid_time)})"
 
@@ -86,8 +93,9 @@ def reach_window(bounds: Sequence, km: float) -> BaseGeometry:
     return box(minx - dlon, max(miny - dlat, -90.0), maxx + dlon, min(maxy + dlat, 90.0))
 
 
-def _sides(cm: ControlMap, side: str, window: BaseGeometry | None = None
-           ) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
+def _sides(
+    cm: ControlMap, side: str, window: BaseGeometry | None = None
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
     """(held by side, held by the enemy, enemy ∪ contested), lon/lat, within ``window`` when given.
 
     Only ground within the longest range of the roads can reach them: the map
@@ -112,19 +120,22 @@ def _sides(cm: ControlMap, side: str, window: BaseGeometry | None = None
     return own, enemy, ground
 
 
-def _polygonal(g: BaseGeometry) -> BaseGeometry:
-    """Only the polygon parts (clipping can leave stray lines that would buffer into ghosts)."""
-    if g is None or g.is_empty:
-        return shapely.Polygon()
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
-
-
 def _expanded_box(bounds, metres: float) -> BaseGeometry:
     minx, miny, maxx, maxy = bounds
     return box(minx - metres, miny - metres, maxx + metres, maxy + metres)
+
+
+def _threat_near(
+    lines_m: np.ndarray,
+    ground_ll: BaseGeometry,
+    proj: LocalProjection,
+    ranges: list[tuple[str, float]],
+    simplify_m: float,
+) -> _Threat:
+    """The threat of ``ground_ll`` clipped to what the longest range can reach from the metric lines."""
+    # Roads touching a search box may run far beyond it: clip around the lines themselves.
+    clip = _expanded_box(shapely.total_bounds(lines_m), ranges[-1][1] * 1000.0 + 2000.0)
+    return _Threat(ground_ll, proj, ranges, clip, simplify_m)
 
 
 class _Threat:
@@ -143,16 +154,17 @@ class _Threat:
         simplify_m: float,
     ):
         # Valid in lon/lat is not always valid once projected (nearly touching rings can cross): repair.
-        g = _polygonal(shapely.make_valid(proj.to_metric(ground_ll))) if not ground_ll.is_empty else shapely.Polygon()
+        g = polygonal(shapely.make_valid(proj.to_metric(ground_ll))) if not ground_ll.is_empty else shapely.Polygon()
         if clip_m is not None and not g.is_empty:
             # Ground further than the longest range from every road cannot reach
             # any of them: clip before buffering to keep the theatre-wide
             # polygon from being buffered for a local question.
-            g = _polygonal(shapely.intersection(g, clip_m))
+            g = polygonal(shapely.intersection(g, clip_m))
         if simplify_m > 0 and not g.is_empty:
             g = shapely.make_valid(shapely.simplify(g, simplify_m, preserve_topology=True))
-            g = _polygonal(g)
+            g = polygonal(g)
         self.proj = proj
+        self.clip_m = clip_m
         self.names = [INSIDE] + [n for n, _ in ranges]
         self.ground = g
         prev = g
@@ -160,7 +172,7 @@ class _Threat:
         self.bands: list[BaseGeometry] = [g]
         for _, km in ranges:
             buf = _grow(prev, prev_km * 1000.0, km * 1000.0)
-            self.bands.append(_polygonal(shapely.difference(buf, prev)) if not prev.is_empty else buf)
+            self.bands.append(polygonal(shapely.difference(buf, prev)) if not prev.is_empty else buf)
             prev, prev_km = buf, km
         self.outer = prev
         shapely.prepare(self.outer)
@@ -291,7 +303,7 @@ def _tiles(poly: BaseGeometry, cell: float) -> np.ndarray:
         tiles[~full] = shapely.intersection(boxes[~full], poly)
     keep = full.copy()
     for i in np.flatnonzero(~full):
-        t = _polygonal(tiles[i])
+        t = polygonal(tiles[i])
         if not t.is_empty:
             tiles[i] = t
             keep[i] = True
