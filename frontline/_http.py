@@ -19,14 +19,13 @@ import email.utils
 import http.client
 import logging
 import random
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from . import __version__
@@ -108,8 +107,8 @@ def retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _wait(seconds: float, stop_event: threading.Event | None, sleep: Callable[[float], None]) -> None:
@@ -164,7 +163,7 @@ def with_retries(
     for n in range(opts.retries + 1):
         if stop_event is not None and stop_event.is_set():
             raise Stopped()
-        wait = min(opts.max_backoff, opts.backoff * (2 ** n)) * (0.5 + 0.5 * rng.random())
+        wait = min(opts.max_backoff, opts.backoff * (2**n)) * (0.5 + 0.5 * rng.random())
         try:
             return attempt(n)
         except urllib.error.HTTPError as exc:
@@ -179,12 +178,19 @@ def with_retries(
             last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
         except FetchError as exc:
             last = str(exc)
-        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
         if n < opts.retries:
-            log.info("%s %s failed (%s); retrying in %.1f s (attempt %d of %d)", verb, url, last, wait,
-                     n + 2, opts.retries + 1)
+            log.info(
+                "%s %s failed (%s); retrying in %.1f s (attempt %d of %d)",
+                verb,
+                url,
+                last,
+                wait,
+                n + 2,
+                opts.retries + 1,
+            )
             _wait(wait, stop_event, sleep)
     raise FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
 

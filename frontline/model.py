@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -43,8 +43,8 @@ POINT_KINDS = ("direction", "unit", "hq", "marker")
 def utc(ts: float | int | datetime) -> datetime:
     """A timezone-aware UTC datetime from epoch seconds or a datetime."""
     if isinstance(ts, datetime):
-        return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(ts), tz=UTC)
 
 
 def iso(ts: float | int | datetime | None) -> str | None:
@@ -115,19 +115,25 @@ class ControlMap:
     built from, when it came from a store.
     """
 
-    def __init__(self, source: str, version_id: str, valid_time: datetime, held: Mapping[str, BaseGeometry],
-                 contested: BaseGeometry | Callable[[], BaseGeometry], theatre: BaseGeometry | Callable[[], BaseGeometry] | None = None,
-                 points: list | None = None, published_at: datetime | None = None,
-                 revised_at: datetime | None = None, control: Any = None):
-        self.source = source
-        self.version_id = version_id
-        self.valid_time = valid_time
+    def __init__(
+        self,
+        source: str,
+        version_id: str,
+        valid_time: datetime,
+        held: Mapping[str, BaseGeometry],
+        contested: BaseGeometry | Callable[[], BaseGeometry],
+        theatre: BaseGeometry | Callable[[], BaseGeometry] | None = None,
+        points: list | None = None,
+        published_at: datetime | None = None,
+        revised_at: datetime | None = None,
+        control: Any = None,
+    ):
+        self.source, self.version_id, self.valid_time = source, version_id, valid_time
         self.held = held
-        self._contested = contested
-        self._theatre = theatre
+        # contested and theatre may be given as functions: computed on first use (see the properties)
+        self._contested, self._theatre = contested, theatre
         self.points = points or []
-        self.published_at = published_at
-        self.revised_at = revised_at
+        self.published_at, self.revised_at = published_at, revised_at
         self.control = control
 
     @property
@@ -142,7 +148,7 @@ class ControlMap:
             self._contested = self._contested()
         return self._contested
 
-    def clipped(self, window: BaseGeometry, snap: bool = True) -> "ControlMap":
+    def clipped(self, window: BaseGeometry, snap: bool = True) -> ControlMap:
         """This map cut to ``window`` (lon/lat polygon), snapped to a 1e-7° (1 cm) grid unless ``snap`` is False.
 
         Local questions (roads, settlements near a place, a salient) need the
@@ -162,9 +168,17 @@ class ControlMap:
             held = {s: shapely.intersection(g, window) for s, g in self.held.items()}
             contested = shapely.intersection(self.contested, window) if self.contested is not None else None
             theatre = shapely.intersection(self.theatre, window) if self.theatre is not None else None
-        return ControlMap(self.source, self.version_id, self.valid_time, held={s: fix(g) for s, g in held.items()},
-                          contested=fix(contested), theatre=fix(theatre), points=self.points,
-                          published_at=self.published_at, revised_at=self.revised_at)
+        return ControlMap(
+            self.source,
+            self.version_id,
+            self.valid_time,
+            held={s: fix(g) for s, g in held.items()},
+            contested=fix(contested),
+            theatre=fix(theatre),
+            points=self.points,
+            published_at=self.published_at,
+            revised_at=self.revised_at,
+        )
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -199,8 +213,19 @@ class Event:
 
     def uid(self) -> str:
         """Content hash: the same event imported twice is stored once."""
-        key = json.dumps([self.source_id or None, self.time, round(self.lon, 6), round(self.lat, 6), self.type,
-                          self.side, self.source_url, self.title], ensure_ascii=False)
+        key = json.dumps(
+            [
+                self.source_id or None,
+                self.time,
+                round(self.lon, 6),
+                round(self.lat, 6),
+                self.type,
+                self.side,
+                self.source_url,
+                self.title,
+            ],
+            ensure_ascii=False,
+        )
         return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,8 +39,10 @@ CONVENTION_CLIPPED = "clipped"
 CONVENTION_AS_DRAWN = "as_drawn"
 CONVENTIONS = {
     CONVENTION_CLIPPED: "clipped to region: the partition of the theatre, cut to the region's border",
-    CONVENTION_AS_DRAWN: "as drawn by the source: the source's own polygons, unclipped (sea and "
-                         "border overshoot included), each counted in the home holding most of it",
+    CONVENTION_AS_DRAWN: (
+        "as drawn by the source: the source's own polygons, unclipped (sea and "
+        "border overshoot included), each counted in the home holding most of it"
+    ),
 }
 THEATRE = "theatre"
 DRAWN_CELL = 0.5  # degrees: grid for the as-drawn convention's cached unions
@@ -96,8 +98,11 @@ def _grid_cells(geom: BaseGeometry) -> list[tuple[tuple[int, int], BaseGeometry,
     cells, parts = [], []
     for ix in range(int(np.floor(minx / DRAWN_CELL)), int(np.floor(maxx / DRAWN_CELL)) + 1):
         for iy in range(int(np.floor(miny / DRAWN_CELL)), int(np.floor(maxy / DRAWN_CELL)) + 1):
-            part = polygonal(shapely.clip_by_rect(
-                geom, ix * DRAWN_CELL, iy * DRAWN_CELL, (ix + 1) * DRAWN_CELL, (iy + 1) * DRAWN_CELL))
+            part = polygonal(
+                shapely.clip_by_rect(
+                    geom, ix * DRAWN_CELL, iy * DRAWN_CELL, (ix + 1) * DRAWN_CELL, (iy + 1) * DRAWN_CELL
+                )
+            )
             if not part.is_empty:
                 cells.append((ix, iy))
                 parts.append(part)
@@ -129,27 +134,33 @@ def feature_pieces(rf: RawFeature, theatre: Theatre) -> FeaturePieces:
     if rf.role == ROLE_HELD and what in theatre.homes and shapely.contains_properly(theatre.homes[what], rf.geometry):
         # Wholly inside its own side's home (most "liberated" labels): adds nothing.
         return FeaturePieces(home_of=what)
+    # A held feature without a side never reaches the partition (it has no home: see the note below),
+    # so its pieces, only measured, need no side of their own.
+    tag = what or ""
     by_home: dict[str, list[Piece]] = {}
     for home, tiling in theatre.tiled.items():
-        by_home[home] = [Piece(k, home, i, what, g, a) for i, g, k, a in tiling.split_measured(rf.geometry)]
+        by_home[home] = [Piece(k, home, i, tag, g, a) for i, g, k, a in tiling.split_measured(rf.geometry)]
     areas = {h: sum(p.area_km2 for p in ps) for h, ps in by_home.items()}
     grid = _grid_cells(rf.geometry)
     drawn_km2 = sum(a for *_, a in grid)
     if sum(areas.values()) <= 0:
         return FeaturePieces(drawn_km2=drawn_km2, note="drawn outside the theatre; not counted")
-    home_of = max(areas, key=areas.get)
+    home_of = max(areas, key=lambda h: areas[h])
     out = FeaturePieces(counted=True, home_of=home_of, drawn_km2=drawn_km2)
     if rf.role == ROLE_HELD:
         if what not in theatre.homes:
-            return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of,
-                                 note=f"held by side {what!r}, which has no home in this theatre; not counted")
+            return FeaturePieces(
+                drawn_km2=drawn_km2,
+                home_of=home_of,
+                note=f"held by side {what!r}, which has no home in this theatre; not counted",
+            )
         abroad = sum(a for h, a in areas.items() if h != what)
         if abroad <= 0 or (rf.abroad_rule == "majority" and abroad <= areas.get(what, 0.0)):
             # Inside (mostly inside) its own side's home: a label, not ground held abroad.
             return FeaturePieces(drawn_km2=drawn_km2, home_of=home_of)
         by_home.pop(what, None)
     out.pieces = [p for ps in by_home.values() for p in ps]
-    out.drawn = [Piece(k, home_of, c, what, g, a) for c, g, k, a in grid]
+    out.drawn = [Piece(k, home_of, c, tag, g, a) for c, g, k, a in grid]
     return out
 
 
@@ -205,10 +216,10 @@ class PartitionBuilder:
         # which cost as much as the unions themselves.
         return lambda: self._cached(("area", key), lambda: geodesy.area_km2(geom_fn()))
 
-    def build(self, features: Iterable[FeaturePieces]) -> "VersionControl":
+    def build(self, features: Iterable[FeaturePieces]) -> VersionControl:
         """The partition made by a version's counted features."""
-        tiles: dict[tuple[str, int], dict[str, list[Piece]]] = {}
-        drawn: dict[tuple[str, tuple], dict[str, list[Piece]]] = {}
+        tiles: dict[tuple[str, int | tuple[int, int]], dict[str, list[Piece]]] = {}
+        drawn: dict[tuple[str, int | tuple[int, int]], dict[str, list[Piece]]] = {}
         for fp in features:
             if not fp.counted:
                 continue
@@ -296,7 +307,8 @@ class VersionControl:
         for what in whats:
             out[(THEATRE, what, CONVENTION_CLIPPED)] = sum(out[(h, what, CONVENTION_CLIPPED)] for h in self.sides)
             out[(THEATRE, what, CONVENTION_AS_DRAWN)] = sum(
-                out.get((h, what, CONVENTION_AS_DRAWN), 0.0) for h in self.sides if h != what)
+                out.get((h, what, CONVENTION_AS_DRAWN), 0.0) for h in self.sides if h != what
+            )
         return out
 
     # -- geometry -----------------------------------------------------------
@@ -331,6 +343,7 @@ class VersionControl:
         polygon with the full state border, costly to build. Questions about a
         place (a road, a settlement, a salient) only need it near that place.
         """
+
         def near(gs):
             gs = [g for g in gs if shapely.intersects(g, window)]
             return polygonal(shapely.intersection(_union(gs), window)) if gs else EMPTY

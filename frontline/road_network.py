@@ -58,17 +58,23 @@ class Roads:
     def __len__(self) -> int:
         return len(self.geometry)
 
-    def __getitem__(self, idx) -> "Roads":
+    def __getitem__(self, idx) -> Roads:
         """A subset (boolean mask, index array or slice) with the same ``source`` and ``problems``."""
         return Roads(
-            self.geometry[idx], self.ids[idx], self.names[idx], self.names_en[idx],
-            self.refs[idx], self.classes[idx], source=self.source, problems=list(self.problems),
+            self.geometry[idx],
+            self.ids[idx],
+            self.names[idx],
+            self.names_en[idx],
+            self.refs[idx],
+            self.classes[idx],
+            source=self.source,
+            problems=list(self.problems),
         )
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(min lon, min lat, max lon, max lat) of all roads."""
-        return tuple(shapely.total_bounds(self.geometry))  # type: ignore[return-value]
+        return tuple(shapely.total_bounds(self.geometry))
 
     def labels(self) -> np.ndarray:
         """Human labels: ``"M03 Kyiv–Kharkiv"``, the name, the ref, or ``highway`` class + id."""

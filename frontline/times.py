@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Literal, Union
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
 
 from .errors import InputError
 
-TimeLike = Union[str, int, float, datetime, date, None]
+TimeLike = str | int | float | datetime | date | None
 """What :func:`parse_time` accepts: ISO text, epoch seconds (number or digits), ``datetime``, ``date`` or None."""
 
 Role = Literal["at", "start", "end"]
@@ -49,7 +49,7 @@ def _label(name: str | None, value) -> str:
 
 
 def _day(d: date, role: str) -> int:
-    start = int(datetime.combine(d, time(0), tzinfo=timezone.utc).timestamp())
+    start = int(datetime.combine(d, time(0), tzinfo=UTC).timestamp())
     return start if role == "start" else start + DAY - 1
 
 
@@ -61,7 +61,7 @@ def _checked(t: int, value, name: str | None) -> int:
 
 def _from_datetime(dt: datetime, value, name: str | None) -> int:
     try:
-        t = int((dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp())
+        t = int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
     except (OverflowError, ValueError, OSError):
         raise ValueError(f"{_label(name, value)} is out of range (years 1 to 9999).") from None
     return _checked(t, value, name)
@@ -207,7 +207,7 @@ def last_per_period(items, every: str, time_of=lambda v: v.valid_time) -> dict[s
     """
     last: dict[str, Any] = {}
     for v in items:
-        last[period_key(datetime.fromtimestamp(time_of(v), timezone.utc), every)] = v
+        last[period_key(datetime.fromtimestamp(time_of(v), UTC), every)] = v
     return last
 
 

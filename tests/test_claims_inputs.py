@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_claims import DAY, T0, WEEK, a_edge, box_km2, build_store, claim, iso  # noqa: F401
 
 from frontline.analysis.claims import verify_all, verify_claims
 from frontline.sources.claims import ClaimInputError, parse_claim, read_claims
 from frontline.sources.events import parse_events_text
 from frontline.store import ledger
-
-from test_claims import DAY, T0, WEEK, a_edge, box_km2, build_store, claim, iso  # noqa: F401
 
 BASE = {"claimant": "t", "time": "2025-01-20T12:00Z"}
 FRONTLINE = [str(Path(sys.executable).with_name("frontline"))]  # the installed command, as a user runs it
@@ -26,19 +25,22 @@ def store(tmp_path_factory):
     return build_store(tmp_path_factory.mktemp("inputs") / "c.gpkg", 8)
 
 
-@pytest.mark.parametrize("rec, field, words", [
-    ({"side": "nato", "lon": 36, "lat": 51, "change": "taken"}, "side", "store's sides"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": 7}, "confidence", "7%"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": "140%"}, "confidence", "outside"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "seized"}, "change", "taken, lost"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "kind": "rumour"}, "kind", "settlement"),
-    ({"side": "ua", "metric": "share_lost", "value": "64%", "reading": "grey"}, "reading", "held+contested"),
-    ({"side": "ua", "metric": "area_km2", "value": 5, "reading": "held/held+contested"}, "reading", "baseline"),
-    ({"side": "ua", "metric": "area", "value": 5}, "metric", "area_km2"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "time": "2035-01-01"}, "time", "future"),
-    ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "time": "soon"}, "time", "soon"),
-    ({"side": "ua", "metric": "share_lost", "value": "801 km²"}, "baseline", "km²"),
-])
+@pytest.mark.parametrize(
+    "rec, field, words",
+    [
+        ({"side": "nato", "lon": 36, "lat": 51, "change": "taken"}, "side", "store's sides"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": 7}, "confidence", "7%"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": "140%"}, "confidence", "outside"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "seized"}, "change", "taken, lost"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "kind": "rumour"}, "kind", "settlement"),
+        ({"side": "ua", "metric": "share_lost", "value": "64%", "reading": "grey"}, "reading", "held+contested"),
+        ({"side": "ua", "metric": "area_km2", "value": 5, "reading": "held/held+contested"}, "reading", "baseline"),
+        ({"side": "ua", "metric": "area", "value": 5}, "metric", "area_km2"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "time": "2035-01-01"}, "time", "future"),
+        ({"side": "ru", "lon": 36, "lat": 51, "change": "taken", "time": "soon"}, "time", "soon"),
+        ({"side": "ua", "metric": "share_lost", "value": "801 km²"}, "baseline", "km²"),
+    ],
+)
 def test_validator_names_the_field(rec, field, words):
     with pytest.raises(ClaimInputError) as ei:
         parse_claim(BASE | rec, "f.csv line 7")
@@ -48,8 +50,9 @@ def test_validator_names_the_field(rec, field, words):
 
 
 def test_validator_accepts_and_normalises():
-    c = parse_claim(BASE | {"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": "90%",
-                            "claim_id": "mod-17"})
+    c = parse_claim(
+        BASE | {"side": "ru", "lon": 36, "lat": 51, "change": "taken", "confidence": "90%", "claim_id": "mod-17"}
+    )
     assert c.confidence == pytest.approx(0.9) and c.ref == "mod-17"
     c = parse_claim(BASE | {"side": "ua", "metric": "share_lost", "value": "801 of 1,268 km²", "region": "russia"})
     assert (c.value_km2, c.baseline_km2, c.baseline) == (801, 1268, "1268 km²")
@@ -60,15 +63,38 @@ def test_validator_accepts_and_normalises():
 
 def test_same_check_in_file_cli_and_api(tmp_path, store):
     p = tmp_path / "c.csv"
-    p.write_text("claimant,time,lon,lat,side,change,confidence\nx,2025-01-20,36.1,51.5,nato,taken,\n"
-                 "x,2025-01-20,36.1,51.5,ru,taken,7\nx,2025-01-20,36.1,51.5,ru,taken,0.7\n", encoding="utf-8")
+    p.write_text(
+        "claimant,time,lon,lat,side,change,confidence\nx,2025-01-20,36.1,51.5,nato,taken,\n"
+        "x,2025-01-20,36.1,51.5,ru,taken,7\nx,2025-01-20,36.1,51.5,ru,taken,0.7\n",
+        encoding="utf-8",
+    )
     res = read_claims(p, sides=store.sides)
     assert len(res.claims) == 1 and [m.split(": field ")[0] for m in res.problems] == ["c.csv line 2", "c.csv line 3"]
     assert "'side'" in res.problems[0] and "'confidence'" in res.problems[1]
     # the CLI refuses the same input and stores nothing
-    r = subprocess.run(FRONTLINE + ["claims", "add", "--store", str(store.path), "--claimant", "x", "--time", "2025-01-20",
-                              "--lon", "36.1", "--lat", "51.5", "--side", "nato", "--change", "taken"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        FRONTLINE
+        + [
+            "claims",
+            "add",
+            "--store",
+            str(store.path),
+            "--claimant",
+            "x",
+            "--time",
+            "2025-01-20",
+            "--lon",
+            "36.1",
+            "--lat",
+            "51.5",
+            "--side",
+            "nato",
+            "--change",
+            "taken",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0 and "side" in (r.stderr + r.stdout) and "Traceback" not in r.stderr
     assert ledger.list_claims(store) == []
 
@@ -80,19 +106,22 @@ def test_readings_of_numeric_claims(store):
     grey = box_km2(a_edge(k) - 0.01, 51.40, a_edge(k), 51.60)
     t = iso(T0 + k * WEEK + DAY)
     with_grey = claim(time=t, metric="area_km2", side="ua", region="russia", value=held + grey, tolerance=grey / 3)
-    pinned = claim(time=t, metric="area_km2", side="ua", region="russia", value=held + grey, tolerance=grey / 3,
-                   reading="held")
+    pinned = claim(
+        time=t, metric="area_km2", side="ua", region="russia", value=held + grey, tolerance=grey / 3, reading="held"
+    )
     # "retaken" against the peak of held+grey (week 0) while the current value is held only
     peak_hc = box_km2(a_edge(0) - 0.01, 51.40, 36.60, 51.60)
     mixed = claim(time=t, metric="share_lost", side="ua", region="russia", value=1 - held / peak_hc, tolerance=0.002)
-    own = claim(time=t, metric="share_lost", side="ua", region="russia",
-                value=f"{1000 - held:.1f} of 1000 km²", tolerance=0.002)
+    own = claim(
+        time=t, metric="share_lost", side="ua", region="russia", value=f"{1000 - held:.1f} of 1000 km²", tolerance=0.002
+    )
     a, b, c, d = verify_claims(store, [with_grey, pinned, mixed, own], window_days=14)
     assert a["status"] == "confirmed" and a["detail"]["reading"] == "held+contested"
     assert a["detail"]["fits"] == ["held+contested"]
     vals = {r["reading"]: r["computed"] for r in a["detail"]["readings"]}
-    assert vals["held"] == pytest.approx(held, rel=2e-3) and vals["held+contested"] == pytest.approx(held + grey,
-                                                                                                        rel=2e-3)
+    assert vals["held"] == pytest.approx(held, rel=2e-3) and vals["held+contested"] == pytest.approx(
+        held + grey, rel=2e-3
+    )
     assert b["status"] == "contradicted" and b["detail"]["reading"] is None
     assert b["detail"]["reading_pinned"] == "held" and b["detail"]["nearest_reading"]["reading"] == "held+contested"
     assert c["status"] == "confirmed" and c["detail"]["reading"] == "held/held+contested"
@@ -115,8 +144,9 @@ def test_map_ahead_of_the_claim_and_lookback(store):
     assert r["detail"]["first_version"] == str(T0 + 5 * WEEK) and r["detail"]["lookback_reached"] is True
     assert "at least" in r["detail"]["note"]
     # a polygon claim the map was ahead of: the ru part of [36.00, 36.04] is all ru from week 5 (edge − 0.01 ≥ 36.04)
-    poly = claim(time=iso(t), geometry="POLYGON((36.0 51.45, 36.04 51.45, 36.04 51.55, 36.0 51.55, 36.0 51.45))",
-                 side="ru")
+    poly = claim(
+        time=iso(t), geometry="POLYGON((36.0 51.45, 36.04 51.45, 36.04 51.55, 36.0 51.55, 36.0 51.45))", side="ru"
+    )
     (r,) = verify_claims(store, [poly], window_days=14)
     assert r["status"] == "confirmed" and r["detail"]["shown_before_claim"] is True and r["detail"]["lag_days"] < 0
     k = next(k for k in range(8) if a_edge(k) - 0.01 >= 36.04 - 0.004)  # ≥ 0.9 of the width
@@ -126,14 +156,12 @@ def test_map_ahead_of_the_claim_and_lookback(store):
 def test_ref_upsert_and_history(tmp_path):
     st = build_store(tmp_path / "u.gpkg", 6)
     p = tmp_path / "c.csv"
-    p.write_text("claim_id,claimant,time,lon,lat,side,change\nA1,x,2025-01-28,36.055,51.5,ru,taken\n",
-                 encoding="utf-8")
+    p.write_text("claim_id,claimant,time,lon,lat,side,change\nA1,x,2025-01-28,36.055,51.5,ru,taken\n", encoding="utf-8")
     res = read_claims(p)
     assert ledger.upsert_claims(st, res.claims) == [(1, "added")]
     verify_all(st)
     assert ledger.upsert_claims(st, read_claims(p).claims) == [(1, "unchanged")]
-    p.write_text("claim_id,claimant,time,lon,lat,side,change\nA1,x,2025-01-28,36.5,51.55,ru,taken\n",
-                 encoding="utf-8")
+    p.write_text("claim_id,claimant,time,lon,lat,side,change\nA1,x,2025-01-28,36.5,51.55,ru,taken\n", encoding="utf-8")
     assert ledger.upsert_claims(st, read_claims(p).claims) == [(1, "updated")]
     assert len(ledger.list_claims(st)) == 1 and ledger.list_claims(st)[0]["ref"] == "A1"
     assert ledger.list_claims(st)[0]["lon"] == 36.5
@@ -146,10 +174,15 @@ def test_ref_upsert_and_history(tmp_path):
 
 def test_now_excludes_later_claims(store, tmp_path):
     p = tmp_path / "c.csv"
-    p.write_text("claimant,time,lon,lat,side,change\nx,2025-01-20,36.055,51.5,ru,taken\n"
-                 "x,2025-02-20,36.055,51.5,ru,taken\n", encoding="utf-8")
-    r = subprocess.run(FRONTLINE + ["claims", "check", str(p), "--store", str(store.path),
-                        "--now", "2025-02-01", "--json"], capture_output=True, text=True)
+    p.write_text(
+        "claimant,time,lon,lat,side,change\nx,2025-01-20,36.055,51.5,ru,taken\nx,2025-02-20,36.055,51.5,ru,taken\n",
+        encoding="utf-8",
+    )
+    r = subprocess.run(
+        FRONTLINE + ["claims", "check", str(p), "--store", str(store.path), "--now", "2025-02-01", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [c["time"][:10] for c in out["claims"]] == ["2025-01-20"] and out["published_after_now"] == 1
@@ -174,8 +207,10 @@ def test_events_deduplicated_across_formats(tmp_path):
     imp = ledger.add_events(st, plain)
     assert (imp.added, imp.already_stored, imp.merged) == (0, 0, 2)
     # a CSV of the same event, 30 s later and 20 m east (0.00029° of longitude at 51.45°N ≈ 20 m)
-    csv = ("time,lon,lat,type,title\n2025-01-28T12:00:30Z,36.07029,51.45,equipment_loss,28 JAN 2025 - T-80 destroyed\n"
-           "2025-01-28T12:00:30Z,36.0720,51.45,equipment_loss,28 JAN 2025 - T-80 destroyed\n")
+    csv = (
+        "time,lon,lat,type,title\n2025-01-28T12:00:30Z,36.07029,51.45,equipment_loss,28 JAN 2025 - T-80 destroyed\n"
+        "2025-01-28T12:00:30Z,36.0720,51.45,equipment_loss,28 JAN 2025 - T-80 destroyed\n"
+    )
     imp = ledger.add_events(st, parse_events_text(csv, "csv", "e.csv").events)
     assert (imp.added, imp.merged) == (1, 1)  # the second is ~140 m away: another event
     stored = ledger.list_events(st)

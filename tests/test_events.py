@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from test_claims import DAY, T0, WEEK, N, a_edge, build_store  # noqa: F401
 
 from frontline.analysis.events import events_on_roads, link_events
 from frontline.sources.events import parse_events_text, read_events
 from frontline.store import ledger
-
-from test_claims import DAY, N, T0, WEEK, a_edge, build_store  # noqa: F401
 
 CSV = """time,lon,lat,precision_m,side,type,source_url,confidence,title
 2025-01-28T10:00Z,36.062,51.5,50,ua,equipment_loss,https://x/1,0.9,BMP-2
@@ -38,14 +37,46 @@ GEOCONFIRMED = """<?xml version="1.0" encoding="UTF-8"?>
 </Folder></Document></kml>
 """
 
-WARSPOTTING = {"losses": [
-    {"id": 101, "type": "Tanks", "model": "T-72B3", "status": "Destroyed", "lost_by": "Russia", "date": "2025-01-29",
-     "nearest_location": "Lebedevka, Kursk oblast", "geo": "51.50,36.058", "unit": None, "tags": "FPV"},
-    {"id": 102, "type": "IFV", "model": "BMP-2", "status": "Abandoned", "lost_by": "Russia", "date": "2025-01-29",
-     "nearest_location": "somewhere", "geo": None, "unit": None, "tags": None},
-    {"id": 103, "type": "Trucks", "model": "KamAZ", "status": "Destroyed", "lost_by": "Russia", "date": "2025-01-30",
-     "nearest_location": "x", "geo": "48.15,37.36", "unit": None, "tags": None},
-]}
+WARSPOTTING = {
+    "losses": [
+        {
+            "id": 101,
+            "type": "Tanks",
+            "model": "T-72B3",
+            "status": "Destroyed",
+            "lost_by": "Russia",
+            "date": "2025-01-29",
+            "nearest_location": "Lebedevka, Kursk oblast",
+            "geo": "51.50,36.058",
+            "unit": None,
+            "tags": "FPV",
+        },
+        {
+            "id": 102,
+            "type": "IFV",
+            "model": "BMP-2",
+            "status": "Abandoned",
+            "lost_by": "Russia",
+            "date": "2025-01-29",
+            "nearest_location": "somewhere",
+            "geo": None,
+            "unit": None,
+            "tags": None,
+        },
+        {
+            "id": 103,
+            "type": "Trucks",
+            "model": "KamAZ",
+            "status": "Destroyed",
+            "lost_by": "Russia",
+            "date": "2025-01-30",
+            "nearest_location": "x",
+            "geo": "48.15,37.36",
+            "unit": None,
+            "tags": None,
+        },
+    ]
+}
 
 
 def test_csv_and_bad_lines(tmp_path):
@@ -60,11 +91,21 @@ def test_csv_and_bad_lines(tmp_path):
 
 
 def test_geojson_kml_shapes(tmp_path):
-    gj = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"time": "2025-01-28T10:00Z", "side": "ru", "type": "clash"},
-         "geometry": {"type": "Point", "coordinates": [36.1, 51.5]}},
-        {"type": "Feature", "properties": {"time": "2025-01-28"},
-         "geometry": {"type": "LineString", "coordinates": [[36, 51], [36.1, 51]]}}]}
+    gj = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"time": "2025-01-28T10:00Z", "side": "ru", "type": "clash"},
+                "geometry": {"type": "Point", "coordinates": [36.1, 51.5]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"time": "2025-01-28"},
+                "geometry": {"type": "LineString", "coordinates": [[36, 51], [36.1, 51]]},
+            },
+        ],
+    }
     p = tmp_path / "e.geojson"
     p.write_text(json.dumps(gj, indent=1), encoding="utf-8")
     res = read_events(p)
@@ -87,15 +128,18 @@ def test_geojson_kml_shapes(tmp_path):
     w = tmp_path / "ws.json"
     w.write_text(json.dumps(WARSPOTTING, indent=2), encoding="utf-8")
     res = read_events(w)  # auto-detected
-    assert [(e.lon, e.lat, e.side, e.type) for e in res.events] == [(36.058, 51.5, "ru", "equipment_loss"),
-                                                                    (37.36, 48.15, "ru", "equipment_loss")]
+    assert [(e.lon, e.lat, e.side, e.type) for e in res.events] == [
+        (36.058, 51.5, "ru", "equipment_loss"),
+        (37.36, 48.15, "ru", "equipment_loss"),
+    ]
     assert res.events[0].source_url == "https://ukr.warspotting.net/view/101/"
     assert len(res.problems) == 1 and "102" in res.problems[0] and "geo" in res.problems[0]
 
 
 def test_link_to_changes_and_roads(tmp_path):
-    from frontline.sources.osm import Roads
     from shapely.geometry import LineString
+
+    from frontline.sources.osm import Roads
 
     st = build_store(tmp_path / "ev.gpkg", N)
     # Between weeks 2 and 4 (event on 2025-01-27 ± 7 days) the ua box's west edge moved from 36.04 to 36.08:

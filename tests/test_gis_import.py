@@ -24,38 +24,55 @@ GEOD = Geod(ellps="WGS84")
 HELD = shapely.box(37.4, 47.9, 37.7, 48.1)  # well inside Ukraine (Donetsk oblast)
 GREY = shapely.box(37.6, 47.95, 37.8, 48.05)  # overlaps the held box's east side
 BOWTIE = shapely.Polygon([(36.0, 48.5), (36.1, 48.6), (36.1, 48.5), (36.0, 48.6)])  # self-intersecting
-MAPPING = {"field": "status", "values": {"Russian-held": {"role": "held", "side": "ru"},
-                                         "Contested": {"role": "contested"},
-                                         "Claimed": {"role": "label"}}}
+MAPPING = {
+    "field": "status",
+    "values": {
+        "Russian-held": {"role": "held", "side": "ru"},
+        "Contested": {"role": "contested"},
+        "Claimed": {"role": "label"},
+    },
+}
 
 
 def _km2(g) -> float:
-    return sum(abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(p))[0])
-               for p in shapely.get_parts(g)) / 1e6
+    return sum(abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(p))[0]) for p in shapely.get_parts(g)) / 1e6
 
 
 def _expected_km2(theatre) -> tuple[float, float]:
     """(ru-held, contested) km² on Ukraine's land (the borders are land polygons: reservoirs are cut out)."""
     # the bow-tie repairs into two triangles of ru-held ground; held ground under grey is contested
-    tri = shapely.union_all([shapely.Polygon([(36.0, 48.5), (36.05, 48.55), (36.0, 48.6)]),
-                             shapely.Polygon([(36.1, 48.5), (36.05, 48.55), (36.1, 48.6)])])
+    tri = shapely.union_all(
+        [
+            shapely.Polygon([(36.0, 48.5), (36.05, 48.55), (36.0, 48.6)]),
+            shapely.Polygon([(36.1, 48.5), (36.05, 48.55), (36.1, 48.6)]),
+        ]
+    )
     ukr = theatre.homes["ua"]
     ru = shapely.intersection(shapely.union(shapely.difference(HELD, GREY), tri), ukr)
     return _km2(ru), _km2(shapely.intersection(GREY, ukr))
 
 
 def _write(path, driver, crs="EPSG:4326"):
-    geoms = np.array([HELD, GREY, BOWTIE, shapely.box(38.0, 48.0, 38.1, 48.1), shapely.Point(37.5, 48.0)],
-                     dtype=object)
+    geoms = np.array([HELD, GREY, BOWTIE, shapely.box(38.0, 48.0, 38.1, 48.1), shapely.Point(37.5, 48.0)], dtype=object)
     if crs != "EPSG:4326":
         tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    fields = {"status": np.array(["Russian-held", "Contested", "Russian-held", "Mystery", "Claimed"], dtype=object),
-              "name": np.array(["held", "grey", "bowtie", "odd", "claim point"], dtype=object)}
+    fields = {
+        "status": np.array(["Russian-held", "Contested", "Russian-held", "Mystery", "Claimed"], dtype=object),
+        "name": np.array(["held", "grey", "bowtie", "odd", "claim point"], dtype=object),
+    }
     if driver == "ESRI Shapefile":  # one geometry type per shapefile: no point
         geoms, fields = geoms[:4], {k: v[:4] for k, v in fields.items()}
-    pyogrio.raw.write(str(path), shapely.to_wkb(geoms), geometry_type="Unknown", field_data=list(fields.values()),
-                      fields=list(fields), crs=crs, driver=driver, layer="control")
+    pyogrio.raw.write(
+        str(path),
+        shapely.to_wkb(geoms),
+        geometry_type="Unknown",
+        field_data=list(fields.values()),
+        fields=list(fields),
+        crs=crs,
+        driver=driver,
+        layer="control",
+    )
 
 
 @pytest.fixture()
@@ -65,12 +82,15 @@ def mapping_file(tmp_path):
     return p
 
 
-@pytest.mark.parametrize("suffix,driver,crs", [
-    (".geojson", "GeoJSON", "EPSG:4326"),
-    (".gpkg", "GPKG", "EPSG:4326"),
-    (".shp", "ESRI Shapefile", "EPSG:3857"),  # projected: reprojected to lon/lat on import
-    (".kml", "KML", "EPSG:4326"),
-])
+@pytest.mark.parametrize(
+    "suffix,driver,crs",
+    [
+        (".geojson", "GeoJSON", "EPSG:4326"),
+        (".gpkg", "GPKG", "EPSG:4326"),
+        (".shp", "ESRI Shapefile", "EPSG:3857"),  # projected: reprojected to lon/lat on import
+        (".kml", "KML", "EPSG:4326"),
+    ],
+)
 def test_gis_layer_imports_with_mapping(tmp_path, mapping_file, theatre, suffix, driver, crs):
     path = tmp_path / f"control{suffix}"
     _write(path, driver, crs)
@@ -110,8 +130,13 @@ def test_gis_errors_are_named(tmp_path, mapping_file):
     bad_layer.write_text(json.dumps({**MAPPING, "layer": "nope"}))
     garbage = tmp_path / "garbage.gpkg"
     garbage.write_bytes(b"not a geopackage at all")
-    cases = [(path, bad_field, "colour"), (path, no_side, "side"), (path, bad_layer, "nope"),
-             (garbage, mapping_file, "cannot read"), (path, mapping_file, None)]
+    cases = [
+        (path, bad_field, "colour"),
+        (path, no_side, "side"),
+        (path, bad_layer, "nope"),
+        (garbage, mapping_file, "cannot read"),
+        (path, mapping_file, None),
+    ]
     for src, m, words in cases:
         at = None if words is None else "2025-03-10"
         rep = Importer(st).run(gis.read(src, m, at=at, source="team"), progress=False)

@@ -20,7 +20,7 @@ LAYERS = [
     ("sources", 1, ["frontline.sources"]),
     ("store", 1, ["frontline.store"]),
     ("ingest", 2, ["frontline.ingest", "frontline.live_pull", "frontline.state"]),
-    ("analysis", 3, ["frontline.analysis", "frontline.export"]),
+    ("analysis", 3, ["frontline.analysis", "frontline.export", "frontline.tak"]),
     ("apps", 4, ["frontline.alerts", "frontline.watch", "frontline.demo", "frontline.cli", "frontline.web",
                  "frontline.report", "frontline.__main__"]),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +18,7 @@ from frontline.cli import main
 from frontline.times import DAY, describe_age, parse_duration, parse_time
 
 D = "2025-01-13"  # a demo version is drawn that day at 20:00 UTC
-D0 = int(datetime(2025, 1, 13, tzinfo=timezone.utc).timestamp())
+D0 = int(datetime(2025, 1, 13, tzinfo=UTC).timestamp())
 
 
 # -- parse_time ------------------------------------------------------------------------------------
@@ -30,12 +30,22 @@ def test_bare_date_by_role(role, expected):
 
 
 @pytest.mark.parametrize("role", ["at", "start", "end"])
-@pytest.mark.parametrize("value,expected", [
-    ("2025-01-13T00:00:00Z", D0), ("2025-01-13T00:00Z", D0), ("2025-01-13T02:00:00+02:00", D0),
-    ("2025-01-13 00:00:00", D0),  # no zone: UTC
-    ("2025-01-13T12:30:15.250Z", D0 + 45015), (str(D0), D0), (D0, D0), (float(D0) + 0.9, D0), ("-86400", -86400),
-    (datetime(2025, 1, 13), D0), (datetime(2025, 1, 13, 1, tzinfo=timezone(timedelta(hours=1))), D0),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2025-01-13T00:00:00Z", D0),
+        ("2025-01-13T00:00Z", D0),
+        ("2025-01-13T02:00:00+02:00", D0),
+        ("2025-01-13 00:00:00", D0),  # no zone: UTC
+        ("2025-01-13T12:30:15.250Z", D0 + 45015),
+        (str(D0), D0),
+        (D0, D0),
+        (float(D0) + 0.9, D0),
+        ("-86400", -86400),
+        (datetime(2025, 1, 13), D0),
+        (datetime(2025, 1, 13, 1, tzinfo=timezone(timedelta(hours=1))), D0),
+    ],
+)
 def test_timestamps_and_epochs_are_taken_as_given(value, expected, role):
     assert parse_time(value, role=role) == expected
 
@@ -99,7 +109,7 @@ def test_resolve_notes_stale_times(demo_store):
         assert resolve_version(demo_store, "2031-01-01").pk == last.pk
     assert any("after the last version" in str(w.message) for w in got)
     # role: a bare date as a range start is the version valid at its 00:00
-    day = datetime.fromtimestamp(vs[1].valid_time, timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(vs[1].valid_time, UTC).strftime("%Y-%m-%d")
     assert resolve(demo_store, day, role="start").version.pk == vs[0].pk
     assert resolve(demo_store, day, role="end").version.pk == vs[1].pk
 
@@ -108,7 +118,7 @@ def test_versions_between_and_its_empty_message(demo_store):
     from frontline.state import EmptyRangeError, versions_between
 
     vs = demo_store.versions()
-    day = datetime.fromtimestamp(vs[1].valid_time, timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(vs[1].valid_time, UTC).strftime("%Y-%m-%d")
     assert [v.pk for v in versions_between(demo_store, day, day)] == [vs[1].pk]
     with pytest.raises(EmptyRangeError) as exc:
         versions_between(demo_store, "2025-01-08", "2025-01-09")
@@ -148,23 +158,26 @@ def test_stale_time_warns_on_stderr_and_strict_refuses(demo_store):
     r = cli("show", "--store", demo_store.path, "--at", "2031-01-01", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["version_id"] == last.version_id  # stdout stays clean JSON
-    assert r.stderr.startswith("Warning: 2031-01-01T23:59:59Z is after the last version in the store, "
-                               f"{last.version_id} of ")
+    assert r.stderr.startswith(
+        f"Warning: 2031-01-01T23:59:59Z is after the last version in the store, {last.version_id} of "
+    )
     assert len(r.stderr.strip().splitlines()) == 1
     r = cli("show", "--store", demo_store.path, "--at", "2031-01-01", "--strict")
     assert r.exit_code == 1 and r.stdout == ""
     assert "refused in strict mode (--strict)" in r.stderr and "Traceback" not in r.output
     # the same day as the last version is fine; so is the latest
-    day = datetime.fromtimestamp(last.valid_time, timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(last.valid_time, UTC).strftime("%Y-%m-%d")
     for args in (("--at", day, "--strict"), ()):
         r = cli("show", "--store", demo_store.path, *args)
         assert r.exit_code == 0 and r.stderr == "", r.output
 
 
-def test_max_age_option_and_environment(demo_store):
+def test_max_age_option_and_environment(demo_store, tmp_path):
     vs = demo_store.versions()
     mid = vs[1].valid_time + 3 * DAY
-    r = cli("export", "--store", demo_store.path, "--at", mid, "--max-age", "2d", "/dev/null", "--format", "geojson")
+    # Never /dev/null: export replaces its output file, and a test run as root would replace the device.
+    out = str(tmp_path / "state.geojson")
+    r = cli("export", "--store", demo_store.path, "--at", mid, "--max-age", "2d", out, "--format", "geojson")
     assert r.exit_code == 0, r.output
     assert "the limit is 2 days" in r.stderr and vs[1].version_id in r.stderr
     r = cli("show", "--store", demo_store.path, "--at", mid, "--json", env={"FRONTLINE_MAX_AGE": "36h"})

@@ -70,7 +70,7 @@ File formats
 CSV (UTF-8, header row; unknown columns are kept in ``extra``)::
 
     claimant,source_url,text,language,time,kind,settlement,lon,lat,side,change,metric,value,region,baseline
-    RU MoD,https://t.me/mod_russia/1,"Освобождён населённый пункт Лебедевка",ru,2025-03-08T10:00Z,settlement,Лебедевка,,,ru,taken,,,,
+    RU MoD,https://t.me/mod_russia/1,"Лебедевка освобождена",ru,2025-03-08T10:00Z,settlement,Лебедевка,,,ru,taken,,,,
     RU MoD,https://t.me/mod_russia/2,Sudzha liberated,en,2025-03-13,,Sudzha,35.27,51.19,ru,taken,,,,
     Gerasimov,https://example.org/3,64% of the territory retaken,en,2025-03-12,numeric,,,,ua,,share_lost,64%,russia,peak
 
@@ -91,21 +91,34 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
-
 import re
 import time as _clock
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..model import DEFAULT_SIDES
+from ._records import ItemsAs, ReadResult, array_lines, blank, load_json, required_time
 
-__all__ = ["Claim", "ClaimReadResult", "ClaimInputError", "KINDS", "CHANGES", "METRICS", "READINGS",
-           "AREA_READINGS", "MAX_FUTURE_DAYS", "parse_claim", "parse_confidence", "read_claims", "parse_claims_text"]
+__all__ = [
+    "Claim",
+    "ClaimReadResult",
+    "ClaimInputError",
+    "KINDS",
+    "CHANGES",
+    "METRICS",
+    "READINGS",
+    "AREA_READINGS",
+    "MAX_FUTURE_DAYS",
+    "parse_claim",
+    "parse_confidence",
+    "read_claims",
+    "parse_claims_text",
+]
 
 KINDS = ("settlement", "numeric", "polygon", "line")
 CHANGES = ("taken", "lost")
@@ -120,10 +133,13 @@ MAX_FUTURE_DAYS = 2.0  # clock skew and time zones; a claim "published" further 
 
 _TIME_KEYS = ("time", "published_at", "published", "date", "datetime")
 _REF_KEYS = ("ref", "claim_id", "id")
-_KNOWN = {"kind", "claimant", "source_url", "url", "text", "language", "lang", *_TIME_KEYS, *_REF_KEYS,
-          "settlement", "name", "lon", "lat", "near", "side", "change", "metric", "value", "region", "baseline",
-          "convention", "period_start", "period_end", "geometry", "wkt", "tolerance", "reading", "confidence",
-          "value_km2", "baseline_km2", "origin", "extra", "published_at", "resolution"}
+_KNOWN = {
+    *_TIME_KEYS,
+    *_REF_KEYS,
+    *"kind claimant source_url url text language lang settlement name lon lat near side change metric value".split(),
+    *"region baseline convention period_start period_end geometry wkt tolerance reading confidence".split(),
+    *"value_km2 baseline_km2 origin extra published_at resolution".split(),
+}
 
 
 class ClaimInputError(ValueError):
@@ -231,13 +247,32 @@ class Claim:
 
     def uid(self) -> str:
         """A content hash of what was claimed (same claim imported twice → same uid)."""
-        parts: list[Any] = [self.kind, self.claimant, self.published_at, self.source_url, self.text, self.settlement,
-                            self.lon, self.lat, self.side, self.change, self.metric, self.value, self.region,
-                            self.baseline, self.convention, self.period_start, self.period_end,
-                            None if self.geometry is None else shapely.to_wkt(self.geometry, rounding_precision=7)]
+        parts: list[Any] = [
+            self.kind,
+            self.claimant,
+            self.published_at,
+            self.source_url,
+            self.text,
+            self.settlement,
+            self.lon,
+            self.lat,
+            self.side,
+            self.change,
+            self.metric,
+            self.value,
+            self.region,
+            self.baseline,
+            self.convention,
+            self.period_start,
+            self.period_end,
+            None if self.geometry is None else shapely.to_wkt(self.geometry, rounding_precision=7),
+        ]
         # fields added later enter the key only when set: claims stored before keep their uid
-        newer = {k: getattr(self, k) for k in ("reading", "value_km2", "baseline_km2", "confidence")
-                 if getattr(self, k) is not None}
+        newer = {
+            k: getattr(self, k)
+            for k in ("reading", "value_km2", "baseline_km2", "confidence")
+            if getattr(self, k) is not None
+        }
         if newer:
             parts.append(newer)
         key = json.dumps(parts, ensure_ascii=False, default=str)
@@ -256,7 +291,7 @@ class Claim:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "record") -> "Claim":
+    def from_dict(cls, d: dict[str, Any], where: str = "record") -> Claim:
         """Inverse of :meth:`to_dict` (validates like :func:`parse_claim`, without the side and clock checks).
 
         ``claim_id`` here is the ledger's id, not a user's: the user's is ``ref``.
@@ -269,37 +304,25 @@ class Claim:
         return c
 
 
-@dataclass
-class ClaimReadResult:
+class ClaimReadResult(ReadResult[Claim]):
     """Claims read from a file and the problems of the rows that were skipped."""
 
-    claims: list[Claim]
-    problems: list[str]
-    source: str = ""
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and v.strip() == "") or (isinstance(v, float) and math.isnan(v))
+    claims = ItemsAs[Claim]()  # the valid claims, in file order
 
 
 def _text(d: dict, *keys: str) -> str:
     for k in keys:
         v = d.get(k)
-        if not _blank(v):
+        if not blank(v):
             return str(v).strip()
     return ""
 
 
 def _time(value: Any, what: str) -> int:
-    from ..times import parse_time
-
     try:
-        t = parse_time(value)
-    except (ValueError, OverflowError) as exc:
+        return required_time(value)
+    except ValueError as exc:
         raise _FieldError(what, str(exc).rstrip(".")) from None
-    if t is None:
-        raise _FieldError(what, "is missing")
-    return t
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?$")
@@ -314,7 +337,7 @@ def _number_text(s: str) -> str:
 
 
 def _float(value: Any, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, bool):
         raise _FieldError(what, f"{value!r} is not a number")
@@ -341,7 +364,7 @@ def parse_confidence(value: Any, what: str = "confidence") -> float | None:
     ValueError
         With the reason (the caller adds where).
     """
-    if _blank(value):
+    if blank(value):
         return None
     s = str(value).strip()
     if s.endswith("%"):
@@ -363,7 +386,7 @@ def _geometry(value: Any) -> BaseGeometry | None:
 
 
 def _geometry_(value: Any) -> BaseGeometry | None:
-    if _blank(value):
+    if blank(value):
         return None
     try:
         if isinstance(value, dict):
@@ -394,20 +417,28 @@ _OF = re.compile(r"^(.+?)\s+(?:of|out of|из|з)\s+(.+)$", re.I)
 def _km2_text(s: str) -> tuple[str, bool]:
     """Text without a trailing km² unit, and whether it had one."""
     m = _KM2.search(s)
-    return (s[:m.start()].strip(), True) if m else (s.strip(), False)
+    return (s[: m.start()].strip(), True) if m else (s.strip(), False)
 
 
 def _value(value: Any, metric: str) -> tuple[float, float | None, float | None]:
     """``(value, value_km2, baseline_km2)``: a share claim may be given in km² ("801 of 1,268 km²")."""
-    if _blank(value):
+    if blank(value):
         raise _FieldError("value", f"is missing (metric {metric} needs a number)")
     s = str(value).strip()
+
+    def number(text: str, lo: float | None = None) -> float:
+        # a unit or sign alone ("km²", "%") leaves no number to read
+        v = _float(text, "value", lo)
+        if v is None:
+            raise _FieldError("value", f"{s!r} has no number")
+        return v
+
     if metric in SHARE_METRICS:
         m = _OF.match(s)
         if m:  # "801 of 1,268 km²": the claimant's own km² and baseline
             num, _ = _km2_text(m.group(1))
             den, _ = _km2_text(m.group(2))
-            part, whole = _float(num, "value", 0), _float(den, "value", 0)
+            part, whole = number(num, 0), number(den, 0)
             if not whole:
                 raise _FieldError("value", f"{s!r}: the baseline after 'of' must be a positive km² figure")
             if part > whole:
@@ -415,9 +446,9 @@ def _value(value: Any, metric: str) -> tuple[float, float | None, float | None]:
             return part / whole, part, whole
         num, km2 = _km2_text(s)
         if km2:
-            return -1.0, _float(num, "value", 0), None  # share from the baseline, once known
+            return -1.0, number(num, 0), None  # share from the baseline, once known
         pct = num.endswith("%")
-        v = _float(num.rstrip("%").strip(), "value")
+        v = number(num.rstrip("%").strip())
         if pct or v > 1.0:
             v = v / 100.0
         if not 0.0 <= v <= 1.0:
@@ -426,7 +457,7 @@ def _value(value: Any, metric: str) -> tuple[float, float | None, float | None]:
     num, _ = _km2_text(s)
     if num.endswith("%"):
         raise _FieldError("value", f"{s!r} is a percentage, but metric {metric} is in km²")
-    return _float(num, "value"), None, None
+    return number(num), None, None
 
 
 def _baseline(value: Any) -> tuple[str, float | None]:
@@ -447,8 +478,14 @@ def _baseline(value: Any) -> tuple[str, float | None]:
     return s, None
 
 
-def parse_claim(d: dict[str, Any], where: str = "record", *, sides: Sequence[str] | None = DEFAULT_SIDES,
-                max_future_days: float | None = MAX_FUTURE_DAYS, now: float | None = None) -> Claim:
+def parse_claim(
+    d: dict[str, Any],
+    where: str = "record",
+    *,
+    sides: Sequence[str] | None = DEFAULT_SIDES,
+    max_future_days: float | None = MAX_FUTURE_DAYS,
+    now: float | None = None,
+) -> Claim:
     """Validate one input record and build a :class:`Claim` — the one validator of every way in.
 
     Parameters
@@ -482,8 +519,9 @@ def parse_claim(d: dict[str, Any], where: str = "record", *, sides: Sequence[str
                 if t is not None and t > limit:
                     from ..model import iso
 
-                    raise _FieldError(name, f"{iso(t)} is in the future (more than {max_future_days:g} days "
-                                            "ahead of the clock)")
+                    raise _FieldError(
+                        name, f"{iso(t)} is in the future (more than {max_future_days:g} days ahead of the clock)"
+                    )
         return c
     except _FieldError as exc:
         raise ClaimInputError(where, exc.field, exc.reason) from None
@@ -498,13 +536,37 @@ def _choice(d: dict, key: str, allowed: Sequence[str], what: str = "") -> str | 
     return v
 
 
+class _Given(NamedTuple):
+    """What a record gives beyond the fields every claim has, for the checks of its kind."""
+
+    geom: BaseGeometry | None
+    lon: float | None
+    lat: float | None
+    metric: str | None
+    reading: str | None
+
+
 def _parse(d: dict[str, Any], sides: Sequence[str] | None) -> Claim:
     if not isinstance(d, dict):
         raise _FieldError(None, f"a claim must be an object with fields, not {type(d).__name__}")
+    c, given = _common(d, sides)
+    if c.kind != "numeric" and given.reading is not None:
+        raise _FieldError("reading", f"applies to numeric claims only, not to a {c.kind} claim")
+    if c.kind == "settlement":
+        _settlement_fields(c, d, given)
+    elif c.kind == "numeric":
+        _numeric_fields(c, d, given)
+    else:
+        _drawn_fields(c, given)
+    return c
+
+
+def _common(d: dict[str, Any], sides: Sequence[str] | None) -> tuple[Claim, _Given]:
+    """The claim with the fields every kind has, checked in the order a user reads them."""
     claimant = _text(d, "claimant")
     if not claimant:
         raise _FieldError("claimant", "is missing")
-    tkey = next((k for k in _TIME_KEYS if not _blank(d.get(k))), None)
+    tkey = next((k for k in _TIME_KEYS if not blank(d.get(k))), None)
     if tkey is None:
         raise _FieldError("time", "is missing (give time / published_at as ISO-8601 or epoch seconds)")
     published = _time(d[tkey], tkey)
@@ -517,14 +579,7 @@ def _parse(d: dict[str, Any], sides: Sequence[str] | None) -> Claim:
         raise _FieldError("lon" if lon is None else "lat", "lon and lat must be given together")
     geom = _geometry(d.get("geometry", d.get("wkt")))
     metric = _text(d, "metric") or None
-    kind = _choice(d, "kind", KINDS)
-    if kind is None:
-        if metric:
-            kind = "numeric"
-        elif geom is not None and geom.geom_type not in ("Point", "MultiPoint"):
-            kind = "line" if "Line" in geom.geom_type else "polygon"
-        else:
-            kind = "settlement"
+    kind = _choice(d, "kind", KINDS) or _kind_of(metric, geom)
     side = _text(d, "side").lower() or None
     if side is not None and sides is not None and side not in sides:
         raise _FieldError("side", f"{side!r} is not one of the store's sides ({', '.join(sides)})")
@@ -533,111 +588,144 @@ def _parse(d: dict[str, Any], sides: Sequence[str] | None) -> Claim:
     if convention not in CONVENTIONS:
         raise _FieldError("convention", f"{convention!r} is not one of {', '.join(CONVENTIONS)}")
     reading = _choice(d, "reading", READINGS)
-    confidence = parse_confidence(d.get("confidence"))
-    ref = next((str(d[k]).strip() for k in _REF_KEYS if not _blank(d.get(k))), None)
-    near = None
-    if not _blank(d.get("near")):
-        raw = d["near"]
-        parts = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
-        try:
-            near = tuple(float(p) for p in parts)
-        except (TypeError, ValueError):
-            near = ()
-        if len(near) != 3 or not (-180 <= near[0] <= 180 and -90 <= near[1] <= 90 and near[2] > 0):
-            raise _FieldError("near", f"{raw!r} must be 'lon lat radius_km'")
-    c = Claim(kind=kind, claimant=claimant, published_at=published, source_url=_text(d, "source_url", "url"),
-              text=text, language=_text(d, "language", "lang").lower(), side=side, change=change,
-              convention=convention, near=near, confidence=confidence, ref=ref,
-              extra={k: v for k, v in d.items() if k not in _KNOWN and not _blank(v)})
-    if kind != "numeric" and reading is not None:
-        raise _FieldError("reading", f"applies to numeric claims only, not to a {kind} claim")
-    if kind == "settlement":
-        c.settlement = _text(d, "settlement", "name") or None
-        if geom is not None and geom.geom_type == "Point" and lon is None:
-            lon, lat = geom.x, geom.y
-        c.lon, c.lat = lon, lat
-        if c.settlement is None and lon is None:
-            raise _FieldError("settlement", "a settlement claim needs settlement (a name) or lon/lat")
-        if side is None:
-            raise _FieldError("side", "is missing (the side that took or lost the place)")
-        if change is None:
-            raise _FieldError("change", f"is missing: one of {', '.join(CHANGES)}")
-    elif kind == "numeric":
-        if metric not in METRICS:
-            raise _FieldError("metric", f"{metric!r} must be one of {', '.join(METRICS)}")
-        if side is None:
-            raise _FieldError("side", "is missing (whose ground the number is about)")
-        c.metric = metric
-        c.reading = reading
-        if not _blank(d.get("value_km2")) and metric in SHARE_METRICS:  # read back from the ledger
-            c.value_km2 = _float(d["value_km2"], "value_km2", 0)
-            c.value = None
-        else:
-            c.value, c.value_km2, c.baseline_km2 = _value(d.get("value"), metric)
-        c.region = _text(d, "region") or "theatre"
-        base = d.get("baseline")
-        if _blank(base) and not _blank(d.get("baseline_km2")):
-            base = d["baseline_km2"]
-        if metric in SHARE_METRICS:
-            if not _blank(base):
-                text_b, km2 = _baseline(base)
-                if km2 is not None and c.baseline_km2 is not None and abs(km2 - c.baseline_km2) > 1e-6:
-                    raise _FieldError("baseline", f"{text_b} differs from the baseline in the value "
-                                                  f"({c.baseline_km2:g} km²)")
-                c.baseline_km2 = km2 if km2 is not None else c.baseline_km2
-                c.baseline = text_b
-            c.baseline = (f"{c.baseline_km2:g} km²" if c.baseline_km2 is not None else c.baseline) or "peak"
-            if c.value_km2 is not None:
-                if c.baseline_km2 is None:
-                    raise _FieldError("baseline", "a share given in km² needs the claimant's baseline in km² "
-                                                  "('801 of 1268 km²' or baseline=1268)")
-                if c.value_km2 > c.baseline_km2:
-                    raise _FieldError("value", f"{c.value_km2:g} km² is more than the baseline "
-                                               f"{c.baseline_km2:g} km²")
-                c.value = c.value_km2 / c.baseline_km2
-            if c.baseline_km2 is not None and reading not in (None, *AREA_READINGS):
-                raise _FieldError("reading", f"{reading!r} reads the baseline from the map, but the claim gives "
-                                             f"its own ({c.baseline}): use {' or '.join(AREA_READINGS)}")
-        else:
-            if not _blank(base):
-                raise _FieldError("baseline", f"applies to shares, not to metric {metric}")
-            if reading not in (None, *AREA_READINGS):
-                raise _FieldError("reading", f"{reading!r} needs a baseline; metric {metric} is read as "
-                                             f"{' or '.join(AREA_READINGS)}")
-        if metric == "change_km2":
-            if _blank(d.get("period_start")) or _blank(d.get("period_end")):
-                raise _FieldError("period_start" if _blank(d.get("period_start")) else "period_end",
-                                  "is missing: change_km2 needs period_start and period_end")
-            c.period_start = _time(d["period_start"], "period_start")
-            c.period_end = _time(d["period_end"], "period_end")
-            if c.period_start >= c.period_end:
-                raise _FieldError("period_start", "must be before period_end")
-        c.tolerance = _float(d.get("tolerance"), "tolerance", 0, None)
+    c = Claim(
+        kind=kind,
+        claimant=claimant,
+        published_at=published,
+        source_url=_text(d, "source_url", "url"),
+        text=text,
+        language=_text(d, "language", "lang").lower(),
+        side=side,
+        change=change,
+        convention=convention,
+        confidence=parse_confidence(d.get("confidence")),
+        ref=next((str(d[k]).strip() for k in _REF_KEYS if not blank(d.get(k))), None),
+        near=None if blank(d.get("near")) else _near(d["near"]),
+        extra={k: v for k, v in d.items() if k not in _KNOWN and not blank(v)},
+    )
+    return c, _Given(geom, lon, lat, metric, reading)
+
+
+def _kind_of(metric: str | None, geom: BaseGeometry | None) -> str:
+    """The kind of a claim that does not say: numeric with a metric, else from its geometry."""
+    if metric:
+        return "numeric"
+    if geom is not None and geom.geom_type not in ("Point", "MultiPoint"):
+        return "line" if "Line" in geom.geom_type else "polygon"
+    return "settlement"
+
+
+def _near(raw: Any) -> tuple[float, float, float]:
+    """``near``: ``"lon lat radius_km"`` (or a list of the three)."""
+    parts = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
+    try:
+        vals = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        vals = []
+    if len(vals) != 3 or not (-180 <= vals[0] <= 180 and -90 <= vals[1] <= 90 and vals[2] > 0):
+        raise _FieldError("near", f"{raw!r} must be 'lon lat radius_km'")
+    return vals[0], vals[1], vals[2]
+
+
+def _settlement_fields(c: Claim, d: dict[str, Any], given: _Given) -> None:
+    """A settlement claim: a place (name or lon/lat), the side and whether it was taken or lost."""
+    lon, lat, geom = given.lon, given.lat, given.geom
+    c.settlement = _text(d, "settlement", "name") or None
+    if geom is not None and geom.geom_type == "Point" and lon is None:
+        lon, lat = geom.x, geom.y
+    c.lon, c.lat = lon, lat
+    if c.settlement is None and lon is None:
+        raise _FieldError("settlement", "a settlement claim needs settlement (a name) or lon/lat")
+    if c.side is None:
+        raise _FieldError("side", "is missing (the side that took or lost the place)")
+    if c.change is None:
+        raise _FieldError("change", f"is missing: one of {', '.join(CHANGES)}")
+
+
+def _numeric_fields(c: Claim, d: dict[str, Any], given: _Given) -> None:
+    """A numeric claim: metric, value, region, baseline or period, tolerance."""
+    metric, reading = given.metric, given.reading
+    if metric not in METRICS:
+        raise _FieldError("metric", f"{metric!r} must be one of {', '.join(METRICS)}")
+    if c.side is None:
+        raise _FieldError("side", "is missing (whose ground the number is about)")
+    c.metric = metric
+    c.reading = reading
+    if not blank(d.get("value_km2")) and metric in SHARE_METRICS:  # read back from the ledger
+        c.value_km2 = _float(d["value_km2"], "value_km2", 0)
+        c.value = None
     else:
-        if geom is None:
-            raise _FieldError("geometry", f"is missing: a {kind} claim needs geometry (WKT or GeoJSON)")
-        want = ("Polygon", "MultiPolygon") if kind == "polygon" else ("LineString", "MultiLineString")
-        if geom.geom_type not in want:
-            raise _FieldError("geometry", f"a {kind} claim needs a {' or '.join(want)}, got {geom.geom_type}")
-        if side is None:
-            raise _FieldError("side", "is missing (the side claiming the ground)")
-        c.change = change or "taken"
-        c.geometry = geom
-        c.lon, c.lat = lon, lat
-    return c
+        c.value, c.value_km2, c.baseline_km2 = _value(d.get("value"), metric)
+    c.region = _text(d, "region") or "theatre"
+    base = d.get("baseline")
+    if blank(base) and not blank(d.get("baseline_km2")):
+        base = d["baseline_km2"]
+    if metric in SHARE_METRICS:
+        _share_baseline(c, base, reading)
+    else:
+        if not blank(base):
+            raise _FieldError("baseline", f"applies to shares, not to metric {metric}")
+        if reading not in (None, *AREA_READINGS):
+            raise _FieldError(
+                "reading", f"{reading!r} needs a baseline; metric {metric} is read as {' or '.join(AREA_READINGS)}"
+            )
+    if metric == "change_km2":
+        if blank(d.get("period_start")) or blank(d.get("period_end")):
+            raise _FieldError(
+                "period_start" if blank(d.get("period_start")) else "period_end",
+                "is missing: change_km2 needs period_start and period_end",
+            )
+        c.period_start = _time(d["period_start"], "period_start")
+        c.period_end = _time(d["period_end"], "period_end")
+        if c.period_start >= c.period_end:
+            raise _FieldError("period_start", "must be before period_end")
+    c.tolerance = _float(d.get("tolerance"), "tolerance", 0, None)
+
+
+def _share_baseline(c: Claim, base: Any, reading: str | None) -> None:
+    """The baseline of a share: the claimant's own km² figure, a date, or the peak; a km² value becomes a share."""
+    if not blank(base):
+        text_b, km2 = _baseline(base)
+        if km2 is not None and c.baseline_km2 is not None and abs(km2 - c.baseline_km2) > 1e-6:
+            raise _FieldError("baseline", f"{text_b} differs from the baseline in the value ({c.baseline_km2:g} km²)")
+        c.baseline_km2 = km2 if km2 is not None else c.baseline_km2
+        c.baseline = text_b
+    c.baseline = (f"{c.baseline_km2:g} km²" if c.baseline_km2 is not None else c.baseline) or "peak"
+    if c.value_km2 is not None:
+        if c.baseline_km2 is None:
+            raise _FieldError(
+                "baseline",
+                "a share given in km² needs the claimant's baseline in km² ('801 of 1268 km²' or baseline=1268)",
+            )
+        if c.value_km2 > c.baseline_km2:
+            raise _FieldError("value", f"{c.value_km2:g} km² is more than the baseline {c.baseline_km2:g} km²")
+        c.value = c.value_km2 / c.baseline_km2
+    if c.baseline_km2 is not None and reading not in (None, *AREA_READINGS):
+        raise _FieldError(
+            "reading",
+            f"{reading!r} reads the baseline from the map, but the claim gives "
+            f"its own ({c.baseline}): use {' or '.join(AREA_READINGS)}",
+        )
+
+
+def _drawn_fields(c: Claim, given: _Given) -> None:
+    """A polygon or line claim: its geometry of the right type and the side claiming it."""
+    geom = given.geom
+    if geom is None:
+        raise _FieldError("geometry", f"is missing: a {c.kind} claim needs geometry (WKT or GeoJSON)")
+    want = ("Polygon", "MultiPolygon") if c.kind == "polygon" else ("LineString", "MultiLineString")
+    if geom.geom_type not in want:
+        raise _FieldError("geometry", f"a {c.kind} claim needs a {' or '.join(want)}, got {geom.geom_type}")
+    if c.side is None:
+        raise _FieldError("side", "is missing (the side claiming the ground)")
+    c.change = c.change or "taken"
+    c.geometry = geom
+    c.lon, c.lat = given.lon, given.lat
 
 
 def _json_records(text: str) -> list[tuple[int, Any]]:
     """``(line, record)`` of each element of a JSON array / ``{"claims": [...]}`` / FeatureCollection."""
-    dec = json.JSONDecoder()
-
-    def line_of(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
-
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    doc = load_json(text)
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         key, items = "features", doc.get("features") or []
     elif isinstance(doc, dict) and isinstance(doc.get("claims"), list):
@@ -645,16 +733,8 @@ def _json_records(text: str) -> list[tuple[int, Any]]:
     elif isinstance(doc, list):
         key, items = None, doc
     else:
-        raise ValueError("line 1: expected a list of claims, {\"claims\": [...]} or a FeatureCollection")
-    # Find where each element starts, for line numbers: walk the array with raw_decode.
-    start = text.find("[", text.find(f'"{key}"') if key else 0)
-    pos, lines = start + 1, []
-    for _ in items:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        lines.append(line_of(pos))
-        _, pos = dec.raw_decode(text, pos)
-    return list(zip(lines, items))
+        raise ValueError('line 1: expected a list of claims, {"claims": [...]} or a FeatureCollection')
+    return list(zip(array_lines(text, key), items))
 
 
 def _from_feature(rec: Any) -> Any:
@@ -666,8 +746,9 @@ def _from_feature(rec: Any) -> Any:
     return rec
 
 
-def parse_claims_text(text: str, fmt: str, source: str = "<input>", *,
-                      sides: Sequence[str] | None = DEFAULT_SIDES) -> ClaimReadResult:
+def parse_claims_text(
+    text: str, fmt: str, source: str = "<input>", *, sides: Sequence[str] | None = DEFAULT_SIDES
+) -> ClaimReadResult:
     """Claims from CSV or JSON text (``fmt``: ``csv``, ``json`` or ``jsonl``); ``sides``: the store's."""
     claims: list[Claim] = []
     problems: list[str] = []
@@ -698,7 +779,7 @@ def parse_claims_text(text: str, fmt: str, source: str = "<input>", *,
                 break
             if None in row:
                 problems.append(f"{source} line {line}: more values than columns ({len(reader.fieldnames)})")
-            elif all(_blank(v) for v in row.values()):
+            elif all(blank(v) for v in row.values()):
                 pass
             else:
                 take(line, row)
@@ -725,8 +806,9 @@ def parse_claims_text(text: str, fmt: str, source: str = "<input>", *,
     return ClaimReadResult(claims, problems, source)
 
 
-def read_claims(path: str | Path, fmt: str | None = None, *,
-                sides: Sequence[str] | None = DEFAULT_SIDES) -> ClaimReadResult:
+def read_claims(
+    path: str | Path, fmt: str | None = None, *, sides: Sequence[str] | None = DEFAULT_SIDES
+) -> ClaimReadResult:
     """Read claims from a CSV, JSON, JSON Lines or GeoJSON file.
 
     Parameters
@@ -752,8 +834,14 @@ def read_claims(path: str | Path, fmt: str | None = None, *,
     p = Path(path)
     if fmt is None:
         suf = p.suffix.lower()
-        fmt = {".csv": "csv", ".tsv": "csv", ".json": "json", ".geojson": "json", ".jsonl": "jsonl",
-               ".ndjson": "jsonl"}.get(suf)
+        fmt = {
+            ".csv": "csv",
+            ".tsv": "csv",
+            ".json": "json",
+            ".geojson": "json",
+            ".jsonl": "jsonl",
+            ".ndjson": "jsonl",
+        }.get(suf)
         if fmt is None:
             raise ValueError(f"{p}: cannot tell the format from the suffix {suf!r}; use .csv, .json or .jsonl.")
     try:

@@ -209,6 +209,11 @@ def _shape(g: dict):
         return shape(g)
 
 
+def _named(geom: Any, parsed: ParsedName, keep: dict[str, Any]) -> dict[str, Any]:
+    """The fields every DeepState feature fills alike: its geometry, the parts of its name, the kept properties."""
+    return {"geometry": geom, "name": parsed.ua, "name_en": parsed.en, "at": parsed.at, "props": keep}
+
+
 def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
     """Turn one GeoJSON feature into a :class:`RawFeature` (2-D, repaired).
 
@@ -271,18 +276,14 @@ def parse_feature(feature: dict) -> tuple[RawFeature | None, str | None]:
             note = f"unclassified polygon (name {props.get('name')!r}, fill {props.get('fill')!r})"
         elif repaired:
             note = "repaired invalid polygon"
-        rf = RawFeature(
-            geometry=geom, kind="area", key=key, role=role, side=side, name=parsed.ua, name_en=parsed.en,
-            at=parsed.at, props=keep, repaired=repaired,
-            abroad_rule="majority" if key in LIBERATED else "part",
-        )
-        return rf, note
+        abroad_rule = "majority" if key in LIBERATED else "part"
+        named = _named(geom, parsed, keep)
+        return RawFeature(
+            kind="area", key=key, role=role, side=side, repaired=repaired, abroad_rule=abroad_rule, **named
+        ), note
     if geom.geom_type == "Point":
         kind, key, bearing = classify_point(props)
-        return RawFeature(
-            geometry=geom, kind=kind, key=key, role=ROLE_LABEL, name=parsed.ua, name_en=parsed.en,
-            at=parsed.at, bearing=bearing, props=keep,
-        ), None
+        return RawFeature(kind=kind, key=key, role=ROLE_LABEL, bearing=bearing, **_named(geom, parsed, keep)), None
     return None, f"unsupported geometry type {geom.geom_type}"
 
 
@@ -300,8 +301,9 @@ def _to_dt(value) -> datetime | None:
         raise ValueError(f"time {value!r} is not ISO-8601") from exc
 
 
-def snapshot_from_bytes(data: bytes, origin: str, version_hint: str | None = None,
-                        meta: dict | None = None) -> Snapshot:
+def snapshot_from_bytes(
+    data: bytes, origin: str, version_hint: str | None = None, meta: dict | None = None
+) -> Snapshot:
     """Read one version from file bytes: a FeatureCollection or an API version object.
 
     Parameters
@@ -354,8 +356,15 @@ def snapshot_from_bytes(data: bytes, origin: str, version_hint: str | None = Non
     hashes = [feature_hash(f) if isinstance(f, dict) else b"\0" * 16 for f in feats]
     content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
     return Snapshot(
-        source=SOURCE, version_id=str(vid_int), valid_time=utc(vid_int), features=feats, hashes=hashes,
-        published_at=created or utc(vid_int), revised_at=updated, origin=origin, content_hash=content,
+        source=SOURCE,
+        version_id=str(vid_int),
+        valid_time=utc(vid_int),
+        features=feats,
+        hashes=hashes,
+        published_at=created or utc(vid_int),
+        revised_at=updated,
+        origin=origin,
+        content_hash=content,
         parse=lambda i: parse_feature(feats[i]),
     )
 

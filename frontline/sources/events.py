@@ -57,53 +57,71 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..model import Event
+from ._records import ItemsAs, ReadResult, array_lines, blank, load_json, required_time
 
 __all__ = ["Event", "EventReadResult", "EVENT_TYPES", "FORMATS", "read_events", "parse_events_text"]
 
 EVENT_TYPES = ("equipment_loss", "strike", "clash", "other")
 FORMATS = ("auto", "csv", "geojson", "kml", "geoconfirmed", "warspotting")
 
-_SIDE_WORDS = {"ua": "ua", "ukraine": "ua", "ukrainian": "ua", "ukr": "ua", "ru": "ru", "russia": "ru",
-               "russian": "ru", "rus": "ru", "україна": "ua", "россия": "ru", "росія": "ru"}
-_TYPE_WORDS = {"equipment_loss": "equipment_loss", "loss": "equipment_loss", "equipment": "equipment_loss",
-               "destroyed": "equipment_loss", "vehicle": "equipment_loss", "strike": "strike", "strikes": "strike",
-               "shelling": "strike", "drone strike": "strike", "missile": "strike", "clash": "clash",
-               "combat": "clash", "fighting": "clash", "other": "other"}
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                       "dec"), 1)}
+_SIDE_WORDS = {
+    "ua": "ua",
+    "ukraine": "ua",
+    "ukrainian": "ua",
+    "ukr": "ua",
+    "ru": "ru",
+    "russia": "ru",
+    "russian": "ru",
+    "rus": "ru",
+    "україна": "ua",
+    "россия": "ru",
+    "росія": "ru",
+}
+_TYPE_WORDS = {
+    "equipment_loss": "equipment_loss",
+    "loss": "equipment_loss",
+    "equipment": "equipment_loss",
+    "destroyed": "equipment_loss",
+    "vehicle": "equipment_loss",
+    "strike": "strike",
+    "strikes": "strike",
+    "shelling": "strike",
+    "drone strike": "strike",
+    "missile": "strike",
+    "clash": "clash",
+    "combat": "clash",
+    "fighting": "clash",
+    "other": "other",
+}
+_MONTHS = {
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
 _RE_DMY = re.compile(r"\b(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*\.?\s+(\d{4})\b")
 _RE_ISO = re.compile(r"\b(\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\b")
 _RE_URL = re.compile(r"https?://[^\s\"'<>]+")
 KML_NS = "{http://www.opengis.net/kml/2.2}"
+_TIME_KEYS = ("time", "date", "datetime")
+_PLACE_KEYS = ("lon", "lat", "longitude", "latitude", "precision_m")
+# the record fields an Event has a place for; the others are kept in its props
+_FIELDS = {*_TIME_KEYS, *_PLACE_KEYS, "side", "type", "source_url", "url", "confidence", "title", "name", "id"}
 
 
-@dataclass
-class EventReadResult:
+class EventReadResult(ReadResult[Event]):
     """Events read from a file and the problems of the skipped records."""
 
-    events: list[Event]
-    problems: list[str]
-    source: str = ""
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip())
+    events = ItemsAs[Event]()  # the valid events, in file order
 
 
 def _time(v: Any) -> int:
-    from ..times import parse_time
-
-    if _blank(v):
+    if blank(v):
         raise ValueError("time is missing")
     s = str(v).strip()
     m = _RE_DMY.search(s)
@@ -111,14 +129,14 @@ def _time(v: Any) -> int:
         mon = _MONTHS.get(m.group(2).lower())
         if mon is None:
             raise ValueError(f"time {s!r} has an unknown month")
-        return int(datetime(int(m.group(3)), mon, int(m.group(1)), 12, tzinfo=timezone.utc).timestamp())
+        return int(datetime(int(m.group(3)), mon, int(m.group(1)), 12, tzinfo=UTC).timestamp())
     if len(s) == 10 and s[4] == "-":  # a bare date: noon that day (events are dated, not timed)
         s = s + "T12:00:00Z"
-    return parse_time(s)
+    return required_time(s)
 
 
 def _num(v: Any, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
-    if _blank(v):
+    if blank(v):
         return None
     try:
         x = float(v)
@@ -130,14 +148,14 @@ def _num(v: Any, what: str, lo: float | None = None, hi: float | None = None) ->
 
 
 def _side(v: Any) -> str | None:
-    if _blank(v):
+    if blank(v):
         return None
     s = str(v).strip().lower()
     return _SIDE_WORDS.get(s, s)
 
 
 def _etype(v: Any) -> str:
-    if _blank(v):
+    if blank(v):
         return "other"
     s = str(v).strip().lower().replace("-", "_")
     if s in _TYPE_WORDS:
@@ -157,17 +175,23 @@ def _event(d: dict[str, Any], lon: Any = None, lat: Any = None) -> Event:
         conf = parse_confidence(d.get("confidence"))
     except ValueError as exc:
         raise ValueError(f"field 'confidence': {exc}") from None
-    return Event(time=t, lon=lon, lat=lat, precision_m=_num(d.get("precision_m"), "precision_m", 0, 1e6),
-                 side=_side(d.get("side")), type=_etype(d.get("type")),
-                 source_url=str(d.get("source_url") or d.get("url") or "").strip(), confidence=conf,
-                 title=str(d.get("title") or d.get("name") or "").strip()[:500],
-                 source_id=str(d.get("id") or "").strip(),
-                 props={k: v for k, v in d.items() if k not in {
-                     "time", "date", "datetime", "lon", "lat", "longitude", "latitude", "precision_m", "side",
-                     "type", "source_url", "url", "confidence", "title", "name", "id"} and not _blank(v)})
+    return Event(
+        time=t,
+        lon=lon,
+        lat=lat,
+        precision_m=_num(d.get("precision_m"), "precision_m", 0, 1e6),
+        side=_side(d.get("side")),
+        type=_etype(d.get("type")),
+        source_url=str(d.get("source_url") or d.get("url") or "").strip(),
+        confidence=conf,
+        title=str(d.get("title") or d.get("name") or "").strip()[:500],
+        source_id=str(d.get("id") or "").strip(),
+        props={k: v for k, v in d.items() if k not in _FIELDS and not blank(v)},
+    )
 
 
 # -------------------------------------------------------------------- readers
+
 
 def _read_csv(text: str, source: str, out: list, problems: list) -> None:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
@@ -179,7 +203,7 @@ def _read_csv(text: str, source: str, out: list, problems: list) -> None:
     for row in reader:
         if None in row:
             problems.append(f"{source} line {line}: more values than columns")
-        elif any(not _blank(v) for v in row.values()):
+        elif any(not blank(v) for v in row.values()):
             try:
                 e = _event(row)
                 e.origin = f"{source} line {line}"
@@ -189,29 +213,46 @@ def _read_csv(text: str, source: str, out: list, problems: list) -> None:
         line = reader.line_num + 1
 
 
-def _element_lines(text: str, marker: str) -> list[int]:
-    """Line numbers where each occurrence of ``marker`` starts (for messages)."""
-    lines, pos = [], text.find(marker)
+def _tag_lines(text: str, tag: str) -> list[int]:
+    """Line numbers where each occurrence of ``tag`` (``"<Placemark"``) starts, for messages."""
+    lines, line, counted, pos = [], 1, 0, text.find(tag)
     while pos >= 0:
-        lines.append(text.count("\n", 0, pos) + 1)
-        pos = text.find(marker, pos + 1)
+        line += text.count("\n", counted, pos)
+        counted = pos
+        lines.append(line)
+        pos = text.find(tag, pos + 1)
     return lines
 
 
-def _read_geojson(text: str, source: str, out: list, problems: list) -> None:
+def _json_records(
+    text: str, source: str, problems: list, key: str, what: str, expected: str, *, bare_list: bool = False
+) -> list[tuple[str, Any]]:
+    """``(where, record)`` of each element of the array under ``key`` (or of the document, if ``bare_list``).
+
+    ``where`` is ``"<file> line N"``; ``what`` names a record whose line is unknown (``"<file> feature 3"``).
+    Empty, after adding to ``problems`` why, when the text is not JSON or holds no such array.
+    """
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(f"{source} line {exc.lineno}: not valid JSON ({exc.msg})")
-        return
-    feats = doc.get("features") if isinstance(doc, dict) else None
-    if not isinstance(feats, list):
-        problems.append(f"{source} line 1: not a GeoJSON FeatureCollection")
-        return
-    lines = _element_lines(text, '"Feature"')
-    lines = [ln for ln in lines][:len(feats)] + [0] * max(0, len(feats) - len(lines))
-    for i, f in enumerate(feats):
-        where = f"{source} line {lines[i]}" if lines[i] else f"{source} feature {i}"
+        doc = load_json(text)
+    except ValueError as exc:
+        problems.append(f"{source} {exc}")
+        return []
+    items = doc.get(key) if isinstance(doc, dict) else doc if bare_list else None
+    if not isinstance(items, list):
+        problems.append(f"{source} line 1: {expected}")
+        return []
+    lines = array_lines(text, key if isinstance(doc, dict) else None)
+    return [(_where(source, lines, i, what), x) for i, x in enumerate(items)]
+
+
+def _where(source: str, lines: list[int], i: int, what: str) -> str:
+    """``"<file> line N"`` of record ``i``, or ``"<file> <what> i"`` when its line is not known."""
+    return f"{source} line {lines[i]}" if i < len(lines) else f"{source} {what} {i}"
+
+
+def _read_geojson(text: str, source: str, out: list, problems: list) -> None:
+    expected = "not a GeoJSON FeatureCollection"
+    for where, f in _json_records(text, source, problems, "features", "feature", expected):
         try:
             g = (f or {}).get("geometry") or {}
             if g.get("type") != "Point":
@@ -249,8 +290,7 @@ def _placemarks(root):
                 out.append((ch, path))
             elif ch.tag in ("Folder", "Document"):
                 name = ch.find("name")
-                walk(ch, path + ([name.text.strip()] if name is not None and name.text and ch.tag == "Folder"
-                                 else []))
+                walk(ch, path + ([name.text.strip()] if name is not None and name.text and ch.tag == "Folder" else []))
             elif ch.tag == "kml":
                 walk(ch, path)
 
@@ -268,8 +308,9 @@ def _side_from_words(words: list[str]) -> str | None:
 
 def _type_from_words(words: list[str]) -> str:
     text = " ".join(words).lower()
-    if any(k in text for k in ("destroyed", "damaged", "equipment", "loss", "abandoned", "captured", "vehicle",
-                               "tank")):
+    if any(
+        k in text for k in ("destroyed", "damaged", "equipment", "loss", "abandoned", "captured", "vehicle", "tank")
+    ):
         return "equipment_loss"
     if any(k in text for k in ("strike", "missile", "shelling", "artillery", "drone", "bomb")):
         return "strike"
@@ -285,9 +326,9 @@ def _read_kml(text: str, source: str, out: list, problems: list, geoconfirmed: b
         problems.append(f"{source} line {exc.position[0]}: not valid KML/XML ({exc})")
         return
     _strip_ns(root)
-    lines = _element_lines(text, "<Placemark")
+    lines = _tag_lines(text, "<Placemark")
     for i, (pm, folders) in enumerate(_placemarks(root)):
-        where = f"{source} line {lines[i]}" if i < len(lines) else f"{source} placemark {i}"
+        where = _where(source, lines, i, "placemark")
         try:
             name = _kml_text(pm, "name")
             desc = _kml_text(pm, "description")
@@ -329,7 +370,7 @@ def _read_kml(text: str, source: str, out: list, problems: list, geoconfirmed: b
                     after = _RE_URL.findall(desc[k:])
                     src = after[0] if after else None
                 d["source_url"] = ext.get("source_url") or src or (urls[0] if urls else "")
-                geo = desc[low.find("geolocation"):] if "geolocation" in low else ""
+                geo = desc[low.find("geolocation") :] if "geolocation" in low else ""
                 gl = _RE_URL.findall(geo)
                 d["geolocation_url"] = gl[0] if gl else ""
                 d.setdefault("confidence", "0.9")
@@ -344,36 +385,39 @@ def _read_kml(text: str, source: str, out: list, problems: list, geoconfirmed: b
 
 
 def _read_warspotting(text: str, source: str, out: list, problems: list) -> None:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(f"{source} line {exc.lineno}: not valid JSON ({exc.msg})")
-        return
-    losses = doc.get("losses") if isinstance(doc, dict) else doc
-    if not isinstance(losses, list):
-        problems.append(f"{source} line 1: expected {{\"losses\": [...]}} (WarSpotting API JSON)")
-        return
-    lines = _element_lines(text, '"id"')
-    for i, r in enumerate(losses):
-        where = f"{source} line {lines[i]}" if i < len(lines) else f"{source} loss {i}"
+    expected = 'expected {"losses": [...]} (WarSpotting API JSON)'
+    for where, r in _json_records(text, source, problems, "losses", "loss", expected, bare_list=True):
         try:
             if not isinstance(r, dict):
                 raise ValueError("a loss must be an object")
             geo = r.get("geo")
-            if _blank(geo):
+            if blank(geo):
                 raise ValueError(f"loss {r.get('id')} has no geo (not geolocated)")
             ll = str(geo).replace(" ", "").split(",")
             if len(ll) != 2:
                 raise ValueError(f"geo {geo!r} is not 'lat,lon'")
             lost_by = _side(r.get("lost_by"))
             lid = r.get("id")
-            title = " ".join(str(r.get(k)) for k in ("status", "type", "model") if not _blank(r.get(k)))
-            e = _event({"time": r.get("date"), "side": lost_by, "type": "equipment_loss",
-                        "source_url": f"https://ukr.warspotting.net/view/{lid}/" if lid is not None else "",
-                        "precision_m": 500, "confidence": 0.9, "title": title, "id": f"warspotting:{lid}",
-                        "nearest_location": r.get("nearest_location"), "unit": r.get("unit"),
-                        "tags": r.get("tags"), "status": r.get("status"), "model": r.get("model")},
-                       lon=ll[1], lat=ll[0])
+            title = " ".join(str(r.get(k)) for k in ("status", "type", "model") if not blank(r.get(k)))
+            e = _event(
+                {
+                    "time": r.get("date"),
+                    "side": lost_by,
+                    "type": "equipment_loss",
+                    "source_url": f"https://ukr.warspotting.net/view/{lid}/" if lid is not None else "",
+                    "precision_m": 500,
+                    "confidence": 0.9,
+                    "title": title,
+                    "id": f"warspotting:{lid}",
+                    "nearest_location": r.get("nearest_location"),
+                    "unit": r.get("unit"),
+                    "tags": r.get("tags"),
+                    "status": r.get("status"),
+                    "model": r.get("model"),
+                },
+                lon=ll[1],
+                lat=ll[0],
+            )
             e.origin = where
             out.append(e)
         except ValueError as exc:

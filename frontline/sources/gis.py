@@ -64,6 +64,37 @@ def _gdal_path(path: str) -> str:
     return path
 
 
+def _feature(record: tuple, field: str) -> tuple[RawFeature | None, str | None]:
+    """One layer record, ``(geometry, mapping spec, properties)``, as a classified feature and a note."""
+    g, spec, props = record
+    if g is None or g.is_empty:
+        return None, "no geometry"
+    if g.geom_type not in ("Polygon", "MultiPolygon", "Point"):
+        return None, f"unsupported geometry type {g.geom_type}"
+    repaired = False
+    if g.geom_type != "Point" and not g.is_valid:
+        g, repaired = polygonal(shapely.make_valid(g)), True
+        if g.is_empty:
+            return None, "invalid polygon with no area left after repair"
+    role = spec["role"]
+    note = (
+        f"unclassified value {props.get(field)!r}"
+        if role == ROLE_UNCLASSIFIED
+        else ("repaired invalid polygon" if repaired else None)
+    )
+    kind = "marker" if g.geom_type == "Point" else "area"
+    return RawFeature(
+        geometry=g,
+        kind=kind,
+        key=f"{field}={props.get(field)}",
+        role=role,
+        side=spec.get("side"),
+        name=props.get("name") or props.get("Name") or "",
+        props=props,
+        repaired=repaired,
+    ), note
+
+
 def read(path, mapping_path, *, at=None, source: str | None = None):
     """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
 
@@ -73,7 +104,7 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
         gdal_path = _gdal_path(path)
         t = parse_time(at or mapping.get("time"))
         if t is None:
-            raise ValueError("give the situation time with --time (ISO) or \"time\" in the mapping")
+            raise ValueError('give the situation time with --time (ISO) or "time" in the mapping')
         layer = mapping.get("layer")
         if layer is not None and layer not in [n for n, _ in pyogrio.list_layers(gdal_path)]:
             raise ValueError(f"no layer {layer!r} (have: {', '.join(n for n, _ in pyogrio.list_layers(gdal_path))})")
@@ -99,30 +130,28 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
         props = {f: (None if field_data[j][i] is None else str(field_data[j][i])) for j, f in enumerate(fields)}
         spec = mapping["values"].get(str(val), {"role": default})
         records.append((g, spec, props))
-    hashes = [hashlib.blake2b((shapely.to_wkb(g) if g is not None else b"") + json.dumps(p, sort_keys=True).encode()
-                              + json.dumps(s, sort_keys=True).encode(), digest_size=16).digest()
-              for g, s, p in records]
+    hashes = [
+        hashlib.blake2b(
+            (shapely.to_wkb(g) if g is not None else b"")
+            + json.dumps(p, sort_keys=True).encode()
+            + json.dumps(s, sort_keys=True).encode(),
+            digest_size=16,
+        ).digest()
+        for g, s, p in records
+    ]
 
     def parse(i):
-        g, spec, props = records[i]
-        if g is None or g.is_empty:
-            return None, "no geometry"
-        if g.geom_type not in ("Polygon", "MultiPolygon", "Point"):
-            return None, f"unsupported geometry type {g.geom_type}"
-        repaired = False
-        if g.geom_type != "Point" and not g.is_valid:
-            g, repaired = polygonal(shapely.make_valid(g)), True
-            if g.is_empty:
-                return None, "invalid polygon with no area left after repair"
-        role = spec["role"]
-        note = f"unclassified value {props.get(field)!r}" if role == ROLE_UNCLASSIFIED else (
-            "repaired invalid polygon" if repaired else None)
-        kind = "marker" if g.geom_type == "Point" else "area"
-        return RawFeature(geometry=g, kind=kind, key=f"{field}={props.get(field)}", role=role,
-                          side=spec.get("side"), name=props.get("name") or props.get("Name") or "",
-                          props=props, repaired=repaired), note
+        return _feature(records[i], field)
 
     content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
-    yield Snapshot(source=source or mapping.get("source") or Path(path).stem, version_id=str(t),
-                   valid_time=utc(t), published_at=utc(t), revised_at=None, origin=path,
-                   content_hash=content, hashes=hashes, parse=parse)
+    yield Snapshot(
+        source=source or mapping.get("source") or Path(path).stem,
+        version_id=str(t),
+        valid_time=utc(t),
+        published_at=utc(t),
+        revised_at=None,
+        origin=path,
+        content_hash=content,
+        hashes=hashes,
+        parse=parse,
+    )

@@ -32,8 +32,14 @@ log = logging.getLogger("frontline.live")
 DEFAULT_BASE_URL = deepstate.DEFAULT_BASE_URL
 
 
-def http_get(url: str, opts: HttpOptions | None = None, *, stop_event: threading.Event | None = None,
-             sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> bytes:
+def http_get(
+    url: str,
+    opts: HttpOptions | None = None,
+    *,
+    stop_event: threading.Event | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> bytes:
     """GET a URL with time-outs, retries, backoff with jitter and ``Retry-After`` (see :mod:`frontline._http`).
 
     Raises
@@ -46,8 +52,13 @@ def http_get(url: str, opts: HttpOptions | None = None, *, stop_event: threading
     return request(url, opts, stop_event=stop_event, sleep=sleep, rng=rng)
 
 
-def list_versions(base_url: str = DEFAULT_BASE_URL, opts: HttpOptions | None = None, *,
-                  stop_event: threading.Event | None = None, sleep=time.sleep) -> list[dict]:
+def list_versions(
+    base_url: str = DEFAULT_BASE_URL,
+    opts: HttpOptions | None = None,
+    *,
+    stop_event: threading.Event | None = None,
+    sleep=time.sleep,
+) -> list[dict]:
     """The feed's version listing (``GET /history/public``), sorted by id.
 
     A listing that is not JSON (a truncated body without ``Content-Length``)
@@ -76,5 +87,5 @@ def list_versions(base_url: str = DEFAULT_BASE_URL, opts: HttpOptions | None = N
                 return sorted(good, key=lambda i: int(str(i["id"]).strip()))
             last = f"expected a JSON list of versions, got {type(items).__name__}"
         if attempt < opts.retries:
-            _wait(min(opts.max_backoff, opts.backoff * 2 ** attempt), stop_event, sleep)
+            _wait(min(opts.max_backoff, opts.backoff * 2**attempt), stop_event, sleep)
     raise deepstate.FetchError(f"{url}: {last}")

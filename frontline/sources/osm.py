@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import shapely
@@ -45,11 +46,16 @@ __all__ = [
 #: front-line logistics moved to dirt tracks once main roads came under fire).
 #: ``service``, ``living_street`` and paths are left out as noise.
 DEFAULT_CLASSES: tuple[str, ...] = (
-    "motorway", "motorway_link",
-    "trunk", "trunk_link",
-    "primary", "primary_link",
-    "secondary", "secondary_link",
-    "tertiary", "tertiary_link",
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
     "unclassified",
     "residential",
     "track",
@@ -58,8 +64,14 @@ DEFAULT_CLASSES: tuple[str, ...] = (
 #: Importance of a class, lower is more important; used to pick the class of a
 #: merged route and by the web map to order drawing.
 CLASS_RANK: dict[str, int] = {
-    "motorway": 0, "trunk": 1, "primary": 2, "secondary": 3, "tertiary": 4,
-    "unclassified": 5, "residential": 6, "track": 7,
+    "motorway": 0,
+    "trunk": 1,
+    "primary": 2,
+    "secondary": 3,
+    "tertiary": 4,
+    "unclassified": 5,
+    "residential": 6,
+    "track": 7,
 }
 
 # Suffixes pyosmium reads; everything else goes to GDAL through pyogrio.
@@ -160,9 +172,15 @@ def read_roads(
         roads = _read_osm(path_s, class_set, bbox)
     else:
         roads = _read_lines(
-            path_s, class_set, bbox, layer,
-            id_field=id_field, name_field=name_field, name_en_field=name_en_field,
-            ref_field=ref_field, class_field=class_field,
+            path_s,
+            class_set,
+            bbox,
+            layer,
+            id_field=id_field,
+            name_field=name_field,
+            name_en_field=name_en_field,
+            ref_field=ref_field,
+            class_field=class_field,
         )
     if merge_by is not None:
         roads = merge_roads(roads, merge_by)
@@ -181,6 +199,7 @@ def _read_osm(path: str, classes: frozenset[str] | None, bbox) -> Roads:
     refs: list[str] = []
     cls: list[str] = []
     problems: list[str] = []
+    tag_filter: osmium.filter.KeyFilter | osmium.filter.TagFilter
     if classes is None:
         tag_filter = osmium.filter.KeyFilter("highway")
     else:
@@ -196,6 +215,8 @@ def _read_osm(path: str, classes: frozenset[str] | None, bbox) -> Roads:
     n_ways = 0
     try:
         for way in proc:
+            if not isinstance(way, osmium.osm.Way):  # the entity filter passes ways only; this tells the type checker
+                continue
             n_ways += 1
             tags = way.tags
             if tags.get("area") == "yes":  # pedestrian squares etc. drawn as closed highways
@@ -221,10 +242,10 @@ def _read_osm(path: str, classes: frozenset[str] | None, bbox) -> Roads:
                 )
             geoms.append(geom)
             ids.append(wid)
-            names.append(tags.get("name", ""))
-            names_en.append(tags.get("name:en", ""))
-            refs.append(tags.get("ref", ""))
-            cls.append(tags.get("highway", ""))
+            names.append(tags.get("name") or "")
+            names_en.append(tags.get("name:en") or "")
+            refs.append(tags.get("ref") or "")
+            cls.append(tags.get("highway") or "")
     except RuntimeError as exc:  # pyosmium reports bad input as RuntimeError
         raise ValueError(f"{path}: cannot be read as an OSM file ({exc}).") from None
 
@@ -233,8 +254,25 @@ def _read_osm(path: str, classes: frozenset[str] | None, bbox) -> Roads:
         extra = f" ({n_ways} highway ways had no usable geometry)" if n_ways else ""
         raise ValueError(f"{path}: no road in this OSM file: no way tagged with {what}{extra}.")
     geometry = shapely.from_wkb(np.array(geoms, dtype=object))
-    roads = Roads(geometry, ids, names, names_en, refs, cls, source=path, problems=problems)
+    roads = _roads(geometry, ids, names, names_en, refs, cls, path, problems)
     return _clip_bbox(roads, bbox, path)
+
+
+def _roads(
+    geometry: np.ndarray,
+    ids: list[str],
+    names: list[str],
+    names_en: list[str],
+    refs: list[str],
+    classes: list[str],
+    source: str,
+    problems: list[str],
+) -> Roads:
+    """:class:`Roads` from lists of text, as the object arrays it holds."""
+    ids_a, names_a, names_en_a, refs_a, classes_a = (
+        np.array(c, dtype=object) for c in (ids, names, names_en, refs, classes)
+    )
+    return Roads(geometry, ids_a, names_a, names_en_a, refs_a, classes_a, source=source, problems=problems)
 
 
 def _clip_bbox(roads: Roads, bbox, path: str) -> Roads:
@@ -260,11 +298,12 @@ def _pick_field(fields: list[str], wanted: str | None, candidates: tuple[str, ..
     return None
 
 
-def _read_lines(
-    path: str, classes, bbox, layer, *, id_field, name_field, name_en_field, ref_field, class_field
-) -> Roads:
+_LINE_TYPES = ("LineString", "MultiLineString", "Unknown", "GeometryCollection")
+
+
+def _line_layer(path: str, layer: str | None) -> tuple[str, dict]:
+    """The layer to read (the first line layer when none is named) and its GDAL info; ValueError when none fits."""
     import pyogrio
-    from pyproj import CRS, Transformer
 
     try:
         layers = pyogrio.list_layers(path)
@@ -272,9 +311,8 @@ def _read_lines(
         raise ValueError(f"{path}: cannot be read as a GIS file ({exc}).") from None
     if len(layers) == 0:
         raise ValueError(f"{path}: holds no layer.")
-    line_types = ("LineString", "MultiLineString", "Unknown", "GeometryCollection")
     if layer is None:
-        usable = [name for name, gtype in layers if gtype and gtype.replace(" Z", "").replace(" M", "") in line_types]
+        usable = [name for name, gtype in layers if gtype and gtype.replace(" Z", "").replace(" M", "") in _LINE_TYPES]
         if not usable:
             found = ", ".join(f"{n} ({t})" for n, t in layers)
             raise ValueError(f"{path}: not a road file: no line layer (layers: {found}).")
@@ -286,9 +324,17 @@ def _read_lines(
     gtype = (info.get("geometry_type") or "").replace(" Z", "").replace(" M", "")
     if not gtype:
         raise ValueError(f"{path}: layer {layer!r} has no geometry; not a road file.")
-    if gtype not in line_types:
+    if gtype not in _LINE_TYPES:
         raise ValueError(f"{path}: layer {layer!r} holds {gtype} features, not road lines.")
+    return layer, info
 
+
+def _read_lines(
+    path: str, classes, bbox, layer, *, id_field, name_field, name_en_field, ref_field, class_field
+) -> Roads:
+    import pyogrio
+
+    layer, info = _line_layer(path, layer)
     fields = [str(f) for f in info["fields"]]
     f_id = _pick_field(fields, id_field, _ID_FIELDS, "id", path)
     f_name = _pick_field(fields, name_field, _NAME_FIELDS, "name", path)
@@ -297,21 +343,10 @@ def _read_lines(
     f_class = _pick_field(fields, class_field, _CLASS_FIELDS, "class", path)
     columns = [f for f in dict.fromkeys([f_id, f_name, f_name_en, f_ref, f_class]) if f]
 
-    # Work in lon/lat; a projected file is reprojected (and the bbox with it).
-    src_crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
-    to_ll = None
-    if src_crs is not None and not src_crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
-        to_ll = Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True)
-    read_bbox = None
-    if bbox is not None:
-        read_bbox = bbox
-        if to_ll is not None:
-            read_bbox = Transformer.from_crs("EPSG:4326", src_crs, always_xy=True).transform_bounds(*bbox)
+    to_ll, read_bbox = _to_lonlat(info, bbox)
 
     try:
-        meta, fids, wkb, values = pyogrio.raw.read(
-            path, layer=layer, columns=columns, bbox=read_bbox, return_fids=True
-        )
+        meta, fids, wkb, values = pyogrio.raw.read(path, layer=layer, columns=columns, bbox=read_bbox, return_fids=True)
     except Exception as exc:
         raise ValueError(f"{path}: cannot read layer {layer!r} ({exc}).") from None
     cols = dict(zip([str(f) for f in meta["fields"]], values))  # GDAL returns file order, not ours
@@ -346,32 +381,11 @@ def _read_lines(
     # parts (each part keeps the feature's attributes).
     extra_rows: list[tuple[int, LineString]] = []
     for i in np.flatnonzero(wanted & ~keep):
-        fid = ids[i]
-        g = geoms[i]
-        if wkb[i] is None:
-            problems.append(f"{path}: feature {fid}: no geometry; skipped.")
-            continue
-        if g is None:
-            problems.append(f"{path}: feature {fid}: unreadable geometry (a line needs 2 or more points); skipped.")
-            continue
-        if g.geom_type not in ("LineString", "MultiLineString", "LinearRing"):
-            problems.append(f"{path}: feature {fid}: a {g.geom_type}, not a line; skipped.")
-            continue
-        parts = list(shapely.get_parts(shapely.line_merge(g) if g.geom_type == "MultiLineString" else g))
-        good = []
-        for part in parts:
-            xy = shapely.get_coordinates(part)
-            if not np.isfinite(xy).all() or len(np.unique(xy, axis=0)) < 2:
-                continue
-            good.append(LineString(xy) if part.geom_type == "LinearRing" else part)
-        if not good:
-            problems.append(f"{path}: feature {fid}: a line with fewer than 2 distinct points; skipped.")
-            continue
-        if len(good) < len(parts):
-            problems.append(f"{path}: feature {fid}: {len(parts) - len(good)} degenerate part(s) dropped.")
-        out_geoms[i] = good[0]
-        keep[i] = True
-        extra_rows.extend((int(i), part) for part in good[1:])
+        good = _line_parts(wkb[i], geoms[i], f"{path}: feature {ids[i]}", problems)
+        if good:
+            out_geoms[i] = good[0]
+            keep[i] = True
+            extra_rows.extend((int(i), part) for part in good[1:])
 
     if not keep.any():
         detail = f" ({len(problems)} features skipped, e.g. {problems[-1]})" if problems else ""
@@ -381,16 +395,62 @@ def _read_lines(
     rows = np.concatenate([np.flatnonzero(keep), np.array([r for r, _ in extra_rows], dtype=int)])
     geom_out = np.concatenate([out_geoms[keep], np.array([p for _, p in extra_rows] + [None], dtype=object)[:-1]])
     if to_ll is None:
-        minx, miny, maxx, maxy = shapely.total_bounds(geom_out)
-        if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-            raise ValueError(
-                f"{path}: coordinates reach ({minx:.6g}, {miny:.6g})–({maxx:.6g}, {maxy:.6g}), which are not "
-                "lon/lat degrees, and the file declares no CRS; reproject it to EPSG:4326."
-            )
+        _check_degrees(geom_out, path)
     roads = Roads(
         geom_out, ids[rows], names[rows], names_en[rows], refs[rows], cls[rows], source=path, problems=problems
     )
     return _clip_bbox(roads, bbox, path)
+
+
+def _to_lonlat(info: dict, bbox):
+    """``(transformer to lon/lat or None, bbox in the file's CRS)``: a projected file is read in lon/lat."""
+    from pyproj import CRS, Transformer
+
+    src_crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    to_ll = None
+    if src_crs is not None and not src_crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        to_ll = Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True)
+    read_bbox = None
+    if bbox is not None:
+        read_bbox = bbox
+        if to_ll is not None:
+            read_bbox = Transformer.from_crs("EPSG:4326", src_crs, always_xy=True).transform_bounds(*bbox)
+    return to_ll, read_bbox
+
+
+def _check_degrees(geoms: np.ndarray, path: str) -> None:
+    """Refuse coordinates that cannot be lon/lat in a file that declares no CRS."""
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ValueError(
+            f"{path}: coordinates reach ({minx:.6g}, {miny:.6g})–({maxx:.6g}, {maxy:.6g}), which are not "
+            "lon/lat degrees, and the file declares no CRS; reproject it to EPSG:4326."
+        )
+
+
+def _line_parts(wkb: Any, g: Any, where: str, problems: list[str]) -> list[LineString]:
+    """The usable lines of a feature off the fast path (a multiline's parts); empty, with the problem, when none."""
+    if wkb is None:
+        problems.append(f"{where}: no geometry; skipped.")
+        return []
+    if g is None:
+        problems.append(f"{where}: unreadable geometry (a line needs 2 or more points); skipped.")
+        return []
+    if g.geom_type not in ("LineString", "MultiLineString", "LinearRing"):
+        problems.append(f"{where}: a {g.geom_type}, not a line; skipped.")
+        return []
+    parts = list(shapely.get_parts(shapely.line_merge(g) if g.geom_type == "MultiLineString" else g))
+    good = []
+    for part in parts:
+        xy = shapely.get_coordinates(part)
+        if not np.isfinite(xy).all() or len(np.unique(xy, axis=0)) < 2:
+            continue
+        good.append(LineString(xy) if part.geom_type == "LinearRing" else part)
+    if not good:
+        problems.append(f"{where}: a line with fewer than 2 distinct points; skipped.")
+    elif len(good) < len(parts):
+        problems.append(f"{where}: {len(parts) - len(good)} degenerate part(s) dropped.")
+    return good
 
 
 # --------------------------------------------------------------------------- merging
@@ -447,4 +507,4 @@ def merge_roads(roads: Roads, by: str = "ref") -> Roads:
             cls.append(best_class)
     arr = np.empty(len(geoms), dtype=object)
     arr[:] = geoms
-    return Roads(arr, ids, names, names_en, refs, cls, source=roads.source, problems=list(roads.problems))
+    return _roads(arr, ids, names, names_en, refs, cls, roads.source, list(roads.problems))
