@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyogrio.raw
 import shapely
 
 from . import geodesy
+from .errors import InputError
 from .model import CONTESTED, iso
 from .state import state_at
 from .store import GeoPackageStore
@@ -42,7 +44,13 @@ def control_layers(store: GeoPackageStore, at=None, source: str | None = None, c
 
 
 def export_state(
-    store: GeoPackageStore, path: Path | str, at=None, fmt: str | None = None, source: str | None = None
+    store: GeoPackageStore,
+    path: Path | str,
+    at=None,
+    fmt: str | None = None,
+    source: str | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict:
     """Export the partition (and point layers) at a time.
 
@@ -54,6 +62,10 @@ def export_state(
         Time (ISO or epoch seconds); the latest version when None.
     fmt
         ``geojson``, ``gpkg``, ``kml`` or ``csv``. CSV carries geometry as WKT.
+    overwrite
+        Replace an existing file. Without it an existing file is an error; anything that is not a regular file
+        (a device such as ``/dev/null``, a folder) is never replaced. The file is written beside its target and
+        moved over it at the end, so a failed export leaves the old file as it was.
 
     Returns
     -------
@@ -64,9 +76,32 @@ def export_state(
     fmt = fmt or SUFFIXES.get(path.suffix.lower())
     if fmt not in FORMATS:
         raise ValueError(f"Cannot tell the export format of {path.name}: use --format {'|'.join(FORMATS)}.")
+    if path.exists() or path.is_symlink():
+        if not path.is_file() or path.is_symlink():
+            raise InputError("exists and is not a regular file: Frontline will not replace it", where=str(path))
+        if not overwrite:
+            raise InputError("exists: pass --overwrite to replace it", where=str(path))
     cmap, rows, points = control_layers(store, at, source)
-    if path.exists():
-        path.unlink()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    tmp.unlink(missing_ok=True)
+    try:
+        written = _write_layers(tmp, fmt, cmap, rows, points)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "file": str(path),
+        "format": fmt,
+        "version_id": cmap.version_id,
+        "time": iso(cmap.valid_time),
+        "features": written,
+        "sides": list(cmap.sides),
+        "contested": CONTESTED,
+    }
+
+
+def _write_layers(path: Path, fmt: str, cmap, rows, points) -> int:
+    """Write the control layer (and the points, as a second layer where the format has layers); features written."""
     written = 0
     layers = [("control", [(p, g) for p, g in rows])]
     pts = [
@@ -115,15 +150,7 @@ def export_state(
             **kw,
         )
         written += len(items)
-    return {
-        "file": str(path),
-        "format": fmt,
-        "version_id": cmap.version_id,
-        "time": iso(cmap.valid_time),
-        "features": written,
-        "sides": list(cmap.sides),
-        "contested": CONTESTED,
-    }
+    return written
 
 
 def dumps(obj) -> str:
