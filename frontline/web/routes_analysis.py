@@ -16,7 +16,7 @@ installed) the answer is an empty collection with a ``note`` saying why.
   side's roads, cut into pieces by fire-range band with a ``colour`` each.
 
 Each runs on the app's analysis service (``svc.analyses``: its own store
-handle, lock and threads, :meth:`~frontline.web.app._Service.offload`), so a
+handle, lock and threads, :meth:`~frontline.web.service.Service.offload`), so a
 slow analysis never holds up ``/api/state``.
 
 The contact line (default sides) and the corridors (default parameters) of a
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Annotated
 
 import orjson
 from fastapi import Query, Request
@@ -37,14 +38,17 @@ from fastapi import Query, Request
 from ..analysis import materialise
 from ..analysis.materialise import RULES
 from ..model import iso
-from .app import ApiError, _cached, _plain
+from .errors import ApiError
+from .geojson import _plain
+from .params import At
+from .responses import cached as _cached
 
 MODES = ("abroad", "held")
+Side = Annotated[str, Query(description="whose ground or roads (the enemy is every other side)")]
+Segments = Annotated[bool, Query(description="cut roads into pieces by range band")]
 
 
-def _empty(v, note: str, **members) -> bytes:
-    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         **members, "note": note, "features": []})
+_empty = materialise._empty  # the empty answer the stored results use too
 
 
 def _side(svc, side: str) -> str:
@@ -97,10 +101,12 @@ def contact_line_body(svc, v, sides: tuple[str, ...] | None) -> bytes:
 def corridors_body(svc, v, side: str, mode: str, include_contested: bool, alert_width_m: float) -> bytes:
     """GeoJSON bytes of the necks and pockets of ``side``'s ground in version ``v`` (stored when default)."""
     d = materialise.CORRIDOR_DEFAULTS
-    if (mode, bool(include_contested), float(alert_width_m)) == (d["ground"], d["include_contested"],
-                                                                 d["alert_width_m"]):
-        body = _stored(svc, "corridors", materialise.corridor_params(side, mode, include_contested, alert_width_m),
-                       v)
+    if (mode, bool(include_contested), float(alert_width_m)) == (
+        d["ground"],
+        d["include_contested"],
+        d["alert_width_m"],
+    ):
+        body = _stored(svc, "corridors", materialise.corridor_params(side, mode, include_contested, alert_width_m), v)
         if body is not None:
             return body
     vc, _ = svc.state(v)
@@ -114,8 +120,12 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
     roads = svc.reference("roads")
     members = {"side": side}
     if roads is None:
-        return _empty(v, "The store holds no roads: import a road layer into it, or start the server with "
-                         "`frontline serve --roads FILE`.", **members)
+        return _empty(
+            v,
+            "The store holds no roads: import a road layer into it, or start the server with "
+            "`frontline serve --roads FILE`.",
+            **members,
+        )
     # Exposure depends only on ground within the longest range of the roads:
     # the control map is cut to the roads' box grown by that range (and a margin).
     box = reach_window(roads.bounds, max(DEFAULT_RANGES_KM.values()) + 10.0).bounds
@@ -128,13 +138,30 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
         return _empty(v, str(exc), **members)
     fc = table.to_geojson(segments=segments)
     props = fc.get("properties", {})
-    worst = {}
+    worst: dict[str, int] = {}
     for row in table:
         worst[row["worst"]] = worst.get(row["worst"], 0) + 1
-    return orjson.dumps({"type": "FeatureCollection", "version": v.version_id, "time": iso(v.valid_time),
-                         **members, "ranges_km": props.get("ranges_km"), "colours": props.get("colours"),
-                         "n_roads": len(table), "worst": worst, "features": _plain(fc["features"])},
-                        option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "version": v.version_id,
+            "time": iso(v.valid_time),
+            **members,
+            "ranges_km": props.get("ranges_km"),
+            "colours": props.get("colours"),
+            "n_roads": len(table),
+            "worst": worst,
+            "features": _plain(fc["features"]),
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
+
+
+def _versioned(svc, request: Request, at: str | None, key: tuple, make):
+    """The answer ``make(version)`` for the version at ``at``, kept under ``(key[0], pk, revision, *key[1:])``."""
+    v, exact = svc.resolve(at)
+    body = svc.memo((key[0], v.pk, v.revision, *key[1:]), lambda: make(v))
+    return _cached(request, body, v, exact)
 
 
 def register(app, svc) -> None:
@@ -143,52 +170,59 @@ def register(app, svc) -> None:
     an = svc.analyses  # the bodies are computed there: its lock is never the one the state path takes
     # what the page opens with: the contact line and the corridors of ua's ground abroad
     svc.warmers.append(lambda v: svc.memo(("contact", v.pk, v.revision, None), lambda: contact_line_body(an, v, None)))
-    svc.warmers.append(lambda v: svc.memo(("corridors", v.pk, v.revision, "ua", "abroad", False, 1000.0),
-                                          lambda: corridors_body(an, v, "ua", "abroad", False, 1000.0))
-                       if "ua" in svc.store.sides else None)
+    svc.warmers.append(
+        lambda v: (
+            svc.memo(
+                ("corridors", v.pk, v.revision, "ua", "abroad", False, 1000.0),
+                lambda: corridors_body(an, v, "ua", "abroad", False, 1000.0),
+            )
+            if "ua" in svc.store.sides
+            else None
+        )
+    )
 
     @app.get("/api/contact-line", summary="The contact line at a time (where the sides' ground meets)")
     @svc.offload
-    def contact(request: Request, at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
-                sides: str | None = Query(None, description="comma-separated pair of sides, e.g. ua,ru")):
+    def contact(
+        request: Request,
+        at: At = None,
+        sides: str | None = Query(None, description="comma-separated pair of sides, e.g. ua,ru"),
+    ):
         chosen = None
         if sides:
             chosen = tuple(s.strip() for s in sides.split(",") if s.strip())
             for s in chosen:
                 if s not in svc.store.sides:
-                    raise ApiError(400, "sides", f"sides must name sides of the store ({', '.join(svc.store.sides)}),"
-                                                 f" not {s!r}.")
-        v, exact = svc.resolve(at)
-        body = svc.memo(("contact", v.pk, v.revision, chosen), lambda: contact_line_body(an, v, chosen))
-        return _cached(request, body, v, exact)
+                    raise ApiError(
+                        400, "sides", f"sides must name sides of the store ({', '.join(svc.store.sides)}), not {s!r}."
+                    )
+        return _versioned(svc, request, at, ("contact", chosen), lambda v: contact_line_body(an, v, chosen))
 
     @app.get("/api/corridors", summary="Necks (narrow corridors, with width) and pockets of a side's ground")
     @svc.offload
-    def corridors(request: Request,
-                  at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
-                  side: str = Query("ua", description="whose ground"),
-                  ground: str = Query("abroad", description="abroad: ground held outside home (salients); "
-                                                            "held: all ground (slower)"),
-                  include_contested: bool = Query(False, description="analyse held ∪ contested"),
-                  alert_width_m: float = Query(1000.0, gt=0, le=100000,
-                                               description="necks narrower than this are flagged")):
+    def corridors(
+        request: Request,
+        at: At = None,
+        side: Side = "ua",
+        ground: str = Query(
+            "abroad", description="abroad: ground held outside home (salients); held: all ground (slower)"
+        ),
+        include_contested: bool = Query(False, description="analyse held ∪ contested"),
+        alert_width_m: float = Query(1000.0, gt=0, le=100000, description="necks narrower than this are flagged"),
+    ):
         _side(svc, side)
         if ground not in MODES:
             raise ApiError(400, "ground", f"ground must be one of {', '.join(MODES)}, not {ground!r}.")
-        v, exact = svc.resolve(at)
-        key = ("corridors", v.pk, v.revision, side, ground, include_contested, alert_width_m)
-        body = svc.memo(key, lambda: corridors_body(an, v, side, ground, include_contested, alert_width_m))
-        return _cached(request, body, v, exact)
+        key = ("corridors", side, ground, include_contested, alert_width_m)
+        return _versioned(
+            svc, request, at, key, lambda v: corridors_body(an, v, side, ground, include_contested, alert_width_m)
+        )
 
     @app.get("/api/roads", summary="A side's roads coloured by exposure to enemy fire")
     @svc.offload
-    def roads(request: Request, at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
-              side: str = Query("ua", description="whose roads (the enemy is every other side)"),
-              segments: bool = Query(True, description="cut roads into pieces by range band")):
+    def roads(request: Request, at: At = None, side: Side = "ua", segments: Segments = True):
         _side(svc, side)
-        v, exact = svc.resolve(at)
-        body = svc.memo(("roads", v.pk, v.revision, side, segments), lambda: roads_body(an, v, side, segments))
-        return _cached(request, body, v, exact)
+        return _versioned(svc, request, at, ("roads", side, segments), lambda v: roads_body(an, v, side, segments))
 
 
 __all__ = ["register", "contact_line_body", "corridors_body", "roads_body"]

@@ -30,58 +30,43 @@ import shapely
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
+from ..model import iso
+from ..store import ledger
+from .errors import ApiError, error_responses
+from .geojson import _geojson
+from .params import Bbox, parse_bbox, parse_time_param, regions
+from .responses import cached, require_write
+
 MAX_BODY = 64 * 1024
+CLAIM_FIELDS = (
+    "claim_id",
+    "kind",
+    "claimant",
+    "source_url",
+    "text",
+    "language",
+    "time",
+    "settlement",
+    "side",
+    "change",
+    "metric",
+    "value",
+    "region",
+    "baseline",
+    "convention",
+)
+BODY_DOC = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "description": "the fields of a claim"}}},
+}
 
 
 def register(app, svc) -> None:
     """Add the claims and events routes to ``app`` (svc: the app's read-only service)."""
-    from ..model import iso
-    from ..store import ledger
-    from .app import ApiError, _cached, _geojson, _parse_bbox, require_write
-
-    def _ledger_geojson(at: str | None) -> dict:
-        from ..times import parse_time
-
-        t = None
-        if at not in (None, "", "latest"):
-            try:  # a bare date: claims published by its end (23:59:59 UTC)
-                t = parse_time(at, role="at", name="at")
-            except (ValueError, OverflowError) as exc:
-                raise ApiError(400, "at", str(exc)) from None
-        with svc.lock:
-            claims = ledger.list_claims(svc.store)
-            status = ledger.current_status(svc.store)
-        feats = []
-        for d in claims:
-            if t is not None and d.get("published_at", 0) > t:
-                continue
-            s = status.get(d["claim_id"], {})
-            geom = None
-            if d.get("geometry"):
-                geom = _geojson(shapely.from_wkt(d["geometry"]))
-            else:
-                res = d.get("resolution") or {}
-                lon = d.get("lon") if d.get("lon") is not None else res.get("lon")
-                lat = d.get("lat") if d.get("lat") is not None else res.get("lat")
-                if lon is not None and lat is not None:
-                    geom = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
-            props = {k: d.get(k) for k in ("claim_id", "kind", "claimant", "source_url", "text", "language", "time",
-                                           "settlement", "side", "change", "metric", "value", "region", "baseline",
-                                           "convention")}
-            props["status"] = s.get("status") or "unchecked"
-            det = s.get("detail") or {}
-            props["lag_days"] = det.get("lag_days")
-            props["shown_before_claim"] = det.get("shown_before_claim")
-            props["reading"] = det.get("reading")  # numeric claims: the reading of "side's ground" that fits
-            props["ref"] = d.get("ref")
-            props["detail"] = s.get("detail") or {}
-            props["checked_against"] = s.get("version_id")
-            feats.append({"type": "Feature", "id": d["claim_id"], "geometry": geom, "properties": props})
-        return {"type": "FeatureCollection", "features": feats}
 
     @app.get("/api/claims", summary="Claims with their verification status (GeoJSON)")
     def get_claims(request: Request, at: str | None = Query(None, description="only claims published by this time")):
-        return _cached(request, _ledger_geojson(at))
+        return cached(request, ledger_geojson(svc, at))
 
     @app.get("/api/claims/{claim_id}/history", summary="Every change of status of one claim")
     def get_history(request: Request, claim_id: int):
@@ -92,72 +77,151 @@ def register(app, svc) -> None:
         for r in rows:
             r["version_time"] = iso(r["version_time"])
             r["changed_at"] = iso(r["changed_at"])
-        return _cached(request, {"claim_id": claim_id, "history": rows})
+        return cached(request, {"claim_id": claim_id, "history": rows})
 
     @app.get("/api/events", summary="Geolocated events (GeoJSON points)")
-    def get_events(request: Request, bbox: str | None = Query(None, description="minx,miny,maxx,maxy"),
-                   from_: str | None = Query(None, alias="from"), to: str | None = None):
-        from ..times import parse_time
+    def get_events(
+        request: Request, bbox: Bbox = None, from_: str | None = Query(None, alias="from"), to: str | None = None
+    ):
+        box = parse_bbox(bbox)
+        start, end = parse_time_param(from_, "from", "start"), parse_time_param(to, "to", "end")
+        return cached(request, events_geojson(svc, box, start, end))
 
-        box = _parse_bbox(bbox)
-        ts = {}
-        for name, val, role in (("from", from_, "start"), ("to", to, "end")):
-            try:  # a bare date: from its 00:00:00, to its 23:59:59 (UTC)
-                ts[name] = parse_time(val, role=role, name=name)  # type: ignore[arg-type]
-            except (ValueError, OverflowError) as exc:
-                raise ApiError(400, name, str(exc)) from None
-        with svc.lock:
-            evs = ledger.list_events(svc.store, bbox=box, start=ts["from"], end=ts["to"], limit=50_000)
-        feats = [{"type": "Feature", "id": e.event_id,
-                  "geometry": {"type": "Point", "coordinates": [round(e.lon, 6), round(e.lat, 6)]},
-                  "properties": {"event_id": e.event_id, "time": iso(e.time), "type": e.type, "side": e.side,
-                                 "precision_m": e.precision_m, "confidence": e.confidence,
-                                 "source_url": e.source_url, "title": e.title}} for e in evs]
-        return _cached(request, {"type": "FeatureCollection", "features": feats})
+    written = {
+        200: {"description": "The claim with this `claim_id` was updated"},
+        **error_responses(401, 403, 409, 413),
+    }
 
-    @app.post("/api/claims", summary="Add a claim (needs the write token)", status_code=201)
+    @app.post(
+        "/api/claims",
+        summary="Add a claim (needs the write token)",
+        status_code=201,
+        responses=written,
+        openapi_extra={"requestBody": BODY_DOC},
+    )
     async def post_claim(request: Request):
         require_write(request)  # 403 on a read-only server, 401 without the right token
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
-        try:
-            rec = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, None, f"The body is not JSON ({exc}).") from None
-        if not isinstance(rec, dict):
-            raise ApiError(422, None, "The body must be a JSON object with the claim's fields.")
-        region = rec.get("region")
-        sides = svc.store.sides
-        allowed = {"theatre", "ukraine", "russia"} | {f"{k}:{s}" for k in ("home", "outside") for s in sides}
-        if region not in (None, "") and region not in allowed:  # no files over HTTP: they would read the disk
-            raise ApiError(422, "region", f"region must be one of {', '.join(sorted(allowed))}.")
-        from ..analysis.claims import resolve_settlements, verify_all
-        from ..sources.claims import ClaimInputError, parse_claim
-        from ..store import open_store
+        return add_claim(svc, await read_claim_body(request))
 
-        try:  # the one validator of the CLI and the file import: side among the store's, confidence, time, …
-            c = parse_claim(rec, "body", sides=sides)
-        except ClaimInputError as exc:
-            raise ApiError(422, exc.field, str(exc)) from None
-        with svc.lock:
-            st = open_store(svc.store.path)  # svc.store is read-only: a writable handle for this write only
-            try:
-                res = resolve_settlements([c], store=st)
-                [(cid, outcome)] = ledger.upsert_claims(st, [c], res)
-                verify_all(st)
-                cur = ledger.current_status(st).get(cid, {})
-            except ValueError as exc:  # an update that would duplicate another stored claim
-                raise ApiError(409, "claim_id", str(exc)) from None
-            finally:
-                st.close()
-        added = outcome == "added"
-        return JSONResponse({"claim_id": cid, "added": added, "outcome": outcome, "status": cur.get("status"),
-                             "reading": (cur.get("detail") or {}).get("reading"),
-                             "detail": cur.get("detail"), "resolution": res[0]},
-                            status_code=201 if added else 200, headers={"Cache-Control": "no-cache"})
+
+def ledger_geojson(svc, at: str | None) -> dict:
+    """The ledger's claims as GeoJSON with their status (only those published by ``at``, when given)."""
+    t = None
+    if at not in (None, "", "latest"):  # a bare date: claims published by its end (23:59:59 UTC)
+        t = parse_time_param(at, "at", "at")
+    with svc.lock:
+        claims = ledger.list_claims(svc.store)
+        status = ledger.current_status(svc.store)
+    feats = []
+    for d in claims:
+        if t is not None and d.get("published_at", 0) > t:
+            continue
+        s = status.get(d["claim_id"], {})
+        props = {k: d.get(k) for k in CLAIM_FIELDS}
+        props["status"] = s.get("status") or "unchecked"
+        det = s.get("detail") or {}
+        props["lag_days"] = det.get("lag_days")
+        props["shown_before_claim"] = det.get("shown_before_claim")
+        props["reading"] = det.get("reading")  # numeric claims: the reading of "side's ground" that fits
+        props["ref"] = d.get("ref")
+        props["detail"] = s.get("detail") or {}
+        props["checked_against"] = s.get("version_id")
+        feats.append({"type": "Feature", "id": d["claim_id"], "geometry": _claim_geometry(d), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _claim_geometry(d: dict) -> dict | None:
+    """A claim's shape, else its point (given, or where its settlement was resolved), else None."""
+    if d.get("geometry"):
+        return _geojson(shapely.from_wkt(d["geometry"]))
+    res = d.get("resolution") or {}
+    lon = d.get("lon") if d.get("lon") is not None else res.get("lon")
+    lat = d.get("lat") if d.get("lat") is not None else res.get("lat")
+    if lon is not None and lat is not None:
+        return {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
+    return None
+
+
+def events_geojson(svc, box, start: int | None, end: int | None) -> dict:
+    """The ledger's events in ``box`` from ``start`` to ``end`` as GeoJSON points."""
+    with svc.lock:
+        evs = ledger.list_events(svc.store, bbox=box, start=start, end=end, limit=50_000)
+    feats = [
+        {
+            "type": "Feature",
+            "id": e.event_id,
+            "geometry": {"type": "Point", "coordinates": [round(e.lon, 6), round(e.lat, 6)]},
+            "properties": {
+                "event_id": e.event_id,
+                "time": iso(e.time),
+                "type": e.type,
+                "side": e.side,
+                "precision_m": e.precision_m,
+                "confidence": e.confidence,
+                "source_url": e.source_url,
+                "title": e.title,
+            },
+        }
+        for e in evs
+    ]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+async def read_claim_body(request: Request) -> dict:
+    """The JSON object of a claim's body: 413 over ``MAX_BODY``, 400 when not JSON, 422 when not an object."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, None, f"The body is larger than {MAX_BODY // 1024} KB.")
+    try:
+        rec = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, None, f"The body is not JSON ({exc}).") from None
+    if not isinstance(rec, dict):
+        raise ApiError(422, None, "The body must be a JSON object with the claim's fields.")
+    return rec
+
+
+def add_claim(svc, rec: dict) -> JSONResponse:
+    """Validate, store and verify one claim (a writable store handle for this write only)."""
+    from ..analysis.claims import resolve_settlements, verify_all
+    from ..errors import InputError
+    from ..sources.claims import ClaimInputError, parse_claim
+    from ..store import open_store
+
+    region = rec.get("region")
+    sides = svc.store.sides
+    allowed = regions(sides)
+    if region not in (None, "") and region not in allowed:  # no files over HTTP: they would read the disk
+        raise ApiError(422, "region", f"region must be one of {', '.join(sorted(allowed))}.")
+    try:  # the one validator of the CLI and the file import: side among the store's, confidence, time, …
+        c = parse_claim(rec, "body", sides=sides)
+    except (ClaimInputError, InputError) as exc:  # the field travels on the error, not in its text
+        raise ApiError(422, getattr(exc, "field", None), str(exc)) from None
+    with svc.lock:
+        st = open_store(svc.store.path)  # svc.store is read-only: a writable handle for this write only
+        try:
+            res = resolve_settlements([c], store=st)
+            [(cid, outcome)] = ledger.upsert_claims(st, [c], res)
+            verify_all(st)
+            cur = ledger.current_status(st).get(cid, {})
+        except ValueError as exc:  # an update that would duplicate another stored claim
+            raise ApiError(409, "claim_id", str(exc)) from None
+        finally:
+            st.close()
+    added = outcome == "added"
+    detail = cur.get("detail")
+    payload = {
+        "claim_id": cid,
+        "added": added,
+        "outcome": outcome,
+        "status": cur.get("status"),
+        "reading": (detail or {}).get("reading"),
+        "detail": detail,
+        "resolution": res[0],
+    }
+    return JSONResponse(payload, status_code=201 if added else 200, headers={"Cache-Control": "no-cache"})

@@ -17,7 +17,7 @@ from __future__ import annotations
 import orjson
 from fastapi import Query, Response
 
-from .app import ApiError
+from .errors import ApiError
 
 EVERY = ("day", "week", "month")
 

@@ -23,7 +23,7 @@ populous when over ``limit``).
 (:class:`frontline.names.NameIndex`: "Lebedivka" finds "Lebedevka").
 Settlements come from the store (its reference layers), else from the
 gazetteer given to the app; with neither, both answer an empty result with a
-``note``. Both run on the app's analysis service (:meth:`_Service.offload`).
+``note``. Both run on the app's analysis service (:meth:`~frontline.web.service.Service.offload`).
 """
 
 from __future__ import annotations
@@ -36,10 +36,16 @@ import orjson
 from fastapi import Query, Request
 
 from ..model import iso
-from .app import ApiError, _cached, _parse_bbox, _parse_zoom
+from .errors import ApiError
+from .params import At, Bbox
+from .params import parse_bbox as _parse_bbox
+from .params import parse_zoom as _parse_zoom
+from .responses import cached as _cached
 
-NO_SETTLEMENTS = ("The store holds no settlements: import a gazetteer into it (GeoNames dump or point layer), "
-                  "or start the server with `frontline serve --gazetteer FILE`.")
+NO_SETTLEMENTS = (
+    "The store holds no settlements: import a gazetteer into it (GeoNames dump or point layer), "
+    "or start the server with `frontline serve --gazetteer FILE`."
+)
 MAX_LIMIT = 20000
 LABEL_PX = 56  # room a label needs: two labels closer than this (screen pixels) are not both shown at a zoom
 ZMIN, ZMAX = 3, 12  # minzoom runs from ZMIN (the largest cities) to ZMAX (every place is labelled from there)
@@ -49,8 +55,9 @@ KEEP_CODES = 512  # versions whose whole-gazetteer status is kept (one byte per 
 FCODE_RANK = {"PPLC": 0, "PPLA": 1, "PPLA2": 2, "PPLA3": 3, "PPLA4": 4, "PPL": 6}
 
 
-def label_zooms(lon, lat, population=None, feature_code=None, *, px: float = LABEL_PX,
-                zmin: int = ZMIN, zmax: int = ZMAX) -> np.ndarray:
+def label_zooms(
+    lon, lat, population=None, feature_code=None, *, px: float = LABEL_PX, zmin: int = ZMIN, zmax: int = ZMAX
+) -> np.ndarray:
     """First zoom at which each place's label has room, larger places first.
 
     At each zoom from ``zmin`` on, the places not shown yet are taken in rank
@@ -85,8 +92,11 @@ def label_zooms(lon, lat, population=None, feature_code=None, *, px: float = LAB
     out = np.full(n, zmax, dtype=np.int8)
     ok = np.isfinite(lon) & np.isfinite(lat)
     pop = np.zeros(n) if population is None else np.nan_to_num(np.asarray(population, dtype=float))
-    fcr = (np.full(n, 9) if feature_code is None else
-           np.array([FCODE_RANK.get(str(c), 9) for c in feature_code], dtype=np.int16))
+    fcr = (
+        np.full(n, 9)
+        if feature_code is None
+        else np.array([FCODE_RANK.get(str(c), 9) for c in feature_code], dtype=np.int16)
+    )
     order = np.lexsort((np.arange(n), fcr, -pop))  # the last key sorts first: population, largest first
     order = order[ok[order]]
     x = np.where(ok, lon, 0.0)
@@ -95,7 +105,7 @@ def label_zooms(lon, lat, population=None, feature_code=None, *, px: float = LAB
     placed = np.zeros(n, dtype=bool)
     shift = 1 << 32
     for z in range(zmin, zmax):
-        cell = px * 360.0 / (TILE_PX * 2.0 ** z)  # px screen pixels at zoom z, in Mercator degrees
+        cell = px * 360.0 / (TILE_PX * 2.0**z)  # px screen pixels at zoom z, in Mercator degrees
         cx = np.floor(x / cell).astype(np.int64)
         cy = np.floor(y / cell).astype(np.int64)
         keys = cx * shift + cy
@@ -132,8 +142,10 @@ def _gazetteer_zooms(an, gaz) -> np.ndarray:
     with an.lock:
         hit = an._ref.get("label_zooms")
         if hit is None or hit[0] is not gaz:
-            hit = (gaz, label_zooms(gaz.lon, gaz.lat, getattr(gaz, "population", None),
-                                    getattr(gaz, "feature_code", None)))
+            hit = (
+                gaz,
+                label_zooms(gaz.lon, gaz.lat, getattr(gaz, "population", None), getattr(gaz, "feature_code", None)),
+            )
             an._ref["label_zooms"] = hit
         return hit[1]
 
@@ -183,7 +195,7 @@ def version_codes(an, v) -> tuple[np.ndarray, tuple]:
     version's current revision and this gazetteer; else worked out on the
     version's tile parts on the analysis service ``an`` (its own lock and
     snapshot: a revision committed meanwhile raises
-    :class:`~frontline.web.app.StaleVersion` and the request is answered
+    :class:`~frontline.web.errors.StaleVersion` and the request is answered
     again).
     """
     from ..analysis.settlements import status_on_control
@@ -201,8 +213,7 @@ def version_codes(an, v) -> tuple[np.ndarray, tuple]:
             codes, labels = stored
         else:
             vc, _ = an.state(v)  # checks the revision in a fresh snapshot
-            codes, labels = status_on_control(vc, (np.asarray(gaz.lon, dtype=float),
-                                                   np.asarray(gaz.lat, dtype=float)))
+            codes, labels = status_on_control(vc, (np.asarray(gaz.lon, dtype=float), np.asarray(gaz.lat, dtype=float)))
         an._codes[key] = (codes, labels)
         while len(an._codes) > KEEP_CODES:
             an._codes.popitem(last=False)
@@ -255,8 +266,7 @@ def settlements_body(an, v, box, limit: int, zoom: float | None = None) -> bytes
     minzoom = _gazetteer_zooms(an, gaz)
     keep = None if zoom is None else ((minzoom <= zoom) | changed)
     idx, truncated = _selection(gaz, box, limit, keep)
-    members = {"version": v.version_id, "time": iso(v.valid_time), "total": int(len(idx)),
-               "truncated": truncated}
+    members = {"version": v.version_id, "time": iso(v.valid_time), "total": int(len(idx)), "truncated": truncated}
     if zoom is not None:
         members["zoom"] = zoom
     if prev is not None:
@@ -280,8 +290,14 @@ def settlements_body(an, v, box, limit: int, zoom: float | None = None) -> bytes
         props = {"id": i, "name": n, "status": s, "population": int(p), "country": c, "minzoom": z, "changed": k}
         if k:
             props["previous"] = w
-        feats.append({"type": "Feature", "id": i, "properties": props,
-                      "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+            }
+        )
     counts: dict[str, int] = {}
     for s in status:
         counts[str(s)] = counts.get(str(s), 0) + 1
@@ -290,8 +306,12 @@ def settlements_body(an, v, box, limit: int, zoom: float | None = None) -> bytes
     # the same places and statuses as another version → the same digest: the page keeps what it drew
     # (laying out hundreds of labels again costs the browser more than the request)
     members["digest"] = hashlib.blake2b(body, digest_size=8).hexdigest()
-    return orjson.dumps({"type": "FeatureCollection", **members,
-                         "counts": dict(sorted(counts.items()))})[:-1] + b',"features":' + body + b"}"
+    return (
+        orjson.dumps({"type": "FeatureCollection", **members, "counts": dict(sorted(counts.items()))})[:-1]
+        + b',"features":'
+        + body
+        + b"}"
+    )
 
 
 def register(app, svc) -> None:
@@ -300,20 +320,23 @@ def register(app, svc) -> None:
 
     def warm(v):  # what the page opens with: the whole theatre at its opening zoom (5.5 → asks for 7)
         if an.reference("settlements") is not None:
-            svc.memo(("settlements", v.pk, v.revision, None, 5000, 7.0),
-                     lambda: settlements_body(an, v, None, 5000, 7.0))
+            svc.memo(
+                ("settlements", v.pk, v.revision, None, 5000, 7.0), lambda: settlements_body(an, v, None, 5000, 7.0)
+            )
 
     svc.warmers.append(warm)
 
     @app.get("/api/settlements", summary="Settlements in a box and who holds each at a time")
     @svc.offload
-    def settlements(request: Request,
-                    at: str | None = Query(None, description="version id, ISO time or epoch seconds"),
-                    bbox: str | None = Query(None, description="minx,miny,maxx,maxy (lon/lat)"),
-                    limit: int = Query(5000, ge=1, le=MAX_LIMIT,
-                                       description="at most this many (the most populous when more)"),
-                    zoom: str | None = Query(None, description="map zoom 0-24: only the places whose label has "
-                                                               "room at it, and those that changed hands")):
+    def settlements(
+        request: Request,
+        at: At = None,
+        bbox: Bbox = None,
+        limit: int = Query(5000, ge=1, le=MAX_LIMIT, description="at most this many (the most populous when more)"),
+        zoom: str | None = Query(
+            None, description="map zoom 0-24: only the places whose label has room at it, and those that changed hands"
+        ),
+    ):
         box = _parse_bbox(bbox)
         z = _parse_zoom(zoom)
         if z is not None:
@@ -327,8 +350,11 @@ def register(app, svc) -> None:
 
     @app.get("/api/settlements/search", summary="Find settlements by name in any spelling (transliteration)")
     @svc.offload
-    def search(request: Request, q: str = Query(..., description="a name: Cyrillic or any Latin spelling"),
-               limit: int = Query(10, ge=1, le=100)):
+    def search(
+        request: Request,
+        q: str = Query(..., description="a name: Cyrillic or any Latin spelling"),
+        limit: int = Query(10, ge=1, le=100),
+    ):
         text = q.strip()
         if not text:
             raise ApiError(400, "q", "q is empty: give a settlement name, e.g. q=Lebedivka.")
@@ -343,8 +369,16 @@ def register(app, svc) -> None:
         out = []
         for m in matches:
             i = m.index
-            out.append({"id": m.id, "name": str(gaz.names[i]), "matched": m.name, "score": round(float(m.score), 3),
-                        "lon": round(float(gaz.lon[i]), 6), "lat": round(float(gaz.lat[i]), 6),
-                        "country": str(gaz.country[i]) if hasattr(gaz, "country") else "",
-                        "population": int(gaz.population[i]) if hasattr(gaz, "population") else 0})
+            out.append(
+                {
+                    "id": m.id,
+                    "name": str(gaz.names[i]),
+                    "matched": m.name,
+                    "score": round(float(m.score), 3),
+                    "lon": round(float(gaz.lon[i]), 6),
+                    "lat": round(float(gaz.lat[i]), 6),
+                    "country": str(gaz.country[i]) if hasattr(gaz, "country") else "",
+                    "population": int(gaz.population[i]) if hasattr(gaz, "population") else 0,
+                }
+            )
         return _cached(request, {"query": text, "results": out})

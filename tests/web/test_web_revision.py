@@ -9,14 +9,14 @@ import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
+from webtools import T0, WEEK, _version  # noqa: E402
 
-from conftest_web import T0, WEEK, _version  # noqa: E402
 from frontline.ingest import Importer  # noqa: E402
 from frontline.sources import deepstate  # noqa: E402
 from frontline.store import init_store, open_store  # noqa: E402
 from frontline.web import create_app  # noqa: E402
 
-# The occupied block of version 1 spans lon 37.82..38.6 (conftest_web._version); the revision
+# The occupied block of version 1 spans lon 37.82..38.6 (webtools._version); the revision
 # re-publishes that version with the block reaching 38.9 instead.
 EAST_BEFORE, EAST_AFTER = 38.6, 38.9
 
@@ -55,12 +55,14 @@ def _ru_east(body: dict) -> float:
     xs = []
     for f in body["features"]:
         if f["properties"]["status"] == "held" and f["properties"]["side"] == "ru":
+
             def walk(c):
                 if isinstance(c[0], (int, float)):
                     xs.append(c[0])
                 else:
                     for x in c:
                         walk(x)
+
             walk(f["geometry"]["coordinates"])
     return max(xs)
 

@@ -11,23 +11,12 @@ from hypothesis import strategies as st
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest_web import make_web_store  # noqa: E402
 from frontline.web import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    path = tmp_path_factory.mktemp("web") / "s.gpkg"
-    make_web_store(path).close()
-    with TestClient(create_app(path)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def versions(client):
-    r = client.get("/api/versions")
-    assert r.status_code == 200
-    return r.json()["versions"]
+def app(web_store):
+    return create_app(web_store)
 
 
 def test_versions_listing(client, versions):
@@ -101,21 +90,24 @@ def test_change_gained_and_lost(client, versions):
     assert same["features"] == []
 
 
-@pytest.mark.parametrize("url,status,param", [
-    ("/api/state?at=not-a-time", 400, "at"),
-    ("/api/state?at=1990-01-01", 404, "at"),
-    ("/api/points?at=1990-01-01", 404, "at"),
-    ("/api/state?bbox=0,30,60,75", 400, "bbox"),
-    ("/api/state?bbox=1,2,3", 400, "bbox"),
-    ("/api/state?bbox=5,5,1,1", 400, "bbox"),
-    ("/api/state?zoom=99", 400, "zoom"),
-    ("/api/areas?from=2025-03-01&to=2025-01-01", 400, "from"),
-    ("/api/areas?region=/etc/passwd", 400, "region"),
-    ("/api/areas?convention=nope", 400, "convention"),
-    ("/api/areas?every=year", 400, "every"),
-    ("/api/change?from=2030-01-01&to=2026-01-01", 400, "from"),
-    ("/api/change?from=xx&to=2026-01-01", 400, "from"),
-])
+@pytest.mark.parametrize(
+    "url,status,param",
+    [
+        ("/api/state?at=not-a-time", 400, "at"),
+        ("/api/state?at=1990-01-01", 404, "at"),
+        ("/api/points?at=1990-01-01", 404, "at"),
+        ("/api/state?bbox=0,30,60,75", 400, "bbox"),
+        ("/api/state?bbox=1,2,3", 400, "bbox"),
+        ("/api/state?bbox=5,5,1,1", 400, "bbox"),
+        ("/api/state?zoom=99", 400, "zoom"),
+        ("/api/areas?from=2025-03-01&to=2025-01-01", 400, "from"),
+        ("/api/areas?region=/etc/passwd", 400, "region"),
+        ("/api/areas?convention=nope", 400, "convention"),
+        ("/api/areas?every=year", 400, "every"),
+        ("/api/change?from=2030-01-01&to=2026-01-01", 400, "from"),
+        ("/api/change?from=xx&to=2026-01-01", 400, "from"),
+    ],
+)
 def test_bad_parameters(client, url, status, param):
     r = client.get(url)
     assert r.status_code == status, r.text[:300]
@@ -157,11 +149,32 @@ def test_openapi_has_paths(client):
         assert p in paths
 
 
-junk = st.one_of(st.none(), st.text(max_size=30), st.integers(-10**12, 10**12).map(str),
-                 st.floats(allow_nan=True, allow_infinity=True).map(str),
-                 st.sampled_from(["", "latest", "2025-01-08", "2025-01-08T12:00Z", "1736294400", "home:ua",
-                                  "0,0,1,1", "35,50,36,51", "-200,0,0,0", "nan,nan,nan,nan", "1e400",
-                                  "2025-13-45", "9999999999999999999999", "week", "as_drawn", "theatre"]))
+junk = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(
+        [
+            "",
+            "latest",
+            "2025-01-08",
+            "2025-01-08T12:00Z",
+            "1736294400",
+            "home:ua",
+            "0,0,1,1",
+            "35,50,36,51",
+            "-200,0,0,0",
+            "nan,nan,nan,nan",
+            "1e400",
+            "2025-13-45",
+            "9999999999999999999999",
+            "week",
+            "as_drawn",
+            "theatre",
+        ]
+    ),
+)
 
 
 @settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -170,8 +183,11 @@ def test_property_never_500(client, at, zoom, bbox, region, convention, frm, to,
     params = {k: v for k, v in {"at": at, "zoom": zoom, "bbox": bbox}.items() if v is not None}
     r = client.get("/api/state", params=params)
     assert r.status_code < 500, (params, r.text[:300])
-    params = {k: v for k, v in {"region": region, "convention": convention, "from": frm, "to": to,
-                                "every": every}.items() if v is not None}
+    params = {
+        k: v
+        for k, v in {"region": region, "convention": convention, "from": frm, "to": to, "every": every}.items()
+        if v is not None
+    }
     r = client.get("/api/areas", params=params)
     assert r.status_code < 500, (params, r.text[:300])
 
@@ -202,15 +218,17 @@ def test_unknown_parameters_are_refused_on_every_route(client):
 
 
 def test_the_browser_sends_only_declared_parameters(client):
-    """Every ``/api/...?name=`` the UI builds (static/app.js) names parameters its route declares."""
+    """Every ``/api/...?name=`` the UI builds (static/*.js and its modules) names parameters its route declares."""
     import re
     from pathlib import Path
 
     from frontline.web import app as web_app
 
-    js = (Path(web_app.__file__).parent / "static" / "app.js").read_text()
-    declared = {p: {x["name"] for x in ops["get"].get("parameters", []) if x["in"] == "query"}
-                for p, ops in _get_routes(client)}
+    static = Path(web_app.__file__).parent / "static"
+    js = "\n".join(p.read_text() for p in sorted(static.rglob("*.js")))
+    declared = {
+        p: {x["name"] for x in ops["get"].get("parameters", []) if x["in"] == "query"} for p, ops in _get_routes(client)
+    }
     found = 0
     for m in re.finditer(r"""[`"'](/api/[a-z/-]+)\?([^`"']*)""", js):
         path, query = m.group(1), m.group(2)
@@ -247,7 +265,6 @@ def test_a_time_past_the_store_is_answered_with_a_warning(client, versions):
 
 
 def test_strict_server_refuses_stale_times(client, versions):
-    from fastapi.testclient import TestClient
 
     path = client.app.state.service.store.path
     with TestClient(create_app(path, strict=True, max_age_s=3 * 86400)) as strict:

@@ -1,4 +1,4 @@
-"""Shared by the web tests (not a pytest conftest: imported by name).
+"""Helpers of the web tests (imported by name; the fixtures are in ``tests/web/conftest.py``).
 
 * :func:`make_web_store` — the demo store (:func:`frontline.demo.build_demo_store`).
 * :func:`_version` — a few weekly DeepState-shaped FeatureCollections (an occupied
@@ -17,9 +17,17 @@ import time
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 T0 = 1_735_689_600  # 2025-01-01T00:00Z
 WEEK = 7 * 86400
@@ -49,10 +57,12 @@ def _version(i: int) -> dict:
         _feature(LIB, _box(35.05 + 0.03 * i, 51.12 + 0.01 * i, 35.45 - 0.03 * i, 51.38 - 0.01 * i)),
         # contested strip west of the occupied block
         _feature(UNK, _box(37.8 - 0.08 * i, 47.9, 37.9 - 0.08 * i, 48.4)),
-        _feature("Напрямок /// Direction /// geoJSON.status.attack_direction",
-                 {"type": "Point", "coordinates": [37.7 - 0.08 * i, 48.15]}, "{icon=arrow_%d}" % (13 - (i % 3))),
-        _feature("Підрозділ /// Unit /// x", {"type": "Point", "coordinates": [38.2, 48.2 + 0.01 * i]},
-                 "{icon=enemy}"),
+        _feature(
+            "Напрямок /// Direction /// geoJSON.status.attack_direction",
+            {"type": "Point", "coordinates": [37.7 - 0.08 * i, 48.15]},
+            f"{{icon=arrow_{13 - (i % 3)}}}",
+        ),
+        _feature("Підрозділ /// Unit /// x", {"type": "Point", "coordinates": [38.2, 48.2 + 0.01 * i]}, "{icon=enemy}"),
     ]
     return {"type": "FeatureCollection", "features": feats}
 
@@ -74,8 +84,7 @@ def browser_api():
     from frontline.web.app import maplibre_dir
 
     if maplibre_dir() is None:
-        pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)",
-                    allow_module_level=True)
+        pytest.skip("node_modules/maplibre-gl is missing (npm install at the repository root)", allow_module_level=True)
     return api
 
 
@@ -117,3 +126,12 @@ def new_page(browser, base: str, width: int = 1200, height: int = 800):
     pg.base = base
     pg.errors = errors
     return pg
+
+
+def open_page(page, hash_: str = "", drawn: str = "version") -> None:
+    """Load the map at ``hash_`` and wait until ``document.body.dataset[drawn]`` is set (no page error)."""
+    page.goto(page.base + "/" + hash_)
+    page.wait_for_function("window.frontline !== undefined")
+    page.evaluate("window.frontline.ready")
+    page.wait_for_function(f"document.body.dataset.{drawn} !== undefined")
+    assert not page.errors, page.errors

@@ -7,15 +7,6 @@ import warnings
 import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-from fastapi.testclient import TestClient  # noqa: E402
-
-from frontline.web import create_app  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client(demo_store):
-    with TestClient(create_app(demo_store.path)) as c:
-        yield c
 
 
 def test_series_per_week_matches_the_cli_series(client, demo_store):

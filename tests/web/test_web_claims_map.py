@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest_web import SHOTS, browser_api, launch, make_web_store, new_page, start_server
+from webtools import SHOTS, browser_api, launch, make_web_store, new_page, start_server
 
 sync_api = browser_api()
 
 DAY = 86400
 LON, LAT = 35.6, 51.55  # the view: east of the demo salient, away from its polygons' labels
 # status → the colour the legend promises (index.html), as RGBA 0-1
-COLOURS = {"confirmed": "#1a9850", "premature": "#f1c40f", "contradicted": "#d73027", "pending": "#00bcd4",
-           "unresolved": "#d81b9b", "no_data": "#9e9e9e"}
+COLOURS = {
+    "confirmed": "#1a9850",
+    "premature": "#f1c40f",
+    "contradicted": "#d73027",
+    "pending": "#00bcd4",
+    "unresolved": "#d81b9b",
+    "no_data": "#9e9e9e",
+}
 
 
 def _rgba(hex_: str) -> list[float]:
-    return [int(hex_[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0]
+    return [int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0]
 
 
 @pytest.fixture(scope="module")
@@ -32,26 +37,58 @@ def seeded(tmp_path_factory):
     st = make_web_store(path)
     vs = st.versions()
     t_last = vs[-1].valid_time
-    claims = [Claim(kind="settlement", claimant=f"Claimant {k}", published_at=vs[0].valid_time - DAY,
-                    lon=LON - 0.25 + 0.1 * k, lat=LAT, side="ru", change="taken", settlement=f"Place {k}",
-                    text=f"{status} claim text")
-              for k, status in enumerate(COLOURS)]
-    poly = Claim(kind="polygon", claimant="Area claimant", published_at=vs[0].valid_time - DAY, side="ru",
-                 change="taken", text="area claim",
-                 geometry=shapely.box(LON - 0.2, LAT - 0.15, LON + 0.2, LAT - 0.08))
+    claims = [
+        Claim(
+            kind="settlement",
+            claimant=f"Claimant {k}",
+            published_at=vs[0].valid_time - DAY,
+            lon=LON - 0.25 + 0.1 * k,
+            lat=LAT,
+            side="ru",
+            change="taken",
+            settlement=f"Place {k}",
+            text=f"{status} claim text",
+        )
+        for k, status in enumerate(COLOURS)
+    ]
+    poly = Claim(
+        kind="polygon",
+        claimant="Area claimant",
+        published_at=vs[0].valid_time - DAY,
+        side="ru",
+        change="taken",
+        text="area claim",
+        geometry=shapely.box(LON - 0.2, LAT - 0.15, LON + 0.2, LAT - 0.08),
+    )
     ids = [cid for cid, _ in ledger.add_claims(st, claims + [poly])]
     lags = {"confirmed": 3.5, "premature": 21.0}
     details = {s: {"lag_days": lags.get(s)} for s in COLOURS}
     # shown on the map before it was claimed, and verified under a reading of "side's ground"
-    details["pending"] = {"lag_days": -4.0, "reading": "held+contested",
-                          "readings": [{"reading": "held", "value": 10.5}, {"reading": "held+contested", "value": 12.0}]}
-    ledger.save_statuses(st, [(cid, s, details[s]) for cid, s in zip(ids, COLOURS)]
-                         + [(ids[-1], "contradicted", {})], vs[-1])
+    details["pending"] = {
+        "lag_days": -4.0,
+        "reading": "held+contested",
+        "readings": [{"reading": "held", "value": 10.5}, {"reading": "held+contested", "value": 12.0}],
+    }
+    ledger.save_statuses(
+        st, [(cid, s, details[s]) for cid, s in zip(ids, COLOURS)] + [(ids[-1], "contradicted", {})], vs[-1]
+    )
     # five events within ~300 m of each other (one cluster at zoom 9) and one 30 km away
-    evs = [Event(time=t_last - (k + 1) * DAY, lon=LON + 0.002 * k, lat=LAT + 0.12, type="strike", side="ru",
-                 title=f"strike {k}") for k in range(5)]
-    evs.append(Event(time=t_last - 2 * DAY, lon=LON + 0.45, lat=LAT + 0.12, type="equipment_loss", side="ua",
-                     title="lone loss"))
+    evs = [
+        Event(
+            time=t_last - (k + 1) * DAY,
+            lon=LON + 0.002 * k,
+            lat=LAT + 0.12,
+            type="strike",
+            side="ru",
+            title=f"strike {k}",
+        )
+        for k in range(5)
+    ]
+    evs.append(
+        Event(
+            time=t_last - 2 * DAY, lon=LON + 0.45, lat=LAT + 0.12, type="equipment_loss", side="ua", title="lone loss"
+        )
+    )
     evs.append(Event(time=t_last - 90 * DAY, lon=LON, lat=LAT + 0.2, type="clash", title="too old"))  # > 30 days
     ledger.add_events(st, evs)
     st.close()
@@ -74,16 +111,21 @@ def page(server):
         pg.goto(server + f"/#z=9.00&lon={LON}&lat={LAT}&layers=ru-held,ua-held,claims,events")
         pg.wait_for_function("window.frontline !== undefined")
         pg.evaluate("window.frontline.ready")
-        pg.wait_for_function("document.body.dataset.layers !== undefined && "
-                             "document.body.dataset.layers.includes('claims')", timeout=30000)
+        pg.wait_for_function(
+            "document.body.dataset.layers !== undefined && document.body.dataset.layers.includes('claims')",
+            timeout=30000,
+        )
         yield pg
         b.close()
 
 
 def _features(page, layer):
-    return page.evaluate("""(layer) => window.frontline.map.queryRenderedFeatures({layers: [layer]}).map(f => ({
+    return page.evaluate(
+        """(layer) => window.frontline.map.queryRenderedFeatures({layers: [layer]}).map(f => ({
         props: f.properties, type: f.geometry.type, coords: f.geometry.coordinates,
-        colour: (f.layer.paint || {})[f.layer.type + '-color']}))""", layer)
+        colour: (f.layer.paint || {})[f.layer.type + '-color']}))""",
+        layer,
+    )
 
 
 def _colour(c) -> list[float]:

@@ -8,8 +8,7 @@ import json
 import urllib.request
 
 import pytest
-
-from conftest_web import SHOTS, browser_api, launch, new_page, start_server
+from webtools import SHOTS, browser_api, open_page, start_server
 
 sync_api = browser_api()
 
@@ -26,36 +25,24 @@ def api(server):
     def get(path):
         with urllib.request.urlopen(server + path) as r:
             return json.load(r)
+
     return get
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    pg = new_page(browser, server, width=1280)
-    yield pg
-    pg.close()
+PAGE_WIDTH = 1280
 
 
 def open_map(page, hash_=""):
     """Load the page and wait until the version and its analysis layers are drawn."""
-    page.goto(page.base + "/" + hash_)
-    page.wait_for_function("window.frontline !== undefined")
-    page.evaluate("window.frontline.ready")
-    page.wait_for_function("document.body.dataset.layers !== undefined")
-    assert not page.errors, page.errors
+    open_page(page, hash_, "layers")
 
 
 def rendered(page, layer):
-    return page.evaluate("(l) => window.frontline.map.queryRenderedFeatures({layers: [l]})"
-                         ".map(f => ({props: f.properties, geom: f.geometry}))", layer)
+    return page.evaluate(
+        "(l) => window.frontline.map.queryRenderedFeatures({layers: [l]})"
+        ".map(f => ({props: f.properties, geom: f.geometry}))",
+        layer,
+    )
 
 
 def narrowest_neck(api, version_id):
@@ -102,8 +89,11 @@ def test_slider_moves_the_neck_and_arrows(page, api):
     # arrows of attack at the source's points, each turned to its bearing; units drawn
     arrows = rendered(page, "directions")
     assert arrows, "the demo's arrows near the salient are drawn"
-    from_api = [(f["geometry"]["coordinates"], f["properties"]["bearing"])
-                for f in api(f"/api/points?at={vs[-2]}")["features"] if f["properties"]["kind"] == "direction"]
+    from_api = [
+        (f["geometry"]["coordinates"], f["properties"]["bearing"])
+        for f in api(f"/api/points?at={vs[-2]}")["features"]
+        if f["properties"]["kind"] == "direction"
+    ]
     for f in arrows:
         x, y = f["geom"]["coordinates"]  # tile-quantised: match the nearest arrow the API gave
         _, bearing = min(from_api, key=lambda cb: (cb[0][0] - x) ** 2 + (cb[0][1] - y) ** 2)
@@ -174,20 +164,24 @@ def test_roads_layer_coloured_by_exposure(page, api):
     assert page.evaluate("window.frontline.map.getLayoutProperty('necks','visibility')") == "none"
     roads = rendered(page, "roads")
     assert roads, "the demo road is drawn"
-    api_bands = {f["properties"]["band"]: f["properties"]["colour"]
-                 for f in api(f"/api/roads?at={vs[-1]}&side=ua")["features"]}
+    api_bands = {
+        f["properties"]["band"]: f["properties"]["colour"] for f in api(f"/api/roads?at={vs[-1]}&side=ua")["features"]
+    }
     for f in roads:
         assert api_bands[f["props"]["band"]] == f["props"]["colour"]
     assert rendered(page, "necks") == []  # not asked for in the URL
     page.screenshot(path=str(SHOTS / "roads.png"))
 
 
-
 STEP = """async (id) => { await window.frontline.setTime(id); await window.frontline.extras();
     return window.frontline.shown(); }"""
-SOURCE_URL = {"state": "/api/state?at={v}&zoom={z}", "points": "/api/points?at={v}",
-              "contact": "/api/contact-line?at={v}", "corridors": "/api/corridors?at={v}&side=ua",
-              "settlements": "/api/settlements?at={v}&zoom={zs}&limit=5000"}
+SOURCE_URL = {
+    "state": "/api/state?at={v}&zoom={z}",
+    "points": "/api/points?at={v}",
+    "contact": "/api/contact-line?at={v}",
+    "corridors": "/api/corridors?at={v}&side=ua",
+    "settlements": "/api/settlements?at={v}&zoom={zs}&limit=5000",
+}
 
 
 def _signature(fc):
@@ -197,9 +191,14 @@ def _signature(fc):
     def num(x):  # JavaScript hands 38.0 back as 38
         return [num(y) for y in x] if isinstance(x, list) else float(x) if type(x) in (int, float) else x
 
-    return sorted(json.dumps([f["geometry"]["type"], num(f["geometry"]["coordinates"]),
-                              {k: num(f["properties"].get(k)) for k in keep}], sort_keys=True)
-                  for f in fc["features"] if f["properties"].get("kind") != "neck-label")
+    return sorted(
+        json.dumps(
+            [f["geometry"]["type"], num(f["geometry"]["coordinates"]), {k: num(f["properties"].get(k)) for k in keep}],
+            sort_keys=True,
+        )
+        for f in fc["features"]
+        if f["properties"].get("kind") != "neck-label"
+    )
 
 
 def test_layers_show_the_version_after_a_step_and_a_jump(page, api):
@@ -223,7 +222,8 @@ def test_layers_show_the_version_after_a_step_and_a_jump(page, api):
         assert rendered(page, "ua-held"), "the ground is drawn"
         if target == vs[-2]:  # its narrowest neck is in this view (see test_slider_moves_the_neck_and_arrows)
             assert narrowest_neck(api, target)["properties"]["label"] in {
-                f["props"]["label"] for f in rendered(page, "neck-labels")}
+                f["props"]["label"] for f in rendered(page, "neck-labels")
+            }
         assert page.evaluate("document.body.dataset.layers").startswith(target + ":")
     # the check means something: the ground, the points and the corridors differ between these versions
     assert {"state", "points", "corridors"} <= moved, moved

@@ -18,8 +18,8 @@ import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
+from webtools import start_server  # noqa: E402
 
-from conftest_web import start_server  # noqa: E402
 from frontline.analysis.settlements import status_codes  # noqa: E402
 from frontline.web import create_app  # noqa: E402
 from frontline.web.routes_settlements import LABEL_PX, ZMAX, ZMIN, label_zooms  # noqa: E402
@@ -28,8 +28,9 @@ from frontline.web.routes_settlements import LABEL_PX, ZMAX, ZMIN, label_zooms  
 def _old_path(svc, v, lon, lat):
     """What /api/settlements did before: the map cut to the places' box (padded), then status_codes."""
     pad = 0.05
-    cm = svc.local_map(v, (float(lon.min()) - pad, float(lat.min()) - pad,
-                           float(lon.max()) + pad, float(lat.max()) + pad))
+    cm = svc.local_map(
+        v, (float(lon.min()) - pad, float(lat.min()) - pad, float(lon.max()) + pad, float(lat.max()) + pad)
+    )
     codes, labels = status_codes((lon, lat), cm)
     return np.array(labels, dtype=object)[codes]
 
@@ -103,8 +104,8 @@ def test_fast_status_matches_old_path_on_real_store(real_store):
 # --------------------------------------------------------------------------- labels thinned by zoom
 def _mercator(lon, lat, z):
     """Screen pixels at zoom z (512-px world, as MapLibre)."""
-    x = (np.asarray(lon) + 180.0) / 360.0 * 512 * 2 ** z
-    y = (1 - np.log(np.tan(np.pi / 4 + np.radians(np.asarray(lat)) / 2)) / np.pi) / 2 * 512 * 2 ** z
+    x = (np.asarray(lon) + 180.0) / 360.0 * 512 * 2**z
+    y = (1 - np.log(np.tan(np.pi / 4 + np.radians(np.asarray(lat)) / 2)) / np.pi) / 2 * 512 * 2**z
     return x, y
 
 
@@ -120,12 +121,12 @@ def test_label_zooms_keep_room_and_rank():
         x, y = _mercator(lon[shown], lat[shown], z)
         d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2
         np.fill_diagonal(d2, np.inf)
-        assert d2.min() >= LABEL_PX ** 2 * 0.999, f"two labels closer than {LABEL_PX} px at zoom {z}"
+        assert d2.min() >= LABEL_PX**2 * 0.999, f"two labels closer than {LABEL_PX} px at zoom {z}"
         # a place left out at z has a shown place near it (within its cell's diagonal) that is larger
         out = np.flatnonzero(mz > z)[:200]
         xo, yo = _mercator(lon[out], lat[out], z)
         d2o = (xo[:, None] - x[None, :]) ** 2 + (yo[:, None] - y[None, :]) ** 2
-        near = d2o < 2 * LABEL_PX ** 2
+        near = d2o < 2 * LABEL_PX**2
         assert near.any(axis=1).all(), f"zoom {z}: a place left out with room for its label"
         # ... that is larger, or was labelled at a lower zoom (its cell is taken: it keeps its label)
         larger = (pop[shown][None, :] >= pop[out][:, None]) | (mz[shown][None, :] < z)
@@ -144,7 +145,11 @@ def test_zoom_thins_and_keeps_changed_places(demo_store):
             full = client.get("/api/settlements", params={"at": vs[k]["id"]}).json()
             before = client.get("/api/settlements", params={"at": vs[k - 1]["id"]}).json()
             was = {f["properties"]["id"]: f["properties"]["status"] for f in before["features"]}
-            moved = {f["properties"]["id"] for f in full["features"] if was[f["properties"]["id"]] != f["properties"]["status"]}
+            moved = {
+                f["properties"]["id"]
+                for f in full["features"]
+                if was[f["properties"]["id"]] != f["properties"]["status"]
+            }
             for f in full["features"]:
                 p = f["properties"]
                 assert p["changed"] == (p["id"] in moved)
@@ -173,11 +178,17 @@ def _big_gazetteer_store(demo_store, folder: Path, n: int) -> Path:
     rng = np.random.default_rng(11)
     names = np.empty(n, dtype=object)
     names[:] = [f"Place {i}" for i in range(n)]
-    gz = Gazetteer(ids=np.arange(1, n + 1, dtype=np.int64), names=names,
-                   lon=rng.uniform(33.0, 40.0, n), lat=rng.uniform(46.0, 52.0, n),
-                   country=np.array(["UA"] * n, dtype=object), population=rng.integers(0, 5000, n),
-                   alternates=[[] for _ in range(n)], feature_code=np.array(["PPL"] * n, dtype=object),
-                   admin1=np.array([""] * n, dtype=object))
+    gz = Gazetteer(
+        ids=np.arange(1, n + 1, dtype=np.int64),
+        names=names,
+        lon=rng.uniform(33.0, 40.0, n),
+        lat=rng.uniform(46.0, 52.0, n),
+        country=np.array(["UA"] * n, dtype=object),
+        population=rng.integers(0, 5000, n),
+        alternates=[[] for _ in range(n)],
+        feature_code=np.array(["PPL"] * n, dtype=object),
+        admin1=np.array([""] * n, dtype=object),
+    )
     st = open_store(path)
     put_settlements(st, gz, origin="test: random places", replace=True)
     st.close()
@@ -222,10 +233,13 @@ def test_state_does_not_wait_for_an_analysis(demo_store, tmp_path):
         assert code == 200
         took = a1 - a0
         assert took > 1.0 and took > 5 * alone, (
-            f"the analysis took {took:.2f} s, too short to show anything (state alone {alone:.2f} s)")
+            f"the analysis took {took:.2f} s, too short to show anything (state alone {alone:.2f} s)"
+        )
         # states kept being answered while the analysis ran, none waiting for it
         assert len(lat) >= 5, f"only {len(lat)} states answered during a {took:.2f} s analysis"
-        assert max(lat) < 0.25 * took, (f"a state took {max(lat):.2f} s during a {took:.2f} s analysis: it "
-                                        f"waited (median state {np.median(lat):.3f} s, alone {alone:.3f} s)")
+        assert max(lat) < 0.25 * took, (
+            f"a state took {max(lat):.2f} s during a {took:.2f} s analysis: it "
+            f"waited (median state {np.median(lat):.3f} s, alone {alone:.3f} s)"
+        )
     finally:
         stop()

@@ -3,46 +3,25 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest_web import SHOTS, browser_api, launch, make_web_store, new_page, start_server
+from webtools import SHOTS, browser_api, open_page, start_server
 
 sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    path = tmp_path_factory.mktemp("webb") / "s.gpkg"
-    make_web_store(path).close()
-    base, stop = start_server(path)
+def server(web_store):
+    base, stop = start_server(web_store)
     yield base
     stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    pg = new_page(browser, server)
-    yield pg
-    pg.close()
-
-
 def _open(page, hash_=""):
-    page.goto(page.base + "/" + hash_)
-    page.wait_for_function("window.frontline !== undefined")
-    page.evaluate("window.frontline.ready")
-    page.wait_for_function("document.body.dataset.version !== undefined")
-    assert not page.errors, page.errors
+    open_page(page, hash_, "version")
 
 
 def _rendered(page, layer):
-    return page.evaluate("""(layer) => {
+    return page.evaluate(
+        """(layer) => {
         const fs = window.frontline.map.queryRenderedFeatures({layers: [layer]});
         let b = [180, 90, -180, -90];
         for (const f of fs) {
@@ -52,7 +31,9 @@ def _rendered(page, layer):
             walk(f.geometry.coordinates);
         }
         return {n: fs.length, bounds: b};
-    }""", layer)
+    }""",
+        layer,
+    )
 
 
 def _versions(page):
@@ -110,8 +91,10 @@ def test_chart_shows_the_front_length(page):
     _open(page)
     vs = _versions(page)
     page.select_option("#chart-what", "front")
-    page.wait_for_function("document.querySelector('#chart text') && "
-                           "document.querySelector('#chart text').textContent.endsWith(' km')", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#chart text') && document.querySelector('#chart text').textContent.endsWith(' km')",
+        timeout=60_000,
+    )
     assert page.locator("#chart path.area").count() == 1
     box = page.locator("#chart").bounding_box()
     page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)
@@ -130,9 +113,14 @@ def test_hash_reproduces_view(page):
     page.wait_for_function("window.frontline !== undefined")
     page.evaluate("window.frontline.ready")
     assert page.evaluate("document.body.dataset.version") == vs[1]
-    z, lon, lat = page.evaluate("(() => {const m = window.frontline.map, c = m.getCenter();"
-                                " return [m.getZoom(), c.lng, c.lat];})()")
-    assert z == pytest.approx(8, abs=0.01) and lon == pytest.approx(35.3, abs=1e-3) and lat == pytest.approx(51.2, abs=1e-3)
+    z, lon, lat = page.evaluate(
+        "(() => {const m = window.frontline.map, c = m.getCenter(); return [m.getZoom(), c.lng, c.lat];})()"
+    )
+    assert (
+        z == pytest.approx(8, abs=0.01)
+        and lon == pytest.approx(35.3, abs=1e-3)
+        and lat == pytest.approx(51.2, abs=1e-3)
+    )
     assert page.evaluate("window.frontline.map.getLayoutProperty('contested','visibility')") == "none"
     page.screenshot(path=str(SHOTS / "hash.png"))
 
