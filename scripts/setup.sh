@@ -13,6 +13,10 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)   # report tests read the PDF back
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)              # animations as MP4
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
