@@ -67,18 +67,22 @@ def report(name: str, first: float, median: float, bar: float | None, base: floa
     ok = "" if bar is None else ("PASS" if median <= bar else "FAIL")
     ratio = f"{base / median:8.1f}×" if base else "        "
     ROWS.append((name, first, median, bar, base, ok))
-    print(f"{name:<46} cold {first:7.3f} s  median {median:7.3f} s  bar {'' if bar is None else f'≤{bar:g} s':<6} "
-          f"{ok:<4}  baseline {'' if base is None else f'{base:8.2f} s'} {ratio} {note}")
+    print(
+        f"{name:<46} cold {first:7.3f} s  median {median:7.3f} s  bar {'' if bar is None else f'≤{bar:g} s':<6} "
+        f"{ok:<4}  baseline {'' if base is None else f'{base:8.2f} s'} {ratio} {note}"
+    )
 
 
 def fresh_map(vc, v) -> ControlMap:
-    return ControlMap(v.source, v.version_id, None, LazyHeld(vc), contested=vc.contested,
-                      theatre=lambda: vc.theatre.geom, control=vc)
+    return ControlMap(
+        v.source, v.version_id, None, LazyHeld(vc), contested=vc.contested, theatre=lambda: vc.theatre.geom, control=vc
+    )
 
 
 def naive_necks(held, max_w=5000.0, step=100.0) -> list[float]:
     proj = LocalProjection.for_geometry(held)
     g = proj.to_metric(held)
+
     def substantial(x) -> int:
         parts = shapely.get_parts(x)
         return int(np.sum(shapely.area(parts) > 2e6)) if len(parts) else 0
@@ -119,8 +123,14 @@ def main() -> None:
     base = time.perf_counter() - t
     print(f"  naive erosion ladder (100 m steps): pieces part at widths {naive_w} m")
     w = min((n.width_m for n in rep.necks), default=None)
-    report(f"corridors {side} abroad @ {iso(v.valid_time)[:10]}", first, med, 1.0, base,
-           f"(narrowest {w:,.0f} m, {rep.ground_km2:,.0f} km²)" if w else "")
+    report(
+        f"corridors {side} abroad @ {iso(v.valid_time)[:10]}",
+        first,
+        med,
+        1.0,
+        base,
+        f"(narrowest {w:,.0f} m, {rep.ground_km2:,.0f} km²)" if w else "",
+    )
 
     # -- settlements ----------------------------------------------------------
     v = versions[-1]
@@ -163,7 +173,9 @@ def main() -> None:
     report("settlement_status 150k (repeated)", first, med, 2.0, base)
     first, med, own = timed(lambda: locate(version_control(st, v), lon, lat), R)
     agree = float(np.mean(np.array([str(a) for a in own]) == np.array([str(b) for b in stat])))
-    report("locate 150k (parts + homes, no held)", first, med, 2.0, base, f"(agrees with settlement_status on {agree:.2%})")
+    report(
+        "locate 150k (parts + homes, no held)", first, med, 2.0, base, f"(agrees with settlement_status on {agree:.2%})"
+    )
 
     # -- contact line ---------------------------------------------------------
     first, med, cl = timed(lambda: contact_line(version_control(st, v)), R)
@@ -175,10 +187,18 @@ def main() -> None:
     base = time.perf_counter() - t
     from frontline.geodesy import length_m
 
-    print("  naive shared boundaries (km; the state border included): "
-          + ", ".join(f"{p} {length_m(g) / 1000:,.0f}" for p, g in zip(cl.pairs, naive)))
-    report(f"contact line @ {iso(v.valid_time)[:10]}", first, med, 1.0, base,
-           f"(total {cl.total_km:,.0f} km: " + ", ".join(f"{p} {cl.length_km[p]:,.0f}" for p in cl.pairs) + ")")
+    print(
+        "  naive shared boundaries (km; the state border included): "
+        + ", ".join(f"{p} {length_m(g) / 1000:,.0f}" for p, g in zip(cl.pairs, naive))
+    )
+    report(
+        f"contact line @ {iso(v.valid_time)[:10]}",
+        first,
+        med,
+        1.0,
+        base,
+        f"(total {cl.total_km:,.0f} km: " + ", ".join(f"{p} {cl.length_km[p]:,.0f}" for p in cl.pairs) + ")",
+    )
 
     # -- change ---------------------------------------------------------------
     pairs = [("consecutive", versions[-2], versions[-1])]
@@ -186,7 +206,7 @@ def main() -> None:
     if month:
         pairs.append(("30 days apart", month[-1], versions[-1]))
     for label, a, b in pairs:
-        first, med, rep = timed(lambda: change_between(st, a.valid_time, b.valid_time), R)
+        first, med, rep = timed(lambda a=a, b=b: change_between(st, a.valid_time, b.valid_time), R)
         t = time.perf_counter()
         ca, cb = fresh_map(version_control(st, a), a), fresh_map(version_control(st, b), b)
         for s in vc.sides:
@@ -195,8 +215,14 @@ def main() -> None:
         shapely.difference(cb.contested, ca.contested)
         shapely.difference(ca.contested, cb.contested)
         base = time.perf_counter() - t
-        report(f"change {label}", first, med, 1.0, base,
-               f"({rep.tiles_changed}/{rep.tiles_compared} tiles changed; net ru {rep.net()['ru']:+,.1f} km²)")
+        report(
+            f"change {label}",
+            first,
+            med,
+            1.0,
+            base,
+            f"({rep.tiles_changed}/{rep.tiles_compared} tiles changed; net ru {rep.net()['ru']:+,.1f} km²)",
+        )
     fails = [r for r in ROWS if r[5] == "FAIL"]
     print("all bars met" if not fails else f"bars missed: {', '.join(r[0] for r in fails)}")
 

@@ -40,12 +40,31 @@ def make_claims(store, n, seed=0):
     for i in range(n):
         t = int(rng.integers(t_lo, t_hi))
         if i % 100 == 99:
-            out.append(parse_claim({"claimant": "bench", "time": t, "metric": "share_lost", "side": "ua",
-                                    "region": "russia", "value": f"{rng.integers(10, 90)}%"}))
+            out.append(
+                parse_claim(
+                    {
+                        "claimant": "bench",
+                        "time": t,
+                        "metric": "share_lost",
+                        "side": "ua",
+                        "region": "russia",
+                        "value": f"{rng.integers(10, 90)}%",
+                    }
+                )
+            )
         else:
-            out.append(parse_claim({"claimant": "bench", "time": t, "lon": float(pick[i, 0]),
-                                    "lat": float(pick[i, 1]), "side": ["ru", "ua"][i % 2],
-                                    "change": ["taken", "lost"][(i // 2) % 2]}))
+            out.append(
+                parse_claim(
+                    {
+                        "claimant": "bench",
+                        "time": t,
+                        "lon": float(pick[i, 0]),
+                        "lat": float(pick[i, 1]),
+                        "side": ["ru", "ua"][i % 2],
+                        "change": ["taken", "lost"][(i // 2) % 2],
+                    }
+                )
+            )
     return out
 
 
@@ -65,10 +84,9 @@ def main():
 
     st = open_store(a.store, readonly=True)
     nv = len(st.versions())
-    theatre_of(st).tiled  # the theatre's tiling is built once per process (shared by every analysis)
+    _ = theatre_of(st).tiled  # the theatre's tiling is built once per process (shared by every analysis)
     claims = make_claims(st, a.n)
-    print(f"store {a.store}: {nv} versions; {len(claims)} claims "
-          f"({sum(c.kind == 'numeric' for c in claims)} numeric)")
+    print(f"store {a.store}: {nv} versions; {len(claims)} claims ({sum(c.kind == 'numeric' for c in claims)} numeric)")
     times = []
     for r in range(a.repeats):
         t = time.perf_counter()
@@ -83,8 +101,10 @@ def main():
 
     # naive baseline on a sample: per claim, state_at + point-in-polygon on 3 versions (a lower bound)
     rng = np.random.default_rng(1)
-    sample = [claims[i] for i in rng.choice([i for i, c in enumerate(claims) if c.kind == "settlement"],
-                                            a.sample, replace=False)]
+    sample = [
+        claims[i]
+        for i in rng.choice([i for i, c in enumerate(claims) if c.kind == "settlement"], a.sample, replace=False)
+    ]
     t = time.perf_counter()
     for c in sample:
         for at in (c.published_at, c.published_at + 14 * 86400, None):
@@ -94,9 +114,11 @@ def main():
                 continue
             settlement_status([(c.lon, c.lat)], cm)
     naive = (time.perf_counter() - t) / len(sample)
-    print(f"naive baseline: {naive:.2f} s per claim measured on {len(sample)} claims; "
-          f"EXTRAPOLATED to {len(claims)} claims: {naive * len(claims):,.0f} s "
-          f"(ratio {naive * len(claims) / med:,.0f}x)")
+    print(
+        f"naive baseline: {naive:.2f} s per claim measured on {len(sample)} claims; "
+        f"EXTRAPOLATED to {len(claims)} claims: {naive * len(claims):,.0f} s "
+        f"(ratio {naive * len(claims) / med:,.0f}x)"
+    )
 
     if not a.skip_verify_all:
         with tempfile.TemporaryDirectory() as d:
@@ -110,8 +132,10 @@ def main():
             t = time.perf_counter()
             ch2 = verify_all(w, window_days=14)
             t2 = time.perf_counter() - t
-            print(f"verify_all (ledger read + verify + statuses/history written): first {t1:.2f} s "
-                  f"({len(ch)} changes), again {t2:.2f} s ({len(ch2)} changes)")
+            print(
+                f"verify_all (ledger read + verify + statuses/history written): first {t1:.2f} s "
+                f"({len(ch)} changes), again {t2:.2f} s ({len(ch2)} changes)"
+            )
             w.close()
     print(f"bar: re-verify {len(claims)} claims ≤ 10 s — {'PASS' if med <= 10 else 'FAIL'} ({med:.2f} s)")
 

@@ -85,16 +85,19 @@ def main() -> None:
         sys.exit(f"{a.store} holds no stored results: run `frontline recompute --store {a.store}` first.")
     rng = random.Random(a.seed)
     # sampled among the versions whose every result is stored (a run may be measured while recompute goes on)
-    full = [i for i in range(1, len(vs)) if all(get_result(st, w, p, vs[i], rule=m.RULES[w]) is not None
-                                                 for w, p in jobs)]
+    full = [
+        i for i in range(1, len(vs)) if all(get_result(st, w, p, vs[i], rule=m.RULES[w]) is not None for w, p in jobs)
+    ]
     if not full:
         sys.exit(f"no version of {a.store} has every result stored: run `frontline recompute` first.")
     picked = sorted(rng.sample(full, min(a.versions, len(full))))
     vids = [vs[i].version_id for i in picked]
     warm = vs[0].version_id
-    print(f"store {a.store}: {len(vs)} versions, {n_current} current stored results, {len(full) + 1} versions "
-          f"fully stored; {len(vids)} of them sampled (seed {a.seed}): {vs[picked[0]].version_id} … "
-          f"{vs[picked[-1]].version_id}")
+    print(
+        f"store {a.store}: {len(vs)} versions, {n_current} current stored results, {len(full) + 1} versions "
+        f"fully stored; {len(vids)} of them sampled (seed {a.seed}): {vs[picked[0]].version_id} … "
+        f"{vs[picked[-1]].version_id}"
+    )
     computed = _serve(a.store, warm, vids, sides, stored=False)
     stored = _serve(a.store, warm, vids, sides, stored=True)
     os.environ.pop("FRONTLINE_STORED_RESULTS", None)
@@ -104,20 +107,26 @@ def main() -> None:
         rows, outs = m.compute_version(st, vs[i].source, vs[i].version_id, jobs)
         rec.append(time.perf_counter() - t0)
         assert all(o.status == "computed" for o in outs), [o.reason for o in outs if o.reason]
-    print(f"\n{'endpoint (cold, per version)':32s} {'on request ms':>14s} {'stored ms':>10s} {'ratio':>7s}"
-          f" {'p95 on req':>11s} {'p95 stored':>11s}")
+    print(
+        f"\n{'endpoint (cold, per version)':32s} {'on request ms':>14s} {'stored ms':>10s} {'ratio':>7s}"
+        f" {'p95 on req':>11s} {'p95 stored':>11s}"
+    )
     for name in computed:
         a_, b_ = computed[name], stored[name]
         ma, mb = statistics.median(a_), statistics.median(b_)
         pa = sorted(a_)[max(0, int(round(0.95 * len(a_))) - 1)]
         pb = sorted(b_)[max(0, int(round(0.95 * len(b_))) - 1)]
         print(f"{name:32s} {ma * 1000:14.1f} {mb * 1000:10.1f} {mb / ma:7.3f} {pa * 1000:11.1f} {pb * 1000:11.1f}")
-    print(f"\nrecompute per version (all analyses, 1 worker): median {statistics.median(rec):.2f} s, "
-          f"max {max(rec):.2f} s over {len(rec)} versions")
+    print(
+        f"\nrecompute per version (all analyses, 1 worker): median {statistics.median(rec):.2f} s, "
+        f"max {max(rec):.2f} s over {len(rec)} versions"
+    )
     size = a.store.stat().st_size
     blob, raw = st.db.execute("SELECT SUM(LENGTH(body)), COUNT(*) FROM analysis_results").fetchone()
-    print(f"store file {size / 2 ** 20:,.1f} MiB; analysis_results: {raw} rows, {blob / 2 ** 20:,.1f} MiB of "
-          f"bodies as stored ({blob / max(raw, 1) / 1024:,.1f} KiB a row)")
+    print(
+        f"store file {size / 2**20:,.1f} MiB; analysis_results: {raw} rows, {blob / 2**20:,.1f} MiB of "
+        f"bodies as stored ({blob / max(raw, 1) / 1024:,.1f} KiB a row)"
+    )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,28 @@ def write_regions(d: Path) -> tuple[Path, Path]:
 
     def feat(name, b):
         a, b_, c, e = b
-        return {"type": "Feature", "properties": {"name": name},
-                "geometry": {"type": "Polygon", "coordinates": [[[a, b_], [c, b_], [c, e], [a, e], [a, b_]]]}}
+        return {
+            "type": "Feature",
+            "properties": {"name": name},
+            "geometry": {"type": "Polygon", "coordinates": [[[a, b_], [c, b_], [c, e], [a, e], [a, b_]]]},
+        }
 
     one = d / "pokrovsk.geojson"
     one.write_text(json.dumps({"type": "FeatureCollection", "features": [feat("Avdiivka-Pokrovsk", POKROVSK)]}))
     four = d / "quarters.geojson"
-    four.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        feat("SW", (x0, y0, xm, ym)), feat("SE", (xm, y0, x1, ym)), feat("NW", (x0, ym, xm, y1)),
-        feat("NE", (xm, ym, x1, y1))]}))
+    four.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feat("SW", (x0, y0, xm, ym)),
+                    feat("SE", (xm, y0, x1, ym)),
+                    feat("NW", (x0, ym, xm, y1)),
+                    feat("NE", (xm, ym, x1, y1)),
+                ],
+            }
+        )
+    )
     return one, four
 
 
@@ -83,12 +96,19 @@ def naive_region(raw_files: list[Path], region_path: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="a store of the whole archive (read only)")
-    ap.add_argument("--raw", default=str(ROOT.parent / "raw" / "geojsons"),
-                    help="folder of the archive's raw <id>.geojson files (for the baseline)")
+    ap.add_argument(
+        "--raw",
+        default=str(ROOT.parent / "raw" / "geojsons"),
+        help="folder of the archive's raw <id>.geojson files (for the baseline)",
+    )
     ap.add_argument("--region", default=None, help="polygon file (default: a box around Avdiivka–Pokrovsk)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--baseline-files", type=int, default=20,
-                    help="versions the naive baseline measures (spread over the archive, scaled to all)")
+    ap.add_argument(
+        "--baseline-files",
+        type=int,
+        default=20,
+        help="versions the naive baseline measures (spread over the archive, scaled to all)",
+    )
     args = ap.parse_args()
     from frontline.analysis.area import area_series, areas_at
     from frontline.store import open_store
@@ -108,25 +128,50 @@ def main() -> None:
     area_series(st, region=str(region))  # warm the theatre's tile cache on disk, as any earlier command does
     series = median_time(lambda: run_cli("--region", str(region), "--csv"), args.repeat)
     results.append((f"CLI series, {region.name}, clipped, {nver} versions", series, 10.0))
-    results.append((f"CLI series, {region.name}, as_drawn, {nver} versions",
-                    median_time(lambda: run_cli("--region", str(region), "--convention", "as_drawn", "--csv"),
-                                args.repeat), 10.0))
-    results.append(("CLI series, every week, clipped",
-                    median_time(lambda: run_cli("--region", str(region), "--every", "week", "--csv"),
-                                args.repeat), None))
-    results.append(("CLI one time (--at 2025-01-15), clipped",
-                    median_time(lambda: run_cli("--region", str(region), "--at", "2025-01-15", "--csv"),
-                                args.repeat), None))
-    results.append((f"CLI series, 4 regions (--region-field), clipped, {nver} versions",
-                    median_time(lambda: run_cli("--region", str(four), "--region-field", "name", "--csv"),
-                                args.repeat), None))
+    results.append(
+        (
+            f"CLI series, {region.name}, as_drawn, {nver} versions",
+            median_time(lambda: run_cli("--region", str(region), "--convention", "as_drawn", "--csv"), args.repeat),
+            10.0,
+        )
+    )
+    results.append(
+        (
+            "CLI series, every week, clipped",
+            median_time(lambda: run_cli("--region", str(region), "--every", "week", "--csv"), args.repeat),
+            None,
+        )
+    )
+    results.append(
+        (
+            "CLI one time (--at 2025-01-15), clipped",
+            median_time(lambda: run_cli("--region", str(region), "--at", "2025-01-15", "--csv"), args.repeat),
+            None,
+        )
+    )
+    results.append(
+        (
+            f"CLI series, 4 regions (--region-field), clipped, {nver} versions",
+            median_time(lambda: run_cli("--region", str(four), "--region-field", "name", "--csv"), args.repeat),
+            None,
+        )
+    )
     inproc = median_time(lambda: area_series(st, region=str(region)), args.repeat)
     results.append(("in process: area_series, clipped", inproc, None))
-    results.append(("in process: area_series, as_drawn",
-                    median_time(lambda: area_series(st, region=str(region), convention="as_drawn"), args.repeat),
-                    None))
-    results.append(("in process: areas_at, clipped",
-                    median_time(lambda: areas_at(st, "2025-01-15", region=str(region)), args.repeat), None))
+    results.append(
+        (
+            "in process: area_series, as_drawn",
+            median_time(lambda: area_series(st, region=str(region), convention="as_drawn"), args.repeat),
+            None,
+        )
+    )
+    results.append(
+        (
+            "in process: areas_at, clipped",
+            median_time(lambda: areas_at(st, "2025-01-15", region=str(region)), args.repeat),
+            None,
+        )
+    )
     raw = sorted(Path(args.raw).glob("*.geojson"))
     if raw:
         step = max(1, len(raw) // args.baseline_files)
@@ -139,8 +184,10 @@ def main() -> None:
     else:
         baseline = None
         print(f"no raw files under {args.raw}: baseline skipped")
-    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs: timings are only comparable within one run")
+    print(
+        f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs: timings are only comparable within one run"
+    )
     print(f"{'measure':66s} {'median s':>10s} {'target s':>9s}")
     for name, sec, target in results:
         print(f"{name:66s} {sec:10.3f} {'' if target is None else f'{target:9.3f}'}")

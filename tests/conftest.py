@@ -21,8 +21,10 @@ def archive_path() -> Path | None:
 def archive():
     p = archive_path()
     if p is None:
-        pytest.skip("DeepState archive not found: put history-2022-04_2025-08.tar.zst under "
-                    "../shared/data/deepstate or set FRONTLINE_DATA (its licence forbids shipping it)")
+        pytest.skip(
+            "DeepState archive not found: put history-2022-04_2025-08.tar.zst under "
+            "../shared/data/deepstate or set FRONTLINE_DATA (its licence forbids shipping it)"
+        )
     return p
 
 

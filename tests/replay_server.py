@@ -30,7 +30,7 @@ import random
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import shapely
@@ -46,7 +46,7 @@ FILL = {"occupied": "#a52714", "unknown": "#bcaaa4", "liberated": "#01579b"}
 
 def iso(t: float) -> str:
     """ISO-8601 with milliseconds and Z, as DeepState writes it."""
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def feature(geom, kind: str, description: str | None = None) -> dict:
@@ -59,8 +59,12 @@ def feature(geom, kind: str, description: str | None = None) -> dict:
 
 def api_object(vid: int, features: list[dict], updated: int | None = None) -> dict:
     """A version in the API shape ``{id, createdAt, updatedAt, map}``."""
-    return {"id": int(vid), "createdAt": iso(vid), "updatedAt": iso(updated if updated is not None else vid),
-            "map": {"type": "FeatureCollection", "features": features}}
+    return {
+        "id": int(vid),
+        "createdAt": iso(vid),
+        "updatedAt": iso(updated if updated is not None else vid),
+        "map": {"type": "FeatureCollection", "features": features},
+    }
 
 
 class ReplayServer:
@@ -111,15 +115,19 @@ class ReplayServer:
 
     def add(self, obj: dict) -> None:
         """Serve a version given as an API object."""
-        self.add_raw(int(obj["id"]), json.dumps(obj, ensure_ascii=False).encode(), obj.get("createdAt"),
-                     obj.get("updatedAt"))
+        self.add_raw(
+            int(obj["id"]), json.dumps(obj, ensure_ascii=False).encode(), obj.get("createdAt"), obj.get("updatedAt")
+        )
 
     def add_raw(self, vid: int, body: bytes, created: str | None = None, updated: str | None = None) -> None:
         """Serve a version given as bytes (a FeatureCollection file), listed with these times."""
         with self.lock:
-            self.entries[int(vid)] = {"id": int(vid), "createdAt": created or iso(vid),
-                                      "updatedAt": updated or created or iso(vid),
-                                      "description": f"replayed version {vid}"}
+            self.entries[int(vid)] = {
+                "id": int(vid),
+                "createdAt": created or iso(vid),
+                "updatedAt": updated or created or iso(vid),
+                "description": f"replayed version {vid}",
+            }
             self.bodies[int(vid)] = body
 
     def revise(self, obj: dict) -> None:
@@ -279,8 +287,9 @@ class WebhookReceiver:
                 except ValueError:
                     payload = {"_invalid": data.decode("utf-8", "replace")}
                 with rec.lock:
-                    rec.attempts.append({"payload": payload, "content_type": self.headers.get("Content-Type"),
-                                         "time": time.time()})
+                    rec.attempts.append(
+                        {"payload": payload, "content_type": self.headers.get("Content-Type"), "time": time.time()}
+                    )
                     fail = rec.fail_first > 0
                     if fail:
                         rec.fail_first -= 1

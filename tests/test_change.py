@@ -63,7 +63,9 @@ def test_kursk_salient_change_matches_raw_polygons(demo_store, theatre):
     held0 = shapely.intersection(shapely.difference(s0, g0), ru_home)
     heldk = shapely.intersection(shapely.difference(sk, gk), ru_home)
     assert rep.km2[("ua", "lost", "russia")] == pytest.approx(km2(shapely.difference(held0, heldk)), rel=5e-3)
-    assert rep.km2[("ua", "gained", "russia")] == pytest.approx(km2(shapely.difference(heldk, held0)), rel=5e-2, abs=0.05)
+    assert rep.km2[("ua", "gained", "russia")] == pytest.approx(
+        km2(shapely.difference(heldk, held0)), rel=5e-2, abs=0.05
+    )
     g0r, gkr = shapely.intersection(g0, ru_home), shapely.intersection(gk, ru_home)
     assert rep.km2[("contested", "gained", "russia")] == pytest.approx(km2(shapely.difference(gkr, g0r)), rel=5e-3)
 

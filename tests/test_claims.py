@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
-import shapely
 import pytest
+import shapely
 from pyproj import Geod
 
 from frontline.analysis.claims import ControlTimeline, verify_all, verify_claims
-from frontline.sources.claims import parse_claim, parse_claims_text, read_claims
 from frontline.geodesy import area_km2
+from frontline.sources.claims import parse_claim, parse_claims_text, read_claims
 from frontline.store import ledger
 
-T0 = int(datetime(2025, 1, 6, 12, tzinfo=timezone.utc).timestamp())
+T0 = int(datetime(2025, 1, 6, 12, tzinfo=UTC).timestamp())
 WEEK = 7 * 86400
 DAY = 86400
 N = 8
@@ -64,7 +64,7 @@ def truth(lon, lat, k):
     raise AssertionError("point outside the scenario")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def box_km2(x0, y0, x1, y1):
     """Geodesic km² of a box within the land of the theatre (the borders have lakes as holes)."""
     from shapely.geometry import box
@@ -84,12 +84,15 @@ def _box(x0, y0, x1, y1):
 
 def _version(k):
     f = lambda name, g: {"type": "Feature", "properties": {"name": name}, "geometry": g}  # noqa: E731
-    return {"type": "FeatureCollection", "features": [
-        f(LIB, _box(a_edge(k), 51.40, 36.60, 51.60)),
-        f(UNK, _box(a_edge(k) - 0.01, 51.40, a_edge(k), 51.60)),
-        f(OCC, _box(b_edge(k), 48.00, 37.80, 48.30)),
-        f(UNK, _box(b_edge(k) - 0.01, 48.00, b_edge(k), 48.30)),
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            f(LIB, _box(a_edge(k), 51.40, 36.60, 51.60)),
+            f(UNK, _box(a_edge(k) - 0.01, 51.40, a_edge(k), 51.60)),
+            f(OCC, _box(b_edge(k), 48.00, 37.80, 48.30)),
+            f(UNK, _box(b_edge(k) - 0.01, 48.00, b_edge(k), 48.30)),
+        ],
+    }
 
 
 def build_store(path, weeks):
@@ -101,7 +104,11 @@ def build_store(path, weeks):
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(weeks):
         (folder / f"{T0 + k * WEEK}.geojson").write_text(json.dumps(_version(k)))
-    st = init_store(path) if not path.exists() else __import__("frontline.store", fromlist=["open_store"]).open_store(path)
+    st = (
+        init_store(path)
+        if not path.exists()
+        else __import__("frontline.store", fromlist=["open_store"]).open_store(path)
+    )
     rep = Importer(st).run(deepstate.read_path(folder), progress=False)
     assert rep.failed == 0, rep.problems
     return st
@@ -122,8 +129,32 @@ def gaz(tmp_path_factory):
     from frontline.sources.geonames import load_gazetteer
 
     p = tmp_path_factory.mktemp("gaz") / "settlements.txt"
-    rows = ["\t".join([str(i), n, n, alt, f"{lat}", f"{lon}", "P", "PPL", "RU", "", "", "", "", "", "500", "", "",
-                       "Europe/Moscow", "2025-01-01"]) for i, n, alt, lon, lat in GAZ]
+    rows = [
+        "\t".join(
+            [
+                str(i),
+                n,
+                n,
+                alt,
+                f"{lat}",
+                f"{lon}",
+                "P",
+                "PPL",
+                "RU",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "500",
+                "",
+                "",
+                "Europe/Moscow",
+                "2025-01-01",
+            ]
+        )
+        for i, n, alt, lon, lat in GAZ
+    ]
     p.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return load_gazetteer(p)
 
@@ -147,7 +178,7 @@ def claim(**kw):
 
 
 def iso(t):
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_timeline_matches_construction(store):
@@ -168,44 +199,78 @@ def test_settlement_statuses_and_lags(store, gaz):
     assert [truth(36.055, 51.5, k) for k in range(6)] == ["ua", "ua", "ua", "contested", "ru", "ru"]
     cases = []
     # (1) true: claimed one day after week 3, map shows ru in week 4 → confirmed, lag 6 d
-    cases.append((claim(time=iso(T0 + 3 * WEEK + DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
-                  "confirmed", 6.0))
+    cases.append(
+        (claim(time=iso(T0 + 3 * WEEK + DAY), lon=36.055, lat=51.5, side="ru", change="taken"), "confirmed", 6.0)
+    )
     # (2) true, claimed after the map showed it: the map was ahead; ru from week 4 (first_week) → lag negative
     k_ru = first_week(36.055, 51.5, lambda s: s == "ru", 0)
-    cases.append((claim(time=iso(T0 + 5 * WEEK + 2 * DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
-                  "confirmed", (T0 + k_ru * WEEK - (T0 + 5 * WEEK + 2 * DAY)) / DAY))
+    cases.append(
+        (
+            claim(time=iso(T0 + 5 * WEEK + 2 * DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
+            "confirmed",
+            (T0 + k_ru * WEEK - (T0 + 5 * WEEK + 2 * DAY)) / DAY,
+        )
+    )
     # (3) premature: Malaya Loknya (36.115) is ru only from week 7 (edge 36.14 − 0.01 > 36.115)
     k7 = first_week(36.115, 51.5, lambda s: s == "ru", 0)
     assert k7 == 7
     t3 = T0 + WEEK + DAY // 2
-    cases.append((claim(time=iso(t3), settlement="Мала Локня", side="ru", change="taken"), "premature",
-                  (T0 + 7 * WEEK - t3) / DAY))
+    cases.append(
+        (
+            claim(time=iso(t3), settlement="Мала Локня", side="ru", change="taken"),
+            "premature",
+            (T0 + 7 * WEEK - t3) / DAY,
+        )
+    )
     # (4) false: 36.5 is never ru → contradicted
     cases.append((claim(time=iso(T0 + WEEK), lon=36.5, lat=51.55, side="ru", change="taken"), "contradicted", None))
     # (5) window still open at the last version (week 7): pending
-    cases.append((claim(time=iso(T0 + 6 * WEEK + 3 * DAY), lon=36.5, lat=51.55, side="ru", change="taken"),
-                  "pending", None))
+    cases.append(
+        (claim(time=iso(T0 + 6 * WEEK + 3 * DAY), lon=36.5, lat=51.55, side="ru", change="taken"), "pending", None)
+    )
     # (6) 'lost' by ua: contested counts (week 3): claimed at week 2 + 2 d → lag 5 d
-    cases.append((claim(time=iso(T0 + 2 * WEEK + 2 * DAY), lon=36.055, lat=51.5, side="ua", change="lost"),
-                  "confirmed", 5.0))
+    cases.append(
+        (claim(time=iso(T0 + 2 * WEEK + 2 * DAY), lon=36.055, lat=51.5, side="ua", change="lost"), "confirmed", 5.0)
+    )
     # (7) in Ukraine: Novoselivka (37.35) is ru when b_edge(k) < 37.35 → week 3 (37.34)
     assert first_week(37.35, 48.15, lambda s: s == "ru", 0) == 3
-    cases.append((claim(time=iso(T0 + 2 * WEEK + 2 * DAY), settlement="Novoselovka", side="ru", change="taken"),
-                  "confirmed", 5.0))
+    cases.append(
+        (
+            claim(time=iso(T0 + 2 * WEEK + 2 * DAY), settlement="Novoselovka", side="ru", change="taken"),
+            "confirmed",
+            5.0,
+        )
+    )
     # (8) 'taken' is not confirmed by contested ground: V1 is contested in week 3 only; window closes before week 4
-    cases.append((claim(time=iso(T0 + 2 * WEEK + 12 * 3600), lon=36.055, lat=51.5, side="ru", change="taken"),
-                  "confirmed", (T0 + 4 * WEEK - (T0 + 2 * WEEK + 12 * 3600)) / DAY))
+    cases.append(
+        (
+            claim(time=iso(T0 + 2 * WEEK + 12 * 3600), lon=36.055, lat=51.5, side="ru", change="taken"),
+            "confirmed",
+            (T0 + 4 * WEEK - (T0 + 2 * WEEK + 12 * 3600)) / DAY,
+        )
+    )
     # (9) ambiguous name: never guessed
-    cases.append((claim(time=iso(T0 + WEEK), settlement="Kostiantynivka", side="ru", change="taken"),
-                  "unresolved", None))
+    cases.append(
+        (claim(time=iso(T0 + WEEK), settlement="Kostiantynivka", side="ru", change="taken"), "unresolved", None)
+    )
     # (10) the same name with a near= hint resolves to the one in Russia (never ru: contradicted)
-    cases.append((claim(time=iso(T0 + WEEK), settlement="Константиновка", near="36.5 51.5 20", side="ru",
-                        change="taken"), "contradicted", None))
+    cases.append(
+        (
+            claim(time=iso(T0 + WEEK), settlement="Константиновка", near="36.5 51.5 20", side="ru", change="taken"),
+            "contradicted",
+            None,
+        )
+    )
     # (11) a claim dated before the first version: the first version counts; V1 becomes ru in week 4
-    cases.append((claim(time=iso(T0 - 10 * DAY), lon=36.055, lat=51.5, side="ru", change="taken"), "premature",
-                  (4 * WEEK + 10 * DAY) / DAY))
+    cases.append(
+        (
+            claim(time=iso(T0 - 10 * DAY), lon=36.055, lat=51.5, side="ru", change="taken"),
+            "premature",
+            (4 * WEEK + 10 * DAY) / DAY,
+        )
+    )
     out = verify_claims(store, [c for c, _, _ in cases], window_days=14, gazetteer=gaz)
-    for (c, want, lag), r in zip(cases, out):
+    for (_c, want, lag), r in zip(cases, out):
         assert r["status"] == want, (r["label"], r["status"], want, r["detail"])
         if lag is not None:
             assert r["detail"]["lag_days"] == pytest.approx(lag, abs=1e-3), r
@@ -224,16 +289,32 @@ def test_numeric_claims(store):
     t5 = T0 + 5 * WEEK + DAY
     grow = box_km2(b_edge(6), 48.0, 37.80, 48.30) - box_km2(b_edge(2), 48.0, 37.80, 48.30)
     cases = [
-        (claim(time=iso(t5), metric="share", side="ua", region="russia", value=f"{share5 * 100:.1f}%"),
-         "confirmed", share5),
-        (claim(time=iso(t5), metric="share_lost", side="ua", region="russia", value=f"{(1 - share5) * 100:.0f}%"),
-         "confirmed", 1 - share5),
+        (
+            claim(time=iso(t5), metric="share", side="ua", region="russia", value=f"{share5 * 100:.1f}%"),
+            "confirmed",
+            share5,
+        ),
+        (
+            claim(time=iso(t5), metric="share_lost", side="ua", region="russia", value=f"{(1 - share5) * 100:.0f}%"),
+            "confirmed",
+            1 - share5,
+        ),
         # an exaggeration: "80% retaken" when (1 − share) is far less
-        (claim(time=iso(t5), metric="share_lost", side="ua", region="russia", value="80%"), "contradicted",
-         1 - share5),
+        (claim(time=iso(t5), metric="share_lost", side="ua", region="russia", value="80%"), "contradicted", 1 - share5),
         (claim(time=iso(t5), metric="area_km2", side="ua", region="russia", value=week5 * 2), "contradicted", week5),
-        (claim(time=iso(T0 + 6 * WEEK + DAY), metric="change_km2", side="ru", region="ukraine", value=round(grow),
-               period_start=iso(T0 + 2 * WEEK + 3600), period_end=iso(T0 + 6 * WEEK + 3600)), "confirmed", grow),
+        (
+            claim(
+                time=iso(T0 + 6 * WEEK + DAY),
+                metric="change_km2",
+                side="ru",
+                region="ukraine",
+                value=round(grow),
+                period_start=iso(T0 + 2 * WEEK + 3600),
+                period_end=iso(T0 + 6 * WEEK + 3600),
+            ),
+            "confirmed",
+            grow,
+        ),
         (claim(time=iso(T0 + 9 * WEEK), metric="share", side="ua", region="russia", value="50%"), "pending", None),
     ]
     assert 0.05 < 1 - share5 < 0.5
@@ -278,10 +359,12 @@ def test_read_claims_reports_bad_lines(tmp_path):
         "RU MoD,https://t.me/x/1,ok,ru,2025-03-08,Лебедевка,,,ru,taken,,,\n"
         "RU MoD,https://t.me/x/2,bad time,ru,yesterday,Sudzha,,,ru,taken,,,\n"
         "RU MoD,https://t.me/x/3,no change,ru,2025-03-08,Sudzha,,,ru,,,,\n"
-        "UA GS,https://x/4,\"multi\nline text\",uk,2025-03-09,,35.2,51.2,ua,lost,,,\n"
+        'UA GS,https://x/4,"multi\nline text",uk,2025-03-09,,35.2,51.2,ua,lost,,,\n'
         "Gerasimov,https://x/5,64%,en,2025-03-12,,,,ua,,share_lost,64%,russia\n"
         "Gerasimov,https://x/6,too big,en,2025-03-12,,,,ua,,share,164%,russia\n"
-        "X,https://x/7,lat bad,en,2025-03-12,,35.2,151.2,ua,lost,,,\n", encoding="utf-8")
+        "X,https://x/7,lat bad,en,2025-03-12,,35.2,151.2,ua,lost,,,\n",
+        encoding="utf-8",
+    )
     res = read_claims(p)
     assert len(res.claims) == 3
     assert [c.origin for c in res.claims] == ["c.csv line 2", "c.csv line 5", "c.csv line 7"]
@@ -291,10 +374,13 @@ def test_read_claims_reports_bad_lines(tmp_path):
     assert res.claims[2].value == pytest.approx(0.64)
     # JSON: line numbers of the objects in the array
     j = tmp_path / "c.json"
-    j.write_text('[\n {"claimant": "a", "time": "2025-03-01", "lon": 36, "lat": 51, "side": "ru", "change": "taken"},\n'
-                 ' {"claimant": "b", "time": "2025-03-01", "side": "ru"},\n'
-                 ' {"claimant": "c", "time": "2025-03-01", "side": "ru", "geometry": {"type": "Polygon", '
-                 '"coordinates": [[[36,51],[36.1,51],[36.1,51.1],[36,51]]]}}\n]', encoding="utf-8")
+    j.write_text(
+        '[\n {"claimant": "a", "time": "2025-03-01", "lon": 36, "lat": 51, "side": "ru", "change": "taken"},\n'
+        ' {"claimant": "b", "time": "2025-03-01", "side": "ru"},\n'
+        ' {"claimant": "c", "time": "2025-03-01", "side": "ru", "geometry": {"type": "Polygon", '
+        '"coordinates": [[[36,51],[36.1,51],[36.1,51.1],[36,51]]]}}\n]',
+        encoding="utf-8",
+    )
     res = read_claims(j)
     assert [c.kind for c in res.claims] == ["settlement", "polygon"]
     assert len(res.problems) == 1 and res.problems[0].startswith("c.json line 3:")
@@ -313,7 +399,9 @@ def test_ledger_history_as_versions_arrive(tmp_path, gaz, monkeypatch):
     ledger.add_claims(st, [premature, true], res)
     ch1 = verify_all(st, window_days=14)
     assert {(c.claim_id, c.old_status, c.new_status) for c in ch1} == {
-        (premature.claim_id, None, "pending"), (true.claim_id, None, "pending")}
+        (premature.claim_id, None, "pending"),
+        (true.claim_id, None, "pending"),
+    }
     st.close()
     st = build_store(path, 6)  # weeks 4, 5 arrive: 'true' confirmed (week 4), 'premature' window closed
     ch2 = verify_all(st, window_days=14)
@@ -324,11 +412,15 @@ def test_ledger_history_as_versions_arrive(tmp_path, gaz, monkeypatch):
     st.close()
     st = build_store(path, 8)  # week 7 shows Malaya Loknya ru: contradicted → premature
     ch3 = verify_all(st, window_days=14)
-    assert [(c.claim_id, c.old_status, c.new_status) for c in ch3] == [(premature.claim_id, "contradicted",
-                                                                       "premature")]
+    assert [(c.claim_id, c.old_status, c.new_status) for c in ch3] == [
+        (premature.claim_id, "contradicted", "premature")
+    ]
     hist = ledger.status_history(st, premature.claim_id)
-    assert [(h["old_status"], h["new_status"]) for h in hist] == [(None, "pending"), ("pending", "contradicted"),
-                                                                  ("contradicted", "premature")]
+    assert [(h["old_status"], h["new_status"]) for h in hist] == [
+        (None, "pending"),
+        ("pending", "contradicted"),
+        ("contradicted", "premature"),
+    ]
     assert hist[-1]["version_id"] == str(T0 + 7 * WEEK)
     assert ledger.current_status(st)[true.claim_id]["detail"]["lag_days"] == pytest.approx(6.0)
     # importing the same claims again adds nothing
@@ -348,6 +440,9 @@ def test_readonly_store_without_ledger(store, tmp_path):
 
 
 def test_parse_claims_text_jsonl():
-    res = parse_claims_text('{"claimant": "a", "time": "2025-03-01", "lon": 36, "lat": 51, "side": "ru", '
-                            '"change": "taken"}\nnot json\n', "jsonl", "x.jsonl")
+    res = parse_claims_text(
+        '{"claimant": "a", "time": "2025-03-01", "lon": 36, "lat": 51, "side": "ru", "change": "taken"}\nnot json\n',
+        "jsonl",
+        "x.jsonl",
+    )
     assert len(res.claims) == 1 and res.problems[0].startswith("x.jsonl line 2:")

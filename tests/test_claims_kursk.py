@@ -36,8 +36,10 @@ def test_kursk_claims(kursk, tmp_path):
     print()
     for r in out:
         d = r["detail"]
-        print(f"{r['time'][:10]} {r['label'][:70]:70s} {r['status']:12s} lag={d.get('lag_days')} "
-              f"computed={d.get('computed')} first={d.get('first_version_time')} closest={json.dumps(d.get('closest'))}")
+        print(
+            f"{r['time'][:10]} {r['label'][:70]:70s} {r['status']:12s} lag={d.get('lag_days')} "
+            f"computed={d.get('computed')} first={d.get('first_version_time')} closest={json.dumps(d.get('closest'))}"
+        )
     by = {r["settlement"]: r for r in out if r["kind"] == "settlement"}
     # Every village was in ua's salient at the start of March 2025 (the points are inside it) …
     cm, _ = state_at(st, "2025-03-01")
@@ -71,8 +73,10 @@ def test_kursk_claims(kursk, tmp_path):
     from frontline.analysis.area import area_series
 
     rows = [r for r in area_series(st, region="russia") if r["time"] <= d["version_time"]]
-    val = {"held": [r["ua_km2"] for r in rows],
-           "held+contested": [r["ua_km2"] + (r["contested_km2"] or 0) for r in rows]}
+    val = {
+        "held": [r["ua_km2"] for r in rows],
+        "held+contested": [r["ua_km2"] + (r["contested_km2"] or 0) for r in rows],
+    }
     for name, x in readings.items():
         cur, _, base = name.partition("/")
         assert x["computed"] == pytest.approx(1 - val[cur][-1] / max(val[base or cur]), abs=1e-3), name

@@ -10,7 +10,6 @@ pyproj ``Geod.inv`` over the corners drawn here, segment by segment.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import shapely
@@ -73,8 +72,10 @@ def control(th, R, C, C2) -> VersionControl:
 
 def plain_map(th, R, C, C2) -> ControlMap:
     grey = shapely.union_all([C, C2])
-    held = {"ua": shapely.difference(th.homes["ua"], shapely.union_all([R, grey])),
-            "ru": shapely.union_all([th.homes["ru"], R])}
+    held = {
+        "ua": shapely.difference(th.homes["ua"], shapely.union_all([R, grey])),
+        "ru": shapely.union_all([th.homes["ru"], R]),
+    }
     return ControlMap("test", "v1", utc(0), held, contested=grey, theatre=th.geom)
 
 
@@ -122,8 +123,9 @@ def test_geometry_and_outputs():
     line = cl.lines["ua|ru"]
     assert line.geom_type == "MultiLineString"
     # The ua|ru line is the block's north and south edges: every point of it within 1 m of them.
-    edge = ll(shapely.MultiLineString([[(30 * KM, 10 * KM), (50 * KM, 10 * KM)],
-                                       [(30 * KM, 20 * KM), (50 * KM, 20 * KM)]]))
+    edge = ll(
+        shapely.MultiLineString([[(30 * KM, 10 * KM), (50 * KM, 10 * KM)], [(30 * KM, 20 * KM), (50 * KM, 20 * KM)]])
+    )
     # (compared in lon/lat, where the drawn box edges are straight: 1e-5° is about 1 m)
     assert line.hausdorff_distance(edge) < 1e-5
     gj = cl.to_geojson()
@@ -210,8 +212,9 @@ def test_front_per_region():
     th, R, C, C2 = world()
     west, east = ll(box(-1 * KM, -1 * KM, 40 * KM, 41 * KM)), ll(box(40 * KM, -1 * KM, 101 * KM, 41 * KM))
     cl = contact_line(control(th, R, C, C2), regions={"west": west, "east": east})
-    assert cl.by_region["east"]["ua|ru"] == pytest.approx(seg_km((40, 20), (50, 20)) + seg_km((40, 10), (50, 10)),
-                                                          abs=1.2)
+    assert cl.by_region["east"]["ua|ru"] == pytest.approx(
+        seg_km((40, 20), (50, 20)) + seg_km((40, 10), (50, 10)), abs=1.2
+    )
     assert cl.by_region["west"]["ua|contested"] == pytest.approx(expected()["ua|contested"], rel=2e-3)
     total = sum(sum(d.values()) for d in cl.by_region.values())
     assert total == pytest.approx(cl.total_km, rel=1e-9)
@@ -224,17 +227,30 @@ def test_cli_front_per_region_file(demo_store, tmp_path):
     import sys
     from pathlib import Path
 
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "all"},
-         "geometry": shapely.geometry.mapping(box(20, 43, 43, 55))}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "all"},
+                "geometry": shapely.geometry.mapping(box(20, 43, 43, 55)),
+            }
+        ],
+    }
     f = tmp_path / "r.geojson"
     f.write_text(json.dumps(fc))
     exe = [str(Path(sys.executable).parent / "frontline")]
-    r = subprocess.run([*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f),
-                        "--region-field", "name", "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f), "--region-field", "name", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert sum(d["by_region"]["r.geojson:all"].values()) == pytest.approx(d["total_km"], rel=1e-6)
-    bad = subprocess.run([*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f),
-                          "--region-field", "nope"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f), "--region-field", "nope"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr

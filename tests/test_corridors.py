@@ -390,7 +390,14 @@ def test_ground_reaching_into_home_is_measured_on_its_part_outside_home():
     # and 1 km long neck, and a 16 × 8 km head. Shares are of the ground
     # outside home: 30 + 0.5 + 128 = 158.5 km², the head and half the neck
     # being 128.25 km² of it (0.809).
-    held = shapely.union_all([box(-30000, -20000, 30000, 0), box(-5000, 0, 5000, 3000), box(-250, 3000, 250, 4000), box(-8000, 4000, 8000, 12000)])
+    held = shapely.union_all(
+        [
+            box(-30000, -20000, 30000, 0),
+            box(-5000, 0, 5000, 3000),
+            box(-250, 3000, 250, 4000),
+            box(-8000, 4000, 8000, 12000),
+        ]
+    )
     rep = find_necks(ll(held), home=ll(UKRAINE))
     assert len(rep.necks) == 1
     n = rep.necks[0]
@@ -512,7 +519,9 @@ def test_corridor_series_tracks_the_neck_with_the_most_ground_at_stake():
     assert [r["time"] for r in rows] == ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]
     assert rows[0]["width_m"] == pytest.approx(800, abs=50) and rows[0]["n_necks"] == 1
     assert rows[1]["width_m"] == pytest.approx(400, abs=50) and rows[1]["n_below_threshold"] == 1
-    assert rows[1]["cut_off_km2"] == pytest.approx(100.2, abs=0.5) and rows[1]["cut_off_share"] == pytest.approx(0.5, abs=0.02)
+    assert rows[1]["cut_off_km2"] == pytest.approx(100.2, abs=0.5) and rows[1]["cut_off_share"] == pytest.approx(
+        0.5, abs=0.02
+    )
     assert rows[2]["n_necks"] == 2 and rows[2]["narrowest_m"] == pytest.approx(200, abs=30)
     assert rows[2]["width_m"] == pytest.approx(600, abs=50) and rows[2]["rank"] == 1
     assert rows[3]["width_m"] is None and "holds no ground" in rows[3]["error"]

@@ -14,15 +14,40 @@ ROOT = Path(__file__).resolve().parents[1] / "frontline"
 
 # (layer name, rank, module prefixes). A module may import its own group or a group of lower rank.
 LAYERS = [
-    ("model", 0, ["frontline", "frontline._http", "frontline._progress", "frontline.errors", "frontline.times",
-                  "frontline.geodesy", "frontline.model", "frontline.borders", "frontline.names",
-                  "frontline.normalise", "frontline.reference"]),
+    (
+        "model",
+        0,
+        [
+            "frontline",
+            "frontline._http",
+            "frontline._progress",
+            "frontline.errors",
+            "frontline.times",
+            "frontline.geodesy",
+            "frontline.model",
+            "frontline.borders",
+            "frontline.names",
+            "frontline.normalise",
+            "frontline.reference",
+        ],
+    ),
     ("sources", 1, ["frontline.sources"]),
     ("store", 1, ["frontline.store"]),
     ("ingest", 2, ["frontline.ingest", "frontline.live_pull", "frontline.state"]),
     ("analysis", 3, ["frontline.analysis", "frontline.export", "frontline.tak"]),
-    ("apps", 4, ["frontline.alerts", "frontline.watch", "frontline.demo", "frontline.cli", "frontline.web",
-                 "frontline.report", "frontline.__main__"]),
+    (
+        "apps",
+        4,
+        [
+            "frontline.alerts",
+            "frontline.watch",
+            "frontline.demo",
+            "frontline.cli",
+            "frontline.web",
+            "frontline.report",
+            "frontline.__main__",
+        ],
+    ),
 ]
 
 
@@ -59,8 +84,13 @@ def _imports(path: Path):
                 # "from . import deepstate" names a module: judge the module, not the package
                 for n in names:
                     sub = f"{target}.{n}"
-                    yield node.lineno, sub if (ROOT.parent / Path(*sub.split("."))).exists() or \
-                        (ROOT.parent / Path(*sub.split("."))).with_suffix(".py").exists() else target
+                    yield (
+                        node.lineno,
+                        sub
+                        if (ROOT.parent / Path(*sub.split("."))).exists()
+                        or (ROOT.parent / Path(*sub.split("."))).with_suffix(".py").exists()
+                        else target,
+                    )
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith("frontline"):

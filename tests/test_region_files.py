@@ -29,8 +29,10 @@ SEA = box(33.0, 44.31, 33.3, 44.37)  # south of Crimea: sea inside the box DeepS
 
 
 def km2(g) -> float:
-    return sum(GEOD.geometry_area_perimeter(orient(p, 1.0))[0]
-               for p in shapely.get_parts(g) if p.geom_type == "Polygon") / 1e6
+    return (
+        sum(GEOD.geometry_area_perimeter(orient(p, 1.0))[0] for p in shapely.get_parts(g) if p.geom_type == "Polygon")
+        / 1e6
+    )
 
 
 def project(g, crs: str):
@@ -39,25 +41,42 @@ def project(g, crs: str):
 
 
 def geojson(path, feats: list[tuple[dict, object]]):
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": p, "geometry": mapping(g)} for p, g in feats]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": p, "geometry": mapping(g)} for p, g in feats],
+            }
+        )
+    )
     return path
 
 
 def gdal(path, geoms, names, crs: str, driver: str, layer: str | None = None, append: bool = False):
-    pyogrio.raw.write(str(path), np.array([shapely.to_wkb(g) for g in geoms], dtype=object),
-                      [np.array(names, dtype=object)], ["name"], layer=layer, driver=driver,
-                      geometry_type="Polygon", crs=crs, append=append)
+    pyogrio.raw.write(
+        str(path),
+        np.array([shapely.to_wkb(g) for g in geoms], dtype=object),
+        [np.array(names, dtype=object)],
+        ["name"],
+        layer=layer,
+        driver=driver,
+        geometry_type="Polygon",
+        crs=crs,
+        append=append,
+    )
     return path
 
 
 def kml_text(g, name: str) -> str:
     def ring(r):
         return " ".join(f"{x:.7f},{y:.7f}" for x, y in r.coords)
-    return ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder>'
-            f"<name>regions</name><Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
-            f"{ring(g.exterior)}</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>"
-            "</Folder></Document></kml>")
+
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder>'
+        f"<name>regions</name><Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        f"{ring(g.exterior)}</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>"
+        "</Folder></Document></kml>"
+    )
 
 
 def expected(theatre, k: int, region) -> dict[str, dict[str, float]]:
@@ -79,11 +98,13 @@ def assert_rows(rows, exp, convention, rel=2e-4, abs_=1e-3):
 
 @pytest.fixture(scope="module")
 def formats(tmp_path_factory) -> dict:
-    """The same polygon (R2) in every format: lon/lat GeoJSON, GPKG in Web Mercator, a Shapefile in UTM 37N, KML, KMZ."""
+    """The same polygon (R2) in every format: lon/lat GeoJSON, GPKG in Web Mercator, Shapefile in UTM 37N, KML, KMZ."""
     d = tmp_path_factory.mktemp("formats")
-    out = {"geojson": geojson(d / "r2.geojson", [({"name": "Front"}, R2)]),
-           "gpkg": gdal(d / "r2.gpkg", [project(R2, "EPSG:3857")], ["Front"], "EPSG:3857", "GPKG"),
-           "shp": gdal(d / "r2.shp", [project(R2, "EPSG:32637")], ["Front"], "EPSG:32637", "ESRI Shapefile")}
+    out = {
+        "geojson": geojson(d / "r2.geojson", [({"name": "Front"}, R2)]),
+        "gpkg": gdal(d / "r2.gpkg", [project(R2, "EPSG:3857")], ["Front"], "EPSG:3857", "GPKG"),
+        "shp": gdal(d / "r2.shp", [project(R2, "EPSG:32637")], ["Front"], "EPSG:32637", "ESRI Shapefile"),
+    }
     (d / "r2.kml").write_text(kml_text(R2, "Front"))
     out["kml"] = d / "r2.kml"
     with zipfile.ZipFile(d / "r2.kmz", "w") as z:
@@ -140,8 +161,13 @@ def multi(tmp_path):
     a, b1, b2 = box(37.6, 48.1, 37.7, 48.2), box(37.7, 48.1, 37.8, 48.15), box(37.7, 48.15, 37.8, 48.2)
     path = geojson(tmp_path / "multi.geojson", [({"name": "A"}, a), ({"name": "B"}, b1), ({"name": "B"}, b2)])
     data = json.loads(path.read_text())
-    data["features"].append({"type": "Feature", "properties": {"name": "a town"},
-                             "geometry": {"type": "Point", "coordinates": [37.65, 48.15]}})  # ignored
+    data["features"].append(
+        {
+            "type": "Feature",
+            "properties": {"name": "a town"},
+            "geometry": {"type": "Point", "coordinates": [37.65, 48.15]},
+        }
+    )  # ignored
     path.write_text(json.dumps(data))
     return path, a, b1 | b2
 
@@ -158,8 +184,7 @@ def test_multi_feature_file_union_by_default_and_one_row_per_field_value(demo_st
         assert [r["region"] for r in per] == ["multi.geojson:A", "multi.geojson:B"]
         assert_rows(per[:1], expected(theatre, k, a)[convention], convention)
         assert_rows(per[1:], expected(theatre, k, b)[convention], convention)
-        series = area_series(demo_store, region=str(path), convention=convention, region_field="name",
-                             every="week")
+        series = area_series(demo_store, region=str(path), convention=convention, region_field="name", every="week")
         assert [r["region"] for r in series] == ["multi.geojson:A", "multi.geojson:B"] * len(vs)
         assert series[-1]["period"] == series[-2]["period"]
         assert_rows(series[-1:], expected(theatre, k, b)[convention], convention)
@@ -169,19 +194,23 @@ def test_multi_feature_file_union_by_default_and_one_row_per_field_value(demo_st
 
 def test_cli_labels_rows_by_file_and_field(demo_store, multi):
     path, _, _ = multi
-    res = CliRunner().invoke(main, ["area", "--store", str(demo_store.path), "--region", str(path),
-                                    "--region-field", "name", "--csv"])
+    res = CliRunner().invoke(
+        main, ["area", "--store", str(demo_store.path), "--region", str(path), "--region-field", "name", "--csv"]
+    )
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0].startswith("region,convention,time,version_id")
     assert {ln.split(",")[0] for ln in lines[1:]} == {"multi.geojson:A", "multi.geojson:B"}
-    res = CliRunner().invoke(main, ["area", "--store", str(demo_store.path), "--region", str(path),
-                                    "--region-field", "name", "--at", "latest"])
+    res = CliRunner().invoke(
+        main,
+        ["area", "--store", str(demo_store.path), "--region", str(path), "--region-field", "name", "--at", "latest"],
+    )
     assert res.exit_code == 0, res.output
     assert "multi.geojson by name" in res.output and "multi.geojson:B" in res.output
 
 
 # -- errors -------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def bad(tmp_path) -> dict:
@@ -190,8 +219,7 @@ def bad(tmp_path) -> dict:
     d["garbage"].write_text("this is not GeoJSON")
     d["two_layers"] = gdal(tmp_path / "two.gpkg", [R2], ["Front"], "EPSG:4326", "GPKG", layer="front")
     gdal(d["two_layers"], [SEA], ["Sea"], "EPSG:4326", "GPKG", layer="sea", append=True)
-    d["no_prj"] = gdal(tmp_path / "noprj.shp", [project(R2, "EPSG:32637")], ["Front"], "EPSG:32637",
-                       "ESRI Shapefile")
+    d["no_prj"] = gdal(tmp_path / "noprj.shp", [project(R2, "EPSG:32637")], ["Front"], "EPSG:32637", "ESRI Shapefile")
     (tmp_path / "noprj.prj").unlink()
     d["france"] = geojson(tmp_path / "france.geojson", [({}, box(1.0, 46.0, 3.0, 47.0))])
     d["folder"] = tmp_path
@@ -199,16 +227,19 @@ def bad(tmp_path) -> dict:
     return d
 
 
-@pytest.mark.parametrize("case, kw, message", [
-    ("points", {}, r"points\.geojson: no polygon in the region file \(found 1 Point\)"),
-    ("garbage", {}, r"garbage\.geojson: cannot read it as a polygon file"),
-    ("points", {"field": "oblast"}, r"points\.geojson: no field 'oblast'; its fields are name"),
-    ("two_layers", {}, r"two\.gpkg: 2 layers hold polygons \(front, sea\): name one with --region-layer"),
-    ("two_layers", {"layer": "roads"}, r"two\.gpkg: no layer 'roads'; its layers are front, sea"),
-    ("no_prj", {}, r"noprj\.shp: the coordinates are not longitude/latitude and the file names no CRS"),
-    ("folder", {}, r"is a folder"),
-    ("missing", {}, r"missing\.geojson: no such region file"),
-])
+@pytest.mark.parametrize(
+    "case, kw, message",
+    [
+        ("points", {}, r"points\.geojson: no polygon in the region file \(found 1 Point\)"),
+        ("garbage", {}, r"garbage\.geojson: cannot read it as a polygon file"),
+        ("points", {"field": "oblast"}, r"points\.geojson: no field 'oblast'; its fields are name"),
+        ("two_layers", {}, r"two\.gpkg: 2 layers hold polygons \(front, sea\): name one with --region-layer"),
+        ("two_layers", {"layer": "roads"}, r"two\.gpkg: no layer 'roads'; its layers are front, sea"),
+        ("no_prj", {}, r"noprj\.shp: the coordinates are not longitude/latitude and the file names no CRS"),
+        ("folder", {}, r"is a folder"),
+        ("missing", {}, r"missing\.geojson: no such region file"),
+    ],
+)
 def test_bad_files_name_the_file_and_what_is_wrong(bad, case, kw, message):
     with pytest.raises(ValueError, match=message):
         read_region_file(bad[case], **kw)
@@ -219,13 +250,16 @@ def test_a_layer_can_be_chosen(bad):
     assert shape_.label == "two.gpkg:Sea" and km2(shape_.geom) == pytest.approx(km2(SEA), rel=1e-6)
 
 
-@pytest.mark.parametrize("case, extra, message", [
-    ("garbage", [], "garbage.geojson: cannot read it as a polygon file"),
-    ("points", ["--region-field", "oblast"], "points.geojson: no field 'oblast'"),
-    ("france", [], "france.geojson: the region lies outside the theatre"),
-    ("missing", [], "missing.geojson: no such region file"),
-    ("no_prj", ["--from", "2025-01-01"], "not longitude/latitude"),
-])
+@pytest.mark.parametrize(
+    "case, extra, message",
+    [
+        ("garbage", [], "garbage.geojson: cannot read it as a polygon file"),
+        ("points", ["--region-field", "oblast"], "points.geojson: no field 'oblast'"),
+        ("france", [], "france.geojson: the region lies outside the theatre"),
+        ("missing", [], "missing.geojson: no such region file"),
+        ("no_prj", ["--from", "2025-01-01"], "not longitude/latitude"),
+    ],
+)
 def test_cli_errors_are_one_line_without_traceback(demo_store, bad, case, extra, message):
     res = CliRunner().invoke(main, ["area", "--store", str(demo_store.path), "--region", str(bad[case]), *extra])
     assert res.exit_code != 0 and isinstance(res.exception, SystemExit)
@@ -234,13 +268,16 @@ def test_cli_errors_are_one_line_without_traceback(demo_store, bad, case, extra,
 
 
 def test_region_field_needs_a_file(demo_store):
-    res = CliRunner().invoke(main, ["area", "--store", str(demo_store.path), "--region", "ukraine",
-                                    "--region-field", "name"])
+    res = CliRunner().invoke(
+        main, ["area", "--store", str(demo_store.path), "--region", "ukraine", "--region-field", "name"]
+    )
     assert res.exit_code != 0 and "need a polygon file" in res.output
 
 
 def test_a_feature_outside_the_theatre_has_no_values_and_alone_is_an_error(demo_store, tmp_path):
-    path = geojson(tmp_path / "mixed.geojson", [({"name": "Front"}, R2), ({"name": "Paris"}, box(2.0, 48.5, 2.6, 49.0))])
+    path = geojson(
+        tmp_path / "mixed.geojson", [({"name": "Front"}, R2), ({"name": "Paris"}, box(2.0, 48.5, 2.6, 49.0))]
+    )
     front, paris = areas_at(demo_store, None, region=str(path), region_field="name")
     assert paris["region"] == "mixed.geojson:Paris" and paris["ru_km2"] is None and paris["ua_km2"] is None
     assert front["ru_km2"] > 0

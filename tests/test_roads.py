@@ -8,7 +8,7 @@ are plain planar arithmetic; lengths are checked against pyproj's Geod.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import osmium
@@ -55,7 +55,7 @@ def control_map(ru_m, ua_m, contested_m=None, *, day=1) -> ControlMap:
     return ControlMap(
         source="test",
         version_id=f"v{day}",
-        valid_time=datetime(2025, 3, day, tzinfo=timezone.utc),
+        valid_time=datetime(2025, 3, day, tzinfo=UTC),
         held={"ua": ua, "ru": ru},
         contested=contested,
         theatre=shapely.union_all([ru, ua, contested]),
@@ -201,8 +201,14 @@ def test_exposure_errors(front):
 # --------------------------------------------------------------------------- OSM import
 
 NODES = {  # id: (x km, y km)
-    1: (0, 0), 2: (3, 1), 3: (6, 0), 4: (9, 2),
-    5: (0, 10), 6: (2, 12), 7: (0, 20), 8: (1, 21),
+    1: (0, 0),
+    2: (3, 1),
+    3: (6, 0),
+    4: (9, 2),
+    5: (0, 10),
+    6: (2, 12),
+    7: (0, 20),
+    8: (1, 21),
 }
 
 
@@ -313,8 +319,11 @@ def test_read_geojson_with_broken_features(tmp_path):
 
 def test_read_geojson_rejects_non_road_files(tmp_path):
     pts = tmp_path / "points.geojson"
-    pts.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        feature(1, {"type": "Point", "coordinates": node_ll(1)})]}))
+    pts.write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": [feature(1, {"type": "Point", "coordinates": node_ll(1)})]}
+        )
+    )
     with pytest.raises(ValueError, match="points.geojson: .*(not road lines|no line layer)"):
         read_roads(pts)
     junk = tmp_path / "junk.geojson"
@@ -326,8 +335,14 @@ def test_read_geojson_rejects_non_road_files(tmp_path):
     with pytest.raises(ValueError, match="broken.geojson: no usable road line"):
         read_roads(broken)
     lines = tmp_path / "lines.geojson"
-    lines.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        feature(1, {"type": "LineString", "coordinates": [node_ll(1), node_ll(2)]})]}))
+    lines.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [feature(1, {"type": "LineString", "coordinates": [node_ll(1), node_ll(2)]})],
+            }
+        )
+    )
     with pytest.raises(ValueError, match="no field 'strasse' for the road name"):
         read_roads(lines, name_field="strasse")
 
@@ -343,9 +358,13 @@ def test_read_projected_geopackage(tmp_path):
     utm = [shapely.transform(g, lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1]))) for g in lines]
     path = tmp_path / "roads.gpkg"
     pyogrio.raw.write(
-        str(path), np.array([shapely.to_wkb(g) for g in utm], dtype=object),
+        str(path),
+        np.array([shapely.to_wkb(g) for g in utm], dtype=object),
         field_data=[np.array([101, 102, 103]), np.array(["primary", "track_grade2", "footway"], dtype=object)],
-        fields=["osm_id", "fclass"], crs="EPSG:32637", driver="GPKG", geometry_type="LineString",
+        fields=["osm_id", "fclass"],
+        crs="EPSG:32637",
+        driver="GPKG",
+        geometry_type="LineString",
     )
     roads = read_roads(path)
     assert list(roads.ids) == ["101", "102"] and list(roads.classes) == ["primary", "track_grade2"]
@@ -376,8 +395,9 @@ def salient_roads(*lines):
         id(SOUTH): ("Southern road", "T-2"),
         id(SHORTCUT): ("Shortcut", "T-3"),
     }
-    return make_roads(list(lines), names=[names[id(g)][0] for g in lines],
-                      refs=[names[id(g)][1] for g in lines], step_m=None)
+    return make_roads(
+        list(lines), names=[names[id(g)][0] for g in lines], refs=[names[id(g)][1] for g in lines], step_m=None
+    )
 
 
 def test_last_road_out_prefers_the_far_route(salient_map):
@@ -411,8 +431,9 @@ def test_last_road_out_prefers_the_far_route(salient_map):
 
 def test_last_road_out_any_origin_and_forced_route(salient_map):
     cm, salient, home = salient_map
-    out = last_road_out(salient_roads(NORTH, SOUTH), cm, "ua", salient, home, SAL_RANGES,
-                        penalties=SAL_PEN, origin="any")
+    out = last_road_out(
+        salient_roads(NORTH, SOUTH), cm, "ua", salient, home, SAL_RANGES, penalties=SAL_PEN, origin="any"
+    )
     assert out.best.length_km == pytest.approx(25.0, rel=0.01)  # from (0, 36) straight east
     # Without the northern road the exposed southern one is the only way out.
     only = last_road_out(salient_roads(SOUTH, SHORTCUT), cm, "ua", salient, home, SAL_RANGES, penalties=SAL_PEN)
@@ -430,8 +451,9 @@ def test_centre_origin_skips_dead_ends(salient_map):
 
 def test_last_road_out_cut_off_salient(salient_map):
     cm, salient, home = salient_map
-    out = last_road_out(salient_roads(NORTH, SHORTCUT), cm, "ua", salient,
-                        ll(kbox(50, 0, 60, 60)), SAL_RANGES)  # home beyond the northern road's end
+    out = last_road_out(
+        salient_roads(NORTH, SHORTCUT), cm, "ua", salient, ll(kbox(50, 0, 60, 60)), SAL_RANGES
+    )  # home beyond the northern road's end
     assert out.routes == [] and "cut off" in out.note
 
 

@@ -18,7 +18,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT  # tests/conftest.py (tests/ is on sys.path; its `archive` fixture skips when absent)
 
 BORDERS = ROOT / "node_modules" / "@geo-maps" / "countries-land-10m" / "map.geo.json"
@@ -43,8 +42,10 @@ def raw_dir(archive, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def raw(raw_dir):
     """``raw(version_id) → FeatureCollection dict`` read with the standard json module."""
+
     def load(vid) -> dict:
         return json.loads((raw_dir / f"{int(vid)}.geojson").read_text(encoding="utf-8"))
+
     return load
 
 

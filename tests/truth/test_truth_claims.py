@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,8 +50,11 @@ REL = 0.005  # Frontline's km² against the reference (the store's own repair an
 
 
 def _t(s: str) -> int:
-    return int(datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=timezone.utc).timestamp()
-               if "T" in s else datetime.fromisoformat(s).replace(tzinfo=timezone.utc).timestamp())
+    return int(
+        datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=UTC).timestamp()
+        if "T" in s
+        else datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()
+    )
 
 
 def _rows() -> list[dict]:
@@ -73,6 +76,7 @@ def checked(store_path) -> dict:
 
 # ---------------------------------------------------------------- settlements
 
+
 @pytest.fixture(scope="module")
 def ids(raw_ids) -> list[int]:
     return raw_ids
@@ -80,6 +84,7 @@ def ids(raw_ids) -> list[int]:
 
 def _walk(raw, ids: list[int], lon: float, lat: float, home: str, t0: int) -> tuple[int | None, bool]:
     """``(first version id showing 'ru' at the point, whether it precedes the claim)`` from the raw files."""
+
     def ru(vid: int) -> bool:
         return reference_status(raw(vid), {"p": (lon, lat, home)})["p"][0] == "ru"
 
@@ -136,6 +141,7 @@ def test_some_claim_came_after_the_map(checked, raw, ids):
 
 # ---------------------------------------------------------------- the Kursk salient
 
+
 @pytest.fixture(scope="module")
 def land(borders) -> dict:
     ukr = local_land(borders["UKR"], BOX)
@@ -180,8 +186,8 @@ def series(raw, ids, land) -> dict:
 
 
 def test_nothing_comparable_before_the_incursion(raw, ids, land):
-    months = sorted({datetime.fromtimestamp(v, timezone.utc).strftime("%Y-%m") for v in ids if v < _t(INCURSION)})
-    firsts = [next(v for v in ids if datetime.fromtimestamp(v, timezone.utc).strftime("%Y-%m") == m) for m in months]
+    months = sorted({datetime.fromtimestamp(v, UTC).strftime("%Y-%m") for v in ids if v < _t(INCURSION)})
+    firsts = [next(v for v in ids if datetime.fromtimestamp(v, UTC).strftime("%Y-%m") == m) for m in months]
     worst = max(sum(salient(raw(v), land)) for v in firsts)
     assert worst < 100.0, worst  # an order of magnitude under the peaks (897 held, 1,242 held + grey)
 
@@ -193,8 +199,10 @@ def _expected(row: dict, series: dict, ids: list[int]) -> dict[str, float]:
     now = {"held": held, "held+contested": held + grey}
     if row["metric"] == "area_km2":
         return now
-    peaks = {"held": max(h for v, (h, g) in series.items() if v <= vid),
-             "held+contested": max(h + g for v, (h, g) in series.items() if v <= vid)}
+    peaks = {
+        "held": max(h for v, (h, g) in series.items() if v <= vid),
+        "held+contested": max(h + g for v, (h, g) in series.items() if v <= vid),
+    }
     if " of " in row["value"]:  # the claimant's own baseline
         base = float(row["value"].split(" of ")[1].replace(",", "").replace("km²", ""))
         return {r: 1 - now[r] / base for r in now}

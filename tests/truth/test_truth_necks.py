@@ -76,7 +76,9 @@ def _raw_union(fc: dict, key: str, box: tuple[float, float, float, float]):
 
 def _meets(ring: list, box: tuple[float, float, float, float]) -> bool:
     xy = np.asarray(ring)
-    return not (xy[:, 0].max() < box[0] or xy[:, 0].min() > box[2] or xy[:, 1].max() < box[1] or xy[:, 1].min() > box[3])
+    return not (
+        xy[:, 0].max() < box[0] or xy[:, 0].min() > box[2] or xy[:, 1].max() < box[1] or xy[:, 1].min() > box[3]
+    )
 
 
 def _polygons(borders: dict, a3: str, box: tuple[float, float, float, float]) -> list:
@@ -123,8 +125,9 @@ class _Land:
         water = shapely.difference(shapely.box(*box), land)
         if water.is_empty:
             return float("inf")
-        tr = Transformer.from_crs("EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m",
-                                  always_xy=True)
+        tr = Transformer.from_crs(
+            "EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m", always_xy=True
+        )
         return float(shapely.distance(_transform(Point(lon, lat), tr), _transform(water, tr)))
 
 
@@ -162,9 +165,14 @@ def reference(raw, borders) -> dict:
     beyond = next(p for p in shapely.get_parts(cut) if p.contains(north))
     assert not beyond.contains(south), "the disc at the neck cuts the salient in two"
     lon, lat = inv.transform(centre.x, centre.y)
-    return {"width_m": lo + hi, "place": (float(lon), float(lat)), "share": beyond.area / S.area,
-            "beyond_km2": beyond.area / 1e6, "holes_km2": sum(shapely.Polygon(h).area for h in S.interiors) / 1e6,
-            "salient_km2": S.area / 1e6}
+    return {
+        "width_m": lo + hi,
+        "place": (float(lon), float(lat)),
+        "share": beyond.area / S.area,
+        "beyond_km2": beyond.area / 1e6,
+        "holes_km2": sum(shapely.Polygon(h).area for h in S.interiors) / 1e6,
+        "salient_km2": S.area / 1e6,
+    }
 
 
 @pytest.fixture(scope="module")

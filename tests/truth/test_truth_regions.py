@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -45,15 +45,22 @@ REL, ABS = 0.005, 0.05
 
 def _rotated(cx: float, cy: float, hx: float, hy: float, deg: float) -> shapely.Polygon:
     a = np.radians(deg)
-    pts = [(cx + x * np.cos(a) - y * np.sin(a), cy + x * np.sin(a) + y * np.cos(a))
-           for x, y in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))]
+    pts = [
+        (cx + x * np.cos(a) - y * np.sin(a), cy + x * np.sin(a) + y * np.cos(a))
+        for x, y in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
+    ]
     return shapely.Polygon(pts)
 
 
 POKROVSK = shapely.segmentize(shapely.box(37.0, 47.9, 38.0, 48.5), 0.01)
 KURSK = shapely.segmentize(shapely.box(34.6, 50.95, 36.0, 51.75), 0.01)
-SOUTH = shapely.segmentize(shapely.Polygon(_rotated(34.3, 46.6, 1.4, 0.55, 25).exterior.coords,
-                                           [shapely.box(35.2, 46.75, 35.5, 46.95).exterior.coords[::-1]]), 0.01)
+SOUTH = shapely.segmentize(
+    shapely.Polygon(
+        _rotated(34.3, 46.6, 1.4, 0.55, 25).exterior.coords,
+        [shapely.box(35.2, 46.75, 35.5, 46.95).exterior.coords[::-1]],
+    ),
+    0.01,
+)
 
 
 def km2(g) -> float:
@@ -87,8 +94,13 @@ def classes(fc: dict, region, ukr_near) -> dict[str, shapely.Geometry]:
             continue
         m = KEY.search((f.get("properties") or {}).get("name") or "")
         key = m.group(1) if m else ""
-        cls = "ru" if key in RU_KEYS else "grey" if key == "status.unknown" else (
-            "ua" if key.startswith("status.dismissed") else None)
+        cls = (
+            "ru"
+            if key in RU_KEYS
+            else "grey"
+            if key == "status.unknown"
+            else ("ua" if key.startswith("status.dismissed") else None)
+        )
         if cls is None:
             continue
         geom = shapely.force_2d(shape(g))
@@ -113,21 +125,28 @@ def reference(fc: dict, region, land: dict) -> dict[str, dict[str, float]]:
     grey_u, grey_r = c["grey"] & ukr, c["grey"] & rus
     ru_in_u = km2((c["ru"] - c["grey"]) & ukr)
     ua_in_r = km2((c["ua"] - c["grey"]) & rus)
-    clipped = {"contested": km2(grey_u) + km2(grey_r),
-               "ru": ru_in_u + km2(rus) - ua_in_r - km2(grey_r),
-               "ua": km2(ukr) - ru_in_u - km2(grey_u) + ua_in_r}
+    clipped = {
+        "contested": km2(grey_u) + km2(grey_r),
+        "ru": ru_in_u + km2(rus) - ua_in_r - km2(grey_r),
+        "ua": km2(ukr) - ru_in_u - km2(grey_u) + ua_in_r,
+    }
     return {"as_drawn": drawn, "clipped": clipped}
 
 
 def _kml(poly: shapely.Polygon, name: str) -> str:
     def ring(r):
         return " ".join(f"{x:.7f},{y:.7f}" for x, y in r.coords)
-    holes = "".join(f"<innerBoundaryIs><LinearRing><coordinates>{ring(h)}</coordinates></LinearRing>"
-                    "</innerBoundaryIs>" for h in poly.interiors)
-    return ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
-            f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
-            f"{ring(poly.exterior)}</coordinates></LinearRing></outerBoundaryIs>{holes}</Polygon></Placemark>"
-            "</Document></kml>")
+
+    holes = "".join(
+        f"<innerBoundaryIs><LinearRing><coordinates>{ring(h)}</coordinates></LinearRing></innerBoundaryIs>"
+        for h in poly.interiors
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"<Placemark><name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        f"{ring(poly.exterior)}</coordinates></LinearRing></outerBoundaryIs>{holes}</Polygon></Placemark>"
+        "</Document></kml>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,15 +157,30 @@ def files(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("regions")
     out = {}
     p = d / "pokrovsk.geojson"
-    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Avdiivka-Pokrovsk"}, "geometry": mapping(POKROVSK)}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"name": "Avdiivka-Pokrovsk"}, "geometry": mapping(POKROVSK)}
+                ],
+            }
+        )
+    )
     out["pokrovsk"] = (p, POKROVSK, "pokrovsk.geojson:Avdiivka-Pokrovsk")
     utm = Transformer.from_crs("EPSG:4326", "EPSG:32636", always_xy=True)
     kursk_m = shapely.transform(KURSK, lambda c: np.column_stack(utm.transform(c[:, 0], c[:, 1])))
     p = d / "kursk_utm.gpkg"
-    pyogrio.raw.write(str(p), np.array([shapely.to_wkb(kursk_m)], dtype=object),
-                      [np.array(["Kursk salient"], dtype=object)], ["name"], layer="salient", driver="GPKG",
-                      geometry_type="Polygon", crs="EPSG:32636")
+    pyogrio.raw.write(
+        str(p),
+        np.array([shapely.to_wkb(kursk_m)], dtype=object),
+        [np.array(["Kursk salient"], dtype=object)],
+        ["name"],
+        layer="salient",
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:32636",
+    )
     out["kursk"] = (p, KURSK, "kursk_utm.gpkg:Kursk salient")
     p = d / "south.kml"
     p.write_text(_kml(SOUTH, "South"))
@@ -165,7 +199,7 @@ def land(borders) -> dict:
 
 def version_of(raw_ids: list[int], date: str) -> int:
     """The last version on or before the end of ``date`` (what ``--at DATE`` answers with)."""
-    end = int(datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp()) + 86399
+    end = int(datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp()) + 86399
     return raw_ids[bisect.bisect_right(raw_ids, end) - 1]
 
 
@@ -218,8 +252,21 @@ def test_references_measure_something(refs):
 def test_cli_series_of_a_region_file(store_path, files, land, raw):
     """The series a user asks for (--from/--to --every month, --json and --csv) against the reference at its rows."""
     path, poly, label = files["kursk"]
-    r = run_cli("area", "--region", str(path), "--from", "2024-09-01", "--to", "2025-02-28", "--every", "month",
-                "--convention", "as_drawn", "--json", store_path=store_path)
+    r = run_cli(
+        "area",
+        "--region",
+        str(path),
+        "--from",
+        "2024-09-01",
+        "--to",
+        "2025-02-28",
+        "--every",
+        "month",
+        "--convention",
+        "as_drawn",
+        "--json",
+        store_path=store_path,
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert [row["period"] for row in rows] == ["2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
@@ -229,8 +276,19 @@ def test_cli_series_of_a_region_file(store_path, files, land, raw):
         ref = reference(raw(row["version_id"]), poly, land)["as_drawn"]
         for what in ("ua", "ru", "contested"):
             assert close(row[f"{what}_km2"], ref[what]), (row["period"], what, row[f"{what}_km2"], ref[what])
-    r2 = run_cli("area", "--region", str(path), "--from", "2024-12-01", "--to", "2024-12-31", "--every", "week",
-                 "--csv", store_path=store_path)
+    r2 = run_cli(
+        "area",
+        "--region",
+        str(path),
+        "--from",
+        "2024-12-01",
+        "--to",
+        "2024-12-31",
+        "--every",
+        "week",
+        "--csv",
+        store_path=store_path,
+    )
     assert r2.returncode == 0, r2.stderr
     lines = r2.stdout.splitlines()
     head = lines[0].split(",")

@@ -46,7 +46,7 @@ import json
 import math
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import shapely
@@ -127,12 +127,12 @@ def polygon_class(feature: dict) -> str | None:
 
 
 def _utc(d: str, end: bool = False) -> float:
-    t = datetime.fromisoformat(d).replace(tzinfo=timezone.utc)
+    t = datetime.fromisoformat(d).replace(tzinfo=UTC)
     return (t + timedelta(days=1, seconds=-1) if end else t).timestamp()
 
 
 def _iso(vid: int) -> str:
-    return datetime.fromtimestamp(vid, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(vid, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _metres(lon0: float, lat0: float):
@@ -143,8 +143,10 @@ def _metres(lon0: float, lat0: float):
 def reference_status(fc: dict, towns: dict[str, tuple[float, float, str]]) -> dict[str, tuple[str, float]]:
     """``town → (status, metres to the nearest polygon edge, capped at ~1.5 km)`` in one raw version."""
     pts = {t: Point(lon, lat) for t, (lon, lat, _) in towns.items()}
-    boxes = {t: shapely.box(lon - NEAR_DEG, lat - NEAR_DEG, lon + NEAR_DEG, lat + NEAR_DEG)
-             for t, (lon, lat, _) in towns.items()}
+    boxes = {
+        t: shapely.box(lon - NEAR_DEG, lat - NEAR_DEG, lon + NEAR_DEG, lat + NEAR_DEG)
+        for t, (lon, lat, _) in towns.items()
+    }
     hits = {t: set() for t in towns}
     edge = {t: NEAR_DEG * 80_000.0 for t in towns}
     for f in fc["features"]:
@@ -193,9 +195,22 @@ def towns_store(store_path, tmp_path_factory):
     if wal.is_file() and wal.stat().st_size:
         shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
     layer = d / "towns.geojson"
-    layer.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": name}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
-        for name, (lon, lat) in TOWNS.items()]}), encoding="utf-8")
+    layer.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": name},
+                        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    }
+                    for name, (lon, lat) in TOWNS.items()
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     r = run_cli("settlements", "import", str(layer), "--countries", "", store_path=copy)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"Imported {len(TOWNS)} settlements" in r.stdout, r.stdout
@@ -214,6 +229,7 @@ def reference(raw, raw_ids):
             per = [reference_status(raw(v), towns) for v in vids]
             cache[window] = vids, {t: [p[t] for p in per] for t in towns}
         return cache[window]
+
     return get
 
 
@@ -225,11 +241,21 @@ def changed(towns_store):
     def get(window: str) -> dict:
         if window not in cache:
             t0, t1 = WINDOWS[window]
-            r = run_cli("settlements", "changed", "--from", t0, "--to", t1, "--include-reverted", "--json",
-                        store_path=towns_store)
+            r = run_cli(
+                "settlements",
+                "changed",
+                "--from",
+                t0,
+                "--to",
+                t1,
+                "--include-reverted",
+                "--json",
+                store_path=towns_store,
+            )
             assert r.returncode == 0, r.stderr
             cache[window] = json.loads(r.stdout)
         return cache[window]
+
     return get
 
 
@@ -256,11 +282,12 @@ def test_first_new_status_is_near_the_public_date(key, changed):
     assert trans[-1][2] == c.new, (c.town, trans)
     first = first_with(trans, c.new)
     assert first is not None
-    day = datetime.fromtimestamp(first, timezone.utc).date()
+    day = datetime.fromtimestamp(first, UTC).date()
     public = date.fromisoformat(c.public)
     assert public - timedelta(days=c.early) <= day <= public + timedelta(days=c.late), (
         f"{c.town}: first '{c.new}' version {first} ({_iso(first)}), public date {c.public} "
-        f"(allowed -{c.early}/+{c.late} days); transitions {trans}")
+        f"(allowed -{c.early}/+{c.late} days); transitions {trans}"
+    )
     # the map moves away from the old status (grey, or straight to the new one) no later than that
     assert trans[0][0] <= first
 
@@ -287,7 +314,8 @@ def test_tool_agrees_with_the_independent_reference(key, changed, reference):
         i, j = vids.index(tv), vids.index(rv)
         disputed = min(i, j)  # the version on which one says the old status and the other the new
         assert abs(i - j) == 1 and series[disputed][1] < EDGE_M, (
-            f"{msg}: {tv} vs {rv}, point {series[disputed][1]:.0f} m from an edge in {vids[disputed]}")
+            f"{msg}: {tv} vs {rv}, point {series[disputed][1]:.0f} m from an edge in {vids[disputed]}"
+        )
     assert first_tool is not None and first_ref is not None, msg
 
 
