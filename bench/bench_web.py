@@ -33,8 +33,9 @@ when each answer was handed to the map (where the time goes).
 the cold analyses and the browser part twice on it, with stored results off
 (``$FRONTLINE_STORED_RESULTS=off``: computed on request) and on.
 ``--page-baseline APP_JS`` repeats each browser pass's steps and jumps with
-that script as the page's (an earlier app.js), on a fresh server over the
-same store, and prints the ratio of its whole-map idle to this page's.
+that script as the page's (an earlier one-file app.js, served in place of the
+entry module ``static/js/main.js``), on a fresh server over the same store,
+and prints the ratio of its whole-map idle to this page's.
 Bars (issue 4): state p95 ≤ 100 ms warm, slider step p95 ≤ 200 ms, first
 load ≤ 2 s; (issue 12) whole map idle per step p95 ≤ 500 ms, random jump p95 ≤ 1 s.
 
@@ -68,8 +69,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FULL = Path("/tmp/full.gpkg")
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def p95(xs: list[float]) -> float:
@@ -86,8 +95,10 @@ def start_server(path: Path, env: dict | None = None) -> tuple[str, subprocess.P
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = ("import uvicorn; from frontline.web import create_app; "
-            f"uvicorn.run(create_app({str(path)!r}, warm=True), host='127.0.0.1', port={port}, log_level='warning')")
+    code = (
+        "import uvicorn; from frontline.web import create_app; "
+        f"uvicorn.run(create_app({str(path)!r}, warm=True), host='127.0.0.1', port={port}, log_level='warning')"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     import httpx
@@ -117,7 +128,7 @@ def naive_state(store, v) -> bytes:
             groups.setdefault((f.role, f.side), []).append(f.geometry)
     out = []
     for (role, side), gs in groups.items():
-        g = shapely.simplify(shapely.union_all(gs), 0.5 * 360 / (512 * 2 ** 6), preserve_topology=True)
+        g = shapely.simplify(shapely.union_all(gs), 0.5 * 360 / (512 * 2**6), preserve_topology=True)
         out.append({"type": "Feature", "properties": {"status": role, "side": side}, "geometry": mapping(g)})
     return json.dumps({"type": "FeatureCollection", "features": out}).encode()
 
@@ -127,7 +138,7 @@ def bench_http(base: str, store_path: Path, n: int, zooms: list[int], n_naive: i
 
     from frontline.store import open_store
 
-    out = {}
+    out: dict = {}
     with httpx.Client(base_url=base, timeout=60) as c:
         vs = c.get("/api/versions").json()["versions"]
         rng = random.Random(0)
@@ -163,7 +174,6 @@ def bench_settlements(base: str, store_path: Path, n: int, n_baseline: int) -> d
     """``/api/settlements`` cold and warm at random versions; the old path (cut map + status_codes) as baseline."""
     import httpx
     import numpy as np
-    import shapely
 
     from frontline.analysis.settlements import status_codes
     from frontline.web.app import _Service
@@ -219,13 +229,17 @@ def bench_contention(base: str, n: int) -> dict:
             c.get("/api/state", params={"at": vs[i_alone]["id"], "zoom": 6})
             out["alone"].append((time.perf_counter() - t) * 1000)
         a, b = vs[i_an - 1]["id"], vs[i_an]["id"]
-        urls = [("/api/contact-line", {"at": b}), ("/api/corridors", {"at": b, "ground": "held"}),
-                ("/api/settlements", {"at": b, "zoom": 7}), ("/api/change", {"from": a, "to": b, "top": 8})]
+        urls = [
+            ("/api/contact-line", {"at": b}),
+            ("/api/corridors", {"at": b, "ground": "held"}),
+            ("/api/settlements", {"at": b, "zoom": 7}),
+            ("/api/change", {"from": a, "to": b, "top": 8}),
+        ]
         if k == 0:
             urls.append(("/api/contact-line/series", {"every": "month"}))
         done: list[float] = []
 
-        def fire(u, p):
+        def fire(u, p, done=done):
             with httpx.Client(base_url=base, timeout=600) as c2:
                 t0 = time.perf_counter()
                 c2.get(u, params=p)
@@ -259,16 +273,29 @@ STEP_JS = """async (id) => { await window.frontline.setTime(id); await window.fr
 LISTINGS = ("claims", "events")  # time-addressed listings, not version answers
 
 
-def bench_browser(base: str, loads: int, steps: int, jumps: int, first_loads: bool = True,
-                  app_js: str | None = None) -> dict:
+def bench_browser(
+    base: str, loads: int, steps: int, jumps: int, first_loads: bool = True, app_js: str | None = None
+) -> dict:
     """First loads, slider steps at a user's pace and cold random jumps in Chromium (see the module doc).
 
     ``app_js``: the page's script is replaced by this text (the baseline page of ``--page-baseline``).
     """
     from playwright.sync_api import sync_playwright
 
-    out = {"loads": [], "loads_warm": [], "marks": [], "steps": [], "steps_idle": [], "steps_all": [], "jumps": [],
-           "jumps_idle": [], "jumps_all": [], "steps_set": [], "jumps_set": [], "wrong": []}
+    out: dict = {
+        "loads": [],
+        "loads_warm": [],
+        "marks": [],
+        "steps": [],
+        "steps_idle": [],
+        "steps_all": [],
+        "jumps": [],
+        "jumps_idle": [],
+        "jumps_all": [],
+        "steps_set": [],
+        "jumps_set": [],
+        "wrong": [],
+    }
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         for _ in range(loads if first_loads else 0):
@@ -286,8 +313,8 @@ def bench_browser(base: str, loads: int, steps: int, jumps: int, first_loads: bo
             ctx.close()
         ctx = b.new_context(viewport={"width": 1280, "height": 800})
         pg = ctx.new_page()
-        if app_js is not None:
-            pg.route("**/static/app.js", lambda route: route.fulfill(body=app_js, content_type="text/javascript"))
+        if app_js is not None:  # the page's entry module (static/js/main.js) becomes the old one-file script
+            pg.route("**/static/js/main.js", lambda route: route.fulfill(body=app_js, content_type="text/javascript"))
         pg.goto(base + "/")
         pg.wait_for_function("document.body.dataset.layers !== undefined", timeout=60000)
         ids = pg.evaluate("window.frontline.versions().map(v => v.id)")
@@ -319,31 +346,47 @@ def bench_browser(base: str, loads: int, steps: int, jumps: int, first_loads: bo
 
 def print_browser(br: dict, label: str, first_loads: bool = True) -> None:
     """The browser numbers of one run, with the bars and the ratios to the held ground drawn."""
-    print(f"\nBrowser{label} (Debian chromium, headless, software GL; flags {' '.join(ARGS)}); "
-          f"machine load now {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nBrowser{label} (Debian chromium, headless, software GL; flags {' '.join(ARGS)}); "
+        f"machine load now {os.getloadavg()[0]:.1f}"
+    )
     if first_loads and br["loads"]:
-        print(f"  first page load to map idle, cold HTTP cache {stats(br['loads'])}   bar ≤ 2000 ms: "
-              f"{'PASS' if max(br['loads']) <= 2000 else 'FAIL'}")
+        print(
+            f"  first page load to map idle, cold HTTP cache {stats(br['loads'])}   bar ≤ 2000 ms: "
+            f"{'PASS' if max(br['loads']) <= 2000 else 'FAIL'}"
+        )
         print(f"  first page load to map idle, warm HTTP cache {stats(br['loads_warm'])}")
         keys = [k for k in (br["marks"][0] if br["marks"] else {})]
         if keys:
-            print("  first load marks (median ms from navigation start): " + ", ".join(
-                f"{k} {statistics.median(m.get(k, float('nan')) for m in br['marks']):.0f}" for k in keys))
+            print(
+                "  first load marks (median ms from navigation start): "
+                + ", ".join(f"{k} {statistics.median(m.get(k, float('nan')) for m in br['marks']):.0f}" for k in keys)
+            )
     for kind, what, bar_all in (("steps", "slider step", 500), ("jumps", "random jump", 1000)):
-        print(f"  {what}, held ground drawn  {stats(br[kind])}" +
-              (f"   bar p95 ≤ 200 ms: {'PASS' if p95(br[kind]) <= 200 else 'FAIL'}" if kind == "steps" else ""))
+        print(
+            f"  {what}, held ground drawn  {stats(br[kind])}"
+            + (f"   bar p95 ≤ 200 ms: {'PASS' if p95(br[kind]) <= 200 else 'FAIL'}" if kind == "steps" else "")
+        )
         print(f"  {what}, map idle           {stats(br[kind + '_idle'])}   (points too)")
-        print(f"  {what}, whole map idle     {stats(br[kind + '_all'])}   bar p95 ≤ {bar_all} ms: "
-              f"{'PASS' if p95(br[kind + '_all']) <= bar_all else 'FAIL'}   (every shown layer: this version's "
-              "answer drawn, map idle)")
+        print(
+            f"  {what}, whole map idle     {stats(br[kind + '_all'])}   bar p95 ≤ {bar_all} ms: "
+            f"{'PASS' if p95(br[kind + '_all']) <= bar_all else 'FAIL'}   (every shown layer: this version's "
+            "answer drawn, map idle)"
+        )
         names = sorted({n for d in br[kind + "_set"] for n in d})
-        print("    answer handed to the map (median ms after setTime): " + ", ".join(
-            f"{n} {statistics.median(d[n] for d in br[kind + '_set'] if n in d):.0f}" for n in names))
-    print(f"  whole map idle / held ground drawn, median ratio: steps ×"
-          f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
-          f"{statistics.median(br['jumps_all']) / statistics.median(br['jumps']):.1f}")
-    print(f"  layers showing another version's data after a move: {len(br['wrong'])}"
-          + (f"  e.g. {br['wrong'][0]}" if br["wrong"] else ""))
+        print(
+            "    answer handed to the map (median ms after setTime): "
+            + ", ".join(f"{n} {statistics.median(d[n] for d in br[kind + '_set'] if n in d):.0f}" for n in names)
+        )
+    print(
+        f"  whole map idle / held ground drawn, median ratio: steps ×"
+        f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
+        f"{statistics.median(br['jumps_all']) / statistics.median(br['jumps']):.1f}"
+    )
+    print(
+        f"  layers showing another version's data after a move: {len(br['wrong'])}"
+        + (f"  e.g. {br['wrong'][0]}" if br["wrong"] else "")
+    )
 
 
 def page_baseline(store: Path, env: dict | None, app_js: str, br: dict, steps: int, jumps: int) -> None:
@@ -356,8 +399,10 @@ def page_baseline(store: Path, env: dict | None, app_js: str, br: dict, steps: i
         proc.wait(10)
     print(f"  baseline page (--page-baseline; fresh server, same store; machine load {os.getloadavg()[0]:.1f}):")
     for kind, what in (("steps", "slider step"), ("jumps", "random jump")):
-        print(f"    {what}, whole map idle  {stats(old[kind + '_all'])}   baseline / this page median ratio ×"
-              f"{statistics.median(old[kind + '_all']) / statistics.median(br[kind + '_all']):.2f}")
+        print(
+            f"    {what}, whole map idle  {stats(old[kind + '_all'])}   baseline / this page median ratio ×"
+            f"{statistics.median(old[kind + '_all']) / statistics.median(br[kind + '_all']):.2f}"
+        )
 
 
 def materialise(src: Path, dst: Path, steps: int, jumps: int) -> None:
@@ -383,12 +428,28 @@ def materialise(src: Path, dst: Path, steps: int, jumps: int) -> None:
     spans += [(max(0, j - 1), min(len(times) - 1, j + 2)) for j in jump_to] + [(len(times) - 2, len(times) - 1)]
     t = time.perf_counter()
     for a, b in sorted(spans):  # valid_time is epoch seconds, which --from/--to take as they are
-        r = subprocess.run([str(cli), "recompute", "--store", str(dst), "--from", str(times[a]), "--to",
-                            str(times[b]), "--workers", "1", "--quiet"], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                str(cli),
+                "recompute",
+                "--store",
+                str(dst),
+                "--from",
+                str(times[a]),
+                "--to",
+                str(times[b]),
+                "--workers",
+                "1",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if r.returncode != 0:
             raise SystemExit(f"frontline recompute failed on {times[a]}..{times[b]}:\n{r.stderr[-2000:]}")
-    print(f"materialised {sum(b - a + 1 for a, b in spans)} versions' analyses in {dst} "
-          f"({time.perf_counter() - t:.0f} s)")
+    print(
+        f"materialised {sum(b - a + 1 for a, b in spans)} versions' analyses in {dst} ({time.perf_counter() - t:.0f} s)"
+    )
 
 
 def cold_analyses(base: str, n: int) -> dict:
@@ -424,6 +485,7 @@ def screenshot(path: Path) -> None:
             for f in httpx.get(base + "/api/corridors", params={"at": v["id"]}, timeout=60).json()["features"]:
                 if f["properties"]["kind"] == "neck" and (best is None or f["properties"]["width_m"] < best[1]):
                     best = (v["id"], f["properties"]["width_m"], f["geometry"]["coordinates"])
+        assert best is not None, "the demo has no corridor neck"
         vid, width, seg = best
         sx = [c[0] for c in seg]
         sy = [c[1] for c in seg]
@@ -431,8 +493,10 @@ def screenshot(path: Path) -> None:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             pg = b.new_page(viewport={"width": 1280, "height": 800})
-            pg.goto(f"{base}/#t={vid}&z=10.6&lon={lon:.4f}&lat={lat:.4f}"
-                    "&layers=ua-held,ru-held,contested,contact,corridors,settlements,directions,units,roads")
+            pg.goto(
+                f"{base}/#t={vid}&z=10.6&lon={lon:.4f}&lat={lat:.4f}"
+                "&layers=ua-held,ru-held,contested,contact,corridors,settlements,directions,units,roads"
+            )
             pg.wait_for_function("document.body.dataset.layers !== undefined", timeout=60000)
             pg.wait_for_timeout(500)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -458,12 +522,23 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=3, help="versions for the old settlements path (slow)")
     ap.add_argument("--contention", type=int, default=5, help="state-under-analyses rounds (0: skip)")
     ap.add_argument("--screenshot", type=Path, default=None, help="only write the README screenshot here")
-    ap.add_argument("--page-baseline", type=Path, default=None, metavar="APP_JS",
-                    help="also run the steps and jumps with this app.js as the page's script (e.g. the last "
-                         "commit's: git show HEAD:frontline/web/static/app.js > /tmp/old.js) and print ratios")
-    ap.add_argument("--materialised", type=Path, default=None, metavar="COPY",
-                    help="then also: copy the store to COPY (once), `frontline recompute` there the versions the "
-                         "browser visits, and run the browser part with stored results off and on")
+    ap.add_argument(
+        "--page-baseline",
+        type=Path,
+        default=None,
+        metavar="APP_JS",
+        help="also run the steps and jumps with this one-file script as the page's entry module (e.g. "
+        "the one-file app.js before the ES modules: git show REV:frontline/web/static/app.js "
+        "> /tmp/old.js) and print ratios",
+    )
+    ap.add_argument(
+        "--materialised",
+        type=Path,
+        default=None,
+        metavar="COPY",
+        help="then also: copy the store to COPY (once), `frontline recompute` there the versions the "
+        "browser visits, and run the browser part with stored results off and on",
+    )
     a = ap.parse_args()
     if a.screenshot:
         screenshot(a.screenshot)
@@ -475,8 +550,10 @@ def main() -> None:
         print(f"{FULL} is absent (import the DeepState archive there for the real benchmark): using the demo store")
         store = Path(tempfile.mkdtemp(prefix="frontline-bench-")) / "demo.gpkg"
         build_demo_store(store).close()
-    print(f"store: {store} ({store.stat().st_size / 2 ** 20:,.0f} MiB); machine load "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"store: {store} ({store.stat().st_size / 2**20:,.0f} MiB); machine load "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     base, proc = start_server(store)
     try:
         zooms = [int(z) for z in a.zooms.split(",")]
@@ -492,15 +569,20 @@ def main() -> None:
             for z in zooms:
                 (cold, size), (warm, _) = h[z]
                 print(f"  zoom {z:>2}  cold (first pass)  {stats(cold)}   ~{size / 1024:,.0f} KiB")
-                print(f"  zoom {z:>2}  warm (second pass) {stats(warm)}   bar p95 ≤ 100 ms: "
-                      f"{'PASS' if p95(warm) <= 100 else 'FAIL'}")
-                print(f"  zoom {z:>2}  cold / warm median ratio "
-                      f"×{statistics.median(cold) / statistics.median(warm):,.0f}")
+                print(
+                    f"  zoom {z:>2}  warm (second pass) {stats(warm)}   bar p95 ≤ 100 ms: "
+                    f"{'PASS' if p95(warm) <= 100 else 'FAIL'}"
+                )
+                print(
+                    f"  zoom {z:>2}  cold / warm median ratio ×{statistics.median(cold) / statistics.median(warm):,.0f}"
+                )
             nv = h["naive"]
             (_, _), (warm6, _) = h[zooms[0]]
             print(f"  baseline: naive endpoint (raw features, union, simplify, json; in-process) {stats(nv)}")
-            print(f"  naive / warm median ratio ×{statistics.median(nv) / statistics.median(warm6):,.0f}; "
-                  f"naive / cold ×{statistics.median(nv) / statistics.median(h[zooms[0]][0][0]):,.1f}")
+            print(
+                f"  naive / warm median ratio ×{statistics.median(nv) / statistics.median(warm6):,.0f}; "
+                f"naive / cold ×{statistics.median(nv) / statistics.median(h[zooms[0]][0][0]):,.1f}"
+            )
         if a.settlements:
             se = bench_settlements(base, store, a.settlements, a.baseline)
             print(f"\nGET /api/settlements?zoom=7 at {a.settlements} random versions")
@@ -509,20 +591,31 @@ def main() -> None:
             else:
                 print(f"  gazetteer {se['n_gazetteer']:,} places; {se['n_places']:,} sent at zoom 7 (whole theatre)")
                 print(f"  cold (first pass)  {stats(se['cold'])}   bar ≤ a few hundred ms")
-                print(f"  warm (second pass) {stats(se['warm'])}   bar p95 < 100 ms: "
-                      f"{'PASS' if p95(se['warm']) < 100 else 'FAIL'}")
+                print(
+                    f"  warm (second pass) {stats(se['warm'])}   bar p95 < 100 ms: "
+                    f"{'PASS' if p95(se['warm']) < 100 else 'FAIL'}"
+                )
                 if se["baseline"]:
-                    print(f"  baseline: old path (map cut to the places' box + status_codes, in-process) "
-                          f"{stats(se['baseline'])}")
-                    print(f"  baseline / cold median ratio ×{statistics.median(se['baseline']) / statistics.median(se['cold']):,.0f}; "
-                          f"same status for {se['same']:,} of {se['checked']:,} places")
+                    print(
+                        f"  baseline: old path (map cut to the places' box + status_codes, in-process) "
+                        f"{stats(se['baseline'])}"
+                    )
+                    ratio = statistics.median(se["baseline"]) / statistics.median(se["cold"])
+                    print(
+                        f"  baseline / cold median ratio ×{ratio:,.0f}; "
+                        f"same status for {se['same']:,} of {se['checked']:,} places"
+                    )
         if a.contention:
             co = bench_contention(base, a.contention)
-            print(f"\nCold /api/state while analyses of other versions run ({a.contention} rounds; the first with "
-                  "the monthly front-length series)")
+            print(
+                f"\nCold /api/state while analyses of other versions run ({a.contention} rounds; the first with "
+                "the monthly front-length series)"
+            )
             print(f"  alone (baseline)        {stats(co['alone'])}")
-            print(f"  with analyses running   {stats(co['busy'])}   ratio to alone ×"
-                  f"{statistics.median(co['busy']) / statistics.median(co['alone']):.1f}")
+            print(
+                f"  with analyses running   {stats(co['busy'])}   ratio to alone ×"
+                f"{statistics.median(co['busy']) / statistics.median(co['alone']):.1f}"
+            )
             print(f"  the analyses took       {stats(co['analysis'])}")
         br = bench_browser(base, a.loads, a.steps, a.jumps, first_loads=True)
         print_browser(br, "")
@@ -534,14 +627,17 @@ def main() -> None:
         page_baseline(store, None, app_js, br, a.steps, a.jumps)
     if a.materialised:
         materialise(store, a.materialised, a.steps, a.jumps)
-        for label, env in ((" — analyses computed on request (same copy, stored results off)",
-                            {"FRONTLINE_STORED_RESULTS": "off"}),
-                           (" — analyses materialised by `frontline recompute`", {})):
+        for label, env in (
+            (" — analyses computed on request (same copy, stored results off)", {"FRONTLINE_STORED_RESULTS": "off"}),
+            (" — analyses materialised by `frontline recompute`", {}),
+        ):
             base, proc = start_server(a.materialised, env)
             try:
                 co = cold_analyses(base, a.jumps)
-                print(f"\nCold analyses{label}: " + "; ".join(
-                    f"{k} median {statistics.median(v):.0f} ms p95 {p95(v):.0f} ms" for k, v in co.items()))
+                print(
+                    f"\nCold analyses{label}: "
+                    + "; ".join(f"{k} median {statistics.median(v):.0f} ms p95 {p95(v):.0f} ms" for k, v in co.items())
+                )
             finally:
                 proc.terminate()
                 proc.wait(10)
