@@ -2,7 +2,9 @@
 
 Rules live in a TOML file. Each ``[[rule]]`` has a unique ``name``, a
 ``kind`` and that kind's settings; an optional ``[webhook]`` says where
-alerts are POSTed (they always go to the log, logger ``frontline.alerts``)::
+alerts are POSTed and an optional ``tak`` where they are sent as Cursor-on-Target markers
+(``tak = "tcp://host:8087"`` or ``udp://``; ``docs/tak.md``). They always go to the log,
+logger ``frontline.alerts``::
 
     # how many new versions each rule looks at per run, oldest first (default 10)
     catch_up = 10
@@ -80,7 +82,7 @@ Modules: ``config`` (the TOML rules, checked), ``rules`` (one evaluator per kind
 ``engine`` (runs the rules over new versions, once per crossing, state in the store).
 """
 
-from .config import KINDS, AlertConfig, Rule, WebhookConfig, load_rules, parse_rules
+from .config import KINDS, AlertConfig, Rule, TakConfig, WebhookConfig, load_rules, parse_rules
 from .engine import AlertEngine, RuleRun
 from .notify import Alert, Notifier
 from .rules import Evaluation
@@ -90,6 +92,7 @@ __all__ = [
     "AlertConfig",
     "Rule",
     "WebhookConfig",
+    "TakConfig",
     "load_rules",
     "parse_rules",
     "AlertEngine",

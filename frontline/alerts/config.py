@@ -1,4 +1,4 @@
-"""Alert rules from TOML: the webhook, the rules and each kind's settings, checked by rule and setting."""
+"""Alert rules from TOML: the webhook, the TAK sink, the rules and each kind's settings, checked by rule and setting."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ class WebhookConfig:
 
 
 @dataclass
+class TakConfig:
+    """Where alerts go as CoT markers: a TAK server or receiver, ``tcp://host:port`` or ``udp://host:port``."""
+
+    url: str
+    timeout_s: float = 5.0
+    retries: int = 2
+    backoff_s: float = 1.0
+    stale_hours: float = 24.0
+
+
+@dataclass
 class Rule:
     """One alert rule: ``name``, ``kind`` and the kind's settings in ``params``."""
 
@@ -51,6 +62,7 @@ class AlertConfig:
     rules: list[Rule]
     webhook: WebhookConfig | None = None
     catch_up: int = 10
+    tak: TakConfig | None = None
     origin: str = "<rules>"
 
 
@@ -137,7 +149,8 @@ def parse_rules(text: str, origin: str = "<rules>") -> AlertConfig:
     for i, r in enumerate(raw_rules, 1):
         rules.append(_rule(r, f"{origin}: rule {i}", names))
     webhook = _webhook(doc["webhook"], origin) if "webhook" in doc else None
-    return AlertConfig(rules=rules, webhook=webhook, catch_up=catch_up, origin=origin)
+    tak = _tak(doc["tak"], origin) if "tak" in doc else None
+    return AlertConfig(rules=rules, webhook=webhook, catch_up=catch_up, origin=origin, tak=tak)
 
 
 def _document(text: str, origin: str) -> tuple[dict, list[dict], int]:
@@ -146,11 +159,11 @@ def _document(text: str, origin: str) -> tuple[dict, list[dict], int]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{origin}: not valid TOML: {exc}.") from None
-    unknown_top = set(doc) - {"rule", "webhook", "catch_up"}
+    unknown_top = set(doc) - {"rule", "webhook", "catch_up", "tak"}
     if unknown_top:
         raise InputError(
             f"{origin}: unknown top-level key(s) {', '.join(sorted(unknown_top))}; "
-            "expected [[rule]] tables, an optional [webhook] and catch_up."
+            "expected [[rule]] tables, an optional [webhook], tak and catch_up."
         )
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
@@ -199,22 +212,46 @@ def _webhook(w, origin: str) -> WebhookConfig:
     """The ``[webhook]`` table checked: an http(s) URL, known settings, sane retry numbers."""
     if not isinstance(w, dict) or not isinstance(w.get("url"), str) or not w["url"].startswith(("http://", "https://")):
         raise InputError(f'{origin}: [webhook] needs url = "http(s)://…".')
-    extra = set(w) - {"url", "timeout_s", "retries", "backoff_s", "headers"}
+    return _sink(WebhookConfig, w, "webhook", origin, {"headers": _headers})
+
+
+def _headers(h) -> dict[str, str]:
+    """A webhook's ``headers`` table as text names and values."""
+    return {str(k): str(v) for k, v in dict(h).items()}
+
+
+def _tak(t, origin: str) -> TakConfig:
+    """The TAK sink: ``tak = "tcp://host:port"`` (or ``udp://``), or a ``[tak]`` table with ``url`` and settings."""
+    from frontline.tak import parse_tak_url
+
+    if isinstance(t, str):
+        t = {"url": t}
+    if not isinstance(t, dict) or not isinstance(t.get("url"), str):
+        raise InputError(f'{origin}: tak needs a url, "tcp://host:port" or "udp://host:port".')
+    tak = _sink(TakConfig, t, "tak", origin, {"stale_hours": float})
+    parse_tak_url(tak.url, where=f"{origin}: tak")
+    if tak.stale_hours <= 0:
+        raise InputError(f"{origin}: [tak]: stale_hours > 0 is needed.")
+    return tak
+
+
+def _sink(cls, table: dict, name: str, origin: str, more: dict):
+    """A delivery table (``[webhook]``, ``[tak]``) as ``cls``: known settings only, converted, sane retry numbers.
+
+    ``more``: the table's own settings beyond ``url``, ``timeout_s``, ``retries`` and ``backoff_s``, with their
+    converters; a setting not given keeps ``cls``'s default.
+    """
+    conv = {"timeout_s": float, "retries": int, "backoff_s": float, **more}
+    extra = set(table) - {"url", *conv}
     if extra:
-        raise InputError(f"{origin}: [webhook] has unknown setting(s) {', '.join(sorted(extra))}.")
+        raise InputError(f"{origin}: [{name}] has unknown setting(s) {', '.join(sorted(extra))}.")
     try:
-        webhook = WebhookConfig(
-            url=w["url"],
-            timeout_s=float(w.get("timeout_s", 10.0)),
-            retries=int(w.get("retries", 3)),
-            backoff_s=float(w.get("backoff_s", 1.0)),
-            headers={str(k): str(v) for k, v in dict(w.get("headers", {})).items()},
-        )
+        cfg = cls(url=table["url"], **{k: f(table[k]) for k, f in conv.items() if k in table})
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{origin}: [webhook]: {exc}.") from None
-    if webhook.retries < 0 or webhook.timeout_s <= 0 or webhook.backoff_s < 0:
-        raise InputError(f"{origin}: [webhook]: retries ≥ 0, timeout_s > 0 and backoff_s ≥ 0 are needed.")
-    return webhook
+        raise InputError(f"{origin}: [{name}]: {exc}.") from None
+    if cfg.retries < 0 or cfg.timeout_s <= 0 or cfg.backoff_s < 0:
+        raise InputError(f"{origin}: [{name}]: retries ≥ 0, timeout_s > 0 and backoff_s ≥ 0 are needed.")
+    return cfg
 
 
 def _check_params(where: str, kind: str, p: dict) -> None:

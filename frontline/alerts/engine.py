@@ -46,7 +46,7 @@ class AlertEngine:
     def __init__(self, config: AlertConfig, store: GeoPackageStore, notifier: Notifier | None = None):
         self.config = config
         self.store = store
-        self.notifier = notifier or Notifier(config.webhook)
+        self.notifier = notifier or Notifier(config.webhook, tak=config.tak)
         alert_state.ensure_tables(store)
 
     # -- state --------------------------------------------------------------
