@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import StoreError
 from .model import ROLE_UNCLASSIFIED, Snapshot
 from .normalise import FeaturePieces, PartitionBuilder, feature_pieces
 from .store import GeoPackageStore, ImportReport, theatre_of
@@ -34,13 +35,23 @@ class Importer:
         self.theatre = theatre_of(store)
         self.builder = PartitionBuilder(self.theatre)
         self._keys: dict[str, dict[bytes, int]] = {}
+        self._seen_fid: dict[str, int] = {}  # highest feature id read into _keys, per source
         self._pieces: dict[int, FeaturePieces] = {}
         self.report = ImportReport()
 
     def _known(self, source: str) -> dict[bytes, int]:
-        if source not in self._keys:
-            self._keys[source] = self.store.feature_keys(source)
-        return self._keys[source]
+        """Stored features of a source by content hash, brought up to date (call inside the transaction).
+
+        Another writer (a second import, ``watch``) may have stored features since the last look: they are
+        reused, never inserted twice. Features only ever get higher ids, so the catch-up reads the new rows only.
+        """
+        known = self._keys.get(source)
+        if known is None:
+            known = self._keys[source] = self.store.feature_keys(source)
+        else:
+            known.update(self.store.feature_keys(source, after_fid=self._seen_fid.get(source, 0)))
+        self._seen_fid[source] = max(known.values(), default=0)
+        return known
 
     def add(self, snap: SnapshotIn) -> str:
         """Import one version; returns 'added', 'revised', 'unchanged' or 'failed'."""
@@ -49,10 +60,12 @@ class Importer:
         if existing is not None and existing.content_hash == snap.content_hash:
             rep.unchanged += 1
             return "unchanged"
-        known = self._known(snap.source)
         store.begin()
         new_keys: dict[bytes, int] = {}
         try:
+            known = self._known(snap.source)
+            parse = snap.parse
+            assert parse is not None, "a snapshot to import reads its features"
             members: list[int] = []
             seen_here: set[bytes] = set()
             for i, h in enumerate(snap.hashes):
@@ -61,7 +74,7 @@ class Importer:
                 seen_here.add(h)
                 fid = known.get(h) or new_keys.get(h)
                 if fid is None:
-                    rf, note = snap.parse(i)
+                    rf, note = parse(i)
                     if rf is None:
                         rep.skipped_features += 1
                         rep.problems.append((snap.origin, f"feature {i}: skipped, {note}"))
@@ -113,13 +126,17 @@ class Importer:
         for msg in res["skipped"]:
             rep.skipped_features += 1
             rep.problems.append((snap.origin, msg))
-        known = self._known(snap.source)
         store.begin()
         new_keys: dict[bytes, int] = {}
         try:
+            known = self._known(snap.source)
             members = []
             for h in res["members"]:
                 fid = known.get(h) or new_keys.get(h)
+                if fid is None and h not in pending:  # a worker saw it stored: look it up, whoever stored it
+                    fid = store.feature_fid(snap.source, h)
+                    if fid is None:
+                        raise StoreError(f"feature {h.hex()} of {snap.origin} is neither stored nor prepared")
                 if fid is None:
                     frow, prows, note, i, repaired, unclassified = pending[h]
                     if note:
@@ -136,12 +153,13 @@ class Importer:
             store.rollback()
             raise
         known.update(new_keys)
-        for h in new_keys:
+        for h in res["members"]:  # prepared here or stored by another writer meanwhile: no longer needed
             pending.pop(h, None)
         return self._count(status)
 
-    def run(self, items: Iterable, total: int | None = None, progress: bool = True,
-            label: str = "Importing") -> ImportReport:
+    def run(
+        self, items: Iterable, total: int | None = None, progress: bool = True, label: str = "Importing"
+    ) -> ImportReport:
         """Import snapshots or ``(origin, reason)`` failures from a reader.
 
         Parameters
@@ -200,8 +218,10 @@ def _prepare(job: tuple[str, object, str]) -> dict:
     if isinstance(snap, tuple):
         return {"failed": snap}
     st, th = _W["store"], _W["theatre"]
-    meta = {k: getattr(snap, k) for k in ("source", "version_id", "valid_time", "published_at", "revised_at",
-                                          "origin", "content_hash")}
+    meta = {
+        k: getattr(snap, k)
+        for k in ("source", "version_id", "valid_time", "published_at", "revised_at", "origin", "content_hash")
+    }
     old = st.version(snap.source, snap.version_id)
     if old is not None and old.content_hash == snap.content_hash:
         return {"meta": meta, "unchanged": True}
@@ -230,8 +250,14 @@ def _prepare(job: tuple[str, object, str]) -> dict:
             parsed[h] = True
             # Rows ready to insert: the writer only executes them (serialising here keeps the parent free).
             frow, prows = feature_rows(rf, fp)
-            payloads[h] = (frow, prows, "; ".join(x for x in (note, fp.note) if x), i, bool(rf.repaired),
-                           rf.role == ROLE_UNCLASSIFIED)
+            payloads[h] = (
+                frow,
+                prows,
+                "; ".join(x for x in (note, fp.note) if x),
+                i,
+                bool(rf.repaired),
+                rf.role == ROLE_UNCLASSIFIED,
+            )
             members.append(h)
     if need:
         by_fid = st.pieces([known[h] for h in need])
@@ -251,9 +277,16 @@ def _reader(name: str):
     return importlib.import_module(_READERS[name]).read_member
 
 
-def import_files(store: GeoPackageStore, members: Iterable[tuple[str, object]], *, reader: str = "deepstate",
-                 workers: int | None = None, total: int | None = None, progress: bool = True,
-                 label: str = "Importing") -> ImportReport:
+def import_files(
+    store: GeoPackageStore,
+    members: Iterable[tuple[str, object]],
+    *,
+    reader: str = "deepstate",
+    workers: int | None = None,
+    total: int | None = None,
+    progress: bool = True,
+    label: str = "Importing",
+) -> ImportReport:
     """Import snapshot files with worker processes doing the parsing and geometry.
 
     Parameters
@@ -298,8 +331,10 @@ def import_files(store: GeoPackageStore, members: Iterable[tuple[str, object]], 
     pending: dict[bytes, tuple] = {}
     ctx = mp.get_context("fork")
     jobs = ((name, data, reader) for name, data in members)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(str(store.path),)) as pool, progress_bar(total, label, enabled=progress) as advance:
+    with (
+        ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(store.path),)) as pool,
+        progress_bar(total, label, enabled=progress) as advance,
+    ):
         inflight: deque = deque()
 
         def results():

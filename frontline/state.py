@@ -22,6 +22,7 @@ import os
 import warnings
 from bisect import bisect_right
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 
@@ -34,10 +35,17 @@ from .times import DAY, Role, TimeLike, describe_age, parse_duration, parse_time
 _BUILDERS: dict[int, PartitionBuilder] = {}
 
 
+def _snapshot(store) -> AbstractContextManager:
+    """The store's consistent read snapshot (a store without one reads as it goes)."""
+    snap = getattr(store, "snapshot", None)
+    return snap() if snap is not None else nullcontext()
+
+
 def version_control(store: GeoPackageStore, version: VersionInfo) -> VersionControl:
     """The partition of one stored version."""
-    fids = store.member_fids(version)
-    pieces = store.pieces(fids)
+    with _snapshot(store):  # the members and their pieces from one state of the store
+        fids = store.member_fids(version)
+        pieces = store.pieces(fids)
     th = theatre_of(store)
     builder = _BUILDERS.setdefault(id(th), PartitionBuilder(th))
     return builder.build(pieces.values())
@@ -149,11 +157,15 @@ class Staleness:
         """What is doubtful, in one sentence without a verdict."""
         v, age = self.version, describe_age(self.age_s)
         if self.after_last:
-            return (f"{iso(self.asked)} is after the last version in the store, {v.version_id} of "
-                    f"{iso(v.valid_time)} ({age} earlier)")
-        return (f"{iso(self.asked)} is {age} after the version valid then, {v.version_id} of {iso(v.valid_time)} "
-                f"(the limit is {describe_age(self.max_age_s or 0)}: --max-age or ${MAX_AGE_ENV}); "
-                "the store holds no version in between")
+            return (
+                f"{iso(self.asked)} is after the last version in the store, {v.version_id} of "
+                f"{iso(v.valid_time)} ({age} earlier)"
+            )
+        return (
+            f"{iso(self.asked)} is {age} after the version valid then, {v.version_id} of {iso(v.valid_time)} "
+            f"(the limit is {describe_age(self.max_age_s or 0)}: --max-age or ${MAX_AGE_ENV}); "
+            "the store holds no version in between"
+        )
 
     @property
     def message(self) -> str:
@@ -162,13 +174,18 @@ class Staleness:
 
     def as_dict(self) -> dict:
         """JSON-ready fields (stable names)."""
-        return {"asked_time": iso(self.asked), "version_id": self.version.version_id,
-                "version_time": iso(self.version.valid_time), "age_s": self.age_s,
-                "after_last_version": self.after_last, "max_age_s": self.max_age_s, "message": self.message}
+        return {
+            "asked_time": iso(self.asked),
+            "version_id": self.version.version_id,
+            "version_time": iso(self.version.valid_time),
+            "age_s": self.age_s,
+            "after_last_version": self.after_last,
+            "max_age_s": self.max_age_s,
+            "message": self.message,
+        }
 
 
-def staleness(version: VersionInfo, asked: int, last: VersionInfo, *,
-              max_age_s: int | None = None) -> Staleness | None:
+def staleness(version: VersionInfo, asked: int, last: VersionInfo, *, max_age_s: int | None = None) -> Staleness | None:
     """The one rule for stale answers: None when ``version`` is a sound answer for time ``asked``.
 
     Stale when ``asked`` falls on a later UTC day than the ``last`` version
@@ -180,8 +197,9 @@ def staleness(version: VersionInfo, asked: int, last: VersionInfo, *,
     gap = max_age_s is not None and age > max_age_s
     if not (after_last or gap):
         return None
-    return Staleness(asked=int(asked), version=version, last=last, age_s=age, after_last=after_last,
-                     max_age_s=max_age_s)
+    return Staleness(
+        asked=int(asked), version=version, last=last, age_s=age, after_last=after_last, max_age_s=max_age_s
+    )
 
 
 @dataclass(frozen=True)
@@ -211,8 +229,14 @@ def _versions(store: GeoPackageStore, source: str | None) -> tuple[str, list[Ver
     return source, versions
 
 
-def resolve(store: GeoPackageStore, at: TimeLike = None, source: str | None = None, *, role: Role = "at",
-            policy: TimePolicy | None = None) -> Resolved:
+def resolve(
+    store: GeoPackageStore,
+    at: TimeLike = None,
+    source: str | None = None,
+    *,
+    role: Role = "at",
+    policy: TimePolicy | None = None,
+) -> Resolved:
     """The version valid at ``at``, with a staleness note; the check every time lookup goes through.
 
     Parameters
@@ -246,6 +270,7 @@ def resolve(store: GeoPackageStore, at: TimeLike = None, source: str | None = No
     if at is None or (isinstance(at, str) and at.strip() in ("", "latest")):
         return Resolved(versions[-1])
     t = parse_time(at, role=role)
+    assert t is not None  # None only for an empty time, answered above
     if t < versions[0].valid_time:
         raise NoVersionError(f"No version of {source} at {iso(t)}: the first is {iso(versions[0].valid_time)}.")
     v = versions[bisect_right([x.valid_time for x in versions], t) - 1]
@@ -264,8 +289,9 @@ def report_note(message: str, policy: TimePolicy | None = None) -> None:
         warnings.warn(message, StaleTimeWarning, stacklevel=3)
 
 
-def resolve_version(store: GeoPackageStore, at: TimeLike = None, source: str | None = None, *,
-                    role: Role = "at") -> VersionInfo:
+def resolve_version(
+    store: GeoPackageStore, at: TimeLike = None, source: str | None = None, *, role: Role = "at"
+) -> VersionInfo:
     """The version valid at ``at`` (ISO text or epoch seconds; the latest when None).
 
     A stale answer (see :func:`staleness`) is reported by :func:`report_note`,
@@ -278,8 +304,9 @@ def resolve_version(store: GeoPackageStore, at: TimeLike = None, source: str | N
     return r.version
 
 
-def versions_between(store: GeoPackageStore, start: TimeLike = None, end: TimeLike = None,
-                     source: str | None = None) -> list[VersionInfo]:
+def versions_between(
+    store: GeoPackageStore, start: TimeLike = None, end: TimeLike = None, source: str | None = None
+) -> list[VersionInfo]:
     """Versions with ``start <= valid time <= end`` (``start`` read as a range start, ``end`` as its end).
 
     Raises
@@ -312,8 +339,9 @@ def empty_range_message(versions: list[VersionInfo], t0: int | None, t1: int | N
     return f"No version of {source} {span}" + (f": {'; '.join(near)}." if near else ".")
 
 
-def range_note(store: GeoPackageStore, end: TimeLike, source: str | None = None,
-               policy: TimePolicy | None = None) -> Staleness | None:
+def range_note(
+    store: GeoPackageStore, end: TimeLike, source: str | None = None, policy: TimePolicy | None = None
+) -> Staleness | None:
     """A note when a range's ``end`` is stale (after the last version's day, or past the gap limit).
 
     Raises :class:`StaleTimeError` in strict mode instead.
@@ -324,8 +352,9 @@ def range_note(store: GeoPackageStore, end: TimeLike, source: str | None = None,
     return r.note
 
 
-def state_at(store: GeoPackageStore, at: TimeLike = None,
-             source: str | None = None) -> tuple[ControlMap, list[StoredFeature]]:
+def state_at(
+    store: GeoPackageStore, at: TimeLike = None, source: str | None = None
+) -> tuple[ControlMap, list[StoredFeature]]:
     """The control map valid at a time and the version's stored features.
 
     Parameters
@@ -351,14 +380,21 @@ def state_at(store: GeoPackageStore, at: TimeLike = None,
         :class:`StaleTimeError` for a stale time in strict mode (otherwise it
         is reported, see :func:`resolve_version`).
     """
-    v = resolve_version(store, at, source)
-    vc = version_control(store, v)
-    feats = store.features_at(v)
+    with _snapshot(store):  # a writer committing meanwhile (a revision of v) must not mix two states
+        v = resolve_version(store, at, source)
+        vc = version_control(store, v)
+        feats = store.features_at(v)
     points = [f for f in feats if f.kind != "area"]
     cmap = ControlMap(
-        source=v.source, version_id=v.version_id, valid_time=utc(v.valid_time), held=LazyHeld(vc),
-        contested=lambda: vc.contested, theatre=lambda: vc.theatre.geom, points=points,
+        source=v.source,
+        version_id=v.version_id,
+        valid_time=utc(v.valid_time),
+        held=LazyHeld(vc),
+        contested=lambda: vc.contested,
+        theatre=lambda: vc.theatre.geom,
+        points=points,
         published_at=utc(v.published_at) if v.published_at else None,
-        revised_at=utc(v.revised_at) if v.revised_at else None, control=vc,
+        revised_at=utc(v.revised_at) if v.revised_at else None,
+        control=vc,
     )
     return cmap, feats

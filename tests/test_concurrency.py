@@ -18,13 +18,12 @@ import time
 import urllib.request
 
 import pytest
+from replay_server import ReplayServer, api_object, feature
 from shapely.geometry import box
 
-from replay_server import ReplayServer, api_object, feature
-
 T0 = 1736193600
-STEP = 0.01     # degrees of east edge per version number
-REV = 0.002     # degrees per revision
+STEP = 0.01  # degrees of east edge per version number
+REV = 0.002  # degrees per revision
 DURATION_S = 12.0
 
 
@@ -67,8 +66,8 @@ def test_serve_and_watch_together(tmp_path):
     from frontline.ingest import Importer
     from frontline.sources import deepstate
     from frontline.store import init_store
-    from frontline.web.app import create_app
     from frontline.watch import watch
+    from frontline.web.app import create_app
 
     path = tmp_path / "shared.gpkg"
     st = init_store(path)
@@ -95,8 +94,16 @@ def test_serve_and_watch_together(tmp_path):
 
     def run_watch():
         try:
-            watch_out["cycles"] = watch(path, base_url=feed.base_url, every_s=0.2, stop_event=stop,
-                                        handle_signals=False, timeout=10, retries=2, backoff=0.05)
+            watch_out["cycles"] = watch(
+                path,
+                base_url=feed.base_url,
+                every_s=0.2,
+                stop_event=stop,
+                handle_signals=False,
+                timeout=10,
+                retries=2,
+                backoff=0.05,
+            )
         except BaseException as exc:  # reported by the test below
             watch_out["error"] = repr(exc)
 

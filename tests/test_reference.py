@@ -30,8 +30,32 @@ ROWS = [
 
 
 def write_geonames(path, rows, extra: str = ""):
-    lines = ["\t".join([str(i), n, n, alts, f"{lat}", f"{lon}", "P", "PPL", cc, "", "", "", "", "", str(pop), "",
-                        "100", "Europe/Kyiv", "2024-01-01"]) for i, n, alts, lat, lon, cc, pop in rows]
+    lines = [
+        "\t".join(
+            [
+                str(i),
+                n,
+                n,
+                alts,
+                f"{lat}",
+                f"{lon}",
+                "P",
+                "PPL",
+                cc,
+                "",
+                "",
+                "",
+                "",
+                "",
+                str(pop),
+                "",
+                "100",
+                "Europe/Kyiv",
+                "2024-01-01",
+            ]
+        )
+        for i, n, alts, lat, lon, cc, pop in rows
+    ]
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
     return path
 
@@ -68,8 +92,9 @@ def test_reimport_with_replace_replaces_and_cache_follows(store, tmp_path):
     put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
     first = load_settlements(store)
     assert load_settlements(store) is first  # cached: no second read
-    res = put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", ROWS[:1])), origin="b.txt",
-                          replace=True)
+    res = put_settlements(
+        store, read_geonames(write_geonames(tmp_path / "b.txt", ROWS[:1])), origin="b.txt", replace=True
+    )
     assert (res.mode, res.added, res.replaced, res.total) == ("replace", 1, 3, 1)
     second = load_settlements(store)
     assert second is not first and len(second) == 1
@@ -94,8 +119,15 @@ def test_malformed_gazetteer_rows_are_reported_rest_kept(store, tmp_path):
 
 def test_roads_round_trip(store):
     lines = [LineString([(35.0, 51.0), (35.1, 51.05), (35.2, 51.1)]), LineString([(36.0, 50.0), (36.2, 50.1)])]
-    r = Roads(geometry=np.array(lines, dtype=object), ids=["w1", "w2"], names=["Sumy–Sudzha", ""],
-              names_en=["", ""], refs=["R-200", "M03"], classes=["primary", "motorway"], source="test")
+    r = Roads(
+        geometry=np.array(lines, dtype=object),
+        ids=["w1", "w2"],
+        names=["Sumy–Sudzha", ""],
+        names_en=["", ""],
+        refs=["R-200", "M03"],
+        classes=["primary", "motorway"],
+        source="test",
+    )
     assert put_roads(store, r, origin="test") == 2
     back = load_roads(store)
     assert back.ids.tolist() == ["w1", "w2"] and back.refs.tolist() == ["R-200", "M03"]
@@ -145,11 +177,26 @@ def test_import_adds_and_merges_instead_of_replacing(store, tmp_path):
     import json as _json
 
     pts = tmp_path / "points.geojson"
-    pts.write_text(_json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Суджа"}, "geometry": {"type": "Point", "coordinates": [35.276, 51.194]}},
-        {"type": "Feature", "properties": {"name": "Malaya Loknya"},
-         "geometry": {"type": "Point", "coordinates": [35.28, 51.35]}},
-    ]}), encoding="utf-8")
+    pts.write_text(
+        _json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Суджа"},
+                        "geometry": {"type": "Point", "coordinates": [35.276, 51.194]},
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Malaya Loknya"},
+                        "geometry": {"type": "Point", "coordinates": [35.28, 51.35]},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     from frontline.sources.geonames import read_points
 
     res = put_settlements(store, read_points(pts), origin="points.geojson")
@@ -164,7 +211,9 @@ def test_import_adds_and_merges_instead_of_replacing(store, tmp_path):
     # the same file again changes nothing and says so
     res = put_settlements(store, read_points(pts), origin="points.geojson")
     assert (res.added, res.updated, res.kept, res.total) == (0, 0, 2, 4)
-    assert "added 0, updated 0, 2 already stored or duplicates within the file (4 settlements stored)" in res.describe("settlements")
+    assert "added 0, updated 0, 2 already stored or duplicates within the file (4 settlements stored)" in res.describe(
+        "settlements"
+    )
 
 
 def test_same_name_farther_than_a_kilometre_is_another_place(store, tmp_path):
@@ -175,8 +224,15 @@ def test_same_name_farther_than_a_kilometre_is_another_place(store, tmp_path):
 
 
 def _roads(ids, lines, refs):
-    return Roads(geometry=np.array(lines, dtype=object), ids=ids, names=[""] * len(ids), names_en=[""] * len(ids),
-                 refs=refs, classes=["primary"] * len(ids), source="test")
+    return Roads(
+        geometry=np.array(lines, dtype=object),
+        ids=ids,
+        names=[""] * len(ids),
+        names_en=[""] * len(ids),
+        refs=refs,
+        classes=["primary"] * len(ids),
+        source="test",
+    )
 
 
 def test_roads_import_adds_dedupes_and_replaces(store):
@@ -209,15 +265,32 @@ def test_roads_cli_import_adds_unless_replace(tmp_path):
 
     def layer(name, coords):
         p = tmp_path / name
-        p.write_text(_json.dumps({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": i, "properties": {"highway": "primary", "ref": f"R-{i}"},
-             "geometry": {"type": "LineString", "coordinates": c}} for i, c in enumerate(coords)]}), encoding="utf-8")
+        p.write_text(
+            _json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": i,
+                            "properties": {"highway": "primary", "ref": f"R-{i}"},
+                            "geometry": {"type": "LineString", "coordinates": c},
+                        }
+                        for i, c in enumerate(coords)
+                    ],
+                }
+            ),
+            encoding="utf-8",
+        )
         return str(p)
 
     one = layer("one.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[36.0, 50.0], [36.2, 50.1]]])
     two = layer("two.geojson", [[[35.0, 51.0], [35.1, 51.05]], [[37.0, 49.0], [37.1, 49.1]]])
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), one])
-    assert r.exit_code == 0 and "added 2, updated 0, 0 already stored or duplicates within the file (2 roads stored)" in r.output, r.output
+    assert (
+        r.exit_code == 0
+        and "added 2, updated 0, 0 already stored or duplicates within the file (2 roads stored)" in r.output
+    ), r.output
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two])
     assert "added 1, updated 0, 1 already stored or duplicates within the file (3 roads stored)" in r.output, r.output
     r = CliRunner().invoke(main, ["roads", "import", "--store", str(tmp_path / "r.gpkg"), two, "--replace"])

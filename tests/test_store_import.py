@@ -27,8 +27,10 @@ GEOD = Geod(ellps="WGS84")
 
 
 def _areas(store, region="theatre", convention="clipped"):
-    return [(r["version_id"], r["ua_km2"], r["ru_km2"], r["contested_km2"])
-            for r in area_series(store, region=region, convention=convention)]
+    return [
+        (r["version_id"], r["ua_km2"], r["ru_km2"], r["contested_km2"])
+        for r in area_series(store, region=region, convention=convention)
+    ]
 
 
 @pytest.fixture()
@@ -77,9 +79,14 @@ def test_out_of_order_import_equals_in_order(tmp_path, scenario_dir):
     imp = Importer(b)
     for f in [files[4], files[0], files[2], files[1], files[3]]:  # out of order, one at a time
         imp.run(deepstate.read_path(f), progress=False)
+
     def spans(st):
-        return sorted(st.db.execute("SELECT f.fkey, s.valid_from, s.valid_to FROM spans s "
-                                    "JOIN features f ON f.fid=s.feature_fid").fetchall())
+        return sorted(
+            st.db.execute(
+                "SELECT f.fkey, s.valid_from, s.valid_to FROM spans s JOIN features f ON f.fid=s.feature_fid"
+            ).fetchall()
+        )
+
     assert spans(a) == spans(b)
     assert _areas(a) == _areas(b)
 
@@ -96,8 +103,11 @@ def test_revision_is_kept_as_revision(tmp_path):
     # The middle version is re-published with its grey zone removed.
     o = objs[1]
     o["updatedAt"] = "2025-01-20T10:00:00.000Z"
-    o["map"]["features"] = [f for f in o["map"]["features"] if "unknown" not in f["properties"]["name"].lower()
-                            or f["properties"]["fill"] != "#bcaaa4" or True][:1] + o["map"]["features"][2:]
+    o["map"]["features"] = [
+        f
+        for f in o["map"]["features"]
+        if "unknown" not in f["properties"]["name"].lower() or f["properties"]["fill"] != "#bcaaa4" or True
+    ][:1] + o["map"]["features"][2:]
     rev = tmp_path / "rev"
     rev.mkdir()
     (rev / f"{o['id']}.json").write_text(json.dumps(o))
@@ -119,15 +129,30 @@ def test_bad_input_reported_by_file_rest_imported(tmp_path, scenario_dir, theatr
     (bad / "1736000000.geojson").write_text('{"type": "FeatureCollection", "features": [{"type": "Fe')  # truncated
     (bad / "1736100000.geojson").write_text("")  # empty
     (bad / "notes.json").write_text('{"type": "FeatureCollection", "features": []}')  # no version id
-    weird = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "x /// geoJSON.status.occupied"},
-         "geometry": {"type": "LineString", "coordinates": [[37, 48], [37.1, 48.1]]}},
-        {"type": "Feature", "properties": {"name": "bow /// geoJSON.status.occupied"},  # self-intersecting
-         "geometry": {"type": "Polygon", "coordinates": [[[37.0, 48.0], [37.2, 48.2], [37.2, 48.0], [37.0, 48.2], [37.0, 48.0]]]}},
-        {"type": "Feature", "properties": {"name": "x"}, "geometry": None},
-        {"type": "Feature", "properties": {"name": "x /// geoJSON.brand.new"},
-         "geometry": {"type": "Polygon", "coordinates": [[[36, 48], [36.1, 48], [36.1, 48.1], [36, 48]]]}},
-    ]}
+    weird = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "x /// geoJSON.status.occupied"},
+                "geometry": {"type": "LineString", "coordinates": [[37, 48], [37.1, 48.1]]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"name": "bow /// geoJSON.status.occupied"},  # self-intersecting
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[37.0, 48.0], [37.2, 48.2], [37.2, 48.0], [37.0, 48.2], [37.0, 48.0]]],
+                },
+            },
+            {"type": "Feature", "properties": {"name": "x"}, "geometry": None},
+            {
+                "type": "Feature",
+                "properties": {"name": "x /// geoJSON.brand.new"},
+                "geometry": {"type": "Polygon", "coordinates": [[[36, 48], [36.1, 48], [36.1, 48.1], [36, 48]]]},
+            },
+        ],
+    }
     (bad / "1736200000.geojson").write_text(json.dumps(weird))
     st = init_store(tmp_path / "s.gpkg")
     rep = Importer(st).run(deepstate.read_path(bad), progress=False)
@@ -199,7 +224,8 @@ def test_areas_agree_with_independent_computation(tmp_path, scenario_dir, theatr
         got = rows[str(obj["id"])]["ua_km2"]
         assert got == pytest.approx(expected, rel=1e-3)
         assert drawn_rows[str(obj["id"])]["ua_km2"] == pytest.approx(
-            abs(GEOD.geometry_area_perimeter(sal)[0]) / 1e6, rel=1e-3)
+            abs(GEOD.geometry_area_perimeter(sal)[0]) / 1e6, rel=1e-3
+        )
 
 
 def test_jokes_and_labels_never_count(demo_store):
@@ -227,10 +253,17 @@ def test_parallel_import_equals_sequential(tmp_path):
     for workers in (1, 2):
         st = init_store(tmp_path / f"w{workers}.gpkg")
         rep = import_files(st, iter_members(src, (".geojson", ".json")), workers=workers, progress=False)
-        members = [sorted(bytes(k) for (k,) in st.db.execute(
-            "SELECT f.fkey FROM spans s JOIN features f ON f.fid=s.feature_fid "
-            "WHERE s.valid_from<=? AND (s.valid_to IS NULL OR s.valid_to>?)", (v.valid_time, v.valid_time)))
-            for v in st.versions()]
+        members = [
+            sorted(
+                bytes(k)
+                for (k,) in st.db.execute(
+                    "SELECT f.fkey FROM spans s JOIN features f ON f.fid=s.feature_fid "
+                    "WHERE s.valid_from<=? AND (s.valid_to IS NULL OR s.valid_to>?)",
+                    (v.valid_time, v.valid_time),
+                )
+            )
+            for v in st.versions()
+        ]
         out[workers] = (rep.as_dict(), _areas(st), _areas(st, "russia", "as_drawn"), members)
     assert out[1][0]["added"] == 10 and out[1][0]["failed"] == 1
     assert any("1999999999" in p["origin"] and "JSON" in p["message"] for p in out[2][0]["problems"])

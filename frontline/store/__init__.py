@@ -7,11 +7,20 @@ from pathlib import Path
 import shapely
 
 from ..borders import Theatre, default_theatre
-from .base import ImportReport, StoredFeature, Store, VersionInfo
+from .base import ImportReport, Store, StoredFeature, VersionInfo
 from .gpkg import GeoPackageStore, default_store_path
 
-__all__ = ["Store", "VersionInfo", "StoredFeature", "ImportReport", "GeoPackageStore", "open_store",
-           "init_store", "theatre_of", "default_store_path"]
+__all__ = [
+    "Store",
+    "VersionInfo",
+    "StoredFeature",
+    "ImportReport",
+    "GeoPackageStore",
+    "open_store",
+    "init_store",
+    "theatre_of",
+    "default_store_path",
+]
 
 
 def init_store(path: Path | str | None = None, sides=("ua", "ru")) -> GeoPackageStore:

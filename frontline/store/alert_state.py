@@ -23,8 +23,16 @@ from typing import Any
 
 from .gpkg import GeoPackageStore
 
-__all__ = ["ALERT_SCHEMA", "ensure_tables", "get_state", "set_state", "append_log", "mark_delivered",
-           "read_log", "write_transaction"]
+__all__ = [
+    "ALERT_SCHEMA",
+    "ensure_tables",
+    "get_state",
+    "set_state",
+    "append_log",
+    "mark_delivered",
+    "read_log",
+    "write_transaction",
+]
 
 ALERT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -68,15 +76,23 @@ def get_state(store: GeoPackageStore, rule: str, fingerprint: str) -> dict[str, 
         "data": dict}``, or None when there is no row for the rule or its
         settings changed since.
     """
-    row = store.db.execute("SELECT fingerprint, active, last_time, last_revision, data FROM alert_state "
-                           "WHERE rule=?", (rule,)).fetchone()
+    row = store.db.execute(
+        "SELECT fingerprint, active, last_time, last_revision, data FROM alert_state WHERE rule=?", (rule,)
+    ).fetchone()
     if row is None or row[0] != fingerprint:
         return None
     return {"active": bool(row[1]), "last_time": row[2], "last_revision": row[3], "data": json.loads(row[4] or "{}")}
 
 
-def set_state(store: GeoPackageStore, rule: str, fingerprint: str, active: bool, last_time: int | None,
-              last_revision: int | None, data: dict[str, Any]) -> None:
+def set_state(
+    store: GeoPackageStore,
+    rule: str,
+    fingerprint: str,
+    active: bool,
+    last_time: int | None,
+    last_revision: int | None,
+    data: dict[str, Any],
+) -> None:
     """Save (replace) a rule's state.
 
     Parameters
@@ -94,13 +110,30 @@ def set_state(store: GeoPackageStore, rule: str, fingerprint: str, active: bool,
     data
         The rule's own data; must be JSON-serialisable.
     """
-    store.db.execute("INSERT OR REPLACE INTO alert_state VALUES (?,?,?,?,?,?,?)",
-                     (rule, fingerprint, int(active), last_time, last_revision,
-                      json.dumps(data, ensure_ascii=False), int(time.time())))
+    store.db.execute(
+        "INSERT OR REPLACE INTO alert_state VALUES (?,?,?,?,?,?,?)",
+        (
+            rule,
+            fingerprint,
+            int(active),
+            last_time,
+            last_revision,
+            json.dumps(data, ensure_ascii=False),
+            int(time.time()),
+        ),
+    )
 
 
-def append_log(store: GeoPackageStore, rule: str, kind: str, version_id: str | None, valid_time: int | None,
-               message: str, payload: dict[str, Any], delivered: bool) -> None:
+def append_log(
+    store: GeoPackageStore,
+    rule: str,
+    kind: str,
+    version_id: str | None,
+    valid_time: int | None,
+    message: str,
+    payload: dict[str, Any],
+    delivered: bool,
+) -> None:
     """Append one fired alert to the log (``fired_at`` is now).
 
     Parameters
@@ -118,9 +151,19 @@ def append_log(store: GeoPackageStore, rule: str, kind: str, version_id: str | N
     delivered
         Whether delivery has succeeded (see :func:`mark_delivered`).
     """
-    store.db.execute("INSERT INTO alert_log VALUES (?,?,?,?,?,?,?,?)",
-                     (rule, kind, version_id, valid_time, int(time.time()), message,
-                      json.dumps(payload, ensure_ascii=False), int(delivered)))
+    store.db.execute(
+        "INSERT INTO alert_log VALUES (?,?,?,?,?,?,?,?)",
+        (
+            rule,
+            kind,
+            version_id,
+            valid_time,
+            int(time.time()),
+            message,
+            json.dumps(payload, ensure_ascii=False),
+            int(delivered),
+        ),
+    )
 
 
 def mark_delivered(store: GeoPackageStore, rule: str, version_id: str | None, message: str) -> None:
@@ -133,8 +176,9 @@ def mark_delivered(store: GeoPackageStore, rule: str, version_id: str | None, me
     rule, version_id, message
         Identify the alert (a rule fires one message per version at most once).
     """
-    store.db.execute("UPDATE alert_log SET delivered=1 WHERE rule=? AND version_id=? AND message=?",
-                     (rule, version_id, message))
+    store.db.execute(
+        "UPDATE alert_log SET delivered=1 WHERE rule=? AND version_id=? AND message=?", (rule, version_id, message)
+    )
 
 
 def read_log(store: GeoPackageStore) -> list[dict[str, Any]]:
@@ -151,8 +195,9 @@ def read_log(store: GeoPackageStore) -> list[dict[str, Any]]:
         ``rule``, ``kind``, ``version``, ``valid_time``, ``fired_at``,
         ``message``, ``delivered`` (0 or 1) per alert.
     """
-    rows = store.db.execute("SELECT rule, kind, version_id, valid_time, fired_at, message, delivered "
-                            "FROM alert_log ORDER BY rowid")
+    rows = store.db.execute(
+        "SELECT rule, kind, version_id, valid_time, fired_at, message, delivered FROM alert_log ORDER BY rowid"
+    )
     return [dict(zip(_LOG_KEYS, r)) for r in rows]
 
 
@@ -160,18 +205,18 @@ def read_log(store: GeoPackageStore) -> list[dict[str, Any]]:
 def write_transaction(store: GeoPackageStore) -> Iterator[None]:
     """One write transaction: committed when the block ends, rolled back if it raises.
 
-    Taken with ``BEGIN IMMEDIATE`` so that a concurrent writer waits at the
-    start (busy timeout) rather than failing at commit.
+    Taken with :meth:`GeoPackageStore.begin` so that a concurrent writer waits
+    at the start (the writer lock) rather than failing at commit.
 
     Parameters
     ----------
     store
         A writable store.
     """
-    store.db.execute("BEGIN IMMEDIATE")
+    store.begin()
     try:
         yield
-        store.db.execute("COMMIT")
+        store.commit()
     except Exception:
-        store.db.execute("ROLLBACK")
+        store.rollback()
         raise

@@ -5,12 +5,19 @@ each distinct feature once with the time intervals it was valid for, the
 pieces that say how a feature enters the partition, and per-version areas.
 The embedded GeoPackage backend (:mod:`frontline.store.gpkg`) is the default;
 a server backend (PostGIS) implements the same methods.
+
+Besides the map versions a store keeps bookkeeping: the import log, the
+claims ledger and events, the settlements and roads layers, alert and
+live-pull state, and stored analysis results. Writers take turns through
+:meth:`Store.begin` (one version per transaction); readers that ask several
+questions of one state use :meth:`Store.snapshot`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +74,19 @@ class ImportReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (origin, message)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("added", "revised", "unchanged", "failed", "new_features",
-                                              "repaired", "skipped_features", "unclassified")} | {
-            "problems": [{"origin": o, "message": m} for o, m in self.problems]}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "added",
+                "revised",
+                "unchanged",
+                "failed",
+                "new_features",
+                "repaired",
+                "skipped_features",
+                "unclassified",
+            )
+        } | {"problems": [{"origin": o, "message": m} for o, m in self.problems]}
 
 
 class Store(ABC):
@@ -163,3 +180,211 @@ class Store(ABC):
     @abstractmethod
     def area_rows(self, source: str, region: str, convention: str) -> list[tuple[int, str, float]]:
         """``(version pk, side, km²)`` rows precomputed at import."""
+
+    # -- versions and features, more reads ------------------------------------
+    @abstractmethod
+    def default_source(self, source: str | None = None) -> str:
+        """The given source, or the one to use when none is given (``deepstate`` when stored)."""
+
+    @abstractmethod
+    def version(self, source: str, version_id: str) -> VersionInfo | None:
+        """One version by id (None when not stored)."""
+
+    @abstractmethod
+    def member_fids(self, version: VersionInfo) -> list[int]:
+        """Ids of the features present in a version."""
+
+    @abstractmethod
+    def features_by_fid(self, fids: Sequence[int]) -> list[StoredFeature]:
+        """Stored features by id."""
+
+    # -- transactions -------------------------------------------------------
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a write transaction, waiting (as long as it takes, saying so) for other writers."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Commit the write transaction and let the next writer in."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Abandon the write transaction, if one is open."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager:
+        """A write transaction as a ``with`` block: committed at its end, rolled back if it raises."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager:
+        """A ``with`` block whose reads all see one state of the store (writers go on meanwhile)."""
+
+    # -- the write path (used by frontline.ingest) --------------------------
+    @abstractmethod
+    def feature_keys(self, source: str, after_fid: int = 0) -> dict[bytes, int]:
+        """``content hash → fid`` of a source's stored features (those with fid above ``after_fid``)."""
+
+    @abstractmethod
+    def feature_fid(self, source: str, fkey: bytes) -> int | None:
+        """The id of a stored feature by its content hash (None when not stored)."""
+
+    @abstractmethod
+    def insert_feature(self, source: str, fkey: bytes, rf: Any, fp: Any) -> int:
+        """Store a classified feature with its pieces (inside a transaction); its id."""
+
+    @abstractmethod
+    def insert_feature_rows(self, source: str, fkey: bytes, frow: tuple, prows: list[tuple]) -> int:
+        """Store a feature from prepared rows; one stored meanwhile by another writer is reused. Its id."""
+
+    @abstractmethod
+    def put_version(self, snap: Any, members: Sequence[int], areas: dict[tuple[str, str, str], float]) -> str:
+        """Store one version (inside the caller's transaction): ``added``, ``revised`` or ``unchanged``."""
+
+    @abstractmethod
+    def log_import(self, origin: str, report: Any) -> None:
+        """Record an import and every problem it met."""
+
+    # -- claims ledger and events -------------------------------------------
+    @abstractmethod
+    def add_claims(
+        self, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
+    ) -> list[tuple[int, bool]]:
+        """Store claims, an identical one once: ``(claim_id, added)`` each."""
+
+    @abstractmethod
+    def upsert_claims(
+        self, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
+    ) -> list[tuple[int, str]]:
+        """Store or update claims by the user's ``ref``: ``(claim_id, what happened)`` each."""
+
+    @abstractmethod
+    def delete_claims(self, claim_ids: Iterable[int]) -> int:
+        """Delete claims (with their statuses); how many were deleted."""
+
+    @abstractmethod
+    def list_claims(self, ids: Sequence[int] | None = None) -> list[dict]:
+        """Stored claims (all, or these ids)."""
+
+    @abstractmethod
+    def get_claim(self, claim_id: int) -> dict | None:
+        """One claim (None when not stored)."""
+
+    @abstractmethod
+    def claim_statuses(self) -> dict[int, dict]:
+        """The current status of every claim that has one."""
+
+    @abstractmethod
+    def save_claim_statuses(
+        self, results: Sequence[tuple[int, str, dict]], version: Any | None
+    ) -> list[tuple[int, str | None, str]]:
+        """Save claim statuses read against a version; the changes ``(claim_id, old, new)``."""
+
+    @abstractmethod
+    def claim_status_history(self, claim_id: int) -> list[dict]:
+        """Every status change of one claim, oldest first."""
+
+    @abstractmethod
+    def add_events(self, events: Sequence[Any]) -> Any:
+        """Store events, an identical one once (an :class:`~frontline.store.ledger.EventImport`)."""
+
+    @abstractmethod
+    def list_events(
+        self,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int | None = None,
+    ) -> list:
+        """Stored events, by place and time."""
+
+    # -- reference layers ---------------------------------------------------
+    @abstractmethod
+    def reference_info(self, layer: str) -> dict[str, Any] | None:
+        """What was imported into a reference layer (``settlements``, ``roads``), or None."""
+
+    @abstractmethod
+    def put_settlements(self, gazetteer: Any, *, origin: str, replace: bool = False) -> Any:
+        """Add (or with ``replace`` replace) the settlements layer (an import summary)."""
+
+    @abstractmethod
+    def load_settlements(self) -> Any:
+        """The stored settlements as a :class:`~frontline.gazetteer.Gazetteer`, or None."""
+
+    @abstractmethod
+    def put_roads(self, roads: Any, *, origin: str, replace: bool = False) -> Any:
+        """Add (or with ``replace`` replace) the roads layer (an import summary)."""
+
+    @abstractmethod
+    def load_roads(self) -> Any:
+        """The stored roads as :class:`~frontline.road_network.Roads`, or None."""
+
+    # -- alert and pull state -----------------------------------------------
+    @abstractmethod
+    def get_alert_state(self, rule: str, fingerprint: str) -> dict[str, Any] | None:
+        """A rule's saved state (None when none, or saved for another definition of the rule)."""
+
+    @abstractmethod
+    def set_alert_state(
+        self,
+        rule: str,
+        fingerprint: str,
+        active: bool,
+        last_time: int | None,
+        last_revision: int | None,
+        data: dict[str, Any],
+    ) -> None:
+        """Save (replace) a rule's state."""
+
+    @abstractmethod
+    def append_alert_log(
+        self,
+        rule: str,
+        kind: str,
+        version_id: str | None,
+        valid_time: int | None,
+        message: str,
+        payload: dict[str, Any],
+        delivered: bool,
+    ) -> None:
+        """Append one fired alert to the log."""
+
+    @abstractmethod
+    def mark_alert_delivered(self, rule: str, version_id: str | None, message: str) -> None:
+        """Mark a logged alert as delivered."""
+
+    @abstractmethod
+    def alert_log(self) -> list[dict[str, Any]]:
+        """Every fired alert, oldest first."""
+
+    @abstractmethod
+    def pull_checked(self, source: str) -> dict[str, int]:
+        """``version id → updatedAt`` of re-published versions found unchanged by a live pull."""
+
+    @abstractmethod
+    def remember_pull(self, source: str, version_id: str, updated_at: int | None, content_hash: str) -> None:
+        """Remember a re-published version found unchanged (so it is not fetched again)."""
+
+    # -- stored analysis results --------------------------------------------
+    @abstractmethod
+    def put_results(self, rows: Iterable[Any]) -> int:
+        """Store per-version analysis results (one transaction); how many rows."""
+
+    @abstractmethod
+    def get_result(self, what: str, params_key: str, version: VersionInfo, *, rule: str) -> bytes | None:
+        """A stored result of an analysis for a version, while its revision and rule are current."""
+
+    @abstractmethod
+    def results_count(
+        self,
+        what: str | None = None,
+        params_key: str | None = None,
+        *,
+        rule: str | None = None,
+        source: str | None = None,
+    ) -> int:
+        """How many current results the store holds."""
+
+    @abstractmethod
+    def result_keys(self, what: str, params_key: str, rule: str, source: str) -> dict[str, int]:
+        """``version id → revision`` of the current results of one analysis."""

@@ -9,6 +9,12 @@ SQLite (see ``docs/architecture.md`` for the schema).
 
 Writes happen one version per transaction, so a crash mid-import leaves every
 earlier version complete and the import can simply be re-run.
+
+Writers (imports, pulls, ledger and results writes, in any process) take
+turns on the store's writer lock (:mod:`frontline.store.locking`), a
+version at a time, waiting as long as it takes; a feature another writer
+stored meanwhile is reused. Readers asking several questions of one state
+use :meth:`GeoPackageStore.snapshot` (a WAL read transaction).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sqlite3
 import struct
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +35,16 @@ from shapely.geometry.base import BaseGeometry
 
 from ..model import iso
 from ..normalise import FeaturePieces, Piece, piece_key
-from .base import StoredFeature, Store, VersionInfo
+from . import locking
+from .base import Store, StoredFeature, VersionInfo
+from .gpkg_tables import GeoPackageTables
 
 SCHEMA_VERSION = "1"
+WGS84_WKT = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+    'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
+    'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]'
+)
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
 
@@ -42,8 +56,13 @@ def encode_gpkg(geom: BaseGeometry | None) -> bytes | None:
     if geom.is_empty:
         return b"GP" + bytes([0, 0b00010001]) + struct.pack("<i", 4326) + shapely.to_wkb(geom)
     minx, miny, maxx, maxy = geom.bounds
-    return (b"GP" + bytes([0, 0b00000011]) + struct.pack("<i", 4326)
-            + struct.pack("<4d", minx, maxx, miny, maxy) + shapely.to_wkb(geom, byte_order=1))
+    return (
+        b"GP"
+        + bytes([0, 0b00000011])
+        + struct.pack("<i", 4326)
+        + struct.pack("<4d", minx, maxx, miny, maxy)
+        + shapely.to_wkb(geom, byte_order=1)
+    )
 
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -57,7 +76,7 @@ def decode_gpkg(blobs: Sequence[bytes]) -> np.ndarray:
             wkbs.append(None)
             continue
         env = _ENVELOPE_BYTES[(b[3] >> 1) & 0b111]
-        wkbs.append(b[8 + env:])
+        wkbs.append(b[8 + env :])
     return shapely.from_wkb(np.array(wkbs, dtype=object))
 
 
@@ -119,16 +138,33 @@ CREATE VIEW IF NOT EXISTS feature_history AS
 
 LAYERS = (
     ("features", "GEOMETRY", "Every distinct source feature, stored once, with its classification"),
-    ("feature_history", "GEOMETRY", "One row per validity interval: use valid_from/valid_to in QGIS's Temporal Controller"),
+    (
+        "feature_history",
+        "GEOMETRY",
+        "One row per validity interval: use valid_from/valid_to in QGIS's Temporal Controller",
+    ),
     ("regions", "GEOMETRY", "Homes of the sides and basemap countries"),
 )
 
 
 def feature_rows(rf, fp: FeaturePieces) -> tuple[tuple, list[tuple]]:
     """The ``features`` row (after source and fkey) and ``pieces`` rows (after fid) of a classified feature."""
-    frow = (rf.kind, rf.key, rf.role, rf.side, rf.name, rf.name_en, rf.at, rf.bearing,
-            json.dumps(rf.props, ensure_ascii=False), int(rf.repaired), int(fp.counted), fp.home_of,
-            fp.drawn_km2, encode_gpkg(rf.geometry))
+    frow = (
+        rf.kind,
+        rf.key,
+        rf.role,
+        rf.side,
+        rf.name,
+        rf.name_en,
+        rf.at,
+        rf.bearing,
+        json.dumps(rf.props, ensure_ascii=False),
+        int(rf.repaired),
+        int(fp.counted),
+        fp.home_of,
+        fp.drawn_km2,
+        encode_gpkg(rf.geometry),
+    )
     pieces = [(0, p) for p in fp.pieces] + [(1, p) for p in fp.drawn]
     if not pieces:
         return frow, []
@@ -145,7 +181,7 @@ def default_store_path() -> Path:
     return Path(env) if env else Path.cwd() / "frontline.gpkg"
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(GeoPackageTables, Store):
     """A Frontline store in one GeoPackage file.
 
     Parameters
@@ -156,11 +192,12 @@ class GeoPackageStore(Store):
         Open without write access (the web server does).
     """
 
+    _theatre_key: str | None = None  # set by frontline.store.theatre_of, once per handle
+
     def __init__(self, path: Path | str, readonly: bool = False):
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(
-                f"No store at {self.path}: create one with `frontline init --store {self.path}`.")
+            raise FileNotFoundError(f"No store at {self.path}: create one with `frontline init --store {self.path}`.")
         uri = f"file:{self.path}?mode={'ro' if readonly else 'rw'}"
         self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -178,8 +215,9 @@ class GeoPackageStore(Store):
 
     # -- lifecycle ----------------------------------------------------------
     @classmethod
-    def create(cls, path: Path | str, regions: dict[str, tuple[str, BaseGeometry]],
-               sides: Sequence[str] = ("ua", "ru")) -> "GeoPackageStore":
+    def create(
+        cls, path: Path | str, regions: dict[str, tuple[str, BaseGeometry]], sides: Sequence[str] = ("ua", "ru")
+    ) -> GeoPackageStore:
         """Create a new store file with its regions (homes and basemap countries)."""
         path = Path(path)
         if path.exists():
@@ -192,24 +230,54 @@ class GeoPackageStore(Store):
         db.execute(f"PRAGMA user_version={GPKG_USER_VERSION}")
         db.executescript(SCHEMA)
         db.execute("BEGIN")
-        db.executemany("INSERT OR REPLACE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", [
-            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
-            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-            ("WGS 84 geodetic", 4326, "EPSG", 4326,
-             'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-             'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-             'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]', "longitude/latitude on WGS 84"),
-        ])
+        db.executemany(
+            "INSERT OR REPLACE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    "Undefined cartesian SRS",
+                    -1,
+                    "NONE",
+                    -1,
+                    "undefined",
+                    "undefined cartesian coordinate reference system",
+                ),
+                (
+                    "Undefined geographic SRS",
+                    0,
+                    "NONE",
+                    0,
+                    "undefined",
+                    "undefined geographic coordinate reference system",
+                ),
+                (
+                    "WGS 84 geodetic",
+                    4326,
+                    "EPSG",
+                    4326,
+                    WGS84_WKT,
+                    "longitude/latitude on WGS 84",
+                ),
+            ],
+        )
         for name, gtype, desc in LAYERS:
-            db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
-                       "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,19,42,46,57)",
-                       (name, "features", name, desc))
+            db.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
+                "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,19,42,46,57)",
+                (name, "features", name, desc),
+            )
             db.execute("INSERT INTO gpkg_geometry_columns VALUES (?,?,?,4326,0,0)", (name, "geom", gtype))
-        db.executemany("INSERT INTO meta VALUES (?,?)", [
-            ("schema_version", SCHEMA_VERSION), ("sides", ",".join(sides)), ("created", iso(time.time())),
-        ])
-        db.executemany("INSERT INTO regions (name, kind, geom) VALUES (?,?,?)",
-                       [(n, k, encode_gpkg(g)) for n, (k, g) in regions.items()])
+        db.executemany(
+            "INSERT INTO meta VALUES (?,?)",
+            [
+                ("schema_version", SCHEMA_VERSION),
+                ("sides", ",".join(sides)),
+                ("created", iso(time.time())),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO regions (name, kind, geom) VALUES (?,?,?)",
+            [(n, k, encode_gpkg(g)) for n, (k, g) in regions.items()],
+        )
         db.execute("COMMIT")
         db.close()
         tmp.replace(path)  # appears complete or not at all
@@ -229,12 +297,11 @@ class GeoPackageStore(Store):
     # -- regions ------------------------------------------------------------
     def regions(self) -> dict[str, tuple[str, BaseGeometry]]:
         rows = self.db.execute("SELECT name, kind, geom FROM regions ORDER BY fid").fetchall()
-        geoms = decode_gpkg([r[2] for r in rows]) if rows else []
+        geoms = decode_gpkg([r[2] for r in rows])
         return {r[0]: (r[1], g) for r, g in zip(rows, geoms)}
 
     # -- versions -----------------------------------------------------------
-    _VCOLS = ("pk, source, version_id, valid_time, published_at, revised_at, revision, content_hash, "
-              "origin, n_features")
+    _VCOLS = "pk, source, version_id, valid_time, published_at, revised_at, revision, content_hash, origin, n_features"
 
     def sources(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
@@ -257,40 +324,67 @@ class GeoPackageStore(Store):
 
     def version_at(self, t: int, source: str | None = None) -> VersionInfo | None:
         source = self.default_source(source)
-        r = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? AND valid_time<=? "
-                            "ORDER BY valid_time DESC LIMIT 1", (source, int(t))).fetchone()
+        r = self.db.execute(
+            f"SELECT {self._VCOLS} FROM versions WHERE source=? AND valid_time<=? ORDER BY valid_time DESC LIMIT 1",
+            (source, int(t)),
+        ).fetchone()
         return VersionInfo(*r) if r else None
 
     def version(self, source: str, version_id: str) -> VersionInfo | None:
-        r = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? AND version_id=?",
-                            (source, str(version_id))).fetchone()
+        r = self.db.execute(
+            f"SELECT {self._VCOLS} FROM versions WHERE source=? AND version_id=?", (source, str(version_id))
+        ).fetchone()
         return VersionInfo(*r) if r else None
 
     def revisions(self, source: str, version_id: str) -> list[dict]:
-        rows = self.db.execute("SELECT revision, revised_at, content_hash, origin, imported_at FROM revisions "
-                               "WHERE source=? AND version_id=? ORDER BY revision", (source, str(version_id)))
+        rows = self.db.execute(
+            "SELECT revision, revised_at, content_hash, origin, imported_at FROM revisions "
+            "WHERE source=? AND version_id=? ORDER BY revision",
+            (source, str(version_id)),
+        )
         return [dict(zip(("revision", "revised_at", "content_hash", "origin", "imported_at"), r)) for r in rows]
 
     # -- features -----------------------------------------------------------
     _FCOLS = "fid, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, geom, repaired"
 
     def _features(self, rows) -> list[StoredFeature]:
-        geoms = decode_gpkg([r[11] for r in rows]) if rows else []
-        return [StoredFeature(fid=r[0], fkey=r[1], kind=r[2], key=r[3], role=r[4], side=r[5], name=r[6] or "",
-                              name_en=r[7] or "", at=r[8], bearing=r[9], props=orjson.loads(r[10] or b"{}"),
-                              geometry=g, repaired=bool(r[12])) for r, g in zip(rows, geoms)]
+        geoms = decode_gpkg([r[11] for r in rows])
+        return [
+            StoredFeature(
+                fid=r[0],
+                fkey=r[1],
+                kind=r[2],
+                key=r[3],
+                role=r[4],
+                side=r[5],
+                name=r[6] or "",
+                name_en=r[7] or "",
+                at=r[8],
+                bearing=r[9],
+                props=orjson.loads(r[10] or b"{}"),
+                geometry=g,
+                repaired=bool(r[12]),
+            )
+            for r, g in zip(rows, geoms)
+        ]
 
     def member_fids(self, version: VersionInfo) -> list[int]:
         t = version.valid_time
-        return [r[0] for r in self.db.execute(
-            "SELECT feature_fid FROM spans WHERE source=? AND valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
-            (version.source, t, t))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT feature_fid FROM spans WHERE source=? AND valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
+                (version.source, t, t),
+            )
+        ]
 
     def features_at(self, version: VersionInfo, kinds: Sequence[str] | None = None) -> list[StoredFeature]:
         t = version.valid_time
-        sql = (f"SELECT {', '.join('f.' + c.strip() for c in self._FCOLS.split(','))} FROM spans s "
-               "JOIN features f ON f.fid=s.feature_fid WHERE s.source=? AND s.valid_from<=? "
-               "AND (s.valid_to IS NULL OR s.valid_to>?)")
+        sql = (
+            f"SELECT {', '.join('f.' + c.strip() for c in self._FCOLS.split(','))} FROM spans s "
+            "JOIN features f ON f.fid=s.feature_fid WHERE s.source=? AND s.valid_from<=? "
+            "AND (s.valid_to IS NULL OR s.valid_to>?)"
+        )
         args: list = [version.source, t, t]
         if kinds:
             sql += f" AND f.kind IN ({','.join('?' * len(kinds))})"
@@ -301,32 +395,41 @@ class GeoPackageStore(Store):
         out = []
         fids = list(fids)
         for i in range(0, len(fids), 900):
-            chunk = fids[i:i + 900]
-            out += self._features(self.db.execute(
-                f"SELECT {self._FCOLS} FROM features WHERE fid IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+            chunk = fids[i : i + 900]
+            out += self._features(
+                self.db.execute(
+                    f"SELECT {self._FCOLS} FROM features WHERE fid IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            )
         return out
 
     def feature_history(self, fid: int) -> list[tuple[int, int | None]]:
-        return [tuple(r) for r in self.db.execute(
-            "SELECT valid_from, valid_to FROM spans WHERE feature_fid=? ORDER BY valid_from", (fid,))]
+        return [
+            tuple(r)
+            for r in self.db.execute(
+                "SELECT valid_from, valid_to FROM spans WHERE feature_fid=? ORDER BY valid_from", (fid,)
+            )
+        ]
 
     def changed_features(self, a: VersionInfo, b: VersionInfo) -> tuple[list[int], list[int]]:
-        sa, sb = set(self.member_fids(a)), set(self.member_fids(b))
+        with self.snapshot():
+            sa, sb = set(self.member_fids(a)), set(self.member_fids(b))
         return sorted(sa - sb), sorted(sb - sa)
 
     def version_members(self, source: str | None = None) -> Iterator[tuple[VersionInfo, list[int]]]:
         """Sweep the spans once in time order: no query per version."""
-        versions = self.versions(source)
-        if not versions:
-            return
-        source = versions[0].source
         starts: dict[int, list[int]] = {}
         ends: dict[int, list[int]] = {}
-        for fid, a, b in self.db.execute("SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=?",
-                                         (source,)):
-            starts.setdefault(a, []).append(fid)
-            if b is not None:
-                ends.setdefault(b, []).append(fid)
+        with self.snapshot():  # the versions and the spans of one state: a version added between would tear it
+            versions = self.versions(source)
+            if not versions:
+                return
+            for fid, a, b in self.db.execute(
+                "SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=?", (versions[0].source,)
+            ):
+                starts.setdefault(a, []).append(fid)
+                if b is not None:
+                    ends.setdefault(b, []).append(fid)
         current: set[int] = set()
         for v in versions:
             current.difference_update(ends.get(v.valid_time, ()))
@@ -337,13 +440,16 @@ class GeoPackageStore(Store):
         out: dict[int, FeaturePieces] = {}
         fids = list(fids)
         for i in range(0, len(fids), 900):
-            chunk = fids[i:i + 900]
+            chunk = fids[i : i + 900]
             q = ",".join("?" * len(chunk))
             for fid, counted, home_of, drawn_km2 in self.db.execute(
-                    f"SELECT fid, counted, home_of, drawn_km2 FROM features WHERE fid IN ({q})", chunk):
+                f"SELECT fid, counted, home_of, drawn_km2 FROM features WHERE fid IN ({q})", chunk
+            ):
                 out[fid] = FeaturePieces(counted=bool(counted), home_of=home_of, drawn_km2=drawn_km2 or 0.0)
-            rows = self.db.execute(f"SELECT feature_fid, drawn, home, tile, what, area_km2, wkb FROM pieces "
-                                   f"WHERE feature_fid IN ({q})", chunk).fetchall()
+            rows = self.db.execute(
+                f"SELECT feature_fid, drawn, home, tile, what, area_km2, wkb FROM pieces WHERE feature_fid IN ({q})",
+                chunk,
+            ).fetchall()
             geoms = shapely.from_wkb(np.array([r[6] for r in rows], dtype=object)) if rows else []
             for r, g in zip(rows, geoms):
                 fp = out[r[0]]
@@ -353,28 +459,16 @@ class GeoPackageStore(Store):
         return out
 
     def spans_of(self, source: str, fids: Sequence[int]) -> list[tuple[int, int, int | None]]:
-        """Validity intervals of many features at once (bulk reads for vectorised analysis).
-
-        Parameters
-        ----------
-        source
-            Source name in the store.
-        fids
-            Feature ids.
-
-        Returns
-        -------
-        list of tuple
-            ``(fid, valid_from, valid_to)`` per interval ``[from, to)``, epoch
-            seconds, ``valid_to`` None while still valid; in no particular order.
-        """
+        """Validity intervals of many features at once (see :class:`Store`), read in chunks."""
         rows: list[tuple[int, int, int | None]] = []
         fids = list(fids)
         for k in range(0, len(fids), 900):  # under SQLite's bound-parameter limit
-            chunk = fids[k:k + 900]
+            chunk = fids[k : k + 900]
             rows += self.db.execute(
                 f"SELECT feature_fid, valid_from, valid_to FROM spans WHERE source=? AND feature_fid IN "
-                f"({','.join('?' * len(chunk))})", [source, *chunk]).fetchall()
+                f"({','.join('?' * len(chunk))})",
+                [source, *chunk],
+            ).fetchall()
         return rows
 
     def counted_pieces_in_tiles(self, source: str, tiles: dict[str, Sequence]) -> list[tuple[int, str, str, bytes]]:
@@ -403,32 +497,105 @@ class GeoPackageStore(Store):
         for home, ts in tiles.items():
             tl = [_tile_text(t) for t in ts]
             for k in range(0, len(tl), 500):
-                chunk = tl[k:k + 500]
+                chunk = tl[k : k + 500]
                 rows += self.db.execute(
                     "SELECT p.feature_fid, p.home, p.what, p.wkb FROM pieces p JOIN features f ON f.fid=p.feature_fid "
                     f"WHERE p.drawn=0 AND f.counted=1 AND f.source=? AND p.home=? AND p.tile IN "
-                    f"({','.join('?' * len(chunk))})", [source, home, *chunk]).fetchall()
+                    f"({','.join('?' * len(chunk))})",
+                    [source, home, *chunk],
+                ).fetchall()
         return rows
 
     # -- areas --------------------------------------------------------------
     def area_rows(self, source: str, region: str, convention: str) -> list[tuple[int, str, float]]:
-        return [tuple(r) for r in self.db.execute(
-            "SELECT a.version_pk, a.side, a.km2 FROM version_areas a JOIN versions v ON v.pk=a.version_pk "
-            "WHERE v.source=? AND a.region=? AND a.convention=? ORDER BY v.valid_time", (source, region, convention))]
+        return [
+            tuple(r)
+            for r in self.db.execute(
+                "SELECT a.version_pk, a.side, a.km2 FROM version_areas a JOIN versions v ON v.pk=a.version_pk "
+                "WHERE v.source=? AND a.region=? AND a.convention=? ORDER BY v.valid_time",
+                (source, region, convention),
+            )
+        ]
 
     # -- writing (used by frontline.ingest) ---------------------------------
-    def feature_keys(self, source: str) -> dict[bytes, int]:
-        return {bytes(k): fid for fid, k in self.db.execute("SELECT fid, fkey FROM features WHERE source=?", (source,))}
+    def feature_keys(self, source: str, after_fid: int = 0) -> dict[bytes, int]:
+        """``content hash → fid`` of a source's stored features (those with fid above ``after_fid``)."""
+        if not after_fid:  # all of them: the (source, fkey) index covers the query
+            sql = "SELECT fid, fkey FROM features WHERE source=?"
+            args: tuple = (source,)
+        else:  # "+source": a range of fids, not the whole index, so a catch-up reads only the new rows
+            sql, args = "SELECT fid, fkey FROM features WHERE +source=? AND fid>?", (source, after_fid)
+        return {bytes(k): fid for fid, k in self.db.execute(sql, args)}
 
+    def feature_fid(self, source: str, fkey: bytes) -> int | None:
+        """The id of a stored feature by its content hash (None when not stored)."""
+        row = self.db.execute("SELECT fid FROM features WHERE source=? AND fkey=?", (source, fkey)).fetchone()
+        return row[0] if row else None
+
+    # -- transactions -------------------------------------------------------
     def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        """Start a write transaction, waiting for other writers (see :mod:`frontline.store.locking`)."""
+        if self.db.in_transaction:  # as SQLite says it, before touching the lock the open one holds
+            raise sqlite3.OperationalError("cannot start a transaction within a transaction")
+        if not self.readonly:
+            locking.acquire(self.path)
+            self._locked = True
+        try:
+            # Other frontline writers queue on the writer lock; one that does not take it (QGIS, sqlite3)
+            # is waited for by SQLite's busy time-out, as before.
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if getattr(self, "_locked", False):
+            self._locked = False
+            locking.release(self.path)
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
+        """Commit the write transaction started by :meth:`begin` and let the next writer in."""
+        try:
+            self.db.execute("COMMIT")
+        finally:
+            if not self.db.in_transaction:  # a failed COMMIT leaves it open: rollback() ends it
+                self._unlock()
 
     def rollback(self) -> None:
-        if self.db.in_transaction:
-            self.db.execute("ROLLBACK")
+        """Abandon the write transaction started by :meth:`begin` (if one is open)."""
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        finally:
+            self._unlock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        self.begin()
+        try:
+            yield self.db
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read everything inside from one consistent state of the store (a WAL read transaction).
+
+        Writers go on meanwhile; none of their later commits is seen inside.
+        Nested uses (and use inside a write transaction) join the open one.
+        """
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+            self.db.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # the snapshot starts at the first read
+        try:
+            yield
+        finally:
+            if own and self.db.in_transaction:
+                self.db.execute("COMMIT")
 
     def insert_feature(self, source: str, fkey: bytes, rf, fp: FeaturePieces) -> int:
         return self.insert_feature_rows(source, fkey, *feature_rows(rf, fp))
@@ -437,24 +604,45 @@ class GeoPackageStore(Store):
         """Insert a feature from :func:`feature_rows` (workers prepare them; the writer only executes)."""
         cur = self.db.execute(
             "INSERT INTO features (source, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, "
-            "repaired, counted, home_of, drawn_km2, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (source, fkey, *frow))
+            "repaired, counted, home_of, drawn_km2, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (source, fkey) DO NOTHING",
+            (source, fkey, *frow),
+        )
+        if cur.rowcount == 0:  # another writer stored the same content meanwhile: reuse it (pieces and all)
+            fid = self.feature_fid(source, fkey)
+            assert fid is not None
+            return fid
         fid = cur.lastrowid
+        assert fid is not None  # a row was inserted
         if prows:
             self.db.executemany("INSERT INTO pieces VALUES (?,?,?,?,?,?,?)", [(fid, *r) for r in prows])
         return fid
 
     def _neighbours(self, source: str, t: int) -> tuple[int | None, int | None]:
-        p = self.db.execute("SELECT MAX(valid_time) FROM versions WHERE source=? AND valid_time<?", (source, t)).fetchone()[0]
-        n = self.db.execute("SELECT MIN(valid_time) FROM versions WHERE source=? AND valid_time>?", (source, t)).fetchone()[0]
+        p = self.db.execute(
+            "SELECT MAX(valid_time) FROM versions WHERE source=? AND valid_time<?", (source, t)
+        ).fetchone()[0]
+        n = self.db.execute(
+            "SELECT MIN(valid_time) FROM versions WHERE source=? AND valid_time>?", (source, t)
+        ).fetchone()[0]
         return p, n
+
+    def _starting_at(self, source: str, n: int | None) -> dict[int, int]:
+        """``fid → span_id`` of the spans starting at time ``n`` (none when there is no next version)."""
+        if n is None:
+            return {}
+        return dict(
+            self.db.execute("SELECT feature_fid, span_id FROM spans WHERE source=? AND valid_from=?", (source, n))
+        )
 
     def _spans_insert(self, source: str, t: int, members: set[int]) -> None:
         """Make the features of a new version at time t valid at t (splitting and merging spans)."""
         _, n = self._neighbours(source, t)
         covering = self.db.execute(
             "SELECT span_id, feature_fid, valid_to FROM spans WHERE source=? AND valid_from<? "
-            "AND (valid_to IS NULL OR valid_to>?)", (source, t, t)).fetchall()
+            "AND (valid_to IS NULL OR valid_to>?)",
+            (source, t, t),
+        ).fetchall()
         covered = set()
         ended, resumed = [], []
         for span_id, fid, to in covering:
@@ -466,10 +654,7 @@ class GeoPackageStore(Store):
                 resumed.append((fid, source, n, to))
         self.db.executemany("UPDATE spans SET valid_to=? WHERE span_id=?", ended)
         self.db.executemany("INSERT INTO spans (feature_fid, source, valid_from, valid_to) VALUES (?,?,?,?)", resumed)
-        starting_at_n = {}
-        if n is not None:
-            starting_at_n = dict(self.db.execute(
-                "SELECT feature_fid, span_id FROM spans WHERE source=? AND valid_from=?", (source, n)).fetchall())
+        starting_at_n = self._starting_at(source, n)
         new_rows = []
         for fid in members - covered:
             if fid in starting_at_n:
@@ -481,12 +666,10 @@ class GeoPackageStore(Store):
     def _spans_remove(self, source: str, t: int) -> None:
         """Remove the version at time t from the spans (before its row is deleted)."""
         _, n = self._neighbours(source, t)
-        starting_at_n = {}
-        if n is not None:
-            starting_at_n = dict(self.db.execute(
-                "SELECT feature_fid, span_id FROM spans WHERE source=? AND valid_from=?", (source, n)).fetchall())
+        starting_at_n = self._starting_at(source, n)
         for span_id, fid in self.db.execute(
-                "SELECT span_id, feature_fid FROM spans WHERE source=? AND valid_to=?", (source, t)).fetchall():
+            "SELECT span_id, feature_fid FROM spans WHERE source=? AND valid_to=?", (source, t)
+        ).fetchall():
             if fid in starting_at_n:  # present before and after: merge the two spans
                 nxt = starting_at_n[fid]
                 to = self.db.execute("SELECT valid_to FROM spans WHERE span_id=?", (nxt,)).fetchone()[0]
@@ -495,7 +678,8 @@ class GeoPackageStore(Store):
             else:
                 self.db.execute("UPDATE spans SET valid_to=? WHERE span_id=?", (n, span_id))
         for span_id, to in self.db.execute(
-                "SELECT span_id, valid_to FROM spans WHERE source=? AND valid_from=?", (source, t)).fetchall():
+            "SELECT span_id, valid_to FROM spans WHERE source=? AND valid_from=?", (source, t)
+        ).fetchall():
             if to == n:
                 self.db.execute("DELETE FROM spans WHERE span_id=?", (span_id,))
             else:
@@ -506,7 +690,7 @@ class GeoPackageStore(Store):
         source, vid, t = snap.source, snap.version_id, int(snap.valid_time.timestamp())
         existing = self.version(source, vid)
         now = int(time.time())
-        ts = (lambda d: int(d.timestamp()) if d else None)
+        ts = lambda d: int(d.timestamp()) if d else None
         member_blob = np.array(sorted(members), dtype="<i4").tobytes()
         if existing is not None:
             if existing.content_hash == snap.content_hash:
@@ -516,8 +700,9 @@ class GeoPackageStore(Store):
             self.db.execute("DELETE FROM versions WHERE pk=?", (existing.pk,))
             status = "revised"
         else:
-            clash = self.db.execute("SELECT version_id FROM versions WHERE source=? AND valid_time=?",
-                                    (source, t)).fetchone()
+            clash = self.db.execute(
+                "SELECT version_id FROM versions WHERE source=? AND valid_time=?", (source, t)
+            ).fetchone()
             if clash:
                 raise ValueError(f"version {vid} has the same time as stored version {clash[0]}")
             revision, status = 1, "added"
@@ -525,13 +710,27 @@ class GeoPackageStore(Store):
         cur = self.db.execute(
             "INSERT INTO versions (source, version_id, valid_time, published_at, revised_at, revision, content_hash, "
             "origin, imported_at, n_features) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (source, vid, t, ts(snap.published_at), ts(snap.revised_at), revision, snap.content_hash,
-             snap.origin, now, len(members)))
+            (
+                source,
+                vid,
+                t,
+                ts(snap.published_at),
+                ts(snap.revised_at),
+                revision,
+                snap.content_hash,
+                snap.origin,
+                now,
+                len(members),
+            ),
+        )
         pk = cur.lastrowid
-        self.db.execute("INSERT OR REPLACE INTO revisions VALUES (?,?,?,?,?,?,?,?)",
-                        (source, vid, revision, ts(snap.revised_at), snap.content_hash, snap.origin, now, member_blob))
-        self.db.executemany("INSERT INTO version_areas VALUES (?,?,?,?,?)",
-                            [(pk, r, c, s, float(v)) for (r, s, c), v in areas.items()])
+        self.db.execute(
+            "INSERT OR REPLACE INTO revisions VALUES (?,?,?,?,?,?,?,?)",
+            (source, vid, revision, ts(snap.revised_at), snap.content_hash, snap.origin, now, member_blob),
+        )
+        self.db.executemany(
+            "INSERT INTO version_areas VALUES (?,?,?,?,?)", [(pk, r, c, s, float(v)) for (r, s, c), v in areas.items()]
+        )
         return status
 
     def log_import(self, origin: str, report) -> None:
@@ -551,15 +750,16 @@ class GeoPackageStore(Store):
         summary = json.dumps({k: v for k, v in rep.as_dict().items() if k != "problems"})
         own = not self.db.in_transaction
         if own:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.begin()
         try:
-            cur = self.db.execute("INSERT INTO imports (started, finished, origin, summary) VALUES (?,?,?,?)",
-                                  (int(time.time()), int(time.time()), origin, summary))
-            self.db.executemany("INSERT INTO problems VALUES (?,?,?)",
-                                [(cur.lastrowid, o, m) for o, m in rep.problems])
+            cur = self.db.execute(
+                "INSERT INTO imports (started, finished, origin, summary) VALUES (?,?,?,?)",
+                (int(time.time()), int(time.time()), origin, summary),
+            )
+            self.db.executemany("INSERT INTO problems VALUES (?,?,?)", [(cur.lastrowid, o, m) for o, m in rep.problems])
         except BaseException:
             if own:
-                self.db.execute("ROLLBACK")
+                self.rollback()
             raise
         if own:
-            self.db.execute("COMMIT")
+            self.commit()

@@ -35,9 +35,24 @@ from typing import Any
 
 from .gpkg import GeoPackageStore
 
-__all__ = ["LEDGER_SCHEMA", "ensure_tables", "has_table", "add_claims", "upsert_claims", "list_claims", "get_claim",
-           "current_status", "save_statuses", "status_history", "add_events", "list_events", "delete_claims",
-           "EVENT_MERGE_S", "EVENT_MERGE_M", "EventImport"]
+__all__ = [
+    "LEDGER_SCHEMA",
+    "ensure_tables",
+    "has_table",
+    "add_claims",
+    "upsert_claims",
+    "list_claims",
+    "get_claim",
+    "current_status",
+    "save_statuses",
+    "status_history",
+    "add_events",
+    "list_events",
+    "delete_claims",
+    "EVENT_MERGE_S",
+    "EVENT_MERGE_M",
+    "EventImport",
+]
 
 EVENT_MERGE_S = 60  # seconds: exports of one event differ by rounding of the time, not more
 EVENT_MERGE_M = 50.0  # metres: coordinates rounded differently by exporters (5 decimals ≈ 1 m, 3 ≈ 100 m)
@@ -73,7 +88,7 @@ def _has_ref(store: GeoPackageStore) -> bool:
 
 
 def ensure_tables(store: GeoPackageStore) -> None:
-    """Create the ledger tables if missing, and add the ``ref`` column to a ledger made before it (needs a writable store)."""
+    """Create the ledger tables if missing, and add the ``ref`` column to an older ledger (needs a writable store)."""
     if getattr(store, "readonly", False):
         raise ValueError(f"{store.path} is open read-only: the ledger cannot be written.")
     if not (has_table(store, "claims") and has_table(store, "events") and has_table(store, "claim_status_history")):
@@ -83,26 +98,30 @@ def ensure_tables(store: GeoPackageStore) -> None:
         store.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS claims_ref ON claims (ref) WHERE ref IS NOT NULL")
 
 
-
 class _Tx:
     """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
 
     def __init__(self, store: GeoPackageStore):
-        self.db = store.db
+        self.store, self.db = store, store.db
 
     def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
+        self.store.begin()  # waits for other writers (the writer lock)
         return self.db
 
     def __exit__(self, et, ev, tb):
-        self.db.execute("COMMIT" if et is None else "ROLLBACK")
+        if et is None:
+            self.store.commit()
+        else:
+            self.store.rollback()
         return False
 
 
 # ---------------------------------------------------------------- claims
 
-def add_claims(store: GeoPackageStore, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
-               ) -> list[tuple[int, bool]]:
+
+def add_claims(
+    store: GeoPackageStore, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
+) -> list[tuple[int, bool]]:
     """Store claims (one transaction); an identical claim already stored is not added again.
 
     Parameters
@@ -136,8 +155,9 @@ def _edited(old: dict, new: dict) -> dict:
     return out
 
 
-def upsert_claims(store: GeoPackageStore, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
-                  ) -> list[tuple[int, str]]:
+def upsert_claims(
+    store: GeoPackageStore, claims: Sequence[Any], resolutions: Sequence[dict | None] | None = None
+) -> list[tuple[int, str]]:
     """Store claims (one transaction): add new ones, update those whose ``ref`` is known and whose content changed.
 
     Parameters
@@ -173,7 +193,9 @@ def upsert_claims(store: GeoPackageStore, claims: Sequence[Any], resolutions: Se
             if resolutions is not None and resolutions[i] is not None:
                 data["resolution"] = resolutions[i]
             ref = getattr(c, "ref", None)
-            by_ref = db.execute("SELECT claim_id, uid, data FROM claims WHERE ref=?", (ref,)).fetchone() if ref else None
+            by_ref = (
+                db.execute("SELECT claim_id, uid, data FROM claims WHERE ref=?", (ref,)).fetchone() if ref else None
+            )
             by_uid = db.execute("SELECT claim_id, ref FROM claims WHERE uid=?", (uid,)).fetchone()
             if by_ref is not None:
                 cid, old_uid, old_data = by_ref
@@ -182,16 +204,33 @@ def upsert_claims(store: GeoPackageStore, claims: Sequence[Any], resolutions: Se
                     out.append((cid, "unchanged"))
                     continue
                 if by_uid is not None and by_uid[0] != cid:
-                    raise ValueError(f"{c.origin or 'claim'}: claim_id {ref!r} would become identical to stored "
-                                     f"claim {by_uid[0]}; nothing was written.")
+                    raise ValueError(
+                        f"{c.origin or 'claim'}: claim_id {ref!r} would become identical to stored "
+                        f"claim {by_uid[0]}; nothing was written."
+                    )
                 old = json.loads(old_data)
-                db.execute("UPDATE claims SET uid=?, kind=?, claimant=?, published_at=?, lon=?, lat=?, data=? "
-                           "WHERE claim_id=?", (uid, c.kind, c.claimant, c.published_at, c.lon, c.lat,
-                                                 json.dumps(data, ensure_ascii=False), cid))
-                db.execute("INSERT INTO claim_status_history VALUES (?,?,?,?,?,?,?,?)",
-                           (cid, status.get(cid), "edited", None, None, None, now,
-                            json.dumps({"edited": _edited(old, data), "ref": ref, "origin": c.origin},
-                                       ensure_ascii=False, default=str)))
+                db.execute(
+                    "UPDATE claims SET uid=?, kind=?, claimant=?, published_at=?, lon=?, lat=?, data=? "
+                    "WHERE claim_id=?",
+                    (uid, c.kind, c.claimant, c.published_at, c.lon, c.lat, json.dumps(data, ensure_ascii=False), cid),
+                )
+                db.execute(
+                    "INSERT INTO claim_status_history VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        cid,
+                        status.get(cid),
+                        "edited",
+                        None,
+                        None,
+                        None,
+                        now,
+                        json.dumps(
+                            {"edited": _edited(old, data), "ref": ref, "origin": c.origin},
+                            ensure_ascii=False,
+                            default=str,
+                        ),
+                    ),
+                )
                 out.append((cid, "updated"))
                 continue
             if by_uid is not None:
@@ -200,10 +239,11 @@ def upsert_claims(store: GeoPackageStore, claims: Sequence[Any], resolutions: Se
                     db.execute("UPDATE claims SET ref=? WHERE claim_id=?", (ref, by_uid[0]))
                 out.append((by_uid[0], "unchanged"))
                 continue
-            cur = db.execute("INSERT INTO claims (uid, kind, claimant, published_at, lon, lat, data, added_at, ref) "
-                             "VALUES (?,?,?,?,?,?,?,?,?)",
-                             (uid, c.kind, c.claimant, c.published_at, c.lon, c.lat,
-                              json.dumps(data, ensure_ascii=False), now, ref))
+            cur = db.execute(
+                "INSERT INTO claims (uid, kind, claimant, published_at, lon, lat, data, added_at, ref) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (uid, c.kind, c.claimant, c.published_at, c.lon, c.lat, json.dumps(data, ensure_ascii=False), now, ref),
+            )
             c.claim_id = cur.lastrowid
             out.append((cur.lastrowid, "added"))
     return out
@@ -254,14 +294,22 @@ def current_status(store: GeoPackageStore) -> dict[int, dict]:
         return {}
     out = {}
     for cid, status, detail, vpk, vid, vt, at in store.db.execute(
-            "SELECT claim_id, status, detail, version_pk, version_id, version_time, computed_at FROM claim_status"):
-        out[cid] = {"status": status, "detail": json.loads(detail) if detail else {}, "version_pk": vpk,
-                    "version_id": vid, "version_time": vt, "computed_at": at}
+        "SELECT claim_id, status, detail, version_pk, version_id, version_time, computed_at FROM claim_status"
+    ):
+        out[cid] = {
+            "status": status,
+            "detail": json.loads(detail) if detail else {},
+            "version_pk": vpk,
+            "version_id": vid,
+            "version_time": vt,
+            "computed_at": at,
+        }
     return out
 
 
-def save_statuses(store: GeoPackageStore, results: Sequence[tuple[int, str, dict]], version: Any | None
-                  ) -> list[tuple[int, str | None, str]]:
+def save_statuses(
+    store: GeoPackageStore, results: Sequence[tuple[int, str, dict]], version: Any | None
+) -> list[tuple[int, str | None, str]]:
     """Write current statuses and record every change in the history (one transaction).
 
     Parameters
@@ -304,8 +352,10 @@ def status_history(store: GeoPackageStore, claim_id: int) -> list[dict]:
         return []
     cols = ("old_status", "new_status", "version_pk", "version_id", "version_time", "changed_at", "detail")
     out = []
-    for r in store.db.execute(f"SELECT {', '.join(cols)} FROM claim_status_history WHERE claim_id=? "
-                              "ORDER BY changed_at, rowid", (int(claim_id),)):
+    for r in store.db.execute(
+        f"SELECT {', '.join(cols)} FROM claim_status_history WHERE claim_id=? ORDER BY changed_at, rowid",
+        (int(claim_id),),
+    ):
         d = dict(zip(cols, r))
         d["detail"] = json.loads(d["detail"]) if d["detail"] else {}
         out.append(d)
@@ -314,8 +364,14 @@ def status_history(store: GeoPackageStore, claim_id: int) -> list[dict]:
 
 # ---------------------------------------------------------------- events
 
+
 class EventImport(tuple):
     """``(added, already_stored, merged)`` of :func:`add_events`; unpacks as the first two for old callers."""
+
+    added: int
+    already_stored: int
+    merged: int
+    merges: list
 
     def __new__(cls, added: int, dup: int, merged: int, merges: list | None = None):
         obj = super().__new__(cls, (added, dup))
@@ -340,10 +396,11 @@ def _same_event(db, e) -> int | None:
     same title (or, when either has none, same type)."""
     dlat = EVENT_MERGE_M / 111_000.0 * 1.5
     dlon = dlat / max(math.cos(math.radians(e.lat)), 0.01)
-    rows = db.execute("SELECT event_id, lon, lat, type, title FROM events WHERE time BETWEEN ? AND ? "
-                      "AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? ORDER BY event_id",
-                      (e.time - EVENT_MERGE_S, e.time + EVENT_MERGE_S, e.lon - dlon, e.lon + dlon,
-                       e.lat - dlat, e.lat + dlat)).fetchall()
+    rows = db.execute(
+        "SELECT event_id, lon, lat, type, title FROM events WHERE time BETWEEN ? AND ? "
+        "AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? ORDER BY event_id",
+        (e.time - EVENT_MERGE_S, e.time + EVENT_MERGE_S, e.lon - dlon, e.lon + dlon, e.lat - dlat, e.lat + dlat),
+    ).fetchall()
     mine = _norm_title(e.title)
     for eid, lon, lat, typ, title in rows:
         if _metres(e.lon, e.lat, lon, lat) > EVENT_MERGE_M:
@@ -383,16 +440,27 @@ def add_events(store: GeoPackageStore, events: Sequence[Any]) -> EventImport:
                 continue
             same = _same_event(db, e)
             if same is not None:
-                srow = db.execute("SELECT side, type, source_url, confidence, precision_m, title, data FROM events "
-                                  "WHERE event_id=?", (same,)).fetchone()
+                srow = db.execute(
+                    "SELECT side, type, source_url, confidence, precision_m, title, data FROM events WHERE event_id=?",
+                    (same,),
+                ).fetchone()
                 data = json.loads(srow[6] or "{}")
-                mine = {"side": e.side, "type": e.type, "source_url": e.source_url, "confidence": e.confidence,
-                        "precision_m": e.precision_m, "title": e.title}
+                mine = {
+                    "side": e.side,
+                    "type": e.type,
+                    "source_url": e.source_url,
+                    "confidence": e.confidence,
+                    "precision_m": e.precision_m,
+                    "title": e.title,
+                }
                 differs = {k: v for (k, v), old in zip(mine.items(), srow[:6]) if v not in (None, "") and v != old}
-                data.setdefault("merged", []).append({"origin": e.origin, "source_id": e.source_id, "uid": uid,
-                                                      "differs": differs})
-                db.execute("UPDATE events SET data=? WHERE event_id=?",
-                           (json.dumps(data, ensure_ascii=False, default=str), same))
+                data.setdefault("merged", []).append(
+                    {"origin": e.origin, "source_id": e.source_id, "uid": uid, "differs": differs}
+                )
+                db.execute(
+                    "UPDATE events SET data=? WHERE event_id=?",
+                    (json.dumps(data, ensure_ascii=False, default=str), same),
+                )
                 e.event_id = same
                 merged += 1
                 merges.append((e.origin, same))
@@ -400,23 +468,47 @@ def add_events(store: GeoPackageStore, events: Sequence[Any]) -> EventImport:
             cur = db.execute(
                 "INSERT INTO events (uid, time, lon, lat, precision_m, side, type, source_url, confidence, title, "
                 "data, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (uid, e.time, e.lon, e.lat, e.precision_m, e.side, e.type, e.source_url, e.confidence, e.title,
-                 json.dumps({"props": e.props, "origin": e.origin, "source_id": e.source_id},
-                            ensure_ascii=False, default=str), now))
+                (
+                    uid,
+                    e.time,
+                    e.lon,
+                    e.lat,
+                    e.precision_m,
+                    e.side,
+                    e.type,
+                    e.source_url,
+                    e.confidence,
+                    e.title,
+                    json.dumps(
+                        {"props": e.props, "origin": e.origin, "source_id": e.source_id},
+                        ensure_ascii=False,
+                        default=str,
+                    ),
+                    now,
+                ),
+            )
             e.event_id = cur.lastrowid
             added += 1
     return EventImport(added, dup, merged, merges)
 
 
-def list_events(store: GeoPackageStore, *, bbox: tuple[float, float, float, float] | None = None,
-                start: int | None = None, end: int | None = None, limit: int | None = None) -> list:
+def list_events(
+    store: GeoPackageStore,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    limit: int | None = None,
+) -> list:
     """Stored events as :class:`frontline.sources.events.Event`, in time order; empty when none."""
     from ..model import Event
 
     if not has_table(store, "events"):
         return []
-    sql = ("SELECT event_id, time, lon, lat, precision_m, side, type, source_url, confidence, title, data "
-           "FROM events WHERE 1=1")
+    sql = (
+        "SELECT event_id, time, lon, lat, precision_m, side, type, source_url, confidence, title, data "
+        "FROM events WHERE 1=1"
+    )
     args: list = []
     if bbox is not None:
         sql += " AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"
@@ -433,7 +525,21 @@ def list_events(store: GeoPackageStore, *, bbox: tuple[float, float, float, floa
     out = []
     for eid, t, lon, lat, prec, side, typ, url, conf, title, data in store.db.execute(sql, args):
         d = json.loads(data or "{}")
-        out.append(Event(time=t, lon=lon, lat=lat, precision_m=prec, side=side, type=typ, source_url=url or "",
-                         confidence=conf, title=title or "", source_id=d.get("source_id", ""),
-                         origin=d.get("origin", ""), props=d.get("props", {}), event_id=eid))
+        out.append(
+            Event(
+                time=t,
+                lon=lon,
+                lat=lat,
+                precision_m=prec,
+                side=side,
+                type=typ,
+                source_url=url or "",
+                confidence=conf,
+                title=title or "",
+                source_id=d.get("source_id", ""),
+                origin=d.get("origin", ""),
+                props=d.get("props", {}),
+                event_id=eid,
+            )
+        )
     return out

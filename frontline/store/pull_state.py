@@ -61,12 +61,14 @@ def checked(store: GeoPackageStore, source: str) -> dict[str, int]:
         except Exception:  # no table yet in a store never pulled into
             return {}
     ensure_table(store)
-    return {r[0]: r[1] for r in store.db.execute(
-        "SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,)) if r[1] is not None}
+    return {
+        r[0]: r[1]
+        for r in store.db.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
+        if r[1] is not None
+    }
 
 
-def remember(store: GeoPackageStore, source: str, version_id: str, updated_at: int | None,
-             content_hash: str) -> None:
+def remember(store: GeoPackageStore, source: str, version_id: str, updated_at: int | None, content_hash: str) -> None:
     """Record that a version was fetched at this ``updatedAt`` (replacing an earlier record).
 
     Parameters
@@ -83,5 +85,7 @@ def remember(store: GeoPackageStore, source: str, version_id: str, updated_at: i
         Hash of the content fetched.
     """
     ensure_table(store)
-    store.db.execute("INSERT OR REPLACE INTO pull_state VALUES (?,?,?,?,?)",
-                     (source, version_id, updated_at, content_hash, int(time.time())))
+    store.db.execute(
+        "INSERT OR REPLACE INTO pull_state VALUES (?,?,?,?,?)",
+        (source, version_id, updated_at, content_hash, int(time.time())),
+    )

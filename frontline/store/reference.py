@@ -39,8 +39,16 @@ from ..model import iso
 from ..road_network import Roads
 from .gpkg import decode_gpkg, encode_gpkg
 
-__all__ = ["put_settlements", "load_settlements", "put_roads", "load_roads", "reference_info",
-           "ImportSummary", "SETTLEMENTS", "ROADS"]
+__all__ = [
+    "put_settlements",
+    "load_settlements",
+    "put_roads",
+    "load_roads",
+    "reference_info",
+    "ImportSummary",
+    "SETTLEMENTS",
+    "ROADS",
+]
 
 SETTLEMENTS = "settlements"
 ROADS = "roads"
@@ -96,24 +104,48 @@ class ImportSummary(int):
 
     def __new__(cls, *, added: int, updated: int, kept: int, replaced: int, total: int, mode: str):
         obj = super().__new__(cls, total)
-        obj.added, obj.updated, obj.kept, obj.replaced, obj.total, obj.mode = added, updated, kept, replaced, total, mode
+        obj.added, obj.updated, obj.kept, obj.replaced, obj.total, obj.mode = (
+            added,
+            updated,
+            kept,
+            replaced,
+            total,
+            mode,
+        )
         return obj
 
     def __repr__(self) -> str:
-        return (f"ImportSummary(mode={self.mode!r}, added={self.added}, updated={self.updated}, kept={self.kept}, "
-                f"replaced={self.replaced}, total={self.total})")
+        return (
+            f"ImportSummary(mode={self.mode!r}, added={self.added}, updated={self.updated}, kept={self.kept}, "
+            f"replaced={self.replaced}, total={self.total})"
+        )
 
     def describe(self, what: str) -> str:
-        """One line for users: "added 31,204, updated 5,102, 2,111 already stored or duplicates within the file (38,000 settlements stored)"."""
+        """One line for users.
+
+        E.g. "added 31,204, updated 5,102, 2,111 already stored or duplicates within the file
+        (38,000 settlements stored)".
+        """
         if self.mode == "replace":
-            return (f"replaced the stored {what} ({self.replaced:,} dropped) with {self.added:,} "
-                    f"({self.total:,} stored)")
-        return (f"added {self.added:,}, updated {self.updated:,}, {self.kept:,} already stored or duplicates "
-                f"within the file ({self.total:,} {what} stored)")
+            return f"replaced the stored {what} ({self.replaced:,} dropped) with {self.added:,} ({self.total:,} stored)"
+        return (
+            f"added {self.added:,}, updated {self.updated:,}, {self.kept:,} already stored or duplicates "
+            f"within the file ({self.total:,} {what} stored)"
+        )
 
 
-def _replace_layer(store, layer: str, rows: list[tuple], insert_sql: str, bounds, origin: str, count: int,
-                   extra: dict[str, Any], gtype: str | None = None, expect_stamp: str | None = None) -> None:
+def _replace_layer(
+    store,
+    layer: str,
+    rows: list[tuple],
+    insert_sql: str,
+    bounds,
+    origin: str,
+    count: int,
+    extra: dict[str, Any],
+    gtype: str | None = None,
+    expect_stamp: str | None = None,
+) -> None:
     """Drop and recreate ``layer`` with ``rows`` in one transaction, registering it for GeoPackage readers.
 
     ``expect_stamp``: the import stamp the rows were merged with; if another writer imported in between,
@@ -121,13 +153,15 @@ def _replace_layer(store, layer: str, rows: list[tuple], insert_sql: str, bounds
     """
     _check_writable(store)
     db = store.db
-    db.execute("BEGIN IMMEDIATE")
+    store.begin()  # waits for other writers (the writer lock), not at commit
     try:
         if expect_stamp is not None:
             now = reference_info(store, layer)
             if now is not None and now.get("stamp") != expect_stamp:
-                raise ValueError(f"The {layer} layer of {store.path} was changed by another import meanwhile; "
-                                 "nothing was written: run the import again.")
+                raise ValueError(
+                    f"The {layer} layer of {store.path} was changed by another import meanwhile; "
+                    "nothing was written: run the import again."
+                )
         db.execute(f"DROP TABLE IF EXISTS {layer}")
         db.execute(_DDL[layer])
         if rows:
@@ -137,17 +171,18 @@ def _replace_layer(store, layer: str, rows: list[tuple], insert_sql: str, bounds
         minx, miny, maxx, maxy = bounds if bounds is not None else (None, None, None, None)
         db.execute("DELETE FROM gpkg_contents WHERE table_name=?", (layer,))
         db.execute("DELETE FROM gpkg_geometry_columns WHERE table_name=?", (layer,))
-        db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
-                   "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,?,?,?,?)",
-                   (layer, "features", layer, f"{_DESCRIPTION[layer]} (from {origin})", minx, miny, maxx, maxy))
+        db.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
+            "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,?,?,?,?)",
+            (layer, "features", layer, f"{_DESCRIPTION[layer]} (from {origin})", minx, miny, maxx, maxy),
+        )
         db.execute("INSERT INTO gpkg_geometry_columns VALUES (?,?,?,4326,0,0)", (layer, "geom", gtype or _TYPES[layer]))
         stamp = uuid.uuid4().hex
         info = {"origin": str(origin), "count": int(count), "imported_at": iso(time.time()), "stamp": stamp} | extra
         db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (f"reference:{layer}", json.dumps(info)))
-        db.execute("COMMIT")
+        store.commit()
     except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
+        store.rollback()
         raise
     _CACHE.pop((str(store.path), layer), None)
 
@@ -159,7 +194,9 @@ def reference_info(store, layer: str) -> dict[str, Any] | None:
 
 
 def _has_table(store, layer: str) -> bool:
-    return store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (layer,)).fetchone() is not None
+    return (
+        store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (layer,)).fetchone() is not None
+    )
 
 
 def _cached(store, layer: str, make):
@@ -190,21 +227,37 @@ def _stored_places(store) -> list[dict[str, Any]]:
     if not _has_table(store, SETTLEMENTS):
         return []
     has_kind = "id_kind" in _columns(store, SETTLEMENTS)
-    sql = ("SELECT place_id, name, alternates, country, population, feature_code, admin1, lon, lat"
-           + (", id_kind" if has_kind else ", ''") + " FROM settlements ORDER BY fid")
+    sql = (
+        "SELECT place_id, name, alternates, country, population, feature_code, admin1, lon, lat"
+        + (", id_kind" if has_kind else ", ''")
+        + " FROM settlements ORDER BY fid"
+    )
     out = []
     for r in store.db.execute(sql):
-        out.append({"id": r[0] if r[0] is not None else -1, "name": r[1], "alts": json.loads(r[2]) if r[2] else [],
-                    "country": r[3] or "", "population": int(r[4] or 0), "feature_code": r[5] or "",
-                    "admin1": r[6] or "", "lon": float(r[7]), "lat": float(r[8]), "id_kind": r[9] or ""})
+        out.append(
+            {
+                "id": r[0] if r[0] is not None else -1,
+                "name": r[1],
+                "alts": json.loads(r[2]) if r[2] else [],
+                "country": r[3] or "",
+                "population": int(r[4] or 0),
+                "feature_code": r[5] or "",
+                "admin1": r[6] or "",
+                "lon": float(r[7]),
+                "lat": float(r[8]),
+                "id_kind": r[9] or "",
+            }
+        )
     return out
 
 
 def _richness(p: dict[str, Any]) -> tuple:
     """Which of two records of one place is the better one to keep as the base (fields filled; the names
     do not count, as they are merged anyway)."""
-    return (p["id_kind"] == "geonames", bool(p["population"]) + bool(p["feature_code"]) + bool(p["admin1"])
-            + bool(p["country"]))
+    return (
+        p["id_kind"] == "geonames",
+        bool(p["population"]) + bool(p["feature_code"]) + bool(p["admin1"]) + bool(p["country"]),
+    )
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any], same_id: bool) -> dict[str, Any]:
@@ -230,8 +283,10 @@ def _merge(old: dict[str, Any], new: dict[str, Any], same_id: bool) -> dict[str,
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a[k] == b[k] for k in ("id", "name", "alts", "country", "population", "feature_code", "admin1",
-                                       "lon", "lat", "id_kind"))
+    return all(
+        a[k] == b[k]
+        for k in ("id", "name", "alts", "country", "population", "feature_code", "admin1", "lon", "lat", "id_kind")
+    )
 
 
 #: Id kinds that name one place everywhere (GeoNames ids, OSM node ids): a re-import matches by id.
@@ -269,11 +324,20 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
             # The same normalised name (primary or alternate on either side) within 1 km.
             mine = {norm[n] for n in (p["name"], *p["alts"])} - {""}
             cx, cy = int(p["lon"] // _CELL_DEG), int(p["lat"] // _CELL_DEG)
-            near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ())
-                    if names_of[j] & mine]
+            near = [
+                j
+                for dx in (-1, 0, 1)
+                for dy in (-1, 0, 1)
+                for j in grid.get((cx + dx, cy + dy), ())
+                if names_of[j] & mine
+            ]
             if near:
-                d = _haversine_km(p["lon"], p["lat"], np.array([places[j]["lon"] for j in near]),
-                                  np.array([places[j]["lat"] for j in near]))
+                d = _haversine_km(
+                    p["lon"],
+                    p["lat"],
+                    np.array([places[j]["lon"] for j in near]),
+                    np.array([places[j]["lat"] for j in near]),
+                )
                 k = int(np.argmin(d))
                 if d[k] <= _SAME_PLACE_KM:
                     hit = near[k]
@@ -282,8 +346,13 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
             added_idx.add(len(places) - 1)
             register(len(places) - 1)
             continue
-        merged = _merge(places[hit], p, same_id=p["id_kind"] in _GLOBAL_IDS and p["id_kind"] == places[hit]["id_kind"]
-                        and int(p["id"]) == int(places[hit]["id"]))
+        merged = _merge(
+            places[hit],
+            p,
+            same_id=p["id_kind"] in _GLOBAL_IDS
+            and p["id_kind"] == places[hit]["id_kind"]
+            and int(p["id"]) == int(places[hit]["id"]),
+        )
         if _same(merged, places[hit]) or hit in added_idx:
             kept += 1
             if hit in added_idx:
@@ -297,15 +366,37 @@ def _merge_places(stored: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
     return places, len(added_idx), len(touched), kept
 
 
-def _summary(info: dict | None, replace: bool, origin, added: int, updated: int, kept: int, dropped: int,
-             total: int, n_problems: int) -> tuple[ImportSummary, list[dict]]:
+def _summary(
+    info: dict | None,
+    replace: bool,
+    origin,
+    added: int,
+    updated: int,
+    kept: int,
+    dropped: int,
+    total: int,
+    n_problems: int,
+) -> tuple[ImportSummary, list[dict]]:
     """What an import did, and the layer's list of origins with this import appended (restarted by a replace)."""
-    summary = ImportSummary(added=added, updated=updated, kept=kept, replaced=dropped, total=total,
-                            mode="replace" if replace else "add")
-    entry = {"origin": str(origin), "imported_at": iso(time.time()), "mode": summary.mode, "added": added,
-             "updated": updated, "kept": kept, "problems": n_problems}
-    earlier = [] if replace or info is None else list(info.get("origins") or [
-        {"origin": info.get("origin", ""), "imported_at": info.get("imported_at", "")}])
+    summary = ImportSummary(
+        added=added, updated=updated, kept=kept, replaced=dropped, total=total, mode="replace" if replace else "add"
+    )
+    entry = {
+        "origin": str(origin),
+        "imported_at": iso(time.time()),
+        "mode": summary.mode,
+        "added": added,
+        "updated": updated,
+        "kept": kept,
+        "problems": n_problems,
+    }
+    earlier = (
+        []
+        if replace or info is None
+        else list(
+            info.get("origins") or [{"origin": info.get("origin", ""), "imported_at": info.get("imported_at", "")}]
+        )
+    )
     return summary, earlier + [entry]
 
 
@@ -345,37 +436,68 @@ def put_settlements(store, gazetteer: Gazetteer, *, origin: str, replace: bool =
         raise ValueError(f"The gazetteer from {origin} holds no places; nothing was imported.")
     _check_writable(store)
     kind = getattr(gazetteer, "id_kind", "") or ""
-    incoming = [{"id": int(gazetteer.ids[i]), "name": str(gazetteer.names[i]),
-                 "alts": [str(a) for a in gazetteer.alternates[i]], "country": str(gazetteer.country[i] or ""),
-                 "population": int(gazetteer.population[i]), "feature_code": str(gazetteer.feature_code[i] or ""),
-                 "admin1": str(gazetteer.admin1[i] or ""), "lon": float(gazetteer.lon[i]),
-                 "lat": float(gazetteer.lat[i]), "id_kind": kind} for i in range(n)]
+    incoming: list[dict[str, Any]] = [
+        {
+            "id": int(gazetteer.ids[i]),
+            "name": str(gazetteer.names[i]),
+            "alts": [str(a) for a in gazetteer.alternates[i]],
+            "country": str(gazetteer.country[i] or ""),
+            "population": int(gazetteer.population[i]),
+            "feature_code": str(gazetteer.feature_code[i] or ""),
+            "admin1": str(gazetteer.admin1[i] or ""),
+            "lon": float(gazetteer.lon[i]),
+            "lat": float(gazetteer.lat[i]),
+            "id_kind": kind,
+        }
+        for i in range(n)
+    ]
     # Read and merge inside the write transaction's lock window would be ideal; the layer is rewritten
     # from what was read here, so the stamp check below refuses to overwrite a concurrent import.
     info = reference_info(store, SETTLEMENTS) if not replace else None
     stored = [] if replace else _stored_places(store)
     if replace:
         places, added, updated, kept = incoming, n, 0, 0
-        dropped = store.db.execute("SELECT COUNT(*) FROM settlements").fetchone()[0] if _has_table(
-            store, SETTLEMENTS) else 0
+        dropped = (
+            store.db.execute("SELECT COUNT(*) FROM settlements").fetchone()[0] if _has_table(store, SETTLEMENTS) else 0
+        )
     else:
         places, added, updated, kept = _merge_places(stored, incoming)
         dropped = 0
     lon = np.array([p["lon"] for p in places])
     lat = np.array([p["lat"] for p in places])
     pts = shapely.points(lon, lat)
-    rows = [(int(p["id"]), p["name"], json.dumps(p["alts"], ensure_ascii=False), p["country"], int(p["population"]),
-             p["feature_code"], p["admin1"], p["lon"], p["lat"], encode_gpkg(pts[i]), p["id_kind"])
-            for i, p in enumerate(places)]
+    rows = [
+        (
+            int(p["id"]),
+            p["name"],
+            json.dumps(p["alts"], ensure_ascii=False),
+            p["country"],
+            int(p["population"]),
+            p["feature_code"],
+            p["admin1"],
+            p["lon"],
+            p["lat"],
+            encode_gpkg(pts[i]),
+            p["id_kind"],
+        )
+        for i, p in enumerate(places)
+    ]
     bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    summary, origins = _summary(info, replace, origin, added, updated, kept, dropped, len(places),
-                                len(gazetteer.problems))
-    _replace_layer(store, SETTLEMENTS, rows,
-                   "INSERT INTO settlements (place_id, name, alternates, country, population, feature_code, admin1, "
-                   "lon, lat, geom, id_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)", bounds,
-                   " + ".join(o["origin"] for o in origins), len(places),
-                   {"source": gazetteer.source, "problems": len(gazetteer.problems), "origins": origins},
-                   expect_stamp=(info or {}).get("stamp") if not replace else None)
+    summary, origins = _summary(
+        info, replace, origin, added, updated, kept, dropped, len(places), len(gazetteer.problems)
+    )
+    _replace_layer(
+        store,
+        SETTLEMENTS,
+        rows,
+        "INSERT INTO settlements (place_id, name, alternates, country, population, feature_code, admin1, "
+        "lon, lat, geom, id_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        bounds,
+        " + ".join(o["origin"] for o in origins),
+        len(places),
+        {"source": gazetteer.source, "problems": len(gazetteer.problems), "origins": origins},
+        expect_stamp=(info or {}).get("stamp") if not replace else None,
+    )
     return summary
 
 
@@ -384,9 +506,10 @@ def load_settlements(store) -> Gazetteer | None:
 
     def make() -> Gazetteer:
         has_kind = "id_kind" in _columns(store, SETTLEMENTS)
-        rows = store.db.execute("SELECT place_id, name, alternates, country, population, feature_code, admin1, "
-                                "lon, lat" + (", id_kind" if has_kind else ", ''")
-                                + " FROM settlements ORDER BY fid").fetchall()
+        rows = store.db.execute(
+            "SELECT place_id, name, alternates, country, population, feature_code, admin1, "
+            "lon, lat" + (", id_kind" if has_kind else ", ''") + " FROM settlements ORDER BY fid"
+        ).fetchall()
         n = len(rows)
 
         def obj(j):
@@ -398,10 +521,14 @@ def load_settlements(store) -> Gazetteer | None:
         kinds = {r[9] or "" for r in rows}
         return Gazetteer(
             ids=np.array([r[0] if r[0] is not None else -1 for r in rows], dtype=np.int64),
-            names=obj(1), lon=np.array([r[7] for r in rows], dtype=np.float64),
-            lat=np.array([r[8] for r in rows], dtype=np.float64), country=obj(3),
+            names=obj(1),
+            lon=np.array([r[7] for r in rows], dtype=np.float64),
+            lat=np.array([r[8] for r in rows], dtype=np.float64),
+            country=obj(3),
             population=np.array([r[4] or 0 for r in rows], dtype=np.int64),
-            alternates=[json.loads(r[2]) if r[2] else [] for r in rows], feature_code=obj(5), admin1=obj(6),
+            alternates=[json.loads(r[2]) if r[2] else [] for r in rows],
+            feature_code=obj(5),
+            admin1=obj(6),
             source=f"store {store.path.name}: {info.get('origin', '')}",
             id_kind=kinds.pop() if len(kinds) == 1 else "",
         )
@@ -457,8 +584,17 @@ def put_roads(store, roads: Roads, *, origin: str, replace: bool = False) -> Imp
         for r in store.db.execute("SELECT road_id, name, name_en, ref, highway, geom FROM roads ORDER BY fid"):
             stored.append(list(r))
     dropped = store.db.execute("SELECT COUNT(*) FROM roads").fetchone()[0] if (have and replace) else 0
-    incoming = [[str(roads.ids[i]), str(roads.names[i]), str(roads.names_en[i]), str(roads.refs[i]),
-                 str(roads.classes[i]), encode_gpkg(roads.geometry[i])] for i in range(n)]
+    incoming: list[list] = [
+        [
+            str(roads.ids[i]),
+            str(roads.names[i]),
+            str(roads.names_en[i]),
+            str(roads.refs[i]),
+            str(roads.classes[i]),
+            encode_gpkg(roads.geometry[i]),
+        ]
+        for i in range(n)
+    ]
     added = updated = kept = 0
     if replace:
         rows = incoming
@@ -467,7 +603,7 @@ def put_roads(store, roads: Roads, *, origin: str, replace: bool = False) -> Imp
         rows = stored
         by_id: dict[str, int] = {}
         by_geom: dict[bytes, int] = {}
-        old_geoms = decode_gpkg([r[5] for r in stored]) if stored else []
+        old_geoms = decode_gpkg([r[5] for r in stored])
         for i, (r, g) in enumerate(zip(stored, old_geoms)):
             if _RE_OSM_WAY.match(r[0]):
                 by_id[r[0]] = i
@@ -498,11 +634,18 @@ def put_roads(store, roads: Roads, *, origin: str, replace: bool = False) -> Imp
     gtype = {frozenset({1}): "LINESTRING", frozenset({5}): "MULTILINESTRING"}.get(frozenset(kinds), "GEOMETRY")
     bounds = tuple(float(b) for b in shapely.total_bounds(geoms))
     summary, origins = _summary(info, replace, origin, added, updated, kept, dropped, len(rows), len(roads.problems))
-    _replace_layer(store, ROADS, [tuple(r) for r in rows],
-                   "INSERT INTO roads (road_id, name, name_en, ref, highway, geom) VALUES (?,?,?,?,?,?)",
-                   bounds, " + ".join(o["origin"] for o in origins), len(rows),
-                   {"source": roads.source, "problems": len(roads.problems), "origins": origins}, gtype=gtype,
-                   expect_stamp=(info or {}).get("stamp") if not replace else None)
+    _replace_layer(
+        store,
+        ROADS,
+        [tuple(r) for r in rows],
+        "INSERT INTO roads (road_id, name, name_en, ref, highway, geom) VALUES (?,?,?,?,?,?)",
+        bounds,
+        " + ".join(o["origin"] for o in origins),
+        len(rows),
+        {"source": roads.source, "problems": len(roads.problems), "origins": origins},
+        gtype=gtype,
+        expect_stamp=(info or {}).get("stamp") if not replace else None,
+    )
     return summary
 
 
@@ -513,8 +656,14 @@ def load_roads(store) -> Roads | None:
         rows = store.db.execute("SELECT road_id, name, name_en, ref, highway, geom FROM roads ORDER BY fid").fetchall()
         geoms = decode_gpkg([r[5] for r in rows]) if rows else np.zeros(0, dtype=object)
         info = reference_info(store, ROADS) or {}
-        return Roads(geometry=geoms, ids=[r[0] for r in rows], names=[r[1] for r in rows],
-                     names_en=[r[2] for r in rows], refs=[r[3] for r in rows], classes=[r[4] for r in rows],
-                     source=f"store {store.path.name}: {info.get('origin', '')}")
+        return Roads(
+            geometry=geoms,
+            ids=np.array([r[0] for r in rows], dtype=object),
+            names=np.array([r[1] for r in rows], dtype=object),
+            names_en=np.array([r[2] for r in rows], dtype=object),
+            refs=np.array([r[3] for r in rows], dtype=object),
+            classes=np.array([r[4] for r in rows], dtype=object),
+            source=f"store {store.path.name}: {info.get('origin', '')}",
+        )
 
     return _cached(store, ROADS, make)

@@ -31,8 +31,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RESULTS_SCHEMA", "ResultRow", "ensure_table", "put_results", "get_result", "stored_count",
-           "current_keys", "encode_body", "decode_body", "ResultReader", "params_key"]
+__all__ = [
+    "RESULTS_SCHEMA",
+    "ResultRow",
+    "ensure_table",
+    "put_results",
+    "get_result",
+    "stored_count",
+    "current_keys",
+    "encode_body",
+    "decode_body",
+    "ResultReader",
+    "params_key",
+]
 
 RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis_results (
@@ -46,8 +57,10 @@ COMPRESS_FROM = 512
 _ZSTD_LEVEL = 6
 
 # Current = the stored revision is the version's revision now (a join: one indexed lookup each).
-_CURRENT = ("FROM analysis_results r JOIN versions v ON v.source = r.source AND v.version_id = r.version_id "
-            "AND v.revision = r.revision")
+_CURRENT = (
+    "FROM analysis_results r JOIN versions v ON v.source = r.source AND v.version_id = r.version_id "
+    "AND v.revision = r.revision"
+)
 
 
 @dataclass(frozen=True)
@@ -145,12 +158,12 @@ def put_results(store, rows: Iterable[ResultRow]) -> int:
         return 0
     ensure_table(store)
     db = store.db
-    db.execute("BEGIN IMMEDIATE")  # a concurrent writer waits here (busy timeout), not at commit
+    store.begin()  # a concurrent writer waits here (the writer lock), not at commit
     try:
         db.executemany("INSERT OR REPLACE INTO analysis_results VALUES (?,?,?,?,?,?,?,?,?)", data)
-        db.execute("COMMIT")
+        store.commit()
     except BaseException:
-        db.execute("ROLLBACK")
+        store.rollback()
         raise
     return len(data)
 
@@ -182,10 +195,11 @@ def get_result(store, what: str, params_key: str, version, *, rule: str) -> byte
 
 def _get(db: sqlite3.Connection, what: str, params_key: str, version, rule: str) -> bytes | None:
     try:
-        row = db.execute(f"SELECT r.codec, r.body {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.source=? "
-                         "AND r.version_id=? AND r.revision=? AND r.rule=?",
-                         (what, params_key, version.source, str(version.version_id), int(version.revision),
-                          rule)).fetchone()
+        row = db.execute(
+            f"SELECT r.codec, r.body {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.source=? "
+            "AND r.version_id=? AND r.revision=? AND r.rule=?",
+            (what, params_key, version.source, str(version.version_id), int(version.revision), rule),
+        ).fetchone()
     except sqlite3.OperationalError as exc:
         if _no_table(exc):
             return None
@@ -193,8 +207,9 @@ def _get(db: sqlite3.Connection, what: str, params_key: str, version, rule: str)
     return None if row is None else decode_body(row[0], row[1])
 
 
-def stored_count(store, what: str | None = None, params_key: str | None = None, *, rule: str | None = None,
-                 source: str | None = None) -> int:
+def stored_count(
+    store, what: str | None = None, params_key: str | None = None, *, rule: str | None = None, source: str | None = None
+) -> int:
     """How many current results the store holds (of an analysis, parameters, rule, source when given).
 
     Parameters
@@ -241,8 +256,10 @@ def current_keys(store, what: str, params_key: str, rule: str, source: str) -> d
         Empty without the table.
     """
     try:
-        rows = store.db.execute(f"SELECT r.version_id, r.revision {_CURRENT} WHERE r.what=? AND r.params_key=? "
-                                "AND r.rule=? AND r.source=?", (what, params_key, rule, source)).fetchall()
+        rows = store.db.execute(
+            f"SELECT r.version_id, r.revision {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.rule=? AND r.source=?",
+            (what, params_key, rule, source),
+        ).fetchall()
     except sqlite3.OperationalError as exc:
         if _no_table(exc):
             return {}
@@ -264,8 +281,9 @@ class ResultReader:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA busy_timeout=30000")
         self._lock = threading.Lock()
 
