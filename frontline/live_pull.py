@@ -1,8 +1,13 @@
-"""Incremental pull from a DeepState-shaped API into a store: only new or revised versions.
+"""Incremental pulls from live feeds into a store: only what is new or revised since the last pull.
 
-``pull(store, base_url)`` lists the feed's versions (:func:`frontline.sources.live.list_versions`), works out
-which ones the store lacks or holds in an older revision (by the listing's ``updatedAt``), fetches those one by
-one and imports each in its own transaction through :class:`frontline.ingest.Importer`.
+``pull(store, base_url)`` lists a DeepState-shaped feed's versions (:func:`frontline.sources.live.list_versions`),
+works out which ones the store lacks or holds in an older revision (by the listing's ``updatedAt``), fetches
+those one by one and imports each in its own transaction through :class:`frontline.ingest.Importer`.
+
+``pull_arcgis(store, url, mapping, layer=)`` reads an ArcGIS REST feature-service layer
+(:mod:`frontline.sources.arcgis`): everything the first time, then only the features edited since the newest
+edit date seen, merged by object id with the stored layer state; a changed state is one new version
+(``docs/arcgis.md``).
 
 Resilience
 ----------
@@ -29,9 +34,9 @@ from dataclasses import dataclass, field
 
 from ._http import HttpOptions, Stopped, user_agent
 from .ingest import Importer
-from .sources import deepstate
+from .sources import arcgis, deepstate
 from .sources.live import DEFAULT_BASE_URL, http_get, list_versions
-from .store import GeoPackageStore, ImportReport, pull_state
+from .store import GeoPackageStore, ImportReport, VersionInfo, pull_state
 
 log = logging.getLogger("frontline.live")
 
@@ -314,3 +319,279 @@ class _Run:
         self.res.failed.append((vid, message))
         self.res.report.failed += 1
         self.res.report.problems.append((url, str(exc)))
+
+
+@dataclass
+class LayerPullResult:
+    """What one pull of an ArcGIS layer did.
+
+    Attributes
+    ----------
+    url
+        The layer's URL.
+    source
+        Source name in the store.
+    incremental
+        True when only edits since the last pull were asked for.
+    wheres
+        The ``where`` of each feature query sent.
+    fetched
+        Features fetched this time.
+    features
+        Features the layer holds after the merge.
+    changed, deleted
+        Features new or edited since the stored state, and features gone from the layer.
+    version
+        The version stored (its id), None when nothing changed or the pull failed.
+    status
+        ``added``/``revised``/``unchanged``/``failed``, None when nothing was imported.
+    error
+        Why the pull failed (then nothing was stored).
+    report
+        The import report.
+    elapsed_s
+        Wall time.
+    """
+
+    url: str
+    source: str = ""
+    incremental: bool = False
+    wheres: list[str] = field(default_factory=list)
+    fetched: int = 0
+    features: int = 0
+    changed: int = 0
+    deleted: int = 0
+    version: str | None = None
+    status: str | None = None
+    error: str | None = None
+    report: ImportReport = field(default_factory=ImportReport)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No error."""
+        return self.error is None
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary with stable field names."""
+        return {
+            "url": self.url,
+            "source": self.source,
+            "incremental": self.incremental,
+            "wheres": list(self.wheres),
+            "fetched": self.fetched,
+            "features": self.features,
+            "changed": self.changed,
+            "deleted": self.deleted,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "new_features": self.report.new_features,
+            "problems": [{"origin": o, "message": m} for o, m in self.report.problems],
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def pull_arcgis(
+    store: GeoPackageStore,
+    url: str,
+    mapping: dict,
+    *,
+    layer: int | str | None = None,
+    source: str | None = None,
+    where: str | None = None,
+    edit_field: str | None = None,
+    full: bool = False,
+    page_size: int | None = None,
+    importer: Importer | None = None,
+    opts: HttpOptions | None = None,
+    contact: str | None = None,
+    stop_event: threading.Event | None = None,
+    sleep=time.sleep,
+    now: Callable[[], float] = time.time,
+    **http,
+) -> LayerPullResult:
+    """Pull an ArcGIS feature-service layer into the store: one new version when anything changed.
+
+    The first pull (or ``full``) fetches every feature; later ones, when the layer has an edit-date field,
+    ask only for features edited since the newest edit date seen (kept in ``pull_state``), and for the object
+    ids the layer holds (to learn of deletions). The answer is merged with the stored layer state by object
+    id and, when anything changed, stored as one version at the newest edit date (or now).
+
+    Parameters
+    ----------
+    store
+        A writable store.
+    url
+        The service (``…/FeatureServer``) with ``layer``, or the layer's URL when ``layer`` is None.
+    mapping
+        The value → role mapping (:func:`frontline.sources.arcgis.load_mapping`).
+    layer
+        The layer number.
+    source
+        Source name in the store (default ``arcgis:<host>/<layer name>``).
+    where
+        The user's SQL filter (default all features).
+    edit_field
+        The edit-date field (default the layer's ``editFieldsInfo.editDateField``); without one every pull
+        fetches every feature.
+    full
+        Fetch every feature even when an incremental pull is possible (e.g. after changing the mapping).
+    page_size
+        Features per query (at most the layer's ``maxRecordCount``).
+    importer
+        Reuse an importer (and its caches) across pulls, as ``watch`` does.
+    opts, contact, http
+        Request options as for :func:`pull`.
+    stop_event, sleep
+        Checked during waits; injected for tests.
+    now
+        The clock used when no edit date gives the version's time.
+
+    Returns
+    -------
+    LayerPullResult
+        A failed request is reported in ``error`` (nothing raised, nothing stored).
+    """
+    from urllib.parse import urlsplit
+
+    t0 = time.perf_counter()
+    opts = opts or _options(contact, http)
+    lurl = arcgis.layer_url(url, layer)
+    res = LayerPullResult(url=lurl)
+    kw = {"stop_event": stop_event, "sleep": sleep}
+    try:
+        info = arcgis.layer_info(lurl, opts, **kw)
+        res.source = source or f"arcgis:{urlsplit(lurl).netloc}/{info.name}"
+        run = _LayerRun(store, res, info, mapping, opts, kw, edit_field or info.edit_date_field, now)
+        run.run(where, full, page_size, importer or Importer(store))
+    except deepstate.FetchError as exc:
+        res.error = str(exc)
+        log.error("pull %s: %s (nothing stored)", lurl, exc)
+    except Stopped:
+        res.error = "stopped"
+    res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+@dataclass
+class _LayerRun:
+    """One layer pull's steps: the stored state, the query, the merge, the import."""
+
+    store: GeoPackageStore
+    res: LayerPullResult
+    info: arcgis.LayerInfo
+    mapping: dict
+    opts: HttpOptions
+    kw: dict
+    edit_field: str | None
+    now: Callable[[], float]
+    latest: VersionInfo | None = None
+
+    def stored(self) -> dict[str, bytes]:
+        """``{object id: feature key}`` of the layer's latest stored version (empty when none)."""
+        src = self.res.source
+        if src not in self.store.sources():
+            return {}
+        versions = self.store.versions(src)
+        if not versions:
+            return {}
+        self.latest = versions[-1]
+        oid_field = self.info.object_id_field
+        return {
+            str(f.props.get(oid_field)): f.fkey
+            for f in self.store.features_at(self.latest)
+            if f.props.get(oid_field) is not None
+        }
+
+    def run(self, where: str | None, full: bool, page_size: int | None, imp: Importer) -> None:
+        """Fetch, merge and import; fills ``res``."""
+        base = where.strip() if where and where.strip() else "1=1"
+        # the stored state is merged into even on a full pull: an unchanged layer adds no version
+        state = self.stored()
+        since = max(pull_state.checked(self.store, self.res.source).values(), default=None) if state else None
+        q, alive = base, None
+        if not full and since is not None and self.edit_field is not None:
+            self.res.incremental = True
+            q = arcgis.edits_where(self.edit_field, since, where)
+        self.res.wheres.append(q)
+        feats = arcgis.query_features(self.info, q, self.opts, page_size=page_size, **self.kw)
+        if self.res.incremental:
+            alive = arcgis.object_ids(self.info, base, self.opts, **self.kw)
+        served, newest = self.merge(state, feats, alive)
+        self.res.fetched, self.res.features = len(feats), len(state)
+        if not (self.res.changed or self.res.deleted):
+            log.info("%s: no change since the last pull", self.res.url)
+            return
+        self.store_version(state, served, newest, imp)
+
+    def merge(
+        self, state: dict[str, bytes], feats: list[dict], alive: set[str] | None
+    ) -> tuple[dict[str, dict], int | None]:
+        """Merge fetched features into ``state`` (in place); the served ones by id and the newest change's edit (s).
+
+        The version's time is the newest edit among features that changed: a deletion alone, or a layer
+        without edit dates, leaves it None (then now).
+        """
+        oid_field = self.info.object_id_field
+        before = set(state)
+        served: dict[str, dict] = {}
+        newest = None
+        no_id = 0
+        for feat in feats:
+            oid = arcgis.object_id(feat, oid_field)
+            if oid is None:
+                no_id += 1
+                continue
+            props = feat.get("properties") or {}
+            # the stored state is keyed by the object-id attribute: keep it even where a server gives only "id"
+            feat["properties"] = {oid_field: oid, **props}
+            h = arcgis.feature_hash(feat, self.mapping)
+            state[oid], served[oid], old = h, feat, state.get(oid)
+            if old == h:
+                continue
+            self.res.changed += 1
+            edited = (feat.get("properties") or {}).get(self.edit_field) if self.edit_field else None
+            if isinstance(edited, (int, float)):
+                newest = max(newest or 0, int(edited // 1000))  # ArcGIS dates are epoch milliseconds
+        if no_id:
+            log.warning("%s: %d features without an object id (%s) ignored", self.res.url, no_id, oid_field)
+        gone = (before - set(served)) if alive is None else (set(state) - alive)
+        for oid in gone:
+            state.pop(oid, None)
+        self.res.deleted = len(gone)
+        return served, newest
+
+    def store_version(
+        self, state: dict[str, bytes], served: dict[str, dict], newest: int | None, imp: Importer
+    ) -> None:
+        """Import the merged state as one version and remember the newest edit date."""
+        t = newest if newest is not None else int(self.now())
+        if self.latest is not None:
+            # an edit date behind the stored state's time (server and local clocks differ, or an edit in the
+            # same second) still makes the newest version: the latest version is the layer's current state
+            t = max(t, self.latest.valid_time + 1)
+        snap = arcgis.snapshot(state, served, self.mapping, source=self.res.source, valid_time=t, origin=self.res.url)
+        if self.latest is not None and snap.content_hash == self.latest.content_hash:
+            # features the importer skips (no geometry) are not in the stored state, yet seen again each time
+            log.info("%s: same content as version %s", self.res.url, self.latest.version_id)
+            return
+        mine = imp.report
+        counts = ("new_features", "repaired", "skipped_features", "unclassified")
+        before = {k: getattr(mine, k) for k in counts}
+        n_problems = len(mine.problems)
+        try:
+            self.res.status = imp.add(snap)
+        except ValueError as exc:
+            self.res.status, self.res.error = "failed", f"{self.res.url}: {exc}"
+            return
+        # a shared importer (watch) keeps its own report: this pull's part of it
+        rep = self.res.report
+        rep.added, rep.revised, rep.unchanged = (int(self.res.status == s) for s in ("added", "revised", "unchanged"))
+        for k in counts:
+            setattr(rep, k, getattr(mine, k) - before[k])
+        rep.problems = mine.problems[n_problems:]
+        self.res.version = snap.version_id
+        keep = max(newest or 0, max(pull_state.checked(self.store, self.res.source).values(), default=0))
+        pull_state.remember(self.store, self.res.source, snap.version_id, keep or None, snap.content_hash)
+        self.store.log_import(f"pull {self.res.url}", self.res.report)
