@@ -48,7 +48,9 @@ from ._common import STORE_OPT, _open, _print_json, choice_option, console, guar
     policy=False,
     default=None,
 )
-@click.option("--source", default=None, help="Source name to store the versions under (gis default: file name).")
+@click.option(
+    "--source", default=None, help="Source name to store the versions under (default: deepstate; gis: the file name)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -103,11 +105,15 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
         from ..sources._archive import iter_members
 
         n = deepstate.count(Path(path))
-        if n is not None and n < 8:
-            workers = 1  # a few files: starting workers costs more than it saves
-        report = import_files(
-            st, iter_members(Path(path), deepstate.FILE_SUFFIXES), workers=workers, total=n, progress=not quiet
-        )
+        if source and source != deepstate.SOURCE:
+            # The worker readers name every version "deepstate"; renaming needs the snapshots in this process.
+            report = imp.run(_renamed(deepstate.read_path(Path(path)), source), total=n, progress=not quiet)
+        else:
+            if n is not None and n < 8:
+                workers = 1  # a few files: starting workers costs more than it saves
+            report = import_files(
+                st, iter_members(Path(path), deepstate.FILE_SUFFIXES), workers=workers, total=n, progress=not quiet
+            )
     st.log_import(str(path), report)
     if not as_json:
         _print_report(report)
@@ -116,6 +122,14 @@ def import_(store_path, path, url, timeout, retries, fmt, mapping, at, source, a
         _print_json(report.as_dict() | extra)
     if report.failed and not (report.added or report.revised or report.unchanged):
         sys.exit(1)
+
+
+def _renamed(snapshots, source: str):
+    """DeepState-format snapshots stored under another source name (bad files, ``(origin, reason)``, kept)."""
+    from dataclasses import replace
+
+    for snap in snapshots:
+        yield snap if isinstance(snap, tuple) else replace(snap, source=source)
 
 
 def _recompute(st, workers: int | None, *, quiet: bool, as_json: bool) -> dict:
