@@ -14,6 +14,11 @@ lookup every command uses, through :func:`resolve_version` and
 puts it in the answer's ``warnings``.
 :func:`versions_between` raises :class:`EmptyRangeError` for a range without
 versions, naming the nearest ones.
+
+Bi-temporal reads: ``known_at=T`` (or the policy's ``known_at``, set by the
+CLI's ``--as-known-at``) answers as the source had published it by ``T``:
+among the versions known then, each in the revision current then
+(:mod:`frontline.store.known_at`; :func:`as_known` wraps a store so).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from .errors import InputError, NoVersionError
 from .model import ControlMap, iso, utc
 from .normalise import LazyHeld, PartitionBuilder, VersionControl
 from .store import GeoPackageStore, StoredFeature, VersionInfo, theatre_of
+from .store.known_at import KnownAtView, known_at_view
 from .times import DAY, Role, TimeLike, describe_age, parse_duration, parse_time
 
 _BUILDERS: dict[int, PartitionBuilder] = {}
@@ -93,11 +99,19 @@ class TimePolicy:
     report
         Called with each warning's text (the CLI prints it on stderr); None
         issues a :class:`StaleTimeWarning`.
+    known_at
+        Read the store as the source had published it by this time (epoch
+        seconds; :mod:`frontline.store.known_at`); None: as it is now.
+    note
+        Called with the line saying which revision answers a time read as
+        known at ``known_at`` (the CLI prints it on stderr); None: silent.
     """
 
     max_age_s: int | None = DEFAULT_MAX_AGE_S
     strict: bool = False
     report: Callable[[str], None] | None = None
+    known_at: int | None = None
+    note: Callable[[str], None] | None = None
 
 
 _POLICY: ContextVar[TimePolicy | None] = ContextVar("frontline_time_policy", default=None)
@@ -224,9 +238,24 @@ class Resolved:
 def _versions(store: GeoPackageStore, source: str | None) -> tuple[str, list[VersionInfo]]:
     source = store.default_source(source)
     versions = store.versions(source)
+    if not versions and isinstance(store, KnownAtView):
+        raise NoVersionError(
+            f"No version of {source} was known at {iso(store.known_at)} (--as-known-at): "
+            "none was published or imported by then."
+        )
     if not versions:
         raise NoVersionError(f"The store holds no versions of {source}: import some first (frontline import PATH).")
     return source, versions
+
+
+def as_known(store: GeoPackageStore, known_at: TimeLike = None) -> GeoPackageStore:
+    """``store`` read as known at ``known_at`` (else the policy's ``known_at``; the store itself when neither)."""
+    t = parse_time(known_at, name="as-known-at") if known_at not in (None, "") else time_policy().known_at
+    if t is None:
+        return store
+    if isinstance(store, KnownAtView) and store.known_at == t:
+        return store
+    return known_at_view(store, t)
 
 
 def resolve(
@@ -236,6 +265,7 @@ def resolve(
     *,
     role: Role = "at",
     policy: TimePolicy | None = None,
+    known_at: TimeLike = None,
 ) -> Resolved:
     """The version valid at ``at``, with a staleness note; the check every time lookup goes through.
 
@@ -252,6 +282,10 @@ def resolve(
         How a bare date is read: ``"at"``/``"end"`` its end, ``"start"`` its start.
     policy
         The limits; :func:`time_policy` when None.
+    known_at
+        Answer as the source had published it by this time: among the
+        versions known then, in the revision current then (see
+        :mod:`frontline.store.known_at`); the policy's ``known_at`` when None.
 
     Returns
     -------
@@ -266,9 +300,12 @@ def resolve(
         When the answer is stale and the policy is strict.
     """
     policy = policy or time_policy()
+    if known_at is None and policy.known_at is not None:
+        known_at = policy.known_at
+    store = as_known(store, known_at)
     source, versions = _versions(store, source)
     if at is None or (isinstance(at, str) and at.strip() in ("", "latest")):
-        return Resolved(versions[-1])
+        return _noted(store, Resolved(versions[-1]), policy)
     t = parse_time(at, role=role)
     assert t is not None  # None only for an empty time, answered above
     if t < versions[0].valid_time:
@@ -277,7 +314,14 @@ def resolve(
     note = staleness(v, t, versions[-1], max_age_s=policy.max_age_s)
     if note is not None and policy.strict:
         raise StaleTimeError(f"{note.fact}; refused in strict mode (--strict).", note)
-    return Resolved(v, t, note)
+    return _noted(store, Resolved(v, t, note), policy)
+
+
+def _noted(store, r: Resolved, policy: TimePolicy) -> Resolved:
+    """Say which revision answers a time read as known at a time (the policy's ``note``)."""
+    if isinstance(store, KnownAtView) and policy.note is not None:
+        policy.note(store.note(r.version))
+    return r
 
 
 def report_note(message: str, policy: TimePolicy | None = None) -> None:
@@ -290,24 +334,37 @@ def report_note(message: str, policy: TimePolicy | None = None) -> None:
 
 
 def resolve_version(
-    store: GeoPackageStore, at: TimeLike = None, source: str | None = None, *, role: Role = "at"
+    store: GeoPackageStore,
+    at: TimeLike = None,
+    source: str | None = None,
+    *,
+    role: Role = "at",
+    known_at: TimeLike = None,
 ) -> VersionInfo:
     """The version valid at ``at`` (ISO text or epoch seconds; the latest when None).
 
     A stale answer (see :func:`staleness`) is reported by :func:`report_note`,
     or raises :class:`StaleTimeError` in strict mode; :func:`resolve` returns
-    the note instead.
+    the note instead. ``known_at``: as for :func:`resolve`.
     """
-    r = resolve(store, at, source, role=role)
+    r = resolve(store, at, source, role=role, known_at=known_at)
     if r.note is not None:
         report_note(r.note.message)
     return r.version
 
 
 def versions_between(
-    store: GeoPackageStore, start: TimeLike = None, end: TimeLike = None, source: str | None = None
+    store: GeoPackageStore,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    source: str | None = None,
+    *,
+    known_at: TimeLike = None,
 ) -> list[VersionInfo]:
     """Versions with ``start <= valid time <= end`` (``start`` read as a range start, ``end`` as its end).
+
+    ``known_at``: only the versions known then, each in its revision then
+    (the policy's ``known_at`` when None; see :func:`resolve`).
 
     Raises
     ------
@@ -316,7 +373,7 @@ def versions_between(
     ValueError
         When a time cannot be read or the range is inverted.
     """
-    source, versions = _versions(store, source)
+    source, versions = _versions(as_known(store, known_at), source)
     t0, t1 = parse_time(start, role="start", name="from"), parse_time(end, role="end", name="to")
     if t0 is not None and t1 is not None and t0 > t1:
         raise InputError(f"the range is inverted: from {iso(t0)} is after to {iso(t1)}.", field="from")
@@ -353,7 +410,7 @@ def range_note(
 
 
 def state_at(
-    store: GeoPackageStore, at: TimeLike = None, source: str | None = None
+    store: GeoPackageStore, at: TimeLike = None, source: str | None = None, *, known_at: TimeLike = None
 ) -> tuple[ControlMap, list[StoredFeature]]:
     """The control map valid at a time and the version's stored features.
 
@@ -366,6 +423,9 @@ def state_at(
         latest version when None.
     source
         Source name; the default source when None.
+    known_at
+        The map as the source had published it by this time (see
+        :func:`resolve`); the policy's ``known_at`` when None.
 
     Returns
     -------
@@ -381,7 +441,7 @@ def state_at(
         is reported, see :func:`resolve_version`).
     """
     with _snapshot(store):  # a writer committing meanwhile (a revision of v) must not mix two states
-        v = resolve_version(store, at, source)
+        v = resolve_version(store, at, source, known_at=known_at)
         vc = version_control(store, v)
         feats = store.features_at(v)
     points = [f for f in feats if f.kind != "area"]

@@ -15,7 +15,9 @@ Times: every option that takes one is made here (:data:`AT_OPT`,
 ``--to``/``--at 2025-01-01`` end at 23:59:59 UTC) and hands the command
 epoch seconds. Commands with such options also take ``--max-age`` and
 ``--strict`` (:func:`frontline.state.time_policy`): a stale time is warned
-about on stderr, or refused.
+about on stderr, or refused. They also take ``--as-known-at TIME``: the
+store is then read as the source had published it by that time
+(:mod:`frontline.store.known_at`), with a ``Note:`` line naming the revision.
 """
 
 from __future__ import annotations
@@ -103,33 +105,85 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
-def _policy_options(f):
-    """Add ``--max-age`` and ``--strict`` once per command, listed last in ``--help``; not passed to ``f``."""
-    have = {p.name for p in getattr(f, "__click_params__", [])}
-    if "max_age" not in have:
-        f = click.option(
-            "--max-age",
+def _note(message: str) -> None:
+    """One ``Note:`` line on stderr, each text once per command (several lookups may answer alike)."""
+    ctx = click.get_current_context(silent=True)
+    said = ctx.meta.setdefault("frontline.notes", set()) if ctx is not None else set()
+    if message not in said:
+        said.add(message)
+        click.echo(f"Note: {message}", err=True)
+
+
+KNOWN_AT_HELP = (
+    "The map as the source had published it by this time: only versions known then, each in the "
+    "revision current then. A revision counts as known from the source's revision time (revised_at), "
+    "else its first publication (published_at), else when this store imported it (imported_at); "
+    "the note on stderr says which. TIME: a date (= its end, 23:59:59 UTC), " + "{TIME_HELP}."
+)
+
+
+def _set_known_at(ctx: click.Context, param: click.Parameter, value):
+    from ..state import reset_time_policy, set_time_policy
+    from ..times import parse_time
+
+    if value is None:
+        return value
+    try:
+        t = parse_time(str(value).strip(), role="at", name="--as-known-at")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx=ctx, param=param) from None
+    token = set_time_policy(known_at=t, note=_note)
+    ctx.call_on_close(lambda: reset_time_policy(token))
+    return t
+
+
+def _policy_option_specs() -> list[tuple[str, dict]]:
+    """``(parameter name, click.option arguments)`` of the options every time-taking command gets."""
+    return [
+        (
+            "as_known_at",
+            dict(
+                param_decls=("--as-known-at", "as_known_at"),
+                default=None,
+                metavar="TIME",
+                callback=_set_known_at,
+                help=KNOWN_AT_HELP.format(TIME_HELP=TIME_HELP),
+            ),
+        ),
+        (
             "max_age",
-            envvar="FRONTLINE_MAX_AGE",
-            default=None,
-            metavar="DURATION",
-            expose_value=False,
-            callback=_set_policy("max_age_s"),
-            help="Warn when a time is more than this after the version that answers it "
-            "(7d, 36h, off; default $FRONTLINE_MAX_AGE or 7d). A time on a later day than "
-            "the last version is always warned about.",
-        )(f)
-        f.__click_params__.insert(0, f.__click_params__.pop())
-    if "strict" not in have:
-        f = click.option(
-            "--strict",
+            dict(
+                param_decls=("--max-age", "max_age"),
+                envvar="FRONTLINE_MAX_AGE",
+                default=None,
+                metavar="DURATION",
+                callback=_set_policy("max_age_s"),
+                help="Warn when a time is more than this after the version that answers it "
+                "(7d, 36h, off; default $FRONTLINE_MAX_AGE or 7d). A time on a later day than "
+                "the last version is always warned about.",
+            ),
+        ),
+        (
             "strict",
-            is_flag=True,
-            expose_value=False,
-            callback=_set_policy("strict"),
-            help="Refuse (exit 1) instead of warning about a time the store cannot vouch for.",
-        )(f)
-        f.__click_params__.insert(0, f.__click_params__.pop())
+            dict(
+                param_decls=("--strict", "strict"),
+                is_flag=True,
+                callback=_set_policy("strict"),
+                help="Refuse (exit 1) instead of warning about a time the store cannot vouch for.",
+            ),
+        ),
+    ]
+
+
+def _policy_options(f):
+    """Add ``--as-known-at``, ``--max-age``, ``--strict`` once per command, last in ``--help``; not passed to ``f``."""
+    have = {p.name for p in getattr(f, "__click_params__", [])}
+    for name, spec in _policy_option_specs():
+        if name in have:
+            continue
+        spec = dict(spec)
+        f = click.option(*spec.pop("param_decls"), expose_value=False, **spec)(f)
+        f.__click_params__.insert(0, f.__click_params__.pop())  # listed after the command's own options
     return f
 
 
@@ -335,6 +389,7 @@ def _open(store_path, readonly: bool = False):
     StoreError
         When there is no store there or the file is not a Frontline store.
     """
+    from ..state import as_known
     from ..store import open_store
 
     try:
@@ -344,7 +399,7 @@ def _open(store_path, readonly: bool = False):
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(st.close)
-    return st
+    return as_known(st)  # --as-known-at: every question of versions is answered as known then
 
 
 def _print_json(obj) -> None:

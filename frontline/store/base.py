@@ -38,6 +38,7 @@ class VersionInfo:
     content_hash: str
     origin: str
     n_features: int = 0
+    known_at: int | None = None  # set: this is the revision current at that time, read from its own members
 
 
 @dataclass
@@ -118,6 +119,15 @@ class Store(ABC):
 
     @abstractmethod
     def revisions(self, source: str, version_id: str) -> list[dict]: ...
+
+    @abstractmethod
+    def revision_rows(self, source: str) -> list[dict]:
+        """Every revision of every version of a source (``version_id``, ``revision``, ``revised_at``,
+        ``content_hash``, ``origin``, ``imported_at``, ``n_features``), by version and revision."""
+
+    @abstractmethod
+    def revision_members(self, source: str, version_id: str, revision: int) -> list[int]:
+        """The feature ids of one revision of a version (empty when the store did not keep them)."""
 
     # -- features -----------------------------------------------------------
     @abstractmethod

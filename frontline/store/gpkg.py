@@ -344,6 +344,23 @@ class GeoPackageStore(GeoPackageTables, Store):
         )
         return [dict(zip(("revision", "revised_at", "content_hash", "origin", "imported_at"), r)) for r in rows]
 
+    _RCOLS = ("version_id", "revision", "revised_at", "content_hash", "origin", "imported_at", "n_features")
+
+    def revision_rows(self, source: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT version_id, revision, revised_at, content_hash, origin, imported_at, "
+            "COALESCE(length(members), 0) / 4 FROM revisions WHERE source=? ORDER BY version_id, revision",
+            (source,),
+        )
+        return [dict(zip(self._RCOLS, r)) for r in rows]
+
+    def revision_members(self, source: str, version_id: str, revision: int) -> list[int]:
+        r = self.db.execute(
+            "SELECT members FROM revisions WHERE source=? AND version_id=? AND revision=?",
+            (source, str(version_id), int(revision)),
+        ).fetchone()
+        return [] if r is None or r[0] is None else np.frombuffer(r[0], dtype="<i4").astype(int).tolist()
+
     # -- features -----------------------------------------------------------
     _FCOLS = "fid, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, geom, repaired"
 
@@ -369,6 +386,8 @@ class GeoPackageStore(GeoPackageTables, Store):
         ]
 
     def member_fids(self, version: VersionInfo) -> list[int]:
+        if version.known_at is not None:  # a revision as known at a time: its own members, not the spans
+            return self.revision_members(version.source, version.version_id, version.revision)
         t = version.valid_time
         return [
             r[0]
@@ -379,6 +398,9 @@ class GeoPackageStore(GeoPackageTables, Store):
         ]
 
     def features_at(self, version: VersionInfo, kinds: Sequence[str] | None = None) -> list[StoredFeature]:
+        if version.known_at is not None:
+            feats = sorted(self.features_by_fid(self.member_fids(version)), key=lambda f: f.fid)
+            return [f for f in feats if not kinds or f.kind in kinds]
         t = version.valid_time
         sql = (
             f"SELECT {', '.join('f.' + c.strip() for c in self._FCOLS.split(','))} FROM spans s "

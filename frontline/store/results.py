@@ -149,6 +149,10 @@ def put_results(store, rows: Iterable[ResultRow]) -> int:
     int
         Rows written.
     """
+    from .known_at import KnownAtView
+
+    if isinstance(store, KnownAtView):  # a past revision's result must not replace the current revision's
+        rows = [r for r in rows if store.is_current(r.source, r.version_id, r.revision)]
     now = int(time.time())
     data = []
     for r in rows:

@@ -67,6 +67,11 @@ def parse_time_param(value: str | None, name: str, role: str) -> int | None:
         raise ApiError(400, name, str(exc)) from None
 
 
+def parse_known_at(value: str | None) -> int | None:
+    """Epoch seconds of a ``known_at`` parameter (the map as published by then; a bare date: its end); 400."""
+    return parse_time_param(value, "known_at", "at")
+
+
 def parse_range(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
     """``(start, end)`` of ``from``/``to`` parameters (a bare date: from its 00:00:00, to its 23:59:59 UTC).
 
@@ -119,3 +124,10 @@ def check_parameters(request: Request, allowed: set[str], path: str) -> None:
 At = Annotated[str | None, Query(description="version id, ISO time or epoch seconds")]
 Bbox = Annotated[str | None, Query(description="minx,miny,maxx,maxy (lon/lat)")]
 Zoom = Annotated[str | None, Query(description="map zoom 0-24: polygons are simplified for it")]
+KnownAt = Annotated[
+    str | None,
+    Query(
+        description="ISO time or epoch seconds: the map as the source had published it by then (each version in "
+        "the revision current then; a revision counts from its revised_at, else published_at, else imported_at)"
+    ),
+]
