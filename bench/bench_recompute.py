@@ -1,6 +1,7 @@
 """Benchmark: analyses served from the store (``frontline recompute``) against computing them on request.
 
     .venv/bin/python bench/bench_recompute.py --store /work/stores/h5.gpkg [--versions 15] [--seed 5]
+        [--engine-versions 8] [--workers 2] [--scheduler tcp://HOST:PORT]
 
 The store must have been materialised first (``frontline recompute --store …``); it is opened
 read-only. For ``--versions`` versions picked at random (seeded), in the same run:
@@ -13,7 +14,13 @@ read-only. For ``--versions`` versions picked at random (seeded), in the same ru
 * **stored**: a fresh app reading the stored results answers the same;
 * **recompute**: the time ``frontline recompute`` spends per version (all
   analyses, one worker: :func:`frontline.analysis.materialise.compute_version`,
-  nothing written).
+  nothing written);
+* **batch engines**: ``--engine-versions`` versions recomputed (forced, all
+  analyses) on a copy of the store in a temporary folder, once on the local
+  process pool and once on Dask distributed (``--scheduler``, else a
+  ``LocalCluster`` on loopback with as many single-threaded worker processes
+  as ``--workers``): both wall times and the cost per version (skipped when
+  Dask distributed is not installed, or with ``--engine-versions 0``).
 
 Each app is warmed on another version first (gazetteer, label zooms, borders),
 so per-version costs only are compared. Prints medians per endpoint, per
@@ -75,6 +82,9 @@ def main() -> None:
     ap.add_argument("--store", type=Path, required=True, help="a store materialised with `frontline recompute`")
     ap.add_argument("--versions", type=int, default=15, help="versions sampled (default 15)")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--engine-versions", type=int, default=8, help="versions recomputed per batch engine (0: skip)")
+    ap.add_argument("--workers", type=int, default=2, help="local worker processes (and LocalCluster workers)")
+    ap.add_argument("--scheduler", default=None, help="a Dask scheduler to use instead of a LocalCluster")
     a = ap.parse_args()
     st = open_store(a.store, readonly=True)
     vs = st.versions()
@@ -127,6 +137,56 @@ def main() -> None:
         f"store file {size / 2**20:,.1f} MiB; analysis_results: {raw} rows, {blob / 2**20:,.1f} MiB of "
         f"bodies as stored ({blob / max(raw, 1) / 1024:,.1f} KiB a row)"
     )
+    if a.engine_versions > 0:
+        _engines(a.store, [vs[i] for i in picked][: a.engine_versions], a.workers, a.scheduler)
+
+
+def _engines(path: Path, versions: list, workers: int, scheduler: str | None) -> None:
+    """Recompute ``versions`` on a copy of the store with the local pool, then on Dask; print both times."""
+    import logging
+    import sqlite3
+    import tempfile
+
+    try:
+        import distributed
+    except ImportError:
+        print("\nbatch engines: Dask distributed is not installed (pip install 'frontline[cluster]'): skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "engines.gpkg"
+        src, dst = sqlite3.connect(f"file:{path}?mode=ro", uri=True), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        st = open_store(copy)
+        ids = [v.version_id for v in versions]
+        versions = [v for v in st.versions() if v.version_id in ids]
+
+        def run(label: str, **kw) -> None:
+            t0 = time.perf_counter()
+            rep = m.materialise(st, versions, workers=workers, progress=False, force=True, **kw)
+            dt = time.perf_counter() - t0
+            assert not rep.failed, [o.reason for o in rep.failed]
+            print(
+                f"{label:34s} {dt:8.1f} s wall, {dt / len(versions):6.2f} s a version "
+                f"({len(versions)} versions, {rep.workers} workers)"
+            )
+
+        print("\nbatch engines (all analyses, forced, on a copy of the store):")
+        run(f"local process pool ({workers})")
+        if scheduler:
+            run(f"dask {scheduler}", scheduler=scheduler)
+        else:
+            with distributed.LocalCluster(
+                n_workers=workers,
+                processes=True,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            ) as cluster:
+                run(f"dask LocalCluster ({workers} processes)", scheduler=cluster.scheduler_address)
+        st.close()
 
 
 if __name__ == "__main__":

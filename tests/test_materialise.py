@@ -65,6 +65,7 @@ def _row(v, what="contact-line", pkey="", rule="r1", body=b'{"a":1}'):
 
 # ---------------------------------------------------------------------------- the store module
 
+
 def test_absent_table_reads_nothing(demo_store, tmp_path):
     p = _copy(Path(demo_store.path), tmp_path / "plain.gpkg")
     ro = open_store(p, readonly=True)
@@ -183,6 +184,7 @@ def test_failed_batch_rolls_back_whole(store_copy):
 
 # ---------------------------------------------------------------------------- materialise
 
+
 def test_materialised_equal_direct_computation(materialised):
     from frontline.analysis.settlements import status_on_control
     from frontline.store.reference import load_settlements
@@ -200,7 +202,7 @@ def test_materialised_equal_direct_computation(materialised):
         for side in st.sides:
             got = res.get_result(st, "corridors", m.corridor_params(side), v, rule=m.RULES["corridors"])
             assert got == m.corridors_body(vc, v, side)
-        (_, pkey), = [j for j in jobs if j[0] == "settlements"]
+        ((_, pkey),) = [j for j in jobs if j[0] == "settlements"]
         codes, labels = m.codes_from_body(res.get_result(st, "settlements", pkey, v, rule=m.RULES["settlements"]))
         want, wlabels = status_on_control(vc, (gaz.lon, gaz.lat))
         assert tuple(labels) == tuple(wlabels)
@@ -227,9 +229,9 @@ def test_new_gazetteer_import_invalidates_codes(store_copy):
     from frontline.store.reference import put_settlements
 
     m.materialise(store_copy, what=["settlements"], workers=1, progress=False)
-    (_, old), = m.jobs_for(store_copy, ["settlements"])
+    ((_, old),) = m.jobs_for(store_copy, ["settlements"])
     put_settlements(store_copy, read_geonames(_DEMO_INPUT[0] / "settlements.txt"), origin="again", replace=True)
-    (_, new), = m.jobs_for(store_copy, ["settlements"])
+    ((_, new),) = m.jobs_for(store_copy, ["settlements"])
     assert new != old
     rep = m.materialise(store_copy, what=["settlements"], workers=1, progress=False)
     assert rep.count("computed") == len(store_copy.versions()) and rep.count("skipped") == 0
@@ -257,12 +259,14 @@ def test_failing_version_reported_and_skipped(store_copy):
 
 # ---------------------------------------------------------------------------- CLI
 
+
 def test_cli_recompute(store_copy):
     from frontline.cli import main
 
     path = str(store_copy.path)
-    r = CliRunner().invoke(main, ["recompute", "--store", path, "--what", "contact-line,corridors", "--workers", "1",
-                                  "--quiet"])
+    r = CliRunner().invoke(
+        main, ["recompute", "--store", path, "--what", "contact-line,corridors", "--workers", "1", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     n = len(store_copy.versions())
     assert "contact-line" in r.output and "side=ua" in r.output and "Traceback" not in r.output
@@ -280,8 +284,10 @@ def test_cli_recompute_reports_failures(store_copy):
     from frontline.cli import main
 
     broken = _break_one_feature(store_copy)
-    r = CliRunner().invoke(main, ["recompute", "--store", str(store_copy.path), "--what", "contact-line",
-                                  "--workers", "1", "--quiet", "--json"])
+    r = CliRunner().invoke(
+        main,
+        ["recompute", "--store", str(store_copy.path), "--what", "contact-line", "--workers", "1", "--quiet", "--json"],
+    )
     assert r.exit_code == 0, r.output  # some versions computed: the rest went on
     out = json.loads(r.output)
     assert {f["version_id"] for f in out["failed"]} == broken
@@ -295,8 +301,9 @@ def test_import_then_recompute(tmp_path):
     p = tmp_path / "fresh.gpkg"
     init_store(p).close()
     folder = _DEMO_INPUT[0] / "versions"
-    r = CliRunner().invoke(main, ["import", "--store", str(p), str(folder), "--recompute", "--quiet", "--json",
-                                  "--workers", "1"])
+    r = CliRunner().invoke(
+        main, ["import", "--store", str(p), str(folder), "--recompute", "--quiet", "--json", "--workers", "1"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     n = out["added"]
@@ -311,13 +318,17 @@ def test_import_then_recompute(tmp_path):
 
 # ---------------------------------------------------------------------------- the web map
 
+
 def _answers(path: Path, versions: list[str], sides) -> dict[str, bytes]:
     app = create_app(path)
     out = {}
     with TestClient(app) as c:
         for vid in versions:
-            for url in ([f"/api/contact-line?at={vid}"] + [f"/api/corridors?at={vid}&side={s}" for s in sides]
-                        + [f"/api/settlements?at={vid}&zoom=7", f"/api/settlements?at={vid}"]):
+            for url in (
+                [f"/api/contact-line?at={vid}"]
+                + [f"/api/corridors?at={vid}&side={s}" for s in sides]
+                + [f"/api/settlements?at={vid}&zoom=7", f"/api/settlements?at={vid}"]
+            ):
                 r = c.get(url)
                 assert r.status_code == 200, (url, r.text[:300])
                 out[url] = r.content
@@ -359,6 +370,7 @@ def test_web_non_default_parameters_are_computed(materialised):
 
 # ---------------------------------------------------------------------------- the real archive store
 
+
 @pytest.fixture(scope="module")
 def real_copy(request, tmp_path_factory):
     """A copy of a real-archive store: $FRONTLINE_TRUTH_STORE (the whole archive) when set, else the Kursk period
@@ -383,11 +395,47 @@ def test_real_archive_stored_equal_computed(real_copy, monkeypatch):
     app_stored = create_app(real_copy)
     monkeypatch.setenv("FRONTLINE_STORED_RESULTS", "on")
     with TestClient(app_stored) as c:
-        stored = {u: c.get(u).content for u in [f"/api/contact-line?at={i}" for i in ids]
-                  + [f"/api/corridors?at={i}&side=ua" for i in ids]}
+        stored = {
+            u: c.get(u).content
+            for u in [f"/api/contact-line?at={i}" for i in ids] + [f"/api/corridors?at={i}&side=ua" for i in ids]
+        }
     assert len(app_stored.state.service.analyses._states) == 0
     monkeypatch.setenv("FRONTLINE_STORED_RESULTS", "off")
     with TestClient(create_app(real_copy)) as c:
         for u, body in stored.items():
             assert c.get(u).content == body, u
     assert json.loads(stored[f"/api/contact-line?at={ids[0]}"])["summary"]["total_km"] > 500
+
+
+def _series_json(main, args, stored: str, monkeypatch):
+    monkeypatch.setenv("FRONTLINE_STORED_RESULTS", stored)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    return r.stdout, r.stderr
+
+
+def test_cli_series_read_stored_equal_computed(real_copy, monkeypatch):
+    """`contact-line` and `corridors` series read stored rows (a note says how many), the same as computed ones."""
+    from frontline.analysis.contact_line import pick_periods
+    from frontline.cli import main
+
+    st = open_store(real_copy)
+    vs = st.versions()
+    lo, hi = vs[len(vs) // 4], vs[len(vs) // 2]
+    picked = [v for _, v in pick_periods([v for v in vs if lo.valid_time <= v.valid_time <= hi.valid_time], "month")]
+    some = picked[::2]  # the others are computed: a series mixes both
+    rep = m.materialise(st, some, what=["contact-line", "corridors"], workers=1, progress=False)
+    assert rep.failed == []
+    st.close()
+    rng = ["--store", str(real_copy), "--from", str(lo.valid_time), "--to", str(hi.valid_time), "--every", "month"]
+    for args in (["contact-line", *rng, "--json"], ["corridors", *rng, "--side", "ua", "--json"]):
+        out_on, err_on = _series_json(main, args, "on", monkeypatch)
+        out_off, err_off = _series_json(main, args, "off", monkeypatch)
+        assert out_on == out_off, args[0]
+        assert f"{len(some)} of {len(picked)} versions read from stored results" in err_on
+        assert "stored results" not in err_off
+    # non-default parameters never read the stored rows
+    _, err = _series_json(
+        main, ["corridors", *rng, "--side", "ua", "--threshold-m", "500", "--json"], "on", monkeypatch
+    )
+    assert "stored results" not in err

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -45,7 +46,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..model import iso
-from ..store.results import ResultRow, current_keys, params_key, put_results
+from ..store.results import ResultReader, ResultRow, current_keys, params_key, put_results, stored_count
 
 __all__ = [
     "WHATS",
@@ -63,6 +64,10 @@ __all__ = [
     "materialise",
     "MaterialiseReport",
     "plain",
+    "STORED_ENV",
+    "stored_results_on",
+    "stored_series",
+    "contact_line_series_stored",
 ]
 
 WHATS = ("contact-line", "corridors", "settlements")
@@ -78,11 +83,12 @@ def _fingerprint(*parts: Any) -> str:
 def _rules() -> dict[str, str]:
     """Rule version per analysis: ``<bumped by hand>-<fingerprint of the thresholds>``."""
     from . import contact_line as cl
+    from .corridors import SERIES_MIN_GROUND_SHARE
 
     return {
         # bump the number when the rule, or the shape of the body the web serves, changes
-        "contact-line": "1-" + _fingerprint(cl.RULE, cl.PROBE_M, cl.SLIVER_M, cl.WATER_M, cl.SEGMENT_DEG),
-        "corridors": "1-" + _fingerprint(sorted(CORRIDOR_DEFAULTS.items())),
+        "contact-line": "2-" + _fingerprint(cl.RULE, cl.PROBE_M, cl.SLIVER_M, cl.WATER_M, cl.SEGMENT_DEG),
+        "corridors": "2-" + _fingerprint(sorted(CORRIDOR_DEFAULTS.items()), SERIES_MIN_GROUND_SHARE),
         "settlements": "1",  # status_on_control's boundary rules have no thresholds to fingerprint
     }
 
@@ -145,14 +151,16 @@ def contact_line_body(vc, v, sides: Sequence[str] | None = None, lock: AbstractC
     -------
     bytes
         A FeatureCollection with ``version``, ``time``, ``summary`` (scalars
-        of :meth:`ContactLine.to_dict`) and one feature per pair.
+        of :meth:`ContactLine.to_dict`), ``series`` (the series row's
+        ``length_km``, ``total_km``, ``by_state``) and one feature per pair.
     """
-    from .contact_line import contact_line
+    from .contact_line import contact_line, series_row
 
     with lock or nullcontext():
         line = contact_line(vc, sides=list(sides) if sides else None)
         fc = plain(line.to_geojson())
         summary = {k: x for k, x in plain(line.to_dict()).items() if not isinstance(x, (dict, list))}
+    row = series_row(v, None, line)
     return orjson.dumps(
         {
             **fc,
@@ -160,6 +168,8 @@ def contact_line_body(vc, v, sides: Sequence[str] | None = None, lock: AbstractC
             "version": v.version_id,
             "time": iso(v.valid_time),
             "summary": summary,
+            # the row of `frontline contact-line --from/--to`, so a series can be read from the store
+            "series": plain({k: x for k, x in row.items() if k not in ("time", "version_id")}),
             "features": fc.get("features", []),
         }
     )
@@ -197,11 +207,12 @@ def corridors_body(
     Returns
     -------
     bytes
-        A FeatureCollection (with a ``note`` and no features when the side
-        holds no such ground).
+        A FeatureCollection with ``series`` (the series row:
+        :meth:`CorridorReport.summary`), or with a ``note`` and no features
+        when the side holds no such ground.
     """
     from ..geodesy import area_km2
-    from .corridors import corridor_inputs, find_necks
+    from .corridors import SERIES_MIN_GROUND_SHARE, corridor_inputs, find_necks
 
     with lock or nullcontext():  # grey ground outside home only for ground abroad; what each bank faces
         kw = corridor_inputs(vc, side, "abroad" if mode == "abroad" else "all", include_contested)
@@ -223,6 +234,8 @@ def corridors_body(
             "ground_km2": round(float(rep.ground_km2 or area_km2(ground)), 3),
             "n_necks": len(rep.necks),
             "n_pockets": len(rep.pockets),
+            # the row of `frontline corridors --from/--to`, so a series can be read from the store
+            "series": plain(rep.summary(SERIES_MIN_GROUND_SHARE)),
             "features": plain(fc["features"]),
         }
     )
@@ -424,6 +437,103 @@ def _reason(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------
+# Series read from the store
+# --------------------------------------------------------------------------
+
+#: ``off`` (or 0, no, false) makes readers ignore stored results (benchmarks, debugging).
+STORED_ENV = "FRONTLINE_STORED_RESULTS"
+
+
+def stored_results_on() -> bool:
+    """False when ``$FRONTLINE_STORED_RESULTS`` turns stored results off."""
+    return os.environ.get(STORED_ENV, "on").strip().lower() not in ("0", "off", "no", "false")
+
+
+def stored_series(store, what: str, pkey: str, versions: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """``{version id: series row}`` of the versions whose stored result is current (the web's rule).
+
+    Read through a :class:`~frontline.store.results.ResultReader` of its own:
+    a result counts only for the version's current revision and the code's
+    rule version (:data:`RULES`); a body without a ``series`` member (a side
+    holding no ground) is left to compute.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    what, pkey
+        The analysis and its parameters.
+    versions
+        The versions wanted.
+
+    Returns
+    -------
+    dict
+        Empty when stored results are off or none is stored.
+    """
+    if not stored_results_on() or not stored_count(store, what, pkey, rule=RULES[what]):
+        return {}
+    reader = ResultReader(store.path)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for v in versions:
+            body = reader.get(what, pkey, v, RULES[what])
+            series = None if body is None else orjson.loads(body).get("series")
+            if series is not None:
+                out[v.version_id] = series
+    finally:
+        reader.close()
+    return out
+
+
+def contact_line_series_stored(
+    store, start=None, end=None, *, every: str | None = None, source: str | None = None, progress: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """As :func:`~frontline.analysis.contact_line.contact_line_series` (no regions), stored rows where current.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    start, end
+        Time range; all versions when None.
+    every
+        ``day``, ``week`` or ``month``: the last version of each period.
+    source
+        Source name.
+    progress
+        Show a progress bar for the rows computed.
+
+    Returns
+    -------
+    rows, n_stored
+        The series rows (the same as computed ones, jumps explained) and how
+        many came from the store.
+    """
+    from .._progress import progress_bar
+    from ..state import version_control, versions_between
+    from ..times import check_period
+    from .contact_line import _explain_jumps, contact_line, pick_periods, series_row
+
+    check_period(every)
+    picked = pick_periods(versions_between(store, start, end, source), every)
+    stored = stored_series(store, "contact-line", "", [v for _, v in picked])
+    rows: list[dict[str, Any]] = []
+    todo = len(picked) - len(stored)
+    with progress_bar(todo, "front length", enabled=progress and todo > 5) as advance:
+        for period, v in picked:
+            got = stored.get(v.version_id)
+            if got is None:
+                rows.append(series_row(v, period, contact_line(version_control(store, v))))
+                advance()
+                continue
+            head: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
+            rows.append(head | ({"period": period} if period is not None else {}) | got)
+    _explain_jumps(store, rows, source)
+    return rows, len(stored)
+
+
+# --------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------
 
@@ -480,19 +590,17 @@ class MaterialiseReport:
         }
 
 
-_WORKER_STORE = None
+def _work(path: str, job: tuple[str, str, list[tuple[str, str]]]) -> tuple[list[ResultRow], list[Outcome]]:
+    """One version's results, computed on a worker from the store at ``path`` (opened read-only there)."""
+    from .batch import worker_store
 
-
-def _init_worker(path: str) -> None:
-    global _WORKER_STORE
-    from ..store import open_store
-
-    _WORKER_STORE = open_store(path, readonly=True)
-
-
-def _work(job: tuple[str, str, list[tuple[str, str]]]) -> tuple[list[ResultRow], list[Outcome]]:
     source, version_id, jobs = job
-    return compute_version(_WORKER_STORE, source, version_id, jobs)
+    try:
+        store = worker_store(path)
+    except Exception as exc:  # noqa: BLE001 - a worker that cannot read the store reports it per version
+        reason = f"the worker cannot open {path}: {_reason(exc)}"
+        return [], [Outcome(version_id, w, p, "failed", 0.0, reason) for w, p in jobs]
+    return compute_version(store, source, version_id, jobs)
 
 
 def _todo(
@@ -531,6 +639,7 @@ def materialise(
     force: bool = False,
     batch: int = 16,
     on_batch: Callable[[int], None] | None = None,
+    scheduler: str | None = None,
 ) -> MaterialiseReport:
     """Compute and store the per-version results the web map needs.
 
@@ -553,6 +662,10 @@ def materialise(
         Versions per write transaction.
     on_batch
         Called with the number of rows after each batch is committed.
+    scheduler
+        A Dask scheduler (``tcp://HOST:PORT``; default ``$FRONTLINE_SCHEDULER``):
+        the versions are computed on its workers, which open the store by
+        its path (a path they can all read). None: local worker processes.
 
     Returns
     -------
@@ -560,9 +673,8 @@ def materialise(
         One outcome per version and result: ``computed``, ``skipped``
         (already current) or ``failed`` (with the reason).
     """
-    import os
-
     from .._progress import progress_bar
+    from .batch import scheduler_address
 
     t0 = time.perf_counter()
     if store.readonly:
@@ -572,6 +684,7 @@ def materialise(
     jobs = jobs_for(store, what)
     report = MaterialiseReport()
     todo = _todo(store, versions, jobs, force, report)
+    address = scheduler_address(scheduler)
     workers = workers or min(os.cpu_count() or 1, 4)
     workers = max(1, min(workers, len(todo)))
     report.workers = workers
@@ -597,33 +710,45 @@ def materialise(
             flush()
 
     with progress_bar(len(todo), "Recomputing", enabled=progress and bool(todo)) as advance:
-        if workers <= 1:
+        if workers <= 1 and address is None:
             for job in todo:
                 take(compute_version(store, *job))
                 advance()
-        else:
-            import multiprocessing as mp
-            from collections import deque
-            from concurrent.futures import ProcessPoolExecutor
-
-            from ..store import theatre_of
-
-            _ = theatre_of(store).tiled  # tile the homes once, before forking: workers inherit them
-            ctx = mp.get_context("fork")
-            with ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=_init_worker, initargs=(str(store.path),)
-            ) as pool:
-                inflight: deque = deque()
-                for job in todo:  # bounded look-ahead, results taken in version order
-                    inflight.append(pool.submit(_work, job))
-                    if len(inflight) >= 3 * workers:
-                        take(inflight.popleft().result())
-                        advance()
-                while inflight:
-                    take(inflight.popleft().result())
-                    advance()
+        elif todo:
+            report.workers = _run_on_workers(store, todo, workers, address, take, advance)
         flush()
     order = {v.version_id: i for i, v in enumerate(versions)}
     report.outcomes.sort(key=lambda o: (order.get(o.version_id, 0), o.what, o.params_key))
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _run_on_workers(
+    store,
+    todo: list[tuple[str, str, list[tuple[str, str]]]],
+    workers: int,
+    address: str | None,
+    take: Callable[[tuple[list[ResultRow], list[Outcome]]], None],
+    advance: Callable[[], None],
+) -> int:
+    """Compute ``todo`` on a back-end (a local pool, or the Dask cluster at ``address``); returns its workers.
+
+    Each result is handed to ``take`` (in this process: the writes stay
+    here) as soon as it is done.
+    """
+    from .batch import open_backend
+
+    if address is None:
+        from ..store import theatre_of
+
+        _ = theatre_of(store).tiled  # tile the homes once, before forking: workers inherit them
+    backend = open_backend(workers, address)
+    try:
+        path = str(store.path)
+        futures = [backend.submit(_work, path, job) for job in todo]
+        for fut in backend.as_completed(futures):
+            take(fut.result())
+            advance()
+    finally:
+        backend.close()
+    return backend.workers

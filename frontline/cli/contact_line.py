@@ -45,7 +45,7 @@ def contact_line_cmd(st, at, start, end, every, geojson_path, region_path, regio
     frontline contact-line --at 2025-08-03 --region oblasts.gpkg --region-field name
     frontline contact-line --from 2024-08-01 --to 2025-03-31 --every week --json
     """
-    from ..analysis.contact_line import contact_line, contact_line_series
+    from ..analysis.contact_line import contact_line
     from ..state import resolve_version, version_control
 
     series = one_time_or_series(at, start, end, every)
@@ -55,9 +55,7 @@ def contact_line_cmd(st, at, start, end, every, geojson_path, region_path, regio
     if series:
         if geojson_path:
             raise InputError("--geojson writes one time's line: use --at.")
-        rows = contact_line_series(
-            st, start, end, every=every, source=source, regions=regions, progress=not (quiet or as_json)
-        )
+        rows = _series(st, start, end, every, source, regions, progress=not (quiet or as_json))
         if as_json:
             _print_json(rows)
             return
@@ -76,6 +74,22 @@ def contact_line_cmd(st, at, start, end, every, geojson_path, region_path, regio
     _print_line(cl, v.version_id, regions)
     if geojson_path:
         console.print(f"Wrote {geojson_path}")
+
+
+def _series(st, start, end, every, source, regions, progress: bool) -> list[dict]:
+    """The series rows: read from the store where ``frontline recompute`` kept them (no regions), else computed.
+
+    Says on stderr how many rows came from the store.
+    """
+    from ..analysis.contact_line import contact_line_series
+    from ..analysis.materialise import contact_line_series_stored, stored_results_on
+
+    if regions is not None or not stored_results_on():  # stored lines are for the whole map
+        return contact_line_series(st, start, end, every=every, source=source, regions=regions, progress=progress)
+    rows, n_stored = contact_line_series_stored(st, start, end, every=every, source=source, progress=progress)
+    if n_stored:
+        click.echo(f"{n_stored} of {len(rows)} versions read from stored results (frontline recompute).", err=True)
+    return rows
 
 
 def _print_line(cl, version_id: str, regions) -> None:

@@ -150,8 +150,12 @@ def _series_rows(st, versions, side: str, scope: str, include_contested: bool, k
 
     rows: list[dict] = []
     seen: dict = {}
+    stored = _stored_rows(st, versions, side, scope, include_contested, kw)
     for v in versions:
         row = {"time": _iso(v.valid_time), "version_id": v.version_id}
+        if v.version_id in stored:
+            rows.append(row | stored[v.version_id])
+            continue
         try:
             vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
             key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
@@ -165,6 +169,25 @@ def _series_rows(st, versions, side: str, scope: str, include_contested: bool, k
             continue
         rows.append(row | seen[key])
     return rows
+
+
+def _stored_rows(st, versions, side: str, scope: str, include_contested: bool, kw: dict) -> dict[str, dict]:
+    """``{version id: series row}`` kept by ``frontline recompute`` (default parameters only); a note on stderr."""
+    from ..analysis.materialise import CORRIDOR_DEFAULTS, corridor_params, stored_series
+
+    d = CORRIDOR_DEFAULTS
+    if (scope, bool(include_contested), float(kw["alert_width_m"])) != (
+        d["ground"],
+        d["include_contested"],
+        d["alert_width_m"],
+    ):
+        return {}
+    stored = stored_series(st, "corridors", corridor_params(side, **d), versions)
+    if stored:
+        click.echo(
+            f"{len(stored)} of {len(versions)} versions read from stored results (frontline recompute).", err=True
+        )
+    return stored
 
 
 def _print_series(rows: list[dict], side: str, scope: str) -> None:

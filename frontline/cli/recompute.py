@@ -31,11 +31,24 @@ def parse_what(text: str | None) -> tuple[str, ...]:
     return names or WHATS
 
 
-def run_recompute(st, versions, what, *, workers, force: bool, quiet: bool, as_json: bool, print_json: bool = True):
+def run_recompute(
+    st,
+    versions,
+    what,
+    *,
+    workers,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    print_json: bool = True,
+    scheduler: str | None = None,
+):
     """Materialise ``what`` (all analyses when None) for ``versions`` of the open store ``st``; print the report.
 
     With ``as_json`` the report is printed as JSON only when ``print_json``
-    (``import --recompute --json`` puts it in its own report instead).
+    (``import --recompute --json`` puts it in its own report instead). With
+    ``scheduler`` (a Dask scheduler address) the versions are computed on
+    that cluster's workers.
 
     Returns
     -------
@@ -44,7 +57,9 @@ def run_recompute(st, versions, what, *, workers, force: bool, quiet: bool, as_j
     from ..analysis.materialise import WHATS, materialise
 
     what = tuple(what or WHATS)
-    rep = materialise(st, versions, what, workers=workers, progress=not (quiet or as_json), force=force)
+    rep = materialise(
+        st, versions, what, workers=workers, progress=not (quiet or as_json), force=force, scheduler=scheduler
+    )
     if as_json:
         if print_json:
             _print_json(rep.as_dict())
@@ -124,11 +139,19 @@ def print_report(rep, n_versions: int) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPU count, at most 4)."
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    envvar="FRONTLINE_SCHEDULER",
+    metavar="ADDRESS",
+    help="Dask scheduler (tcp://HOST:PORT; default $FRONTLINE_SCHEDULER): compute on its workers, which open "
+    "the store by its path (needs frontline[cluster]).",
+)
 @click.option("--force", is_flag=True, help="Recompute results already stored for the current revision and rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @guard()
-def recompute(store_path, what_text, start, end, source, workers, force, as_json, quiet):
+def recompute(store_path, what_text, start, end, source, workers, scheduler, force, as_json, quiet):
     """Compute the per-version results the web map serves and keep them in the store.
 
     Per version: the contact line, the corridors of each side's ground held
@@ -143,6 +166,7 @@ def recompute(store_path, what_text, start, end, source, workers, force, as_json
     \b
     frontline recompute --store ds.gpkg
     frontline recompute --what contact-line --from 2025-01-01 --workers 2
+    frontline recompute --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
     """
     what = parse_what(what_text)
     if start is not None and end is not None and start > end:
@@ -157,6 +181,8 @@ def recompute(store_path, what_text, start, end, source, workers, force, as_json
         from ..state import empty_range_message
 
         raise NoVersionError(empty_range_message(st.versions(source), start, end, st.default_source(source)))
-    rep = run_recompute(st, versions, what, workers=workers, force=force, quiet=quiet, as_json=as_json)
+    rep = run_recompute(
+        st, versions, what, workers=workers, force=force, quiet=quiet, as_json=as_json, scheduler=scheduler
+    )
     if rep.failed and not (rep.count("computed") or rep.count("skipped")):
         sys.exit(1)
