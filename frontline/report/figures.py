@@ -60,8 +60,8 @@ def png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _path(geom: BaseGeometry, proj: LocalProjection):
-    """A matplotlib compound path of a (multi)polygon's rings, projected to km."""
+def _path(geom: BaseGeometry, proj: LocalProjection, tolerance_m: float = 0.0):
+    """A matplotlib compound path of a (multi)polygon's rings, projected to km (simplified by ``tolerance_m``)."""
     from matplotlib.path import Path
 
     from ..borders import polygonal
@@ -69,6 +69,10 @@ def _path(geom: BaseGeometry, proj: LocalProjection):
     geom = polygonal(geom)
     if geom is None or geom.is_empty:
         return None
+    if tolerance_m > 0:  # a vertex closer than a pixel to the line of its neighbours draws nothing
+        # in degrees, before projecting (fewer points to project); a degree of longitude is at most
+        # 111.32 km, so the tolerance is never coarser than asked
+        geom = shapely.simplify(geom, tolerance_m / 111_320.0, preserve_topology=True)
     g = proj.to_metric(geom)
     verts, codes = [], []
     for poly in shapely.get_parts(g):

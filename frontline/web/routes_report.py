@@ -1,0 +1,131 @@
+"""Reports and map images from the API: ``/api/report`` (the HTML of ``frontline report``) and ``/api/map.png``.
+
+Both run on the analysis service (:meth:`~frontline.web.service.Service.offload`: its own store handle, lock
+and threads), are kept in the server's response cache by version and parameters, and carry an ETag of the
+version's revision and the parameters: addressed by a version they are immutable, otherwise ``no-cache``
+(revalidated with ``If-None-Match``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Query, Request
+from fastapi.responses import Response
+from shapely.errors import GEOSException
+
+from .errors import NO_CACHE, ApiError
+from .params import At, Bbox, parse_bbox, parse_time_param, regions
+from .responses import IMMUTABLE
+
+MAX_PX = 2048  # map.png's width and height are at most this
+
+
+def _etag(v, *params) -> str:
+    """The ETag of an answer: the version's id and revision, and a digest of the parameters it depends on."""
+    digest = hashlib.blake2b(repr(params).encode(), digest_size=6).hexdigest()
+    return f'"{v.version_id}.{v.revision}.{digest}"'
+
+
+def _answer(request: Request, svc, kind: str, v, exact: bool, params: tuple, make, media_type: str) -> Response:
+    """``make(v, *params)`` kept in the response cache, with caching headers; 304 (before any work) on a match."""
+    etag = _etag(v, kind, *params)
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if exact else NO_CACHE}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    body = svc.memo((kind, v.pk, v.revision, *params), lambda: make(v, *params))
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def report_body(an, v, since: int | None, region: str, side: str | None, bbox) -> bytes:
+    """The report's HTML (UTF-8) of version ``v``, as ``frontline report`` writes it."""
+    from ..report import report_html
+    from ..report.facts import gather
+
+    with an.read():
+        an.check(v)
+        try:
+            facts = gather(an.store, v.valid_time, since, region=region, side=side, bbox=bbox, source=v.source)
+        except GEOSException as exc:
+            raise ApiError(400, None, f"The map cannot be cut there ({exc}).") from None
+        return report_html(facts, list(an.store.sides)).encode("utf-8")
+
+
+def map_body(an, v, bbox, width: int, height: int) -> bytes:
+    """PNG bytes of the map of version ``v`` (held per side, grey zone, contact line, date, attribution)."""
+    from ..report.animate import map_png
+
+    with an.read():
+        an.check(v)
+        vc, _ = an.state(v)
+        try:
+            return map_png(an.store, v, bbox, width, height, control=vc)
+        except GEOSException as exc:
+            raise ApiError(400, "bbox", f"The map cannot be cut there ({exc}).") from None
+
+
+def _report_of(an):
+    return lambda v, *params: report_body(an, v, *params)
+
+
+def _map_of(an):
+    return lambda v, *params: map_body(an, v, *params)
+
+
+def register(app, svc) -> None:
+    """Add ``/api/report`` and ``/api/map.png`` to ``app``."""
+    an = svc.analyses
+
+    @app.get(
+        "/api/report",
+        summary="A situation report of a region at a time, as one self-contained HTML page",
+        # a plain Response: FastAPI would otherwise declare the JSON error bodies as text/html too
+        response_class=Response,
+        responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The report"}},
+    )
+    @svc.offload
+    def report(
+        request: Request,
+        at: At = None,
+        since: str | None = Query(None, description="changes are counted from then (default: 7 days before at)"),
+        region: str = Query("outside:ua", description="theatre, ukraine, russia, home:<side> or outside:<side>"),
+        side: str | None = Query(None, description="whose ground the report follows (default: the region's side)"),
+        bbox: Bbox = None,
+    ):
+        if region not in regions(svc.store.sides):
+            raise ApiError(400, "region", f"region must be one of {', '.join(sorted(regions(svc.store.sides)))}.")
+        if side not in (None, "") and side not in svc.store.sides:
+            raise ApiError(400, "side", f"side must be one of {', '.join(svc.store.sides)}, not {side!r}.")
+        box = parse_bbox(bbox)
+        t0 = parse_time_param(since, "since", "start") if since else None
+        v, exact = svc.resolve(at)
+        if t0 is not None and t0 > v.valid_time:
+            raise ApiError(400, "since", f"since={since!r} is after the version at={at!r} answers.")
+        params = (t0, region, side or None, box)
+        return _answer(request, svc, "report", v, exact, params, _report_of(an), "text/html; charset=utf-8")
+
+    @app.get(
+        "/api/map.png",
+        summary="The map at a time as a PNG image, for embedding",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "A PNG of width × height pixels",
+            }
+        },
+    )
+    @svc.offload
+    def map_image(
+        request: Request,
+        at: At = None,
+        bbox: Bbox = None,
+        width: int = Query(800, ge=16, le=MAX_PX, description="image width in pixels"),
+        height: int = Query(600, ge=16, le=MAX_PX, description="image height in pixels"),
+    ):
+        box = parse_bbox(bbox)
+        v, exact = svc.resolve(at)
+        return _answer(request, svc, "map.png", v, exact, (box, width, height), _map_of(an), "image/png")
+
+
+__all__ = ["register", "report_body", "map_body"]
