@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import shapely
@@ -33,16 +34,33 @@ def init_store(path: Path | str | None = None, sides=("ua", "ru")) -> GeoPackage
     sides
         The two sides; their homes are Ukraine and Russia's theatre part.
     """
-    path = Path(path) if path else default_store_path()
     th = default_theatre()
     regions = {f"home:{side}": ("home", g) for side, g in th.homes.items()}
     regions |= {f"country:{a3}": ("country", g) for a3, g in th.countries.items()}
-    return GeoPackageStore.create(path, regions, sides)
+    if is_server_url(path):
+        from .postgis import PostGISStore
+
+        return PostGISStore.create(str(path), regions, sides)  # type: ignore[return-value]  # same interface
+    return GeoPackageStore.create(Path(path) if path else default_store_path(), regions, sides)
 
 
 def open_store(path: Path | str | None = None, readonly: bool = False) -> GeoPackageStore:
-    """Open an existing store (``$FRONTLINE_STORE`` or ``./frontline.gpkg`` when None)."""
+    """Open an existing store (``$FRONTLINE_STORE`` or ``./frontline.gpkg`` when None).
+
+    A ``postgresql://`` URL opens the PostGIS backend (``docs/postgis.md``); anything else is a GeoPackage file.
+    """
+    target = str(path) if path else os.environ.get("FRONTLINE_STORE", "")
+    if is_server_url(target):
+        from .postgis import PostGISStore
+
+        # same interface; the bookkeeping methods not yet ported are generated, so mypy sees them as abstract
+        return PostGISStore(target, readonly=readonly)  # type: ignore[return-value,abstract]
     return GeoPackageStore(Path(path) if path else default_store_path(), readonly=readonly)
+
+
+def is_server_url(path: Path | str | None) -> bool:
+    """Whether ``path`` names a PostGIS server store (``postgresql://…``) rather than a file."""
+    return str(path or "").startswith(("postgresql://", "postgres://"))
 
 
 _THEATRES: dict[str, Theatre] = {}
