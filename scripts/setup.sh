@@ -18,6 +18,7 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)              # animation
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -e /usr/share/postgresql/15/extension/postgis.control ] \
   || need_apt+=(postgresql-15-postgis-3)   # the PostGIS store backend and its tests (a throwaway cluster)
+/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need_apt+=(python3-qgis qgis-providers)  # QGIS reads /ogc (tests)
 ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
