@@ -1,3 +1,5 @@
+"""``python -m frontline.cli``: the command line."""
+
 from . import main
 
 main()

@@ -1,0 +1,1 @@
+"""Inputs, one module per source: each reads its format and makes model objects (snapshots, gazetteers, roads, claims, events)."""
