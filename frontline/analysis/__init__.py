@@ -1,1 +1,4 @@
-"""Analyses of a store, one module or package per question (area, change, contact line, corridors, settlements, roads, claims, events, compare)."""
+"""Analyses of a store, one module or package per question.
+
+Area, change, contact line, corridors, settlements, roads, claims, events, compare.
+"""

@@ -1,1 +1,4 @@
-"""Inputs, one module per source: each reads its format and makes model objects (snapshots, gazetteers, roads, claims, events)."""
+"""Inputs, one module per source: each reads its format and makes model objects.
+
+Snapshots, gazetteers, roads, claims and events.
+"""
