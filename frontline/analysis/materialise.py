@@ -387,13 +387,9 @@ def compute_version(
 
     rows: list[ResultRow] = []
     out: list[Outcome] = []
-    db = store.db
-    own = not db.in_transaction
     t0 = time.perf_counter()
     try:
-        if own:
-            db.execute("BEGIN")  # one snapshot: the revision read and the content are the same
-        try:
+        with store.snapshot():  # one snapshot: the revision read and the content are the same
             v = store.version(source, version_id)
             if v is None:
                 raise ValueError(f"version {version_id} is no longer in the store")
@@ -422,9 +418,6 @@ def compute_version(
                         revision=v.revision,
                     )
                 )
-        finally:
-            if own:
-                db.execute("COMMIT")
     except Exception as exc:  # noqa: BLE001 - the version itself cannot be read: every job fails
         reason = _reason(exc)
         return [], [Outcome(version_id, w, p, "failed", time.perf_counter() - t0, reason) for w, p in jobs]
