@@ -804,7 +804,10 @@ def verify_claims(
         The confirmation window W (see the module docstring).
     now
         Replay: only versions valid at or before ``now`` count (ISO, epoch or
-        datetime). The latest version when None.
+        datetime), each as the map showed it as known at ``now``
+        (:func:`frontline.state.as_known`): a revision published after
+        ``now`` cannot change a past verdict. The latest version (in its
+        current revision) when None.
     source
         Source name; the default source when None.
     gazetteer
@@ -831,9 +834,13 @@ def verify_claims(
     if lookback_days < 0:
         raise ValueError(f"lookback_days must not be negative, got {lookback_days}.")
     w = float(window_days) * DAY
+    t_now = parse_time(now)
+    if t_now is not None:  # judged with what was known then: later revisions must not rewrite a past verdict
+        from ..state import as_known
+
+        store = as_known(store, t_now)
     src = store.default_source(source)
     versions = store.versions(src)
-    t_now = parse_time(now)
     if t_now is not None:
         versions = [v for v in versions if v.valid_time <= t_now]
     if resolutions is None:

@@ -281,7 +281,13 @@ def _readings_table(d: dict) -> None:
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--window-days", default=14.0, show_default=True, type=float)
 @time_option(
-    "--now", role="end", help="Replay: only versions up to this time count.", keep_text=True, policy=False, default=None
+    "--now",
+    role="end",
+    help="Replay: only versions up to this time count, each as the map was known then (a revision published "
+    "later cannot change the verdict).",
+    keep_text=True,
+    policy=False,
+    default=None,
 )
 @path_option(
     "--gazetteer",
@@ -302,7 +308,9 @@ def _readings_table(d: dict) -> None:
 def check(st, file, window_days, now, gazetteer, lookback_days, as_json):
     """Check claims of FILE (nothing stored) or of the stored ledger against the map history.
 
-    With --now, the replay sees only the versions up to that time and only the claims published by then.
+    With --now, the replay sees only the versions up to that time, each in the revision known then (as
+    --as-known-at reads them: a revision published after --now cannot change a past verdict), and only the
+    claims published by then.
     """
     from ..analysis.claims import ledger_claims, published_by, verify_claims
 

@@ -24,6 +24,11 @@ version are served from the store when ``frontline recompute`` has kept them
 there for the version's current revision and the code's rule version
 (:mod:`frontline.analysis.materialise`): the same bytes as computing them, in
 a few milliseconds. The server never writes results.
+
+Every route takes ``known_at``: the map valid at ``at`` as the source had
+published it by then (:mod:`frontline.store.known_at`). A past revision is
+computed from its own members, never read from the stored results (they are
+for current revisions only), and cached under its own negative ``pk``.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from ..analysis.materialise import RULES
 from ..model import iso
 from .errors import ApiError
 from .geojson import _plain
-from .params import At
+from .params import At, KnownAt
 from .responses import cached as _cached
+from .service import resolve_known
 
 MODES = ("abroad", "held")
 Side = Annotated[str, Query(description="whose ground or roads (the enemy is every other side)")]
@@ -67,6 +73,8 @@ def _stored(svc, what: str, pkey: str, v) -> bytes | None:
     debugging).
     """
     if os.environ.get("FRONTLINE_STORED_RESULTS", "on").strip().lower() in ("0", "off", "no", "false"):
+        return None
+    if getattr(v, "known_at", None) is not None:  # a past revision: stored results are for current ones only
         return None
     reader = results_reader(svc)
     return reader.get(what, pkey, v, RULES[what]) if reader is not None else None
@@ -157,9 +165,12 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
     )
 
 
-def _versioned(svc, request: Request, at: str | None, key: tuple, make):
-    """The answer ``make(version)`` for the version at ``at``, kept under ``(key[0], pk, revision, *key[1:])``."""
-    v, exact = svc.resolve(at)
+def _versioned(svc, request: Request, at: str | None, key: tuple, make, known_at: str | None = None):
+    """The answer ``make(version)`` for the version at ``at``, kept under ``(key[0], pk, revision, *key[1:])``.
+
+    ``known_at``: the version as known then (a past revision has a ``pk`` of its own).
+    """
+    v, exact = resolve_known(svc, at, known_at)
     body = svc.memo((key[0], v.pk, v.revision, *key[1:]), lambda: make(v))
     return _cached(request, body, v, exact)
 
@@ -187,6 +198,7 @@ def register(app, svc) -> None:
         request: Request,
         at: At = None,
         sides: str | None = Query(None, description="comma-separated pair of sides, e.g. ua,ru"),
+        known_at: KnownAt = None,
     ):
         chosen = None
         if sides:
@@ -196,7 +208,7 @@ def register(app, svc) -> None:
                     raise ApiError(
                         400, "sides", f"sides must name sides of the store ({', '.join(svc.store.sides)}), not {s!r}."
                     )
-        return _versioned(svc, request, at, ("contact", chosen), lambda v: contact_line_body(an, v, chosen))
+        return _versioned(svc, request, at, ("contact", chosen), lambda v: contact_line_body(an, v, chosen), known_at)
 
     @app.get("/api/corridors", summary="Necks (narrow corridors, with width) and pockets of a side's ground")
     @svc.offload
@@ -209,20 +221,27 @@ def register(app, svc) -> None:
         ),
         include_contested: bool = Query(False, description="analyse held ∪ contested"),
         alert_width_m: float = Query(1000.0, gt=0, le=100000, description="necks narrower than this are flagged"),
+        known_at: KnownAt = None,
     ):
         _side(svc, side)
         if ground not in MODES:
             raise ApiError(400, "ground", f"ground must be one of {', '.join(MODES)}, not {ground!r}.")
         key = ("corridors", side, ground, include_contested, alert_width_m)
         return _versioned(
-            svc, request, at, key, lambda v: corridors_body(an, v, side, ground, include_contested, alert_width_m)
+            svc,
+            request,
+            at,
+            key,
+            lambda v: corridors_body(an, v, side, ground, include_contested, alert_width_m),
+            known_at,
         )
 
     @app.get("/api/roads", summary="A side's roads coloured by exposure to enemy fire")
     @svc.offload
-    def roads(request: Request, at: At = None, side: Side = "ua", segments: Segments = True):
+    def roads(request: Request, at: At = None, side: Side = "ua", segments: Segments = True, known_at: KnownAt = None):
         _side(svc, side)
-        return _versioned(svc, request, at, ("roads", side, segments), lambda v: roads_body(an, v, side, segments))
+        key = ("roads", side, segments)
+        return _versioned(svc, request, at, key, lambda v: roads_body(an, v, side, segments), known_at)
 
 
 __all__ = ["register", "contact_line_body", "corridors_body", "roads_body"]

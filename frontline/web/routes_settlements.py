@@ -37,10 +37,11 @@ from fastapi import Query, Request
 
 from ..model import iso
 from .errors import ApiError
-from .params import At, Bbox
+from .params import At, Bbox, KnownAt, parse_known_at
 from .params import parse_bbox as _parse_bbox
 from .params import parse_zoom as _parse_zoom
 from .responses import cached as _cached
+from .service import resolve_known
 
 NO_SETTLEMENTS = (
     "The store holds no settlements: import a gazetteer into it (GeoNames dump or point layer), "
@@ -220,10 +221,10 @@ def version_codes(an, v) -> tuple[np.ndarray, tuple]:
         return codes, labels
 
 
-def _previous(an, v):
-    """The version before ``v`` (same source), or None for the first."""
-    vs = an.versions()
-    i = next((k for k, x in enumerate(vs) if x.pk == v.pk), None)
+def _previous(an, v, known_at: int | None = None):
+    """The version before ``v`` (same source; as known at ``known_at`` when given), or None for the first."""
+    vs = an.versions(known_at if known_at is not None else getattr(v, "known_at", None))
+    i = next((k for k, x in enumerate(vs) if x.version_id == v.version_id), None)
     return vs[i - 1] if i else None
 
 
@@ -244,16 +245,16 @@ def _selection(gaz, box, limit: int, keep: np.ndarray | None = None) -> tuple[np
     return keep_idx, True
 
 
-def settlements_body(an, v, box, limit: int, zoom: float | None = None) -> bytes:
+def settlements_body(an, v, box, limit: int, zoom: float | None = None, known_at: int | None = None) -> bytes:
     """GeoJSON bytes of the settlements in ``box`` with their status in version ``v``.
 
     ``an`` is the analysis service. With ``zoom``, only the places whose
     label has room at it (``minzoom <= zoom``) and those that changed hands
-    since the previous version.
+    since the previous version (as known at ``known_at`` when given).
     """
     gaz = an.reference("settlements")
     codes, labels = version_codes(an, v)
-    prev = _previous(an, v)
+    prev = _previous(an, v, known_at)
     if prev is not None:
         pcodes, plabels = version_codes(an, prev)
         if tuple(plabels) != tuple(labels):  # another set of sides: compare by label, not code
@@ -336,16 +337,21 @@ def register(app, svc) -> None:
         zoom: str | None = Query(
             None, description="map zoom 0-24: only the places whose label has room at it, and those that changed hands"
         ),
+        known_at: KnownAt = None,
     ):
         box = _parse_bbox(bbox)
         z = _parse_zoom(zoom)
         if z is not None:
             z = float(math.floor(z))  # labels are handed out per whole zoom: one cached answer per zoom
-        v, exact = svc.resolve(at)
+        known = parse_known_at(known_at)
+        v, exact = resolve_known(svc, at, known)
         if an.reference("settlements") is None:
             return _cached(request, {"type": "FeatureCollection", "features": [], "note": NO_SETTLEMENTS})
-        key = ("settlements", v.pk, v.revision, box, limit, z)
-        body = svc.memo(key, lambda: settlements_body(an, v, box, limit, z))
+        key: tuple = ("settlements", v.pk, v.revision, box, limit, z)
+        if known is not None:  # "changed hands" compares with the previous version as known then: key on it
+            prev = _previous(an, v, known)
+            key += (None if prev is None else (prev.pk, prev.revision),)
+        body = svc.memo(key, lambda: settlements_body(an, v, box, limit, z, known))
         return _cached(request, body, v, exact)
 
     @app.get("/api/settlements/search", summary="Find settlements by name in any spelling (transliteration)")

@@ -18,8 +18,20 @@ from fastapi.responses import Response
 from ..model import iso
 from .errors import ApiError
 from .geojson import _geojson, _plain, tolerance, zoom_bucket
-from .params import At, Bbox, Zoom, parse_bbox, parse_range, parse_time_param, parse_zoom, regions
+from .params import (
+    At,
+    Bbox,
+    KnownAt,
+    Zoom,
+    parse_bbox,
+    parse_known_at,
+    parse_range,
+    parse_time_param,
+    parse_zoom,
+    regions,
+)
 from .responses import IMMUTABLE, cached
+from .service import resolve_known
 
 
 def register(app, svc) -> None:
@@ -44,7 +56,7 @@ def _register_state(app, svc) -> None:
     """``/api/versions``, ``/api/state``, ``/api/points``, ``/api/borders``: the app's own service."""
 
     @app.get("/api/versions", summary="All versions of the default source")
-    def versions(request: Request):
+    def versions(request: Request, known_at: KnownAt = None):
         rows = [
             {
                 "id": v.version_id,
@@ -53,7 +65,7 @@ def _register_state(app, svc) -> None:
                 "published_at": iso(v.published_at),
                 "revised_at": iso(v.revised_at),
             }
-            for v in svc.versions()
+            for v in svc.versions(parse_known_at(known_at))
         ]
         return cached(request, {"sides": list(svc.store.sides), "versions": rows})
 
@@ -63,10 +75,11 @@ def _register_state(app, svc) -> None:
         at: At = None,
         zoom: Zoom = None,
         bbox: Bbox = None,
+        known_at: KnownAt = None,
     ):
         z = parse_zoom(zoom)
         box = parse_bbox(bbox)
-        v, exact = svc.resolve(at)
+        v, exact = resolve_known(svc, at, known_at)
         etag = f'"{v.version_id}.{v.revision}"'
         if request.headers.get("if-none-match") == etag:
             return cached(request, b"", v, exact)  # 304 before any work
@@ -77,8 +90,8 @@ def _register_state(app, svc) -> None:
         return cached(request, body, v, exact)
 
     @app.get("/api/points", summary="Directions of attack, units, HQs and markers at a time")
-    def points(request: Request, at: At = None):
-        v, exact = svc.resolve(at)
+    def points(request: Request, at: At = None, known_at: KnownAt = None):
+        v, exact = resolve_known(svc, at, known_at)
         return cached(request, svc.memo(("points", v.pk, v.revision), lambda: points_body(svc, v)), v, exact)
 
     @app.get("/api/borders", summary="Country outlines (simplified) for the offline basemap")
@@ -142,6 +155,7 @@ def _register_analyses(app, svc) -> None:
         from_: str | None = Query(None, alias="from"),
         to: str | None = None,
         every: str | None = Query(None, description="day, week or month"),
+        known_at: KnownAt = None,
     ):
         allowed = regions(svc.store.sides)
         if region not in allowed:  # no polygon files over HTTP: they would read the server's disk
@@ -151,7 +165,8 @@ def _register_analyses(app, svc) -> None:
         if every not in (None, "") and every not in PERIODS:
             raise ApiError(400, "every", f"every must be one of {', '.join(PERIODS)}.")
         start, end = parse_range(from_, to)
-        return cached(request, areas_payload(svc, region, convention, start, end, to, every or None))
+        payload = areas_payload(svc, region, convention, start, end, to, every or None, parse_known_at(known_at))
+        return cached(request, payload)
 
     @app.get("/api/change", summary="Ground gained and lost by each side between two times, top advances")
     @svc.offload
@@ -161,10 +176,12 @@ def _register_analyses(app, svc) -> None:
         to: str = Query(...),
         zoom: str | None = None,
         top: int = Query(5, ge=0, le=50, description="how many largest advances to list"),
+        known_at: KnownAt = None,
     ):
         z = parse_zoom(zoom)
-        va, ea = svc.resolve(from_, "from", role="start")  # a bare date: from its start, to its end (UTC)
-        vb, eb = svc.resolve(to, "to", role="end")
+        known = parse_known_at(known_at)
+        va, ea = resolve_known(svc, from_, known, "from", role="start")  # a bare date: from its start, to its end
+        vb, eb = resolve_known(svc, to, known, "to", role="end")
         ta = va.valid_time if ea else parse_time_param(from_, "from", "start")
         tb = vb.valid_time if eb else parse_time_param(to, "to", "end")
         if ta is not None and tb is not None and ta > tb:
@@ -182,7 +199,7 @@ def _register_analyses(app, svc) -> None:
         zb = zoom_bucket(z)
         body = svc.memo(
             ("change", va.pk, va.revision, vb.pk, vb.revision, zb, top),
-            lambda: orjson.dumps(change_payload(an, va, vb, zb, top), option=orjson.OPT_SERIALIZE_NUMPY),
+            lambda: orjson.dumps(change_payload(an, va, vb, zb, top, known), option=orjson.OPT_SERIALIZE_NUMPY),
         )
         resp = cached(request, body)
         if ea and eb:
@@ -192,22 +209,36 @@ def _register_analyses(app, svc) -> None:
 
 
 def areas_payload(
-    svc, region: str, convention: str, start: int | None, end: int | None, to: str | None, every: str | None
+    svc,
+    region: str,
+    convention: str,
+    start: int | None,
+    end: int | None,
+    to: str | None,
+    every: str | None,
+    known_at: int | None = None,
 ) -> dict:
-    """Rows of area per side in ``region`` from ``start`` to ``end`` (404 when no version lies in the range)."""
+    """Rows of area per side in ``region`` from ``start`` to ``end`` (404 when no version lies in the range).
+
+    ``known_at`` (epoch seconds): each version as known then, its areas from
+    that revision's own pieces (:mod:`frontline.store.known_at`).
+    """
     from ..analysis.area import area_series
     from ..state import empty_range_message
 
     sides = svc.store.sides
-    versions = svc.versions()
+    versions = svc.versions(known_at)
     if not versions:
         return {"rows": []}
     if end is not None and end >= versions[0].valid_time:
-        svc.resolve(to, "to", role="end")  # an end past the last version's day: a warning (404 when strict)
+        # an end past the last version's day: a warning (404 when strict)
+        resolve_known(svc, to, known_at, "to", role="end")
     an = svc.analyses
     with an.lock:
         try:
-            rows = area_series(an.store, region=region, convention=convention, start=start, end=end, every=every)
+            rows = area_series(
+                an.known(known_at), region=region, convention=convention, start=start, end=end, every=every
+            )
         except OverflowError as exc:
             raise ApiError(400, None, str(exc)) from None
     if not rows:
@@ -217,12 +248,13 @@ def areas_payload(
     return {"region": region, "convention": convention, "sides": list(sides), "rows": rows}
 
 
-def change_payload(svc, va, vb, zb: int | None, top: int) -> dict:
+def change_payload(svc, va, vb, zb: int | None, top: int, known_at: int | None = None) -> dict:
     """Gained/lost ground per side between two versions, totals and the largest advances.
 
     Uses :func:`frontline.analysis.change.change_between` (only tiles whose
     pieces differ are compared), both versions checked and compared in one
-    snapshot of the analysis service ``svc``.
+    snapshot of the analysis service ``svc``; ``known_at`` (epoch seconds):
+    both read as known then (past revisions from their own members).
     """
     from ..analysis.change import change_between
 
@@ -231,7 +263,7 @@ def change_payload(svc, va, vb, zb: int | None, top: int) -> dict:
     with svc.read():
         svc.check(va)
         svc.check(vb)
-        rep = change_between(svc.store, va.valid_time, vb.valid_time, source=va.source)
+        rep = change_between(svc.known(known_at), va.valid_time, vb.valid_time, source=va.source)
         sides = list(svc.store.sides)
         tt = rep.totals()
         for side in sides:

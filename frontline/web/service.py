@@ -150,29 +150,54 @@ class Service:
                     db.execute("COMMIT")
 
     def check(self, v) -> None:
-        """Raise :class:`StaleVersion` unless ``v`` is still the stored revision (call inside :meth:`read`)."""
+        """Raise :class:`StaleVersion` unless ``v`` is still the stored revision (call inside :meth:`read`).
+
+        A revision read as known at a time (``v.known_at`` set) is never
+        stale: it is a past revision on purpose, read from its own members.
+        """
+        if getattr(v, "known_at", None) is not None:
+            return
         cur = self.store.version(v.source, v.version_id)
         if cur is None or cur.pk != v.pk or cur.revision != v.revision:
             raise StaleVersion(f"{v.version_id} revision {v.revision} was replaced")
 
     # -- versions -----------------------------------------------------------
-    def versions(self):
+    def versions(self, known_at: int | None = None):
+        """The versions of the default source (as known at ``known_at``, epoch seconds, when given)."""
         with self.lock:
             if not self.store.sources():
                 return []
-            return self.store.versions()
+            return self.known(known_at).versions()
 
-    def resolve(self, at: str | None, parameter: str = "at", role: str = "at"):
+    def known(self, known_at: int | None):
+        """The store as known at ``known_at`` (:func:`frontline.state.as_known`); the store itself when None."""
+        if known_at is None:
+            return self.store
+        from ..state import as_known
+
+        return as_known(self.store, known_at)
+
+    def resolve(self, at: str | None, parameter: str = "at", role: str = "at", known_at: str | int | None = None):
         """``(version, exact)``: exact when ``at`` names the version itself (id or valid time).
 
         ``role`` reads a bare date as its end (``at``, ``end``) or start
         (``start``). A stale time (:func:`frontline.state.staleness`) adds a
         warning to the answer, or answers 404 when the app is strict.
+        ``known_at`` (a ``known_at`` parameter or epoch seconds): answer among
+        the versions known then, each in its revision then
+        (:mod:`frontline.store.known_at`); a past revision comes back with
+        ``known_at`` set and a negative ``pk``, so caches keep it apart.
         """
         from ..state import staleness
         from ..times import parse_time
+        from .params import parse_known_at
 
-        versions = self.versions()
+        t_known = parse_known_at(known_at) if isinstance(known_at, str) else known_at
+        versions = self.versions(t_known)
+        if not versions and t_known is not None and self.versions():
+            raise ApiError(
+                404, "known_at", f"No version was known at {iso(t_known)}: none was published or imported by then."
+            )
         if not versions:
             raise ApiError(404, parameter, "The store holds no versions.")
         if at is None or at == "" or at == "latest":
@@ -191,7 +216,7 @@ class Service:
                 404, parameter, f"{parameter}={at!r} is before the first version ({iso(versions[0].valid_time)})."
             )
         with self.lock:
-            v = self.store.version_at(t)
+            v = self.known(t_known).version_at(t)
         if v is None:  # pragma: no cover - guarded above
             raise ApiError(404, parameter, f"No version at {at!r}.")
         note = staleness(v, t, versions[-1], max_age_s=self.policy.max_age_s)
@@ -426,3 +451,14 @@ def _read_reference(what: str, path) -> Any:
 
 
 _Service = Service  # the name callers (bench/bench_web.py) import
+
+
+def resolve_known(svc: Service, at: str | None, known_at: str | int | None, *args: Any, **kwargs: Any):
+    """``svc.resolve(at, *args, **kwargs)``, with ``known_at`` only when one is given.
+
+    The call is the one the routes made before ``known_at`` existed when none
+    is given, so a stand-in for :meth:`Service.resolve` need not take it.
+    """
+    if known_at not in (None, ""):
+        kwargs["known_at"] = known_at
+    return svc.resolve(at, *args, **kwargs)
