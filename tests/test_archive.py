@@ -17,6 +17,8 @@ from frontline.analysis.area import area_series
 from frontline.sources import deepstate
 
 GEOD = Geod(ellps="WGS84")
+
+
 def _geodesic_km2(g) -> float:
     return sum(abs(GEOD.geometry_area_perimeter(p)[0]) for p in shapely.get_parts(g)) / 1e6
 
@@ -64,4 +66,5 @@ def test_real_snapshot_areas_match_independent_computation(kursk, theatre, pick)
     assert rows_ua[str(vid)]["ru_km2"] == pytest.approx(_geodesic_km2(ru_in_ua), rel=1e-3)
     assert rows_ru[str(vid)]["ua_km2"] == pytest.approx(_geodesic_km2(ua_in_ru), rel=1e-3)
     assert rows_ua[str(vid)]["contested_km2"] == pytest.approx(
-        _geodesic_km2(shapely.intersection(grey_u, ukr)), rel=1e-3)
+        _geodesic_km2(shapely.intersection(grey_u, ukr)), rel=1e-3
+    )

@@ -17,9 +17,11 @@ E = math.sqrt(F * (2 - F))
 
 def zone_area(lat1, lat2, dlon_deg):
     """Area of the ellipsoid between two parallels over dlon degrees (closed form)."""
+
     def q(phi):
         s = math.sin(math.radians(phi))
         return s / (1 - E * E * s * s) + math.log((1 + E * s) / (1 - E * s)) / (2 * E)
+
     return math.radians(dlon_deg) * B * B / 2 * (q(lat2) - q(lat1))
 
 
@@ -27,8 +29,12 @@ def graticule_box(lon1, lat1, lon2, lat2, n=2000):
     """A lon/lat rectangle with edges densified so geodesic edges follow the parallels."""
     xs = np.linspace(lon1, lon2, n)
     ys = np.linspace(lat1, lat2, n)
-    ring = ([(x, lat1) for x in xs] + [(lon2, y) for y in ys[1:]] + [(x, lat2) for x in xs[::-1][1:]]
-            + [(lon1, y) for y in ys[::-1][1:]])
+    ring = (
+        [(x, lat1) for x in xs]
+        + [(lon2, y) for y in ys[1:]]
+        + [(x, lat2) for x in xs[::-1][1:]]
+        + [(lon1, y) for y in ys[::-1][1:]]
+    )
     return Polygon(ring)
 
 
@@ -70,8 +76,9 @@ def test_vectorised_areas_match_closed_form_per_geometry():
     inner = graticule_box(30.5, 48.2, 31.0, 48.6)
     holed = Polygon(outer.exterior.coords, [inner.exterior.coords])
     small = graticule_box(36.0, 47.0, 36.5, 47.5)
-    coll = shapely.GeometryCollection([shapely.MultiPolygon([holed, small]), shapely.Point(30, 50),
-                                       shapely.LineString([(30, 50), (31, 51)])])
+    coll = shapely.GeometryCollection(
+        [shapely.MultiPolygon([holed, small]), shapely.Point(30, 50), shapely.LineString([(30, 50), (31, 51)])]
+    )
     geoms = [holed, None, small, shapely.Polygon(), coll, shapely.LineString([(0, 0), (1, 1)])]
     h = zone_area(48.0, 49.0, 2.0) - zone_area(48.2, 48.6, 0.5)
     s = zone_area(47.0, 47.5, 0.5)

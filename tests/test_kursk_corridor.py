@@ -40,8 +40,9 @@ def walk(kursk):
         row = {"time": iso(v.valid_time), "km2": area_km2(kw["held"]), "top": None, "n_necks": 0}
         if not kw["held"].is_empty:
             rep = find_necks(**kw)
-            row.update(rep.summary(SERIES_MIN_GROUND_SHARE), n_necks=len(rep.necks),
-                       top=rep.necks[0] if rep.necks else None)
+            row.update(
+                rep.summary(SERIES_MIN_GROUND_SHARE), n_necks=len(rep.necks), top=rep.necks[0] if rep.necks else None
+            )
         rows.append(row)
     return rows
 
@@ -49,9 +50,12 @@ def walk(kursk):
 def test_kursk_neck_with_the_most_ground_at_stake_over_time(walk):
     print("\nua-held ground in Russia: the neck with the most ground at stake per version")
     for r in walk:
-        w = ("—" if r.get("width_m") is None else
-             f"{r['width_m']:7.0f} m at {r['location'][0]:.3f}E {r['location'][1]:.3f}N, "
-             f"{r['cut_off_km2']:6.1f} km² ({r['cut_off_share']:.0%}) beyond, banks {'|'.join(r['banks'])}")
+        w = (
+            "—"
+            if r.get("width_m") is None
+            else f"{r['width_m']:7.0f} m at {r['location'][0]:.3f}E {r['location'][1]:.3f}N, "
+            f"{r['cut_off_km2']:6.1f} km² ({r['cut_off_share']:.0%}) beyond, banks {'|'.join(r['banks'])}"
+        )
         print(f"  {r['time'][:10]}  {r['km2']:7.1f} km²  {w}")
     aug = [r for r in walk if "2024-08-10" <= r["time"] < "2024-09-01"]
     assert aug and all(r["km2"] > 100 for r in aug), "the salient exists from early August 2024"

@@ -36,10 +36,14 @@ def gaz(names, xs, ys) -> Gazetteer:
     obj = np.empty(n, dtype=object)
     obj[:] = list(names)
     return Gazetteer(
-        ids=np.arange(100, 100 + n, dtype=np.int64), names=obj,
-        lon=np.asarray(xs, float), lat=np.asarray(ys, float),
-        country=np.array(["UA"] * n, dtype=object), population=np.zeros(n, dtype=np.int64),
-        alternates=[[] for _ in range(n)], feature_code=np.array([""] * n, dtype=object),
+        ids=np.arange(100, 100 + n, dtype=np.int64),
+        names=obj,
+        lon=np.asarray(xs, float),
+        lat=np.asarray(ys, float),
+        country=np.array(["UA"] * n, dtype=object),
+        population=np.zeros(n, dtype=np.int64),
+        alternates=[[] for _ in range(n)],
+        feature_code=np.array([""] * n, dtype=object),
         admin1=np.array([""] * n, dtype=object),
     )
 
@@ -61,9 +65,16 @@ def test_inside_outside_and_contested():
     xs, ys = zip(*pts.values())
     got = dict(zip(pts, settlement_status((xs, ys), m)))
     assert got == {
-        "ua": "ua", "ru": "ru", "grey": "contested", "far": None,
-        "ua_grey_edge": "contested", "grey_ru_edge": "contested",
-        "ua_border": "ua", "ru_border": "ru", "corner": "ua", "nan": None,
+        "ua": "ua",
+        "ru": "ru",
+        "grey": "contested",
+        "far": None,
+        "ua_grey_edge": "contested",
+        "grey_ru_edge": "contested",
+        "ua_border": "ua",
+        "ru_border": "ru",
+        "corner": "ua",
+        "nan": None,
     }
 
 
@@ -90,8 +101,9 @@ def test_sides_meeting_without_grey_zone():
 
 
 def test_sliver_gap_goes_to_nearest_class():
-    m = ControlMap("test", "v1", utc(0), {"ua": box(0, 0, 4.999, 10), "ru": box(5, 0, 10, 10)}, EMPTY,
-                   box(0, 0, 10, 10))
+    m = ControlMap(
+        "test", "v1", utc(0), {"ua": box(0, 0, 4.999, 10), "ru": box(5, 0, 10, 10)}, EMPTY, box(0, 0, 10, 10)
+    )
     assert settlement_status(([4.9993, 4.9998, 11.0], [5.0, 5.0, 5.0]), m).tolist() == ["ua", "ru", None]
 
 
@@ -113,6 +125,7 @@ def test_missing_or_empty_geometries():
 
 
 # ---------------------------------------------------------------- changes over time
+
 
 # t0: ua [0,5]   grey [5,6]   ru [6,10]
 # t1: ua [0,3]   grey [3,4]   ru [4,10]      ru advances
@@ -159,7 +172,10 @@ def test_settlements_changed():
     assert (flip["from"], flip["to"]) == ("ua", "ru")
     assert flip["id"] == 100 and flip["index"] == 0 and flip["lon"] == 4.5
     assert [(t["version_id"], t["from"], t["to"]) for t in flip["transitions"]] == [
-        ("v1", "ua", "ru"), ("v2", "ru", "ua"), ("v3", "ua", "ru")]
+        ("v1", "ua", "ru"),
+        ("v2", "ru", "ua"),
+        ("v3", "ua", "ru"),
+    ]
     assert flip["reversals"] == 2
     assert flip["first_change"]["version_id"] == "v1"
     assert flip["first_change"]["valid_time"] == "1970-01-02T00:00:00Z"
@@ -217,19 +233,25 @@ def test_store_fast_path_agrees_with_whole_ground(demo_store):
         x0, y0, x1, y1 = cm.control.abroad("ua").union(cm.control.contested).bounds
         lon = rng.uniform(x0 - 0.3, x1 + 0.3, 4000)
         lat = rng.uniform(y0 - 0.3, y1 + 0.3, 4000)
-        edges = np.concatenate([shapely.get_coordinates(cm.control.contested)[:300],
-                                shapely.get_coordinates(cm.control.abroad("ua"))[:300],
-                                [[35.0, 51.0], [35.5, 51.5], [35.5, 51.0]]])  # tile corners
+        edges = np.concatenate(
+            [
+                shapely.get_coordinates(cm.control.contested)[:300],
+                shapely.get_coordinates(cm.control.abroad("ua"))[:300],
+                [[35.0, 51.0], [35.5, 51.5], [35.5, 51.0]],
+            ]
+        )  # tile corners
         lon, lat = np.concatenate([lon, edges[:, 0]]), np.concatenate([lat, edges[:, 1]])
         fast, labels = status_codes((lon, lat), cm)
-        whole = ControlMap(cm.source, cm.version_id, cm.valid_time, held=dict(cm.held), contested=cm.contested,
-                           theatre=cm.theatre)
+        whole = ControlMap(
+            cm.source, cm.version_id, cm.valid_time, held=dict(cm.held), contested=cm.contested, theatre=cm.theatre
+        )
         slow, _ = status_codes((lon, lat), whole)
         # Where a salient's edge meets the state border, a point lies on three boundaries at once and
         # the two overlays round differently: either answer names ground touching the point.
         homes = cm.control.theatre.homes
         junction = shapely.intersects_xy(homes["ua"].boundary, lon, lat) & shapely.intersects_xy(
-            homes["ru"].boundary, lon, lat)
+            homes["ru"].boundary, lon, lat
+        )
         assert np.array_equal(fast[~junction], slow[~junction])
         assert set(np.unique(fast[junction])) <= {1, 2, 3} and junction.sum() < 0.01 * len(lon)
         assert {labels[c] for c in np.unique(fast)} >= {"ua", "ru"}

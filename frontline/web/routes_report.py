@@ -94,7 +94,7 @@ def register(app, svc) -> None:
     ):
         if region not in regions(svc.store.sides):
             raise ApiError(400, "region", f"region must be one of {', '.join(sorted(regions(svc.store.sides)))}.")
-        if side not in (None, "") and side not in svc.store.sides:
+        if side is not None and side not in svc.store.sides:
             raise ApiError(400, "side", f"side must be one of {', '.join(svc.store.sides)}, not {side!r}.")
         box = parse_bbox(bbox)
         t0 = parse_time_param(since, "since", "start") if since else None

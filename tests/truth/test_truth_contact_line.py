@@ -50,11 +50,13 @@ def km(g_ll) -> float:
 @pytest.fixture(scope="module")
 def land(borders):
     """Ukraine and Russia's theatre part, lakes and rivers filled, in metres."""
+
     def filled(geom, box=None):
         ps = [shapely.make_valid(shapely.Polygon(p.exterior)) for p in shapely.get_parts(shape(geom))]
         if box is not None:
             ps = [p.intersection(box) for p in ps if p.intersects(box)]
         return to_m(shapely.union_all(ps))
+
     return {"ua": filled(borders["UKR"]), "ru": filled(borders["RUS"], RUSSIA_BOX)}
 
 
@@ -149,8 +151,9 @@ def test_line_lies_on_the_independent_front(case, tmp_path, store_path):
 
 def test_series_moves_only_when_the_map_moves(store_path):
     """Weekly lengths over a year: every jump above 5% comes with the map change that explains it."""
-    r = run_cli("contact-line", "--from", "2024-06-01", "--to", "2025-08-03", "--every", "week", "--json",
-                store_path=store_path)
+    r = run_cli(
+        "contact-line", "--from", "2024-06-01", "--to", "2025-08-03", "--every", "week", "--json", store_path=store_path
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert len(rows) >= 55

