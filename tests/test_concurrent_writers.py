@@ -71,11 +71,21 @@ def write_tar(path: Path, ids) -> Path:
     return path
 
 
-def frontline(*args: str) -> subprocess.Popen:
-    """``frontline ARGS`` in its own process (the console script of this environment when there is one)."""
+def frontline(*args: str, log: Path | None = None) -> subprocess.Popen:
+    """``frontline ARGS`` in its own process (the console script of this environment when there is one).
+
+    With ``log`` its output goes to that file instead of pipes: a long-running server logs every request,
+    and a pipe nobody reads until the end fills up and blocks the server mid-request.
+    """
     exe = Path(sys.executable).with_name("frontline")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "frontline.cli"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if log is not None:
+        out = log.open("w")
+        try:
+            return subprocess.Popen([*cmd, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        finally:
+            out.close()  # the child keeps its own descriptor
     return subprocess.Popen([*cmd, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -203,7 +213,8 @@ def test_two_imports_a_pull_and_serve_at_once(tmp_path):
     tgz = write_tar(tmp_path / "b.tar.gz", B)
     feed = ReplayServer([version(i) for i in FEED])
     port = free_port()
-    server = frontline("serve", "--store", str(path), "--port", str(port))
+    server_log = tmp_path / "serve.log"
+    server = frontline("serve", "--store", str(path), "--port", str(port), log=server_log)
     api = f"http://127.0.0.1:{port}/api"
     readers = Readers(api)
     writers: dict[str, subprocess.Popen] = {}
@@ -215,7 +226,7 @@ def test_two_imports_a_pull_and_serve_at_once(tmp_path):
                 break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"serve did not start: {server.communicate(timeout=10)}")
+                    pytest.fail(f"serve did not start: {server_log.read_text()[-3000:]}")
                 time.sleep(0.2)
         readers.start()
         writers = {
