@@ -258,6 +258,27 @@ class ReplayServer:
         self.close()
 
 
+def pull_then_revise(path, first: dict, revised: dict) -> None:
+    """Make a store at ``path`` that pulled the API object ``first`` from a replay server, then ``revised``.
+
+    The two objects are the same version id with different content and ``updatedAt``: the store ends with
+    the version in two revisions (asserted), as a source that edits a published version leaves it.
+    """
+    from frontline.live_pull import pull
+    from frontline.store import init_store
+
+    srv = ReplayServer([first])
+    try:
+        st = init_store(path)
+        opts = dict(timeout=2, retries=1, backoff=0.01, progress=False)
+        assert pull(st, srv.base_url, **opts).report.added == 1
+        srv.revise(revised)
+        assert pull(st, srv.base_url, **opts).report.revised == 1
+        st.close()
+    finally:
+        srv.httpd.shutdown()
+
+
 class WebhookReceiver:
     """A local HTTP server that records JSON POSTs (a webhook endpoint), optionally failing first.
 

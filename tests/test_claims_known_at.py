@@ -13,7 +13,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from replay_server import ReplayServer, api_object, feature, iso
+from replay_server import api_object, feature, iso, pull_then_revise
 from shapely.geometry import box, mapping
 
 V = 1_740_000_000  # the version's id and valid time (2025-02-19)
@@ -27,21 +27,13 @@ CLAIM_TIME = V + 1800  # after the first publication, before the revision
 @pytest.fixture(scope="module")
 def revised_store(tmp_path_factory):
     """A store that pulled version V, then its revision; and a file with one polygon claim."""
-    from frontline.live_pull import pull
-    from frontline.store import init_store
-
     folder = tmp_path_factory.mktemp("claims_known_at")
     path = folder / "live.gpkg"
-    srv = ReplayServer([api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED)])
-    try:
-        st = init_store(path)
-        opts = dict(timeout=2, retries=1, backoff=0.01, progress=False)
-        assert pull(st, srv.base_url, **opts).report.added == 1
-        srv.revise(api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT))
-        assert pull(st, srv.base_url, **opts).report.revised == 1
-        st.close()
-    finally:
-        srv.httpd.shutdown()
+    pull_then_revise(
+        path,
+        api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED),
+        api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT),
+    )
     claim = {"claimant": "c", "time": iso(CLAIM_TIME), "side": "ru", "change": "taken", "geometry": mapping(CLAIMED)}
     (folder / "claims.jsonl").write_text(json.dumps(claim) + "\n")
     return path, folder / "claims.jsonl"

@@ -14,7 +14,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from pyproj import Geod
-from replay_server import ReplayServer, api_object, feature, iso
+from replay_server import api_object, feature, iso, pull_then_revise
 from shapely.geometry import box
 
 V = 1_740_000_000  # the version's id and valid time (2025-02-19)
@@ -32,20 +32,12 @@ def _km2(geom) -> float:
 @pytest.fixture(scope="module")
 def revised_store(tmp_path_factory):
     """A store that pulled version V, then its revision."""
-    from frontline.live_pull import pull
-    from frontline.store import init_store
-
     path = tmp_path_factory.mktemp("known_at") / "live.gpkg"
-    srv = ReplayServer([api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED)])
-    try:
-        st = init_store(path)
-        opts = dict(timeout=2, retries=1, backoff=0.01, progress=False)
-        assert pull(st, srv.base_url, **opts).report.added == 1
-        srv.revise(api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT))
-        assert pull(st, srv.base_url, **opts).report.revised == 1
-        st.close()
-    finally:
-        srv.httpd.shutdown()
+    pull_then_revise(
+        path,
+        api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED),
+        api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT),
+    )
     return path
 
 

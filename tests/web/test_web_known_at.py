@@ -15,7 +15,7 @@ import pytest
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
 from pyproj import Geod  # noqa: E402
-from replay_server import ReplayServer, api_object, feature, iso  # noqa: E402
+from replay_server import api_object, feature, iso, pull_then_revise  # noqa: E402
 from shapely.geometry import box, shape  # noqa: E402
 from shapely.ops import unary_union  # noqa: E402
 
@@ -38,20 +38,12 @@ def _km2(geom) -> float:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The app on a store that pulled version V, then its revision."""
-    from frontline.live_pull import pull
-    from frontline.store import init_store
-
     path = tmp_path_factory.mktemp("web_known_at") / "live.gpkg"
-    srv = ReplayServer([api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED)])
-    try:
-        st = init_store(path)
-        opts = dict(timeout=2, retries=1, backoff=0.01, progress=False)
-        assert pull(st, srv.base_url, **opts).report.added == 1
-        srv.revise(api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT))
-        assert pull(st, srv.base_url, **opts).report.revised == 1
-        st.close()
-    finally:
-        srv.httpd.shutdown()
+    pull_then_revise(
+        path,
+        api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED),
+        api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT),
+    )
     with TestClient(create_app(path)) as c:
         yield c
 
