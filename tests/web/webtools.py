@@ -6,12 +6,16 @@
   shrinks, an unknown-status strip, arrows and units) for tests that build their own.
 * Browser plumbing: :func:`browser_api` (skips the module when Chromium, Playwright or
   MapLibre is missing), :data:`ARGS` (the Chromium flags, as bench/bench_web.py uses them),
-  :func:`start_server` (real uvicorn on loopback), :func:`launch`, :func:`new_page`.
+  :func:`start_server` (real uvicorn on loopback, in this process), :func:`serve_process` (``frontline serve``
+  in its own process, as it is deployed), :func:`launch`, :func:`new_page`.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -110,6 +114,55 @@ def start_server(path, **kwargs):
         th.join(10)
 
     return f"http://127.0.0.1:{port}", stop
+
+
+def serve_process(path, log: Path):
+    """``frontline serve`` over the store at ``path`` in its own process on a free loopback port: ``(base, stop)``.
+
+    Timing tests use it: a server inside the pytest process shares that process's heap and GIL, so a
+    full garbage collection of everything the earlier tests left behind pauses the server too (seconds,
+    late in a long run), which is not what a deployed server does. Its output goes to ``log`` (a pipe nobody
+    reads fills up and blocks the server mid-request).
+    """
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    exe = Path(sys.executable).with_name("frontline")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "frontline.cli"]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*cmd, "serve", "--store", str(path), "--port", str(port)],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(base + "/api/versions", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"frontline serve did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    return base, stop
 
 
 def launch(playwright):
