@@ -45,6 +45,8 @@ def parameter_schemas(sides) -> dict[str, dict[str, Any]]:
         "at": {"type": "string", "pattern": AT_PATTERN},
         "from": {"type": "string", "pattern": TIME_PATTERN},
         "to": {"type": "string", "pattern": TIME_PATTERN},
+        "known_at": {"type": "string", "pattern": TIME_PATTERN},
+        "since": {"type": "string", "pattern": TIME_PATTERN},
         "zoom": {"type": "number", "minimum": 0, "maximum": 24},
         "bbox": {"type": "string", "pattern": BBOX_PATTERN},
         "side": {"type": "string", "enum": sides},
@@ -65,6 +67,8 @@ NOTES = {
     "at": TIME_NOTE + " `latest` or nothing: the last version.",
     "from": TIME_NOTE + " Must not be after `to`.",
     "to": TIME_NOTE,
+    "known_at": TIME_NOTE + " Nothing: the map as it is now.",
+    "since": TIME_NOTE,
     "bbox": f" Corners in order (minx<maxx, miny<maxy), within lon ±180, lat ±90, at most {MAX_BBOX_DEG2:.0f} "
     "square degrees.",
 }

@@ -40,7 +40,7 @@ from fastapi.responses import Response
 from ..model import iso
 from .errors import ApiError
 from .ogc_collections import Collection, Feature, collection, collections, version_features
-from .params import parse_bbox, parse_time_param
+from .params import KnownAt, parse_bbox, parse_known_at, parse_time_param
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 CONFORMANCE = [
@@ -164,13 +164,14 @@ def parse_datetime(text: str | None) -> tuple[int | None, int | None, bool] | No
     return start, end, False
 
 
-def selected_versions(an, when: tuple[int | None, int | None, bool] | None) -> list[tuple]:
+def selected_versions(an, when: tuple[int | None, int | None, bool] | None, known_at: int | None = None) -> list[tuple]:
     """``(version, valid_to)`` of the versions a ``datetime`` selects, oldest first.
 
     Absent: the last version. An instant: the version valid then (none before
-    the first). An interval: every version valid at some time in it.
+    the first). An interval: every version valid at some time in it. With
+    ``known_at`` (epoch seconds): the versions known then, each in its revision then.
     """
-    vs = an.versions()
+    vs = an.versions(known_at)
     spans = [(v, vs[i + 1].valid_time if i + 1 < len(vs) else None) for i, v in enumerate(vs)]
     if not spans or when is None:
         return spans[-1:]
@@ -228,7 +229,9 @@ def _in_box(feats: list[Feature], box) -> list[Feature]:
     return keep
 
 
-def page_of(an, col: Collection, when, box, limit: int, offset: int) -> tuple[list[Feature], int | None, bool]:
+def page_of(
+    an, col: Collection, when, box, limit: int, offset: int, known_at: int | None = None
+) -> tuple[list[Feature], int | None, bool]:
     """``(features, numberMatched or None, more)`` of one page of a collection's items.
 
     Versions are made one at a time, and only as far as the page needs:
@@ -242,7 +245,7 @@ def page_of(an, col: Collection, when, box, limit: int, offset: int) -> tuple[li
         assert col.unversioned is not None
         feats = _in_box(col.unversioned(an, box, start, end), box)
         return feats[offset : offset + limit], len(feats), offset + limit < len(feats)
-    spans = selected_versions(an, when)
+    spans = selected_versions(an, when, known_at)
     if col.fixed is not None and box is None:
         first = offset // col.fixed
         got: list[Feature] = []
@@ -306,9 +309,11 @@ def collection_doc(request: Request, an, col: Collection) -> dict:
     }
 
 
-def items_doc(request: Request, an, col: Collection, when, box, limit: int, offset: int) -> dict:
+def items_doc(
+    request: Request, an, col: Collection, when, box, limit: int, offset: int, known_at: int | None = None
+) -> dict:
     """One page of items as a FeatureCollection with its counts, time stamp and paging links."""
-    feats, matched, more = page_of(an, col, when, box, limit, offset)
+    feats, matched, more = page_of(an, col, when, box, limit, offset, known_at)
     links = _self_links(request, GEOJSON)
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit", "f")]
     url = str(request.url.replace(query=""))
@@ -330,8 +335,8 @@ def items_doc(request: Request, an, col: Collection, when, box, limit: int, offs
     return doc
 
 
-def one_feature(an, col: Collection, fid: str) -> Feature:
-    """The feature ``fid`` of a collection (``<version id>.<key>`` when versioned); 404 when none."""
+def one_feature(an, col: Collection, fid: str, known_at: int | None = None) -> Feature:
+    """The feature ``fid`` of a collection (``<version id>.<key>`` when versioned; as known at ``known_at``); 404."""
     missing = ApiError(404, "featureId", f"No feature {fid!r} in collection {col.id!r}.")
     if not col.versioned:
         assert col.unversioned is not None
@@ -340,7 +345,7 @@ def one_feature(an, col: Collection, fid: str) -> Feature:
             raise missing
         return found[0]
     vid, dot, _ = fid.partition(".")
-    vs = an.versions()
+    vs = an.versions(known_at)
     for i, v in enumerate(vs):
         if dot and v.version_id == vid:
             to = vs[i + 1].valid_time if i + 1 < len(vs) else None
@@ -407,23 +412,31 @@ def register(app, svc) -> None:
         offset: str | None = Query(None, description="skip this many features (paging)"),
         crs: str | None = Crs,
         bbox_crs: str | None = BboxCrs,
+        known_at: KnownAt = None,
     ):
         check_crs(crs, "crs")
         check_crs(bbox_crs, "bbox-crs")
         col = collection(an, collectionId)
         as_html = wants_html(request, f)
         n, k = parse_limit(limit, offset)
-        doc = items_doc(request, an, col, parse_datetime(dt), parse_ogc_bbox(bbox), n, k)
+        known = parse_known_at(known_at)
+        doc = items_doc(request, an, col, parse_datetime(dt), parse_ogc_bbox(bbox), n, k, known)
         return answer(request, doc, as_html, f"{col.title}: items", GEOJSON)
 
     @route(ITEMS + "/{featureId}", DOC_GEOJSON, "OGC API – Features: one feature")
     def item(
-        request: Request, featureId: str, collectionId: str, crs: str | None = Crs, f: str | None = Fmt, dt=Datetime
-    ):  # noqa: N803
+        request: Request,
+        featureId: str,  # noqa: N803
+        collectionId: str,  # noqa: N803
+        crs: str | None = Crs,
+        f: str | None = Fmt,
+        dt=Datetime,
+        known_at: KnownAt = None,
+    ):
         check_crs(crs, "crs")
         col = collection(an, collectionId)
         as_html = wants_html(request, f)
-        feat = dict(one_feature(an, col, featureId))
+        feat = dict(one_feature(an, col, featureId, parse_known_at(known_at)))
         base = base_url(request)
         feat["links"] = [
             *_self_links(request, GEOJSON),

@@ -3,7 +3,8 @@
 Both run on the analysis service (:meth:`~frontline.web.service.Service.offload`: its own store handle, lock
 and threads), are kept in the server's response cache by version and parameters, and carry an ETag of the
 version's revision and the parameters: addressed by a version they are immutable, otherwise ``no-cache``
-(revalidated with ``If-None-Match``).
+(revalidated with ``If-None-Match``). Both take ``known_at`` (the map as the source had published it by
+then: versions known then, each in its revision then), part of the cache key and the ETag.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from fastapi.responses import Response
 from shapely.errors import GEOSException
 
 from .errors import NO_CACHE, ApiError
-from .params import At, Bbox, parse_bbox, parse_time_param, regions
+from .params import At, Bbox, KnownAt, parse_bbox, parse_known_at, parse_time_param, regions
 from .responses import IMMUTABLE
+from .service import resolve_known
 
 MAX_PX = 2048  # map.png's width and height are at most this
 
@@ -37,21 +39,22 @@ def _answer(request: Request, svc, kind: str, v, exact: bool, params: tuple, mak
     return Response(body, media_type=media_type, headers=headers)
 
 
-def report_body(an, v, since: int | None, region: str, side: str | None, bbox) -> bytes:
-    """The report's HTML (UTF-8) of version ``v``, as ``frontline report`` writes it."""
+def report_body(an, v, since: int | None, region: str, side: str | None, bbox, known_at: int | None = None) -> bytes:
+    """The report's HTML (UTF-8) of version ``v``, as ``frontline report`` writes it (``--as-known-at``)."""
     from ..report import report_html
     from ..report.facts import gather
 
     with an.read():
         an.check(v)
+        store = an.known(known_at)  # every version the report reads, as known then
         try:
-            facts = gather(an.store, v.valid_time, since, region=region, side=side, bbox=bbox, source=v.source)
+            facts = gather(store, v.valid_time, since, region=region, side=side, bbox=bbox, source=v.source)
         except GEOSException as exc:
             raise ApiError(400, None, f"The map cannot be cut there ({exc}).") from None
         return report_html(facts, list(an.store.sides)).encode("utf-8")
 
 
-def map_body(an, v, bbox, width: int, height: int) -> bytes:
+def map_body(an, v, bbox, width: int, height: int, known_at: int | None = None) -> bytes:
     """PNG bytes of the map of version ``v`` (held per side, grey zone, contact line, date, attribution)."""
     from ..report.animate import map_png
 
@@ -91,6 +94,7 @@ def register(app, svc) -> None:
         region: str = Query("outside:ua", description="theatre, ukraine, russia, home:<side> or outside:<side>"),
         side: str | None = Query(None, description="whose ground the report follows (default: the region's side)"),
         bbox: Bbox = None,
+        known_at: KnownAt = None,
     ):
         if region not in regions(svc.store.sides):
             raise ApiError(400, "region", f"region must be one of {', '.join(sorted(regions(svc.store.sides)))}.")
@@ -98,10 +102,11 @@ def register(app, svc) -> None:
             raise ApiError(400, "side", f"side must be one of {', '.join(svc.store.sides)}, not {side!r}.")
         box = parse_bbox(bbox)
         t0 = parse_time_param(since, "since", "start") if since else None
-        v, exact = svc.resolve(at)
+        known = parse_known_at(known_at)
+        v, exact = resolve_known(svc, at, known)
         if t0 is not None and t0 > v.valid_time:
             raise ApiError(400, "since", f"since={since!r} is after the version at={at!r} answers.")
-        params = (t0, region, side or None, box)
+        params = (t0, region, side or None, box, known)
         return _answer(request, svc, "report", v, exact, params, _report_of(an), "text/html; charset=utf-8")
 
     @app.get(
@@ -122,10 +127,12 @@ def register(app, svc) -> None:
         bbox: Bbox = None,
         width: int = Query(800, ge=16, le=MAX_PX, description="image width in pixels"),
         height: int = Query(600, ge=16, le=MAX_PX, description="image height in pixels"),
+        known_at: KnownAt = None,
     ):
         box = parse_bbox(bbox)
-        v, exact = svc.resolve(at)
-        return _answer(request, svc, "map.png", v, exact, (box, width, height), _map_of(an), "image/png")
+        known = parse_known_at(known_at)
+        v, exact = resolve_known(svc, at, known)
+        return _answer(request, svc, "map.png", v, exact, (box, width, height, known), _map_of(an), "image/png")
 
 
 __all__ = ["register", "report_body", "map_body"]

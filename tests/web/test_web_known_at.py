@@ -116,3 +116,53 @@ def test_versions_and_points_take_known_at(client):
     assert r.status_code == 200 and [v["revision"] for v in r.json()["versions"]] == [1]
     r = client.get("/api/points", params={"at": iso(V + 60), "known_at": BEFORE})
     assert r.status_code == 200 and r.headers["etag"] == f'"{V}.1"'
+
+
+def _report_text(client, **params) -> str:
+    """The text of ``/api/report`` of ru ground in Ukraine at V (tags dropped, spaces collapsed)."""
+    import re
+
+    q = {"at": iso(V + 60), "since": iso(V), "region": "ukraine", "side": "ru", **params}
+    r = client.get("/api/report", params=q)
+    assert r.status_code == 200, r.text[:300]
+    return " ".join(re.sub(r"<[^>]+>", " ", r.text).split()), r
+
+
+def test_report_and_map_take_known_at(client):
+    first, rb = _report_text(client, known_at=BEFORE)
+    revised, ra = _report_text(client, known_at=AFTER)
+    # the area the report states is the revision's own: the first box's km², then the revised box's
+    want_first, want_revised = _km2(FIRST), _km2(REVISED)
+    assert f"as drawn: {want_first:,.1f} km²" in first, first[first.find("The numbers") :][:400]
+    assert f"as drawn: {want_revised:,.1f} km²" in revised, revised[revised.find("The numbers") :][:400]
+    assert rb.headers["etag"] != ra.headers["etag"]
+    png_b = client.get("/api/map.png", params={"at": iso(V + 60), "known_at": BEFORE, "width": 200, "height": 150})
+    png_a = client.get("/api/map.png", params={"at": iso(V + 60), "known_at": AFTER, "width": 200, "height": 150})
+    assert png_b.status_code == png_a.status_code == 200
+    assert png_b.content[:8] == b"\x89PNG\r\n\x1a\n" and png_b.content != png_a.content
+    assert png_b.headers["etag"] != png_a.headers["etag"]
+    assert want_revised > 1.9 * want_first  # the revision doubled the box: the two reports differ for that reason
+
+
+def _ogc_held(client, **params):
+    """The ru-held ground of the OGC control collection at V (one geometry) and the answer's JSON."""
+    r = client.get("/ogc/collections/control/items", params={"datetime": iso(V + 60), "f": "json", **params})
+    assert r.status_code == 200, r.text[:300]
+    doc = r.json()
+    held = [shape(f["geometry"]) for f in doc["features"] if f["properties"].get("status") == "held" and f["geometry"]]
+    return unary_union(held), doc
+
+
+def test_ogc_items_take_known_at(client):
+    for _ in range(2):  # alternately: each answer its own
+        before, doc = _ogc_held(client, known_at=BEFORE)
+        assert before.area == pytest.approx(FIRST.area, rel=1e-3)
+        after, _ = _ogc_held(client, known_at=AFTER)
+        assert after.area == pytest.approx(REVISED.area, rel=CUT)
+        now, _ = _ogc_held(client)
+        assert now.area == pytest.approx(REVISED.area, rel=CUT)
+    fid = doc["features"][0]["id"]
+    one = client.get(f"/ogc/collections/control/items/{fid}", params={"known_at": BEFORE, "f": "json"})
+    assert one.status_code == 200 and one.json()["id"] == fid
+    nxt = [ln["href"] for ln in doc["links"] if ln["rel"] == "self"]
+    assert nxt and "known_at" in nxt[0]  # links keep the reading the client asked for
