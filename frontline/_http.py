@@ -1,16 +1,19 @@
 """HTTP plumbing shared by every connector and the webhooks: time-outs, retries, backoff, identity.
 
 One retry loop (:func:`with_retries`) serves GETs of the live feed, downloads of gazetteer dumps and webhook
-POSTs, so they all behave alike:
+POSTs, so they all behave alike; :func:`get_json` is the one "fetch JSON, fetch a bad body again" used by the
+live feed's listing and ArcGIS layers:
 
 * every request has a time-out and is retried with exponential backoff and jitter
   (``backoff × 2^attempt × U(0.5, 1)``, capped at ``max_backoff``);
 * ``429``/``503`` answers' ``Retry-After`` (seconds or an HTTP date) is honoured, up to ``max_retry_after``;
 * client errors that retrying cannot mend (:data:`NO_RETRY`) fail at once;
 * requests carry a descriptive ``User-Agent`` (:func:`user_agent`);
+* a body cut short (``Content-Length`` not met, or not JSON where JSON was asked for) or rejected by the caller's
+  check is fetched again within the same budget: ``retries`` bounds every request, whatever went wrong;
 * a ``stop_event`` (:class:`threading.Event`) abandons the waits between attempts.
 
-Only the standard library is used (``urllib``), so nothing here needs a network package at install time.
+Requests go through the standard library (``urllib``), so nothing here needs a network package at install time.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import orjson
 
 from . import __version__
 from .errors import FetchError
@@ -35,12 +40,14 @@ __all__ = [
     "PROJECT_URL",
     "NO_RETRY",
     "FetchError",
+    "Refused",
     "Stopped",
     "HttpOptions",
     "user_agent",
     "retry_after",
     "with_retries",
     "request",
+    "get_json",
 ]
 
 log = logging.getLogger("frontline.http")
@@ -54,6 +61,14 @@ T = TypeVar("T")
 
 class Stopped(Exception):
     """The stop event was set while waiting or fetching."""
+
+
+class Refused(FetchError):
+    """An answer that asking again cannot mend (e.g. an API's error object with a client code).
+
+    Raised by an attempt (or a :func:`get_json` check), it ends :func:`with_retries` at once; the
+    :class:`FetchError` raised then names the URL and this reason.
+    """
 
 
 def user_agent(contact: str | None = None) -> str:
@@ -137,7 +152,8 @@ def with_retries(
     ----------
     attempt
         Makes one request (``n`` = 0, 1, …) and returns its result; it raises :class:`FetchError` for a body it
-        finds wrong (truncated, not the expected format), which is retried like a network failure.
+        finds wrong (truncated, not the expected format), which is retried like a network failure, or
+        :class:`Refused` for an answer no retry can mend.
     url, verb
         For messages.
     opts
@@ -174,6 +190,8 @@ def with_retries(
             ra = retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             if ra is not None and exc.code in (429, 503):
                 wait = max(wait, min(ra, opts.max_retry_after))
+        except Refused as exc:
+            raise FetchError(f"{url}: {exc}") from None
         except http.client.IncompleteRead as exc:
             last = f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)"
         except FetchError as exc:
@@ -193,6 +211,16 @@ def with_retries(
             )
             _wait(wait, stop_event, sleep)
     raise FetchError(f"{url}: failed after {opts.retries + 1} attempts ({last})")
+
+
+def _read_once(url: str, timeout: float, req: urllib.request.Request) -> bytes:
+    """One request's whole body, checked against ``Content-Length`` (a short body raises :class:`FetchError`)."""
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        length = resp.headers.get("Content-Length")
+        body = resp.read()  # raises IncompleteRead when the connection closes early
+    if length is not None and length.strip().isdigit() and int(length) != len(body):
+        raise FetchError(f"truncated body ({len(body)} of {length} bytes)")
+    return body
 
 
 def request(
@@ -222,12 +250,54 @@ def request(
     hdrs = {"User-Agent": opts.user_agent, "Accept": accept, **(headers or {})}
 
     def one(_n: int) -> bytes:
-        req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
-        with urllib.request.urlopen(req, timeout=opts.timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            body = resp.read()  # raises IncompleteRead when the connection closes early
-        if length is not None and length.strip().isdigit() and int(length) != len(body):
-            raise FetchError(f"truncated body ({len(body)} of {length} bytes)")
-        return body
+        return _read_once(url, opts.timeout, urllib.request.Request(url, data=data, headers=hdrs, method=method))
 
     return with_retries(one, url, opts, verb=method, stop_event=stop_event, sleep=sleep, rng=rng)
+
+
+def get_json(
+    url: str,
+    opts: HttpOptions | None = None,
+    *,
+    check: Callable[[Any], T] | None = None,
+    stop_event: threading.Event | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> Any:
+    """GET a URL and parse its body as JSON, fetching it again while it is cut short, not JSON or rejected.
+
+    Every attempt is one request; network failures, bodies cut short (a proxy closing the connection,
+    truncated without ``Content-Length``, so not JSON) and bodies ``check`` rejects share the one budget of
+    ``opts.retries``, with the backoff, jitter, ``Retry-After`` and log lines of :func:`with_retries`.
+
+    Parameters
+    ----------
+    url
+        The URL to GET (``Accept: application/json``).
+    opts, stop_event, sleep, rng
+        As for :func:`with_retries`.
+    check
+        Called with the parsed body; returns what :func:`get_json` returns (the body itself when None). It
+        raises :class:`FetchError` for a body worth fetching again (the wrong shape, a server-side error
+        object) or :class:`Refused` for one that asking again cannot mend.
+
+    Raises
+    ------
+    FetchError
+        Naming the URL and the last reason (``not valid JSON, truncated or malformed (…)``, ``HTTP 500 …``,
+        the check's message), after the last attempt or at once on a refusal.
+    Stopped
+        When ``stop_event`` was set.
+    """
+    opts = opts or HttpOptions()
+    hdrs = {"User-Agent": opts.user_agent, "Accept": "application/json"}
+
+    def one(_n: int) -> Any:
+        body = _read_once(url, opts.timeout, urllib.request.Request(url, headers=hdrs))
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise FetchError(f"not valid JSON, truncated or malformed ({exc})") from None
+        return obj if check is None else check(obj)
+
+    return with_retries(one, url, opts, stop_event=stop_event, sleep=sleep, rng=rng)

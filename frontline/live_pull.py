@@ -37,16 +37,18 @@ from .ingest import Importer
 from .sources import arcgis, deepstate
 from .sources.live import DEFAULT_BASE_URL, http_get, list_versions
 from .store import GeoPackageStore, ImportReport, VersionInfo, pull_state
+from .times import parse_time
 
 log = logging.getLogger("frontline.live")
 
 
 def _epoch(value) -> int | None:
+    """A listing entry's time (ISO text or epoch seconds) in epoch seconds; None when absent or unreadable."""
     try:
-        dt = deepstate._to_dt(value)
+        # role "start": a bare date is its midnight, as the DeepState reader takes the same field
+        return parse_time(value, role="start")
     except ValueError:
         return None
-    return int(dt.timestamp()) if dt else None
 
 
 def pending(store: GeoPackageStore, entries: list[dict], source: str = deepstate.SOURCE) -> list[dict]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 
 import pytest
 import shapely
@@ -19,9 +21,11 @@ from arcgis_server import ArcGISServer
 from click.testing import CliRunner
 from pyproj import Geod
 
+from frontline._http import HttpOptions
 from frontline.analysis.area import area_at
+from frontline.errors import FetchError
 from frontline.live_pull import pull_arcgis
-from frontline.sources.arcgis import load_mapping
+from frontline.sources.arcgis import get_json, load_mapping
 from frontline.store import GeoPackageStore, init_store
 
 GEOD = Geod(ellps="WGS84")
@@ -181,14 +185,61 @@ def test_faults_are_retried(tmp_path, blank, theatre, mapping):
     srv.fail("query", "timeout:2", "truncate", "arcgis_error", "truncate_nolen")
     st = _store(blank, tmp_path / "s.gpkg")
     try:
-        r = pull_arcgis(st, srv.service_url, mapping, layer=0, **FAST)
+        # four faults on the first page's request, then the answer: five attempts, i.e. four retries
+        r = pull_arcgis(st, srv.service_url, mapping, layer=0, **{**FAST, "retries": 4})
         assert r.ok, r.error
         assert r.status == "added" and r.fetched == 7
         assert [a for k, _, a in srv.requests if k == "info"] == ["500", "ok"]
+        first_page = [a for k, p, a in srv.requests if k == "query" and p.get("resultOffset") == "0"]
+        assert first_page[:5] == ["timeout:2", "truncate", "arcgis_error", "truncate_nolen", "ok"]
         _assert_versions(st, r.source, [dict(srv.features)], theatre)
     finally:
         srv.close()
         st.close()
+
+
+def test_one_budget_for_network_and_body_faults(tmp_path, blank, mapping):
+    """``retries`` bounds the requests whatever went wrong: a bad body is not retried on top of a network retry."""
+    srv = ArcGISServer(_layer(7), max_record_count=3)
+    srv.fail("query", "500", "truncate_nolen", "arcgis_error", "truncate")
+    st = _store(blank, tmp_path / "s.gpkg")
+    try:
+        r = pull_arcgis(st, srv.service_url, mapping, layer=0, **FAST)  # retries=2: three requests
+        assert not r.ok and "failed after 3 attempts" in r.error and "ArcGIS error 500" in r.error, r.error
+        assert [a for k, _, a in srv.requests if k == "query"] == ["500", "truncate_nolen", "arcgis_error"]
+    finally:
+        srv.close()
+        st.close()
+
+
+def test_client_error_object_is_not_retried():
+    """An ArcGIS error object with a client code in a 200 answer fails at once, naming the URL and the reason."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            body = b'{"error": {"code": 400, "message": "Invalid query parameters", "details": []}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_port}/FeatureServer/0/query?where=bad&f=json"
+    try:
+        with pytest.raises(FetchError) as err:
+            get_json(url, HttpOptions(timeout=2, retries=3, backoff=0.01))
+        assert str(err.value) == f"{url}: ArcGIS error 400: Invalid query parameters"
+        assert hits == ["/FeatureServer/0/query?where=bad&f=json"]  # asked once: retrying cannot mend it
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 @pytest.mark.parametrize(

@@ -42,9 +42,18 @@ from ..borders import polygonal
 from ..errors import InputError
 from ..model import CONTESTED, iso, utc
 from ..store import GeoPackageStore, VersionInfo
-from ..times import Role, check_period, period_key
+from ..times import Role, check_period, parse_time, period_key
 
-__all__ = ["ChangeReport", "change_between", "change_log", "REGION_NAMES"]
+__all__ = [
+    "ChangeReport",
+    "change_between",
+    "change_log",
+    "compare_versions",
+    "tile_groups",
+    "tile_signature",
+    "tile_state",
+    "REGION_NAMES",
+]
 
 #: Region names for the homes (the area module's aliases, reversed).
 REGION_NAMES = {"ua": "ukraine", "ru": "russia"}
@@ -221,8 +230,22 @@ def _union_of(key, geoms: list[BaseGeometry]) -> BaseGeometry:
     return g
 
 
-def _tile_groups(store: GeoPackageStore, v: VersionInfo) -> dict[tuple[str, Any], dict[str, list]]:
-    """``(home, tile) → what → [Piece]`` of a version's counted features."""
+def tile_groups(store: GeoPackageStore, v: VersionInfo) -> dict[tuple[str, Any], dict[str, list]]:
+    """A version's counted pieces grouped by tile and by what they are.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    v
+        The version.
+
+    Returns
+    -------
+    dict
+        ``(home, tile) → what → [Piece]``, ``what`` a side (held) or ``contested``; features not counted
+        (labels, excluded, unclassified) are left out.
+    """
     out: dict[tuple[str, Any], dict[str, list]] = {}
     for fp in store.pieces(store.member_fids(v)).values():
         if not fp.counted:
@@ -238,14 +261,45 @@ def _pkey(p) -> bytes:
     return k if k is not None else p.fkey
 
 
-def _signature(groups: dict[str, list]) -> frozenset:
+def tile_signature(groups: dict[str, list]) -> frozenset:
+    """What a tile is made of, comparable between versions: equal signatures mean the same ground.
+
+    Parameters
+    ----------
+    groups
+        ``what → [Piece]`` of one tile (a value of :func:`tile_groups`).
+
+    Returns
+    -------
+    frozenset
+        ``{(what, frozenset of piece keys)}``; a tile whose pieces did not change has the same signature, so
+        only tiles whose signatures differ need geometry work.
+    """
     return frozenset((w, frozenset(_pkey(p) for p in ps)) for w, ps in groups.items())
 
 
-def _tile_state(
+def tile_state(
     home: str, tile, groups: dict[str, list], sides
 ) -> tuple[BaseGeometry, dict[str, BaseGeometry], BaseGeometry]:
-    """``(C, {S: A[S]}, O)`` of one tile: contested, other sides' ground minus C, all non-home ground."""
+    """The ground of one tile as three geometries, unions cached by piece keys.
+
+    Parameters
+    ----------
+    home
+        The home the tile belongs to (a side).
+    tile
+        The tile's id (a cache key only).
+    groups
+        ``what → [Piece]`` of the tile (a value of :func:`tile_groups`).
+    sides
+        The store's sides.
+
+    Returns
+    -------
+    tuple
+        ``(C, {S: A[S]}, O)``: the contested ground; each other side's held ground minus ``C``; all ground
+        not held by the home side (the home side holds the rest of the tile).
+    """
 
     def key(what, ps):
         return (home, tile, what, frozenset(_pkey(p) for p in ps))
@@ -269,9 +323,28 @@ def _resolve(store: GeoPackageStore, at, source: str, role: Role = "at") -> Vers
     return resolve_version(store, at, source, role=role)  # stale times warned about (or refused) there
 
 
-def _compare(
+def compare_versions(
     store: GeoPackageStore, before: VersionInfo, after: VersionInfo, source: str, groups_cache: dict | None = None
 ) -> ChangeReport:
+    """Ground gained and lost between two versions, tile by tile (only tiles whose pieces changed).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    before, after
+        The two versions (any order of time; ``after`` is the state compared against ``before``).
+    source
+        The source name written in the report.
+    groups_cache
+        ``version pk → tile_groups`` kept between calls (a series reuses each version's groups once); filled
+        with both versions' groups.
+
+    Returns
+    -------
+    ChangeReport
+        Gains and losses per side, grey zone and region.
+    """
     import time as _time
 
     t0 = _time.perf_counter()
@@ -283,18 +356,18 @@ def _compare(
     whats = sides + [CONTESTED]
     regions = [region_name(h) for h in homes]
     cache = groups_cache if groups_cache is not None else {}
-    g1 = cache.get(before.pk) or _tile_groups(store, before)
-    g2 = cache.get(after.pk) or _tile_groups(store, after)
+    g1 = cache.get(before.pk) or tile_groups(store, before)
+    g2 = cache.get(after.pk) or tile_groups(store, after)
     cache[before.pk], cache[after.pk] = g1, g2
     keys = set(g1) | set(g2)
-    changed = [k for k in keys if _signature(g1.get(k, {})) != _signature(g2.get(k, {}))]
+    changed = [k for k in keys if tile_signature(g1.get(k, {})) != tile_signature(g2.get(k, {}))]
     # Collect, per (side, change, home), the pieces of every changed tile; difference them as arrays.
     a_list: list[BaseGeometry] = []
     b_list: list[BaseGeometry] = []
     labels: list[tuple[str, str, str]] = []
     for home, tile in changed:
-        c1, a1, o1 = _tile_state(home, tile, g1.get((home, tile), {}), sides)
-        c2, a2, o2 = _tile_state(home, tile, g2.get((home, tile), {}), sides)
+        c1, a1, o1 = tile_state(home, tile, g1.get((home, tile), {}), sides)
+        c2, a2, o2 = tile_state(home, tile, g2.get((home, tile), {}), sides)
         r = region_name(home)
         pairs = {CONTESTED: (c1, c2), home: (o2, o1)}  # home side: gains what others lose in its home
         for s in sides:
@@ -332,6 +405,13 @@ def _compare(
     )
 
 
+# kept for analysis/compare.py and cli/diff_revisions.py until the lead updates them to the public names
+_compare = compare_versions
+_tile_groups = tile_groups
+_signature = tile_signature
+_tile_state = tile_state
+
+
 def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None) -> ChangeReport:
     """Ground gained and lost by each side and by the grey zone between two times.
 
@@ -359,13 +439,11 @@ def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None)
         (:class:`frontline.state.StaleTimeError` for a stale time in strict mode;
         otherwise a stale time is reported by :func:`frontline.state.report_note`).
     """
-    from .area import parse_time
-
     source = store.default_source(source)
     a, b = parse_time(t1, role="start"), parse_time(t2, role="end")
     if a is not None and b is not None and a > b:
         raise ValueError(f"The range is inverted: {iso(a)} is after {iso(b)}.")
-    return _compare(store, _resolve(store, t1, source, "start"), _resolve(store, t2, source, "end"), source)
+    return compare_versions(store, _resolve(store, t1, source, "start"), _resolve(store, t2, source, "end"), source)
 
 
 def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source: str | None = None) -> list[dict]:
@@ -392,8 +470,6 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
         The first period is compared with the last version before it (no
         row when there is none).
     """
-    from .area import parse_time
-
     if every is None:
         raise InputError("a period is needed", field="--every")
     check_period(every)
@@ -418,7 +494,7 @@ def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source
     prev = before
     for period, v in last.items():
         if prev is not None:
-            rep = _compare(store, prev, v, source, cache)
+            rep = compare_versions(store, prev, v, source, cache)
             cache.pop(prev.pk, None)  # keep memory flat over long logs
             row: dict[str, Any] = {
                 "period": period,

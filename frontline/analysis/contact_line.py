@@ -21,9 +21,21 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geodesy import GEOD
 from ..model import CONTESTED, ControlMap, iso
-from ..times import check_period, last_per_period
+from ..times import check_period, last_per_period, parse_time
 
-__all__ = ["ContactLine", "contact_line", "contact_line_series", "locate", "PROBE_M", "SLIVER_M", "WATER_M", "RULE"]
+__all__ = [
+    "ContactLine",
+    "contact_line",
+    "contact_line_series",
+    "explain_jumps",
+    "pick_periods",
+    "series_row",
+    "locate",
+    "PROBE_M",
+    "SLIVER_M",
+    "WATER_M",
+    "RULE",
+]
 
 #: How far beyond a boundary segment the ground is probed (metres); see the module docstring.
 PROBE_M = 50.0
@@ -678,7 +690,6 @@ def contact_line_series(
         tell a real move from a redrawing.
     """
     from ..state import version_control
-    from .area import parse_time
 
     check_period(every)
     t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
@@ -709,7 +720,7 @@ def contact_line_series(
     finally:
         if bar is not None:
             bar.stop()
-    _explain_jumps(store, rows, source)
+    explain_jumps(store, rows, source)
     return rows
 
 
@@ -734,8 +745,23 @@ def series_row(v, period: str | None, cl: ContactLine) -> dict[str, Any]:
     return row
 
 
-def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None:
-    """Add ``jump`` to rows whose total moved more than :data:`JUMP_SHARE` from the row before."""
+def explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None:
+    """Add ``jump`` to the series rows whose total length moved more than :data:`JUMP_SHARE` from the row before.
+
+    Parameters
+    ----------
+    store
+        An open store (the theatre's area series says how much ground changed hands between the two rows).
+    rows
+        Series rows (:func:`series_row`) in time order; changed in place.
+    source
+        Source name; the default source when None.
+
+    Notes
+    -----
+    ``jump`` holds the change in km and as a share, the pair of sides that moved most, the km² that changed
+    hands, and a note that says when the line was redrawn more than the ground moved.
+    """
     from .area import area_series
 
     jumps = [
@@ -778,3 +804,7 @@ def _explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> Non
             "area_change_km2": moved,
             "note": note,
         }
+
+
+# kept for analysis/materialise.py and web/routes_series.py until the lead updates them to ``explain_jumps``
+_explain_jumps = explain_jumps

@@ -1,7 +1,7 @@
 """An ArcGIS REST feature-service layer as a source: layer info, paged queries, edits since a time.
 
 A FeatureServer or MapServer layer (``…/FeatureServer/0``) is read in three kinds of request, all through
-:func:`frontline._http.request` (time-outs, retries, backoff, ``Retry-After``):
+:func:`frontline._http.get_json` (time-outs, retries, backoff, ``Retry-After``):
 
 * ``{layer}?f=json``: the layer's ``name``, ``maxRecordCount``, ``objectIdField`` and ``editFieldsInfo``;
 * ``{layer}/query?where=…&outFields=*&outSR=4326&f=geojson&resultOffset=…&resultRecordCount=…``: one page of
@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import shapely
 from shapely.geometry import shape
 
-from .._http import NO_RETRY, HttpOptions, request, with_retries
+from .. import _http
+from .._http import NO_RETRY, HttpOptions, Refused
 from ..errors import FetchError
 from ..model import ROLE_UNCLASSIFIED, Snapshot, utc
-from .gis import _feature, load_mapping
+from .gis import classify_record, load_mapping
 
 __all__ = [
     "LayerInfo",
@@ -89,36 +89,23 @@ def _with_params(url: str, params: dict[str, Any]) -> str:
     return f"{url}?{urllib.parse.urlencode(params)}"
 
 
-class _Spent(Exception):
-    """A request that already used its retries, or was refused: it is not tried again."""
-
-    def __init__(self, error: FetchError):
-        super().__init__(str(error))
-        self.error = error
-
-
-def _read(url: str, body: bytes) -> dict:
-    """An answer's body as an ArcGIS JSON object.
+def _arcgis_object(obj: Any) -> dict:
+    """The :func:`frontline._http.get_json` check of an answer: an ArcGIS JSON object, not an error object.
 
     Raises
     ------
     FetchError
-        For a body worth fetching again: not JSON (truncated, a proxy's page) or a server-side ArcGIS error.
-    _Spent
-        For an ArcGIS error object with a client code (``400``, ``404``, …): asking again cannot mend it.
+        For a body worth fetching again: not a JSON object, or a server-side ArcGIS error (ArcGIS answers many
+        errors with ``200``).
+    Refused
+        For an error object with a client code (``400``, ``404``, …): asking again cannot mend it.
     """
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise FetchError(f"not valid JSON, truncated or malformed ({exc})") from None
     if not isinstance(obj, dict):
         raise FetchError(f"expected a JSON object, got {type(obj).__name__}")
     err = obj.get("error")
     if isinstance(err, dict):
         reason = f"ArcGIS error {err.get('code')}: {err.get('message') or 'no message'}"
-        if err.get("code") in NO_RETRY:
-            raise _Spent(FetchError(f"{url}: {reason}"))
-        raise FetchError(reason)
+        raise (Refused if err.get("code") in NO_RETRY else FetchError)(reason)
     return obj
 
 
@@ -129,12 +116,11 @@ def get_json(
     stop_event: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
-    """GET a URL and read its body as an ArcGIS JSON object.
+    """GET a URL and read its body as an ArcGIS JSON object (:func:`frontline._http.get_json`).
 
-    Network failures are retried by :func:`frontline._http.request`; a body that is not a JSON object
-    (truncated without ``Content-Length``, a proxy's HTML page) or an ArcGIS error object with a server-side
-    code (ArcGIS answers many errors with ``200``) is fetched again by :func:`frontline._http.with_retries`;
-    an error object with a client code fails at once.
+    Network failures, a body that is not a JSON object (truncated without ``Content-Length``, a proxy's HTML
+    page) and an ArcGIS error object with a server-side code are retried within one budget
+    (``opts.retries``); an error object with a client code fails at once.
 
     Raises
     ------
@@ -143,19 +129,8 @@ def get_json(
     Stopped
         When ``stop_event`` was set.
     """
-    opts = opts or HttpOptions()
-
-    def attempt(_n: int) -> dict:
-        try:
-            body = request(url, opts, stop_event=stop_event, sleep=sleep)
-        except FetchError as exc:
-            raise _Spent(exc) from None
-        return _read(url, body)
-
-    try:
-        return with_retries(attempt, url, opts, stop_event=stop_event, sleep=sleep)
-    except _Spent as spent:
-        raise spent.error from None
+    obj: dict = _http.get_json(url, opts, check=_arcgis_object, stop_event=stop_event, sleep=sleep)
+    return obj
 
 
 def layer_info(url: str, opts: HttpOptions | None = None, **kw) -> LayerInfo:
@@ -342,7 +317,7 @@ def snapshot(
         feat = served.get(oids[i])
         if feat is None:
             return None, f"object {oids[i]} is neither stored nor served"
-        return _feature(_record(feat, mapping), mapping["field"])
+        return classify_record(_record(feat, mapping), mapping["field"])
 
     t = utc(valid_time)
     return Snapshot(

@@ -47,8 +47,24 @@ def load_mapping(path) -> dict:
     return m
 
 
-def _gdal_path(path: str) -> str:
-    """What GDAL should open: a KMZ's KML inside the zip (GDAL's KML driver keeps its attributes)."""
+def gdal_path(path: str) -> str:
+    """What GDAL should open for a file: a KMZ's KML inside the zip (GDAL's KML driver keeps its attributes).
+
+    Parameters
+    ----------
+    path
+        A file GDAL reads (GeoJSON, GeoPackage, Shapefile, KML, KMZ, …).
+
+    Returns
+    -------
+    str
+        ``path`` itself, or for a KMZ the ``/vsizip/`` path of its ``doc.kml`` (else its first ``.kml``).
+
+    Raises
+    ------
+    ValueError
+        When a KMZ is not a readable zip or holds no ``.kml`` document.
+    """
     if path.lower().endswith(".kmz"):
         import zipfile
 
@@ -64,8 +80,23 @@ def _gdal_path(path: str) -> str:
     return path
 
 
-def _feature(record: tuple, field: str) -> tuple[RawFeature | None, str | None]:
-    """One layer record, ``(geometry, mapping spec, properties)``, as a classified feature and a note."""
+def classify_record(record: tuple, field: str) -> tuple[RawFeature | None, str | None]:
+    """One layer record as a classified feature and a note (the one classifier of GDAL and ArcGIS layers).
+
+    Parameters
+    ----------
+    record
+        ``(geometry in lon/lat or None, mapping spec {"role", "side"?}, properties as text)``.
+    field
+        The mapping's attribute, named in the feature's key and in the note of an unclassified value.
+
+    Returns
+    -------
+    tuple
+        ``(RawFeature, note)``, the note None or saying what was mended (a repaired polygon) or left
+        unclassified; ``(None, reason)`` for a record that is no feature (no geometry, lines, nothing left
+        after repair).
+    """
     g, spec, props = record
     if g is None or g.is_empty:
         return None, "no geometry"
@@ -95,20 +126,24 @@ def _feature(record: tuple, field: str) -> tuple[RawFeature | None, str | None]:
     ), note
 
 
+# kept for analysis/area.py until the lead updates it (``from ..sources.gis import gdal_path``)
+_gdal_path = gdal_path
+
+
 def read(path, mapping_path, *, at=None, source: str | None = None):
     """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
 
     path = str(path)
     try:
         mapping = load_mapping(mapping_path)
-        gdal_path = _gdal_path(path)
+        to_open = gdal_path(path)
         t = parse_time(at or mapping.get("time"))
         if t is None:
             raise ValueError('give the situation time with --time (ISO) or "time" in the mapping')
         layer = mapping.get("layer")
-        if layer is not None and layer not in [n for n, _ in pyogrio.list_layers(gdal_path)]:
-            raise ValueError(f"no layer {layer!r} (have: {', '.join(n for n, _ in pyogrio.list_layers(gdal_path))})")
-        meta, _, wkb, field_data = pyogrio.raw.read(gdal_path, layer=layer)
+        if layer is not None and layer not in [n for n, _ in pyogrio.list_layers(to_open)]:
+            raise ValueError(f"no layer {layer!r} (have: {', '.join(n for n, _ in pyogrio.list_layers(to_open))})")
+        meta, _, wkb, field_data = pyogrio.raw.read(to_open, layer=layer)
     except ValueError as exc:
         yield path, str(exc)
         return
@@ -141,7 +176,7 @@ def read(path, mapping_path, *, at=None, source: str | None = None):
     ]
 
     def parse(i):
-        return _feature(records[i], field)
+        return classify_record(records[i], field)
 
     content = hashlib.blake2b(b"".join(sorted(hashes)), digest_size=16).hexdigest()
     yield Snapshot(

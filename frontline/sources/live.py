@@ -14,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 
-import orjson
-
 from .._http import (  # noqa: F401 (re-exported)
     NO_RETRY,
     PROJECT_URL,
+    FetchError,
     HttpOptions,
     Stopped,
-    _wait,
+    get_json,
     request,
     user_agent,
 )
@@ -57,35 +56,30 @@ def list_versions(
     opts: HttpOptions | None = None,
     *,
     stop_event: threading.Event | None = None,
-    sleep=time.sleep,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict]:
     """The feed's version listing (``GET /history/public``), sorted by id.
 
-    A listing that is not JSON (a truncated body without ``Content-Length``)
-    is fetched again, within the same retry budget. Entries without a
-    numeric ``id`` are dropped (and logged).
+    Fetched with :func:`frontline._http.get_json`: a listing that is not JSON (a truncated body without
+    ``Content-Length``) or not a JSON list is fetched again, within the same retry budget as network failures.
+    Entries without a numeric ``id`` are dropped (and logged).
 
     Raises
     ------
-    deepstate.FetchError
-        When no valid listing arrived.
+    FetchError
+        Naming the URL, when no valid listing arrived.
+    Stopped
+        When ``stop_event`` was set.
     """
-    opts = opts or HttpOptions()
     url = base_url.rstrip("/") + "/history/public"
-    last = None
-    for attempt in range(opts.retries + 1):
-        body = http_get(url, opts, stop_event=stop_event, sleep=sleep)
-        try:
-            items = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            last = f"not valid JSON, truncated or malformed ({exc})"
-        else:
-            if isinstance(items, list):
-                good = [i for i in items if isinstance(i, dict) and str(i.get("id", "")).strip().isdigit()]
-                if len(good) < len(items):
-                    log.warning("%s: %d listing entries without a numeric id ignored", url, len(items) - len(good))
-                return sorted(good, key=lambda i: int(str(i["id"]).strip()))
-            last = f"expected a JSON list of versions, got {type(items).__name__}"
-        if attempt < opts.retries:
-            _wait(min(opts.max_backoff, opts.backoff * 2**attempt), stop_event, sleep)
-    raise deepstate.FetchError(f"{url}: {last}")
+
+    def entries(items: object) -> list[dict]:
+        if not isinstance(items, list):
+            raise FetchError(f"expected a JSON list of versions, got {type(items).__name__}")
+        good = [i for i in items if isinstance(i, dict) and str(i.get("id", "")).strip().isdigit()]
+        if len(good) < len(items):
+            log.warning("%s: %d listing entries without a numeric id ignored", url, len(items) - len(good))
+        return sorted(good, key=lambda i: int(str(i["id"]).strip()))
+
+    listing: list[dict] = get_json(url, opts, check=entries, stop_event=stop_event, sleep=sleep)
+    return listing
