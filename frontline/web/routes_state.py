@@ -13,7 +13,6 @@ import hashlib
 import orjson
 import shapely
 from fastapi import Query, Request
-from fastapi.responses import Response
 
 from ..model import iso
 from .errors import ApiError
@@ -30,7 +29,7 @@ from .params import (
     parse_zoom,
     regions,
 )
-from .responses import IMMUTABLE, cached
+from .responses import cached, etag_for, json_response, not_modified
 from .service import resolve_known
 
 
@@ -76,17 +75,19 @@ def _register_state(app, svc) -> None:
         zoom: Zoom = None,
         bbox: Bbox = None,
         known_at: KnownAt = None,
+        legacy: str | None = Query(None, alias="_legacy", include_in_schema=False),
     ):
         z = parse_zoom(zoom)
         box = parse_bbox(bbox)
         v, exact = resolve_known(svc, at, known_at)
-        etag = f'"{v.version_id}.{v.revision}"'
-        if request.headers.get("if-none-match") == etag:
+        etag = etag_for(request, f"{v.version_id}.{v.revision}")
+        if not_modified(request, etag):
             return cached(request, b"", v, exact)  # 304 before any work
+        old = legacy not in (None, "", "0")  # the answer as made before (bench/bench_wire.py compares)
         if box is None:
-            body = svc.state_body(v, z)
+            body = svc.state_body(v, z, legacy=old)
         else:
-            body = svc._state_body(v, zoom_bucket(z), box)
+            body = svc._state_body(v, zoom_bucket(z), box, old)
         return cached(request, body, v, exact)
 
     @app.get("/api/points", summary="Directions of attack, units, HQs and markers at a time")
@@ -94,13 +95,10 @@ def _register_state(app, svc) -> None:
         v, exact = resolve_known(svc, at, known_at)
         return cached(request, svc.memo(("points", v.pk, v.revision), lambda: points_body(svc, v)), v, exact)
 
-    @app.get("/api/borders", summary="Country outlines (simplified) for the offline basemap")
+    @app.get("/api/borders", summary="Country outlines and lakes (simplified) for the offline basemap")
     def borders(request: Request):
         body, etag = svc.borders()
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        return json_response(request, body, {"Cache-Control": "public, max-age=86400"}, etag)
 
 
 def points_body(svc, v) -> bytes:
@@ -193,19 +191,16 @@ def _register_analyses(app, svc) -> None:
                 f"No version from {iso(ta)} to {iso(tb)}: both are version {va.version_id} "
                 f"of {iso(va.valid_time)}, so nothing changed.",
             )
-        etag = f'"{va.version_id}.{va.revision}-{vb.version_id}.{vb.revision}"'
-        if ea and eb and request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        pair = f"{va.version_id}.{va.revision}-{vb.version_id}.{vb.revision}"
+        if ea and eb and not_modified(request, etag_for(request, pair)):
+            return cached(request, b"", exact=True, data=pair)  # 304 before any work
         zb = zoom_bucket(z)
         body = svc.memo(
             ("change", va.pk, va.revision, vb.pk, vb.revision, zb, top),
             lambda: orjson.dumps(change_payload(an, va, vb, zb, top, known), option=orjson.OPT_SERIALIZE_NUMPY),
         )
-        resp = cached(request, body)
-        if ea and eb:
-            resp.headers["ETag"] = etag
-            resp.headers["Cache-Control"] = IMMUTABLE
-        return resp
+        # both ends named by version: immutable, with an ETag; else no-cache (a time may resolve differently later)
+        return cached(request, body, exact=True, data=pair) if ea and eb else cached(request, body)
 
 
 def areas_payload(

@@ -25,8 +25,18 @@ from shapely.geometry.base import BaseGeometry
 
 from ..model import CONTESTED, iso
 from .errors import ApiError, StaleVersion
-from .geojson import _geojson, coverage_union, feature_collection_bytes, geometry_json, tolerance, zoom_bucket
-from .responses import add_warning, client_gone
+from .geojson import (
+    _geojson,
+    clean_coverage,
+    coverage_simplify_layers,
+    coverage_union,
+    feature_collection_bytes,
+    fill_water_holes,
+    geometry_json,
+    tolerance,
+    zoom_bucket,
+)
+from .responses import add_warning, client_gone, drop_codings, keep_codings
 
 # Response bodies kept in memory (bytes), least recently used dropped first.
 CACHE_BYTES = int(float(os.environ.get("FRONTLINE_WEB_CACHE_MB", "384")) * 2**20)
@@ -62,6 +72,7 @@ class Service:
         self._states: OrderedDict[int, tuple] = OrderedDict()
         self._keep_states = keep_states
         self._borders: tuple[bytes, str] | None = None
+        self._drawn: OrderedDict[tuple, list | None] = OrderedDict()  # drawn_layers, per (pk, revision)
         self._bodies: OrderedDict[tuple, bytes] = OrderedDict()
         self._body_bytes = 0
         self._memo_lock = threading.Lock()
@@ -133,21 +144,15 @@ class Service:
     # -- consistent reads -----------------------------------------------------
     @contextmanager
     def read(self):
-        """Hold the lock and one sqlite read transaction (a WAL snapshot) for everything read inside.
+        """Hold the lock and one read snapshot of the store (:meth:`~frontline.store.base.Store.snapshot`).
 
-        Nested uses join the outer transaction. Writers (imports, revisions) go
-        on meanwhile; what is read here sees none of their later commits.
+        Nested uses join the outer snapshot. Writers (imports, revisions) go
+        on meanwhile; what is read here sees none of their later commits. The
+        store's own snapshot, not a transaction on its handle, so any backend
+        (GeoPackage, PostGIS) serves.
         """
-        with self.lock:
-            db = self.store.db
-            own = not db.in_transaction
-            if own:
-                db.execute("BEGIN")
-            try:
-                yield
-            finally:
-                if own:
-                    db.execute("COMMIT")
+        with self.lock, self.store.snapshot():
+            yield
 
     def check(self, v) -> None:
         """Raise :class:`StaleVersion` unless ``v`` is still the stored revision (call inside :meth:`read`).
@@ -310,21 +315,80 @@ class Service:
                 if key not in self._bodies and len(body) <= CACHE_BYTES // 4:
                     self._bodies[key] = body
                     self._body_bytes += len(body)
-                    while self._body_bytes > CACHE_BYTES and self._bodies:
-                        _, old = self._bodies.popitem(last=False)
-                        self._body_bytes -= len(old)
+                    keep_codings(body, self._grown)
+                    self._evict()
         finally:
             with self._memo_lock:
                 self._inflight.pop(key, None)
             mine.set()
         return body
 
-    def state_body(self, v, zoom: float | None) -> bytes:
-        """The whole-theatre state of a version as GeoJSON bytes, simplified for a zoom bucket."""
+    def _grown(self, n: int) -> None:
+        """A cached body made a compressed form of ``n`` bytes: count it (the cache's bound covers both)."""
+        with self._memo_lock:
+            self._body_bytes += n
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used bodies until the cache fits (call with the memo lock held)."""
+        while self._body_bytes > CACHE_BYTES and self._bodies:
+            _, old = self._bodies.popitem(last=False)
+            self._body_bytes -= len(old) + drop_codings(old)
+
+    def state_body(self, v, zoom: float | None, legacy: bool = False) -> bytes:
+        """The whole-theatre state of a version as GeoJSON bytes, simplified for a zoom bucket.
+
+        ``legacy``: the answer as made before the layers were simplified
+        together (each on its own, water holes kept), for bench/bench_wire.py.
+        """
         zb = zoom_bucket(zoom)
+        if legacy:
+            return self.memo(("state-legacy", v.pk, v.revision, zb), lambda: self._state_body(v, zb, None, True))
         return self.memo(("state", v.pk, v.revision, zb), lambda: self._state_body(v, zb, None))
 
-    def _state_body(self, v, zb: int | None, box) -> bytes:
+    def drawn_layers(self, v, digits: int) -> list[tuple[str, str | None, BaseGeometry]] | None:
+        """The layers as drawn when simplified: water holes filled, on a grid of ``digits`` decimals, one coverage.
+
+        Snapped to the grid the answer is written on *before* they are made a
+        coverage, so that writing them rounds nothing and no rounding can
+        open a gap or an overlap between two layers. Cached per version and
+        grid; None when GEOS cannot make them a coverage (then each layer is
+        simplified on its own, as before).
+        """
+        with self.lock:
+            hit = self._drawn.get((v.pk, v.revision, digits))
+            if hit is not None or (v.pk, v.revision, digits) in self._drawn:
+                return hit
+            filled = self._drawn.get((v.pk, v.revision, "filled"))
+            if filled is None:
+                layers = self.layers(v)
+                geoms = fill_water_holes([g for _, _, g in layers], self.land())
+                filled = [(st, sd, g) for (st, sd, _), g in zip(layers, geoms)]
+                self._keep_drawn((v.pk, v.revision, "filled"), filled)
+            grid = [None if g is None else shapely.set_precision(g, 10.0**-digits) for _, _, g in filled]
+            clean = clean_coverage(grid)
+            drawn = None if clean is None else [(st, sd, g) for (st, sd, _), g in zip(filled, clean)]
+            self._keep_drawn((v.pk, v.revision, digits), drawn)
+            return drawn
+
+    def _keep_drawn(self, key: tuple, value) -> None:
+        """Keep a drawn-layers entry (a few per version: filled, then one per grid), oldest dropped first."""
+        self._drawn[key] = value
+        while len(self._drawn) > 4 * self._keep_states:
+            self._drawn.popitem(last=False)
+
+    def land(self) -> shapely.STRtree | None:
+        """An STRtree of the store's country polygons (lakes are their holes), or None without countries."""
+        with self.lock:
+            if "land" not in self._ref:
+                regions = self.store.regions().values()
+                parts = np.array([p for kind, g in regions if kind == "country" for p in shapely.get_parts(g)])
+                shapely.prepare(parts)  # point-in-country tests: indexed, not a walk over every vertex
+                self._ref["land"] = shapely.STRtree(parts) if len(parts) else None
+            return self._ref["land"]
+
+    def _state_body(self, v, zb: int | None, box, legacy: bool = False) -> bytes:
+        """The state body for a zoom bucket (None: full detail), cut to ``box`` when given."""
         tol = tolerance(zb)
         # 5 decimals ≈ 1 m: far below a pixel at zoom ≤ 10; 4 (≈ 10 m) at zoom ≤ 8, where a pixel is ≥ 150 m here.
         # At zoom ≤ 8 the tolerance is a whole pixel: the page opens at zoom 6, and a smaller first answer
@@ -332,13 +396,19 @@ class Service:
         digits = 6 if zb is None or zb > 10 else 5 if zb > 8 else 4
         if zb is not None and zb <= 8:
             tol *= 2.0
+        layers = self.layers(v)
+        drawn = self.drawn_layers(v, digits) if tol and not legacy else None
+        if drawn is not None:
+            # Simplified together (shared edges stay shared: no slivers between the layers), then cut.
+            geoms = coverage_simplify_layers([g for _, _, g in drawn], tol)
+            layers = [(st, sd, g) for (st, sd, _), g in zip(drawn, geoms)]
         feats = []
-        for status, side, g in self.layers(v):
+        for status, side, g in layers:
             if g is None or g.is_empty:
                 continue
             if box is not None:
                 g = shapely.clip_by_rect(g, *box)
-            if tol:
+            if tol and drawn is None:
                 g = shapely.simplify(g, tol, preserve_topology=True)
             if g.is_empty:
                 continue
@@ -411,32 +481,46 @@ class Service:
             pass
 
     def borders(self) -> tuple[bytes, str]:
+        """Country outlines (kind ``country``) and their larger lakes (kind ``water``) as GeoJSON, and its ETag.
+
+        Outlines are drawn without holes (the land fill); lakes of at least
+        ``LAKE_MIN_DEG2`` come as their own features, which the page draws
+        as water over the held ground (whose water holes the state answer
+        fills when simplified: :func:`~frontline.web.geojson.fill_water_holes`).
+        """
         with self.lock:
             if self._borders is None:
                 feats = []
                 for name, (kind, g) in sorted(self.store.regions().items()):
                     if kind != "country":
                         continue
-                    # outlines only: holes (lakes, tiling slivers) and islets are dropped for the basemap
-                    parts = [
-                        shapely.simplify(shapely.Polygon(p.exterior), 0.01)
-                        for p in shapely.get_parts(g)
-                        if p.geom_type == "Polygon" and shapely.area(p) > 1e-3
-                    ]
+                    polys = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and shapely.area(p) > 1e-3]
+                    # outlines only: holes (lakes, tiling slivers) and islets are dropped for the land fill
+                    parts = [shapely.simplify(shapely.Polygon(p.exterior), 0.01) for p in polys]
                     parts = [p for p in parts if not p.is_empty and p.geom_type == "Polygon"]
                     g = shapely.multipolygons(parts) if parts else shapely.Polygon()
                     if g.is_empty:
                         continue
-                    feats.append(
-                        {
-                            "type": "Feature",
-                            "properties": {"name": name.split(":", 1)[1], "kind": kind},
-                            "geometry": _geojson(g, 3),
-                        }
-                    )
+                    label = name.split(":", 1)[1]
+                    feats.append(_feature({"name": label, "kind": kind}, g, 3))
+                    lakes = [shapely.Polygon(r) for p in polys for r in p.interiors]
+                    lakes = [shapely.simplify(h, LAKE_SIMPLIFY) for h in lakes if h.area >= LAKE_MIN_DEG2]
+                    lakes = [h for h in lakes if not h.is_empty and h.geom_type == "Polygon"]
+                    if lakes:
+                        feats.append(_feature({"name": label, "kind": "water"}, shapely.multipolygons(lakes), 4))
                 body = json.dumps({"type": "FeatureCollection", "features": feats}, separators=(",", ":")).encode()
+                keep_codings(body)
                 self._borders = (body, '"' + hashlib.sha1(body).hexdigest()[:20] + '"')
             return self._borders
+
+
+# Lakes drawn as water: from about 7 km² (1e-3 square degrees here), outlines simplified to about 300 m.
+LAKE_MIN_DEG2 = 1e-3
+LAKE_SIMPLIFY = 0.003
+
+
+def _feature(props: dict, g: BaseGeometry, digits: int) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": _geojson(g, digits)}
 
 
 def _read_reference(what: str, path) -> Any:

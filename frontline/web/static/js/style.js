@@ -17,6 +17,14 @@ const EVENT_COLOUR = ["match", ["coalesce", ["get", "type"], "other"], ...Object
 const STATUS_COLOURS = ["match", ["coalesce", ["get", "status"], "none"],
   "ua", "#2b6cb0", "ru", "#d7301f", "contested", "#888888", "#ffffff"];
 
+/* Water: lakes come from /api/borders (kind "water") and are drawn over the held ground, not under it.
+ * Held ground is cut around lakes, and simplified for a zoom each hole turned into a crude triangle of the
+ * land's colour; the server fills those holes when it simplifies (frontline.web.geojson.fill_water_holes)
+ * and the page paints the lakes on top, so a lake looks like a lake whatever side holds its shores, and
+ * shares no simplified edge with the held ground that could leave slivers. */
+export const WATER = "#dfe8ee";
+const NOT_WATER = ["!=", ["get", "kind"], "water"];
+
 export const FIRST_SOURCES = new Set(["borders", "state", "points", "tiles"]);
 export const isFirst = (layer) => !layer.source || FIRST_SOURCES.has(layer.source);
 
@@ -38,10 +46,12 @@ export function makeStyle(TILES) {
       ...(TILES ? { tiles: { type: "raster", tiles: [TILES], tileSize: 256 } } : {}),
     },
     layers: [
-      { id: "background", type: "background", paint: { "background-color": "#dfe8ee" } },
+      { id: "background", type: "background", paint: { "background-color": WATER } },
       ...(TILES ? [{ id: "tiles", type: "raster", source: "tiles" }] : []),
-      { id: "land", type: "fill", source: "borders", paint: { "fill-color": "#f4f1ea", "fill-opacity": TILES ? 0 : 1 } },
-      { id: "borders", type: "line", source: "borders", paint: { "line-color": "#8a8a8a", "line-width": 0.8 } },
+      { id: "land", type: "fill", source: "borders", filter: NOT_WATER,
+        paint: { "fill-color": "#f4f1ea", "fill-opacity": TILES ? 0 : 1 } },
+      { id: "borders", type: "line", source: "borders", filter: NOT_WATER,
+        paint: { "line-color": "#8a8a8a", "line-width": 0.8 } },
       { id: "ru-held", type: "fill", source: "state",
         filter: ["all", ["==", ["get", "status"], "held"], ["==", ["get", "side"], "ru"]],
         paint: { "fill-color": "#d7301f", "fill-opacity": 0.55, "fill-outline-color": "#7f0000" } },
@@ -50,6 +60,9 @@ export function makeStyle(TILES) {
         paint: { "fill-color": "#2b6cb0", "fill-opacity": 0.55, "fill-outline-color": "#08306b" } },
       { id: "contested", type: "fill", source: "state", filter: ["==", ["get", "status"], "contested"],
         paint: { "fill-color": "#888", "fill-opacity": 0.55 } },
+      // Lakes and reservoirs over the held ground, in the sea's colour (see WATER above).
+      { id: "water", type: "fill", source: "borders", filter: ["==", ["get", "kind"], "water"],
+        paint: { "fill-color": WATER } },
       { id: "cmp-gain", type: "fill", source: "change", filter: ["==", ["get", "change"], "gained"],
         paint: { "fill-color": "#2ca02c", "fill-opacity": 0.75 } },
       { id: "cmp-loss", type: "fill", source: "change", filter: ["==", ["get", "change"], "lost"],
