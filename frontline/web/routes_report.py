@@ -9,31 +9,27 @@ then: versions known then, each in its revision then), part of the cache key and
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import Query, Request
 from fastapi.responses import Response
 from shapely.errors import GEOSException
 
 from .errors import NO_CACHE, ApiError
 from .params import At, Bbox, KnownAt, parse_bbox, parse_known_at, parse_time_param, regions
-from .responses import IMMUTABLE
+from .responses import IMMUTABLE, etag_for, not_modified
 from .service import resolve_known
 
 MAX_PX = 2048  # map.png's width and height are at most this
 
 
-def _etag(v, *params) -> str:
-    """The ETag of an answer: the version's id and revision, and a digest of the parameters it depends on."""
-    digest = hashlib.blake2b(repr(params).encode(), digest_size=6).hexdigest()
-    return f'"{v.version_id}.{v.revision}.{digest}"'
-
-
 def _answer(request: Request, svc, kind: str, v, exact: bool, params: tuple, make, media_type: str) -> Response:
-    """``make(v, *params)`` kept in the response cache, with caching headers; 304 (before any work) on a match."""
-    etag = _etag(v, kind, *params)
+    """``make(v, *params)`` kept in the response cache, with caching headers; 304 (before any work) on a match.
+
+    The ETag is the API's (:func:`~frontline.web.responses.etag_for`: the version's revision, the app
+    version and a digest of the query), so an upgrade revalidates what browsers hold.
+    """
+    etag = etag_for(request, f"{v.version_id}.{v.revision}")
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE if exact else NO_CACHE}
-    if request.headers.get("if-none-match") == etag:
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     body = svc.memo((kind, v.pk, v.revision, *params), lambda: make(v, *params))
     return Response(body, media_type=media_type, headers=headers)
