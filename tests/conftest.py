@@ -1,4 +1,9 @@
-"""Shared fixtures: the theatre, a demo store built once, the DeepState archive when present."""
+"""Shared fixtures: the theatre, a demo store built once (on each backend), the DeepState archive when present.
+
+``backend_demo_store`` is the demo on each backend in turn (``gpkg``, then ``postgis`` on a throwaway
+cluster, :mod:`pgcluster`), for store-facing tests that should hold on both; ``new_store_url`` gives
+a fresh, empty store target per test on each backend (``backend`` says which).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pgcluster import pg_cluster, pg_new_url, pg_url  # noqa: F401  (fixtures, for every test module)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +46,55 @@ def demo_store(tmp_path_factory):
     from frontline.demo import build_demo_store
 
     return build_demo_store(tmp_path_factory.mktemp("demo") / "demo.gpkg", weeks=6)
+
+
+BACKENDS = ("gpkg", "postgis")
+
+
+def build_demo(target, folder: Path, weeks: int):
+    """The demo scenario imported into a new store at ``target`` (a file or a ``postgresql://`` URL).
+
+    As :func:`frontline.demo.build_demo_store` (versions, then its gazetteer and road as the store's
+    reference layers), for either backend.
+    """
+    from frontline.demo import write_scenario
+    from frontline.ingest import Importer
+    from frontline.sources import deepstate
+    from frontline.sources.geonames import read_geonames
+    from frontline.sources.osm import read_roads
+    from frontline.store import init_store
+
+    write_scenario(folder, weeks)
+    st = init_store(target)
+    rep = Importer(st).run(deepstate.read_path(folder / "versions"), total=weeks, progress=False)
+    st.log_import(str(folder), rep)
+    assert rep.failed == 0, rep.problems
+    st.put_settlements(read_geonames(folder / "settlements.txt"), origin=str(folder / "settlements.txt"))
+    st.put_roads(read_roads(folder / "roads.geojson"), origin=str(folder / "roads.geojson"))
+    return st
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    """``gpkg`` or ``postgis`` (each test using it runs on both)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def backend_demo_store(backend, tmp_path_factory, request):
+    """The 6-week demo store on each backend: ``demo_store`` for ``gpkg``, a PostGIS database for ``postgis``."""
+    if backend == "gpkg":
+        return request.getfixturevalue("demo_store")
+    cluster = request.getfixturevalue("pg_cluster")
+    return build_demo(cluster.new_database("demo"), tmp_path_factory.mktemp("pgdemo"), weeks=6)
+
+
+@pytest.fixture
+def new_store_url(backend, tmp_path, request) -> str:
+    """Where a fresh store can be made for one test: a file path, or an empty PostGIS database's URL."""
+    if backend == "gpkg":
+        return str(tmp_path / "store.gpkg")
+    return request.getfixturevalue("pg_cluster").new_database()
 
 
 KURSK_START, KURSK_END = 1722470400, 1743465599  # 2024-08-01 .. 2025-03-31 UTC

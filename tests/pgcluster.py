@@ -4,9 +4,10 @@ The cluster listens on a free loopback port with its socket in its own
 folder, trusts local connections (nothing outside the machine reaches it) and
 skips durability (``fsync=off``): it lives for one test session. PostgreSQL
 refuses to run as root, so as root the folder is handed to ``nobody`` and the
-server programs run under ``runuser``. Tests import the ``pg_url`` fixture
-(``from pgcluster import pg_url``); it skips, saying why, only when the
-PostgreSQL or PostGIS binaries are absent.
+server programs run under ``runuser``. Tests get the ``pg_url`` fixture (one
+database for the session), ``pg_new_url`` (a fresh database per test) or
+``pg_cluster`` (:meth:`PgCluster.new_database`) from ``conftest.py``; they
+skip, saying why, only when the PostgreSQL or PostGIS binaries are absent.
 """
 
 from __future__ import annotations
@@ -108,16 +109,42 @@ class PgCluster:
                 pass  # the folder goes anyway; a server left behind dies with its data directory's lock
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def new_database(self, prefix: str = "t") -> str:
+        """A fresh database with PostGIS on this cluster (named ``<prefix>_<n>``); its URL."""
+        import psycopg
+
+        self._n = getattr(self, "_n", 0) + 1
+        name = f"{prefix}_{self._n}"
+        admin = f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        url = f"postgresql://{USER}@127.0.0.1:{self.port}/{name}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        return url
+
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """``postgresql://…`` URL of a fresh PostGIS database for the session (skips when PostgreSQL is absent)."""
+def pg_cluster() -> Iterator[PgCluster]:
+    """The session's throwaway cluster (skips, saying why, when PostgreSQL or PostGIS is absent)."""
     why = missing()
     if why:
         pytest.skip(why)
     cluster = PgCluster()
     try:
         cluster.start()
-        yield cluster.url
+        yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_cluster: PgCluster) -> str:
+    """``postgresql://…`` URL of a fresh PostGIS database for the session (skips when PostgreSQL is absent)."""
+    return pg_cluster.url
+
+
+@pytest.fixture
+def pg_new_url(pg_cluster: PgCluster) -> str:
+    """A fresh PostGIS database for one test."""
+    return pg_cluster.new_database()

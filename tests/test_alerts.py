@@ -28,11 +28,12 @@ def _km2(geom) -> float:
     return abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
 
 
-def _importer(tmp_path, name="a.gpkg"):
+def _importer(target):
+    """A new store at ``target`` (``new_store_url``: a GeoPackage file or a PostGIS database) and its importer."""
     from frontline.ingest import Importer
     from frontline.store import init_store
 
-    st = init_store(tmp_path / name)
+    st = init_store(target)
     return st, Importer(st)
 
 
@@ -64,13 +65,13 @@ def neck_width_m(k: int, weeks: int) -> float:
     return 6000 - (k / (weeks - 1)) * 5600
 
 
-def test_corridor_width_fires_once_at_the_crossing_week(tmp_path, demo12):
+def test_corridor_width_fires_once_at_the_crossing_week(new_store_url, tmp_path, demo12):
     from frontline.alerts import AlertEngine, parse_rules
 
     weeks = len(demo12)
     expected_k = min(k for k in range(weeks) if neck_width_m(k, weeks) < 1000)  # = 10: 909 m
     assert neck_width_m(expected_k - 1, weeks) > 1000
-    st, imp = _importer(tmp_path)
+    st, imp = _importer(new_store_url)
     with WebhookReceiver() as hook:
         rules = f"""
         [webhook]
@@ -130,8 +131,8 @@ def _front(k: int):
     return box(36.0 - 0.02 * k, 48.0, 36.5, 48.8)
 
 
-def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
-    st, imp = _importer(tmp_path)
+def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(new_store_url, tmp_path):
+    st, imp = _importer(new_store_url)
     region = tmp_path / "donbas.geojson"
     region.write_text(
         json.dumps(
@@ -177,8 +178,8 @@ def test_area_loss_fires_once_with_the_loss_of_two_weekly_steps(tmp_path):
     assert eng.run()[0] == []  # nothing new: nothing fired
 
 
-def test_settlement_changes_hands_fires_per_change(tmp_path):
-    st, imp = _importer(tmp_path)
+def test_settlement_changes_hands_fires_per_change(new_store_url, tmp_path):
+    st, imp = _importer(new_store_url)
     gaz = tmp_path / "places.txt"
     cols = [
         "9100001",
@@ -231,8 +232,8 @@ def test_settlement_changes_hands_fires_per_change(tmp_path):
         st.close()
 
 
-def test_road_exposure_crossing(tmp_path):
-    st, imp = _importer(tmp_path)
+def test_road_exposure_crossing(new_store_url, tmp_path):
+    st, imp = _importer(new_store_url)
     road = shapely.LineString([(36.0, 48.0), (36.0, 48.9)])
     roads = tmp_path / "roads.geojson"
     roads.write_text(
@@ -311,12 +312,12 @@ def test_webhook_retries_then_delivers(tmp_path):
         assert t[1] - t[0] >= 0.02 and t[2] - t[1] >= 0.045
 
 
-def test_unreachable_webhook_is_logged_not_fatal_and_not_repeated(tmp_path, caplog):
+def test_unreachable_webhook_is_logged_not_fatal_and_not_repeated(new_store_url, tmp_path, caplog):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    st, imp = _importer(tmp_path)
+    st, imp = _importer(new_store_url)
     _add(imp, api_object(T0, [feature(_front(0), "occupied")]))
     _add(imp, api_object(T0 + 7 * DAY, [feature(_front(5), "occupied")]))
     eng = _engine(
@@ -394,8 +395,8 @@ def test_example_rules_file_parses():
     assert cfg.webhook is not None and cfg.webhook.retries == 3
 
 
-def test_unknown_settlement_is_reported_and_other_rules_go_on(tmp_path):
-    st, imp = _importer(tmp_path)
+def test_unknown_settlement_is_reported_and_other_rules_go_on(new_store_url, tmp_path):
+    st, imp = _importer(new_store_url)
     gaz = tmp_path / "places.txt"
     gaz.write_text(
         "\t".join(

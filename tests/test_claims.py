@@ -95,20 +95,28 @@ def _version(k):
     }
 
 
-def build_store(path, weeks):
+_MADE: set[str] = set()  # PostGIS stores made by build_store (a URL has no file to check for)
+
+
+def build_store(path, weeks, url: str | None = None):
+    """The scenario's first ``weeks`` versions imported into the store at ``path`` (made when new).
+
+    With ``url`` (a ``postgresql://`` database) the store is there instead; ``path`` then only names the
+    folder the versions are written to.
+    """
     from frontline.ingest import Importer
     from frontline.sources import deepstate
-    from frontline.store import init_store
+    from frontline.store import init_store, open_store
 
     folder = path.parent / (path.stem + "-src")
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(weeks):
         (folder / f"{T0 + k * WEEK}.geojson").write_text(json.dumps(_version(k)))
-    st = (
-        init_store(path)
-        if not path.exists()
-        else __import__("frontline.store", fromlist=["open_store"]).open_store(path)
-    )
+    if url is not None:
+        st = open_store(url) if url in _MADE else init_store(url)
+        _MADE.add(url)
+    else:
+        st = init_store(path) if not path.exists() else open_store(path)
     rep = Importer(st).run(deepstate.read_path(folder), progress=False)
     assert rep.failed == 0, rep.problems
     return st
@@ -160,8 +168,10 @@ def gaz(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("claims") / "c.gpkg", N)
+def store(tmp_path_factory, backend, request):
+    """The scenario's store on each backend (``backend``: a GeoPackage, then PostGIS)."""
+    url = request.getfixturevalue("pg_cluster").new_database("claims") if backend == "postgis" else None
+    return build_store(tmp_path_factory.mktemp("claims") / "c.gpkg", N, url)
 
 
 def first_week(lon, lat, want, after_k):
@@ -386,13 +396,14 @@ def test_read_claims_reports_bad_lines(tmp_path):
     assert len(res.problems) == 1 and res.problems[0].startswith("c.json line 3:")
 
 
-def test_ledger_history_as_versions_arrive(tmp_path, gaz, monkeypatch):
-    """Claims stored, then verified as versions arrive: every change of status is kept."""
+def test_ledger_history_as_versions_arrive(new_store_url, backend, tmp_path, gaz, monkeypatch):
+    """Claims stored, then verified as versions arrive: every change of status is kept (on each backend)."""
     import frontline.analysis.claims as ac
 
     monkeypatch.setattr(ac, "default_gazetteer", lambda store=None: gaz)
     path = tmp_path / "h.gpkg"
-    st = build_store(path, 4)  # weeks 0-3 only
+    url = new_store_url if backend == "postgis" else None
+    st = build_store(path, 4, url)  # weeks 0-3 only
     premature = claim(time=iso(T0 + WEEK + DAY // 2), settlement="Mala Loknia", side="ru", change="taken")
     true = claim(time=iso(T0 + 3 * WEEK + DAY), lon=36.055, lat=51.5, side="ru", change="taken")
     res = ac.resolve_settlements([premature, true], gaz)
@@ -403,14 +414,14 @@ def test_ledger_history_as_versions_arrive(tmp_path, gaz, monkeypatch):
         (true.claim_id, None, "pending"),
     }
     st.close()
-    st = build_store(path, 6)  # weeks 4, 5 arrive: 'true' confirmed (week 4), 'premature' window closed
+    st = build_store(path, 6, url)  # weeks 4, 5 arrive: 'true' confirmed (week 4), 'premature' window closed
     ch2 = verify_all(st, window_days=14)
     got = {(c.claim_id, c.old_status, c.new_status, c.version) for c in ch2}
     v5 = str(T0 + 5 * WEEK)
     assert got == {(true.claim_id, "pending", "confirmed", v5), (premature.claim_id, "pending", "contradicted", v5)}
     assert verify_all(st, window_days=14) == []  # nothing new, nothing changes
     st.close()
-    st = build_store(path, 8)  # week 7 shows Malaya Loknya ru: contradicted → premature
+    st = build_store(path, 8, url)  # week 7 shows Malaya Loknya ru: contradicted → premature
     ch3 = verify_all(st, window_days=14)
     assert [(c.claim_id, c.old_status, c.new_status) for c in ch3] == [
         (premature.claim_id, "contradicted", "premature")

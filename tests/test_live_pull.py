@@ -22,6 +22,8 @@ from pyproj import Geod
 from replay_server import ReplayServer, feature, iso
 from shapely.geometry import box
 
+from frontline.store._sql import sql_of
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A ru-held box deep inside Ukraine, clear of every scenario feature: added by a revision.
@@ -43,7 +45,7 @@ def _km2(geom) -> float:
 
 def _snapshot(store) -> dict:
     """Everything a pull decides: versions, revisions, areas, distinct features."""
-    db = store.db
+    db = sql_of(store)  # the store's SQL with ? placeholders, on either backend
     return {
         "versions": db.execute(
             "SELECT version_id, valid_time, revision, content_hash, n_features FROM versions ORDER BY valid_time"
@@ -89,7 +91,8 @@ def _assert_same(a: dict, b: dict) -> None:
         assert v == pytest.approx(b["areas"][k], abs=1e-6), k
 
 
-def test_pull_recovers_from_every_fault(tmp_path, weeks):
+def test_pull_recovers_from_every_fault(new_store_url, tmp_path, weeks):
+    """On each backend (``new_store_url``): faults retried or reported by version, then a revision pulled."""
     from frontline.live_pull import pull
     from frontline.store import init_store
 
@@ -104,7 +107,7 @@ def test_pull_recovers_from_every_fault(tmp_path, weeks):
         srv.fail_always(srv.path_of(ids[3]), "truncate")  # half the body under the full length
         srv.fail_always(srv.path_of(ids[4]), "invalid_json")  # a proxy's HTML error page with 200
         srv.fail_always(srv.path_of(ids[5]), "truncate_nolen")  # cut short, no Content-Length
-        st = init_store(tmp_path / "live.gpkg")
+        st = init_store(new_store_url)
         opts = dict(timeout=0.5, retries=2, backoff=0.02, progress=False)
 
         # -- run 1: three versions come through, three fail and are reported by version
@@ -119,7 +122,7 @@ def test_pull_recovers_from_every_fault(tmp_path, weeks):
         assert "not valid JSON" in failed[str(ids[5])]
         assert [v.version_id for v in st.versions()] == [str(i) for i in ids[:3]]
         # nothing of a failed version was stored (no half version)
-        assert st.db.execute("SELECT COUNT(*) FROM spans WHERE valid_from IN (?,?,?)", ids[3:]).fetchone()[0] == 0
+        assert sql_of(st).execute("SELECT COUNT(*) FROM spans WHERE valid_from IN (?,?,?)", ids[3:]).fetchone()[0] == 0
         # Retry-After honoured: the retry came at least 1 s after the 429
         listing = srv.hits(srv.path_of())
         i429 = [k for k, h in enumerate(listing) if h[3].startswith("429")][0]
@@ -172,8 +175,8 @@ def test_pull_recovers_from_every_fault(tmp_path, weeks):
         assert [r["revision"] for r in revs] == [1, 2]
         assert revs[0]["content_hash"] != revs[1]["content_hash"]
         assert all(len(st.revisions("deepstate", str(i))) == 1 for i in ids if i != ids[2])
-        db = st.db
-        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT version_id) FROM versions").fetchone() == (6, 6)
+        db = sql_of(st)
+        assert tuple(db.execute("SELECT COUNT(*), COUNT(DISTINCT version_id) FROM versions").fetchone()) == (6, 6)
         assert db.execute("SELECT COUNT(*) - COUNT(DISTINCT fkey) FROM features").fetchone()[0] == 0
         for v in st.versions():
             assert len(st.member_fids(v)) == v.n_features

@@ -439,3 +439,27 @@ def test_cli_series_read_stored_equal_computed(real_copy, monkeypatch):
         main, ["corridors", *rng, "--side", "ua", "--threshold-m", "500", "--json"], "on", monkeypatch
     )
     assert "stored results" not in err
+
+
+def test_materialise_on_postgis_equal_direct_computation(pg_new_url, tmp_path):
+    """The stored results on PostGIS: contact line and corridors as computed directly, read back through the
+    store and through :class:`ResultReader` on the URL; a re-run does nothing."""
+    from conftest import build_demo
+
+    st = build_demo(pg_new_url, tmp_path / "in", weeks=3)
+    rep = m.materialise(st, what=("contact-line", "corridors"), workers=1, progress=False)
+    assert rep.failed == [] and rep.count("computed") == 3 * (1 + len(st.sides))
+    reader = res.ResultReader(pg_new_url)
+    for v in st.versions():
+        vc = version_control(st, v)
+        want = m.contact_line_body(vc, v)
+        assert res.get_result(st, "contact-line", "", v, rule=m.RULES["contact-line"]) == want
+        assert reader.get("contact-line", "", v, m.RULES["contact-line"]) == want
+        for side in st.sides:
+            got = res.get_result(st, "corridors", m.corridor_params(side), v, rule=m.RULES["corridors"])
+            assert got == m.corridors_body(vc, v, side)
+    assert res.stored_count(st, "contact-line") == 3 and res.stored_count(st, "corridors") == 3 * len(st.sides)
+    again = m.materialise(st, what=("contact-line", "corridors"), workers=1, progress=False)
+    assert again.count("computed") == 0 and again.count("skipped") == rep.count("computed")
+    reader.close()
+    st.close()

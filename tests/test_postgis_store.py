@@ -8,7 +8,6 @@ import time
 
 import pytest
 import shapely
-from pgcluster import pg_url  # noqa: F401  (the fixture)
 
 from frontline.analysis.area import area_series
 from frontline.demo import write_scenario
@@ -22,7 +21,7 @@ WEEKS = 6
 
 
 @pytest.fixture(scope="module")
-def pair(pg_url, tmp_path_factory):  # noqa: F811
+def pair(pg_url, tmp_path_factory):
     """``(GeoPackage store, PostGIS store, scenario folder)``, the demo imported into each."""
     from frontline.store.postgis import PostGISStore
 
@@ -125,13 +124,25 @@ def test_direct_sql_read(pair):
     assert n == pg.db.execute("SELECT count(*) FROM spans").fetchone()[0]
 
 
-def test_unported_tables_say_so(pair):
+def test_bookkeeping_tables_are_postgis_tables(pair):
+    """The bookkeeping tables exist from creation, with PostgreSQL types; an empty ledger reads empty."""
     _, pg, _ = pair
-    with pytest.raises(NotImplementedError, match="not yet on PostGIS"):
-        pg.list_claims()
+    assert pg.list_claims() == [] and pg.list_events() == [] and pg.alert_log() == []
+    assert pg.pull_checked("deepstate") == {} and pg.results_count() == 0
+    types = dict(
+        pg.db.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE table_name IN ('claims', 'events', 'analysis_results', 'alert_log')"
+        ).fetchall()
+    )
+    assert types["claims.published_at"] == "bigint" and types["events.lon"] == "double precision"
+    assert types["analysis_results.body"] == "bytea" and types["alert_log.row_id"] == "bigint"
+    pg.remember_pull("deepstate", "1", 5, "h")
+    pg.remember_pull("deepstate", "1", 7, "h")  # replaces, as INSERT OR REPLACE does in the GeoPackage
+    assert pg.pull_checked("deepstate") == {"1": 7}
 
 
-def test_writers_wait_for_each_other(pair, pg_url):  # noqa: F811
+def test_writers_wait_for_each_other(pair, pg_url):
     """A second writer waits on the advisory lock until the first commits."""
     from frontline.store.postgis import PostGISStore
 
@@ -149,7 +160,7 @@ def test_writers_wait_for_each_other(pair, pg_url):  # noqa: F811
     assert order == ["first out", "second in"]
 
 
-def test_snapshot_does_not_see_later_commits(pair, pg_url):  # noqa: F811
+def test_snapshot_does_not_see_later_commits(pair, pg_url):
     from frontline.store.postgis import PostGISStore
 
     _, pg, _ = pair

@@ -1,4 +1,8 @@
-"""Settlements and roads kept in the store as GeoPackage layers (what QGIS and GDAL see, what loads back)."""
+"""Settlements and roads kept in the store (what QGIS and GDAL see, what loads back), on both backends.
+
+Every test taking ``store`` runs on a GeoPackage and on PostGIS (``backend``, ``tests/conftest.py``):
+a GeoPackage layer is read back with GDAL, a PostGIS one through ``geometry_columns`` and SQL.
+"""
 
 from __future__ import annotations
 
@@ -61,13 +65,24 @@ def write_geonames(path, rows, extra: str = ""):
 
 
 @pytest.fixture()
-def store(tmp_path):
-    st = init_store(tmp_path / "ref.gpkg")
+def store(new_store_url):
+    st = init_store(new_store_url)
     yield st
     st.close()
 
 
-def test_settlements_round_trip_and_gdal_sees_the_layer(store, tmp_path):
+def _pg_layer(store, layer):
+    """``(geometry type, SRID, has a GiST index)`` of a PostGIS layer, as QGIS finds it."""
+    gtype, srid = store.db.execute(
+        "SELECT type, srid FROM geometry_columns WHERE f_table_name = %s", (layer,)
+    ).fetchone()
+    gist = store.db.execute(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%USING gist (geom)%%'", (layer,)
+    ).fetchone()[0]
+    return gtype, srid, gist == 1
+
+
+def test_settlements_round_trip_and_gdal_sees_the_layer(store, tmp_path, backend):
     gz = read_geonames(write_geonames(tmp_path / "UA.txt", ROWS))
     assert put_settlements(store, gz, origin="UA.txt") == 3
     back = load_settlements(store)
@@ -76,11 +91,17 @@ def test_settlements_round_trip_and_gdal_sees_the_layer(store, tmp_path):
     assert back.lon.tolist() == [r[4] for r in ROWS] and back.lat.tolist() == [r[3] for r in ROWS]
     assert back.population.tolist() == [r[6] for r in ROWS]
     assert "Київ" in back.alternates[0]
-    # A GeoPackage reader (GDAL, as QGIS uses) lists and reads the layer with its points.
-    layers = dict(pyogrio.list_layers(store.path))
-    assert layers.get("settlements") == "Point"
-    _, _, wkb, fields = pyogrio.raw.read(store.path, layer="settlements")
-    assert len(wkb) == 3 and fields[0].tolist() == [r[0] for r in ROWS]
+    if backend == "gpkg":
+        # A GeoPackage reader (GDAL, as QGIS uses) lists and reads the layer with its points.
+        layers = dict(pyogrio.list_layers(store.path))
+        assert layers.get("settlements") == "Point"
+        _, _, wkb, fields = pyogrio.raw.read(store.path, layer="settlements")
+        assert len(wkb) == 3 and fields[0].tolist() == [r[0] for r in ROWS]
+    else:  # a PostGIS layer: a registered point column with a spatial index
+        assert _pg_layer(store, "settlements") == ("POINT", 4326, True)
+        rows = store.db.execute("SELECT place_id, ST_AsBinary(geom) FROM settlements ORDER BY fid").fetchall()
+        assert [r[0] for r in rows] == [r[0] for r in ROWS]
+        wkb = [bytes(r[1]) for r in rows]
     xy = shapely.get_coordinates(shapely.from_wkb(wkb))
     assert np.allclose(xy, [[r[4], r[3]] for r in ROWS])
     assert reference_info(store, "settlements")["count"] == 3
@@ -88,7 +109,7 @@ def test_settlements_round_trip_and_gdal_sees_the_layer(store, tmp_path):
     assert back.names[back.name_index().search("Суджа", limit=1)[0].index] == "Sudzha"
 
 
-def test_reimport_with_replace_replaces_and_cache_follows(store, tmp_path):
+def test_reimport_with_replace_replaces_and_cache_follows(store, tmp_path, backend):
     put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
     first = load_settlements(store)
     assert load_settlements(store) is first  # cached: no second read
@@ -100,7 +121,8 @@ def test_reimport_with_replace_replaces_and_cache_follows(store, tmp_path):
     assert second is not first and len(second) == 1
     n = store.db.execute("SELECT COUNT(*) FROM settlements").fetchone()[0]
     assert n == 1
-    assert store.db.execute("SELECT COUNT(*) FROM gpkg_contents WHERE table_name='settlements'").fetchone()[0] == 1
+    if backend == "gpkg":
+        assert store.db.execute("SELECT COUNT(*) FROM gpkg_contents WHERE table_name='settlements'").fetchone()[0] == 1
     # Another connection (the web server's) sees the new layer too.
     from frontline.store import open_store
 
@@ -117,7 +139,7 @@ def test_malformed_gazetteer_rows_are_reported_rest_kept(store, tmp_path):
     assert reference_info(store, "settlements")["problems"] == len(gz.problems)
 
 
-def test_roads_round_trip(store):
+def test_roads_round_trip(store, backend):
     lines = [LineString([(35.0, 51.0), (35.1, 51.05), (35.2, 51.1)]), LineString([(36.0, 50.0), (36.2, 50.1)])]
     r = Roads(
         geometry=np.array(lines, dtype=object),
@@ -133,7 +155,10 @@ def test_roads_round_trip(store):
     assert back.ids.tolist() == ["w1", "w2"] and back.refs.tolist() == ["R-200", "M03"]
     assert back.classes.tolist() == ["primary", "motorway"] and back.names[0] == "Sumy–Sudzha"
     assert all(shapely.equals_exact(a, b, 1e-12) for a, b in zip(back.geometry, lines))
-    assert dict(pyogrio.list_layers(store.path)).get("roads") == "LineString"
+    if backend == "gpkg":
+        assert dict(pyogrio.list_layers(store.path)).get("roads") == "LineString"
+    else:
+        assert _pg_layer(store, "roads") == ("LINESTRING", 4326, True)
     assert load_roads(store) is back
 
 
@@ -150,13 +175,23 @@ def test_nothing_imported_and_readonly(store, tmp_path):
         put_settlements(store, gz.subset(np.zeros(len(gz), dtype=bool)), origin="empty.txt")
 
 
-def test_failed_import_leaves_the_old_layer(store, tmp_path):
+def test_failed_import_leaves_the_old_layer(store, tmp_path, backend):
     put_settlements(store, read_geonames(write_geonames(tmp_path / "a.txt", ROWS)), origin="a.txt")
-    # Another writer holds the lock: the import fails as a whole and the old layer stays readable.
-    other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    store.db.execute("PRAGMA busy_timeout=100")
-    with pytest.raises(sqlite3.OperationalError):
+    # Another connection holds a lock the rewrite needs: the import fails as a whole, the old layer stays.
+    if backend == "gpkg":
+        other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        store.db.execute("PRAGMA busy_timeout=100")
+        failure: type[Exception] = sqlite3.OperationalError
+    else:
+        import psycopg
+
+        other = psycopg.connect(store.url, autocommit=True)
+        other.execute("BEGIN")
+        other.execute("LOCK TABLE settlements IN ACCESS EXCLUSIVE MODE")
+        store.db.execute("SET lock_timeout = '100ms'")
+        failure = psycopg.errors.LockNotAvailable
+    with pytest.raises(failure):
         put_settlements(store, read_geonames(write_geonames(tmp_path / "b.txt", ROWS[:1])), origin="b.txt")
     other.execute("ROLLBACK")
     other.close()

@@ -53,8 +53,7 @@ def open_store(path: Path | str | None = None, readonly: bool = False) -> GeoPac
     if is_server_url(target):
         from .postgis import PostGISStore
 
-        # same interface; the bookkeeping methods not yet ported are generated, so mypy sees them as abstract
-        return PostGISStore(target, readonly=readonly)  # type: ignore[return-value,abstract]
+        return PostGISStore(target, readonly=readonly)  # type: ignore[return-value]  # same interface
     return GeoPackageStore(Path(path) if path else default_store_path(), readonly=readonly)
 
 

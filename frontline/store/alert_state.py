@@ -1,4 +1,4 @@
-"""Alert rule state and the alert log, kept in the store's own SQLite/GeoPackage file.
+"""Alert rule state and the alert log, kept in the store (GeoPackage or PostGIS, through :mod:`._sql`).
 
 Tables (created by :func:`ensure_tables`, ``CREATE TABLE IF NOT EXISTS``):
 
@@ -7,7 +7,7 @@ Tables (created by :func:`ensure_tables`, ``CREATE TABLE IF NOT EXISTS``):
     and its own data (e.g. a settlement's last status). A row whose
     ``fingerprint`` differs from the rule's settings counts as absent.
 ``alert_log(rule, kind, version_id, valid_time, fired_at, message, payload json, delivered)``
-    Every alert fired, in firing order (``rowid``).
+    Every alert fired, in firing order (``rowid``; on PostGIS an identity column ``row_id``).
 
 :mod:`frontline.alerts` reaches these tables only through the functions here,
 so that another backend can keep them elsewhere.
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .gpkg import GeoPackageStore
+from ._sql import sql_of
 
 __all__ = [
     "ALERT_SCHEMA",
@@ -34,19 +34,33 @@ __all__ = [
     "write_transaction",
 ]
 
-ALERT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_state (
-  rule TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0,
-  last_time INTEGER, last_revision INTEGER, data TEXT, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS alert_log (
-  rule TEXT NOT NULL, kind TEXT NOT NULL, version_id TEXT, valid_time INTEGER, fired_at INTEGER NOT NULL,
-  message TEXT NOT NULL, payload TEXT NOT NULL, delivered INTEGER NOT NULL);
-"""
+_STATE_COLS = (
+    "rule TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0, "
+    "last_time {int}, last_revision INTEGER, data TEXT, updated_at {int} NOT NULL"
+)
+_LOG_COLS = (
+    "rule TEXT NOT NULL, kind TEXT NOT NULL, version_id TEXT, valid_time {int}, fired_at {int} NOT NULL, "
+    "message TEXT NOT NULL, payload TEXT NOT NULL, delivered INTEGER NOT NULL"
+)
+
+#: The tables' DDL per dialect; on PostgreSQL the log's order is an identity column (last, so that
+#: ``INSERT … VALUES`` without a column list fills the same columns on both).
+ALERT_SCHEMA = {
+    "sqlite": f"""
+CREATE TABLE IF NOT EXISTS alert_state ({_STATE_COLS.format(int="INTEGER")});
+CREATE TABLE IF NOT EXISTS alert_log ({_LOG_COLS.format(int="INTEGER")});
+""",
+    "postgres": f"""
+CREATE TABLE IF NOT EXISTS alert_state ({_STATE_COLS.format(int="bigint")});
+CREATE TABLE IF NOT EXISTS alert_log ({_LOG_COLS.format(int="bigint")},
+  row_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+""",
+}
 
 _LOG_KEYS = ("rule", "kind", "version", "valid_time", "fired_at", "message", "delivered")
 
 
-def ensure_tables(store: GeoPackageStore) -> None:
+def ensure_tables(store: Any) -> None:
     """Create the alert state and log tables if missing.
 
     Parameters
@@ -54,10 +68,12 @@ def ensure_tables(store: GeoPackageStore) -> None:
     store
         A writable store.
     """
-    store.db.executescript(ALERT_SCHEMA)
+    sql = sql_of(store)
+    if not (sql.has_table("alert_state") and sql.has_table("alert_log")):
+        sql.script(ALERT_SCHEMA)
 
 
-def get_state(store: GeoPackageStore, rule: str, fingerprint: str) -> dict[str, Any] | None:
+def get_state(store: Any, rule: str, fingerprint: str) -> dict[str, Any] | None:
     """The persisted state of a rule, if it was saved with these settings.
 
     Parameters
@@ -76,16 +92,19 @@ def get_state(store: GeoPackageStore, rule: str, fingerprint: str) -> dict[str, 
         "data": dict}``, or None when there is no row for the rule or its
         settings changed since.
     """
-    row = store.db.execute(
+    sql = sql_of(store)
+    if not sql.has_table("alert_state"):  # a store no rule ever ran on (a read-only one stays so)
+        return None
+    row = sql.fetchone(
         "SELECT fingerprint, active, last_time, last_revision, data FROM alert_state WHERE rule=?", (rule,)
-    ).fetchone()
+    )
     if row is None or row[0] != fingerprint:
         return None
     return {"active": bool(row[1]), "last_time": row[2], "last_revision": row[3], "data": json.loads(row[4] or "{}")}
 
 
 def set_state(
-    store: GeoPackageStore,
+    store: Any,
     rule: str,
     fingerprint: str,
     active: bool,
@@ -98,7 +117,7 @@ def set_state(
     Parameters
     ----------
     store
-        A writable store (:func:`ensure_tables` called).
+        A writable store (the tables are created if missing).
     rule
         The rule's name.
     fingerprint
@@ -110,22 +129,27 @@ def set_state(
     data
         The rule's own data; must be JSON-serialisable.
     """
-    store.db.execute(
-        "INSERT OR REPLACE INTO alert_state VALUES (?,?,?,?,?,?,?)",
-        (
-            rule,
-            fingerprint,
-            int(active),
-            last_time,
-            last_revision,
-            json.dumps(data, ensure_ascii=False),
-            int(time.time()),
-        ),
+    ensure_tables(store)  # cheap once they exist (the check is cached per handle)
+    sql_of(store).upsert(
+        "alert_state",
+        ("rule", "fingerprint", "active", "last_time", "last_revision", "data", "updated_at"),
+        ("rule",),
+        [
+            (
+                rule,
+                fingerprint,
+                int(active),
+                last_time,
+                last_revision,
+                json.dumps(data, ensure_ascii=False),
+                int(time.time()),
+            )
+        ],
     )
 
 
 def append_log(
-    store: GeoPackageStore,
+    store: Any,
     rule: str,
     kind: str,
     version_id: str | None,
@@ -139,7 +163,7 @@ def append_log(
     Parameters
     ----------
     store
-        A writable store (:func:`ensure_tables` called).
+        A writable store (the tables are created if missing).
     rule, kind
         The rule's name and kind.
     version_id, valid_time
@@ -151,7 +175,8 @@ def append_log(
     delivered
         Whether delivery has succeeded (see :func:`mark_delivered`).
     """
-    store.db.execute(
+    ensure_tables(store)
+    sql_of(store).execute(
         "INSERT INTO alert_log VALUES (?,?,?,?,?,?,?,?)",
         (
             rule,
@@ -166,7 +191,7 @@ def append_log(
     )
 
 
-def mark_delivered(store: GeoPackageStore, rule: str, version_id: str | None, message: str) -> None:
+def mark_delivered(store: Any, rule: str, version_id: str | None, message: str) -> None:
     """Mark a logged alert as delivered.
 
     Parameters
@@ -176,12 +201,12 @@ def mark_delivered(store: GeoPackageStore, rule: str, version_id: str | None, me
     rule, version_id, message
         Identify the alert (a rule fires one message per version at most once).
     """
-    store.db.execute(
+    sql_of(store).execute(
         "UPDATE alert_log SET delivered=1 WHERE rule=? AND version_id=? AND message=?", (rule, version_id, message)
     )
 
 
-def read_log(store: GeoPackageStore) -> list[dict[str, Any]]:
+def read_log(store: Any) -> list[dict[str, Any]]:
     """Every alert fired so far, oldest first.
 
     Parameters
@@ -195,17 +220,21 @@ def read_log(store: GeoPackageStore) -> list[dict[str, Any]]:
         ``rule``, ``kind``, ``version``, ``valid_time``, ``fired_at``,
         ``message``, ``delivered`` (0 or 1) per alert.
     """
-    rows = store.db.execute(
-        "SELECT rule, kind, version_id, valid_time, fired_at, message, delivered FROM alert_log ORDER BY rowid"
+    sql = sql_of(store)
+    if not sql.has_table("alert_log"):  # nothing ever fired
+        return []
+    rows = sql.execute(
+        "SELECT rule, kind, version_id, valid_time, fired_at, message, delivered FROM alert_log "
+        f"ORDER BY {sql.order_col}"
     )
     return [dict(zip(_LOG_KEYS, r)) for r in rows]
 
 
 @contextmanager
-def write_transaction(store: GeoPackageStore) -> Iterator[None]:
+def write_transaction(store: Any) -> Iterator[None]:
     """One write transaction: committed when the block ends, rolled back if it raises.
 
-    Taken with :meth:`GeoPackageStore.begin` so that a concurrent writer waits
+    Taken with :meth:`Any.begin` so that a concurrent writer waits
     at the start (the writer lock) rather than failing at commit.
 
     Parameters

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,11 @@ class Store(ABC):
     @abstractmethod
     def get_meta(self, key: str, default: str | None = None) -> str | None: ...
 
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The two sides (their homes are the ``home:<side>`` regions), as saved at init."""
+        return tuple(str(self.get_meta("sides") or "ua,ru").split(","))
+
     # -- regions ------------------------------------------------------------
     @abstractmethod
     def regions(self) -> dict[str, tuple[str, BaseGeometry]]:
@@ -138,9 +143,15 @@ class Store(ABC):
     def feature_history(self, fid: int) -> list[tuple[int, int | None]]:
         """Validity intervals ``[from, to)`` of one feature (to=None: still valid)."""
 
-    @abstractmethod
     def changed_features(self, a: VersionInfo, b: VersionInfo) -> tuple[list[int], list[int]]:
-        """Feature ids ``(removed, added)`` going from version a to version b."""
+        """Feature ids ``(removed, added)`` going from version a to version b (sorted).
+
+        Set differences of the two versions' members, read in one snapshot;
+        a backend may answer it in one query instead.
+        """
+        with self.snapshot():
+            ma, mb = set(self.member_fids(a)), set(self.member_fids(b))
+        return sorted(ma - mb), sorted(mb - ma)
 
     @abstractmethod
     def version_members(self, source: str) -> Iterator[tuple[VersionInfo, list[int]]]:
@@ -221,9 +232,19 @@ class Store(ABC):
     def rollback(self) -> None:
         """Abandon the write transaction, if one is open."""
 
-    @abstractmethod
-    def transaction(self) -> AbstractContextManager:
-        """A write transaction as a ``with`` block: committed at its end, rolled back if it raises."""
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction as a ``with`` block: committed at its end, rolled back if it raises.
+
+        Yields the backend's connection (``store.db``), for callers that run their own statements.
+        """
+        self.begin()
+        try:
+            yield getattr(self, "db", None)
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager:

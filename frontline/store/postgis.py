@@ -12,8 +12,11 @@ Writers take turns on a transaction-scoped advisory lock
 (``pg_advisory_xact_lock``), one version per transaction, so a second import
 waits instead of colliding and reuses features stored meanwhile.
 :meth:`PostGISStore.snapshot` is a REPEATABLE READ read-only transaction.
-The bookkeeping tables (ledger, reference layers, alert and pull state,
-stored results) are not yet on PostGIS (``docs/postgis.md``).
+The bookkeeping tables (claims ledger and events, settlements and roads,
+alert and pull state, stored results) are those of the GeoPackage store,
+written by the same modules through :mod:`._sql`; they are created with the
+store (or, for a store made before they were, when it is first opened for
+writing), the reference layers on their first import.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InputError, StoreError
 from ..model import iso
 from ..normalise import FeaturePieces, Piece, piece_key
+from ._sql import Sql, sql_of
 from .base import Store, StoredFeature, VersionInfo
+from .bookkeeping import BookkeepingTables
 from .gpkg import SCHEMA_VERSION, _tile_text, decode_gpkg, encode_gpkg, feature_rows
-from .postgis_unported import UnportedTables
 
 #: Key of the writer lock (``pg_advisory_xact_lock``): one per database, shared by every Frontline writer.
 WRITER_LOCK = int.from_bytes(hashlib.blake2b(b"frontline writer", digest_size=8).digest(), "big", signed=True)
@@ -153,7 +157,17 @@ def _safe(url: str) -> str:
     return f"{scheme}//{user.split(':', 1)[0]}:***@{tail}"
 
 
-class PostGISStore(UnportedTables, Store):
+def _bookkeeping_ddl() -> str:
+    """The DDL of the bookkeeping tables on PostgreSQL (``CREATE … IF NOT EXISTS``)."""
+    from .alert_state import ALERT_SCHEMA
+    from .ledger import LEDGER_SCHEMA
+    from .pull_state import PULL_STATE_SCHEMA
+    from .results import RESULTS_SCHEMA
+
+    return "\n".join(d["postgres"] for d in (LEDGER_SCHEMA, ALERT_SCHEMA, PULL_STATE_SCHEMA, RESULTS_SCHEMA))
+
+
+class PostGISStore(BookkeepingTables, Store):
     """A Frontline store in a PostgreSQL database with PostGIS.
 
     Parameters
@@ -178,6 +192,14 @@ class PostGISStore(UnportedTables, Store):
             self.db.close()
             raise StoreError(f"{_safe(url)} is not a Frontline store (schema {ver!r}, expected {SCHEMA_VERSION}).")
         self._theatre_key = self._regions_key()
+        if not readonly and self.db.execute("SELECT to_regclass('analysis_results')").fetchone()[0] is None:
+            with self.transaction():  # a store made before the bookkeeping tables were on PostGIS
+                self.db.execute(_bookkeeping_ddl())
+
+    @property
+    def sql(self) -> Sql:
+        """The ``?``-placeholder SQL layer the bookkeeping modules use (:mod:`frontline.store._sql`)."""
+        return sql_of(self)
 
     # -- lifecycle ----------------------------------------------------------
     @classmethod
@@ -192,6 +214,7 @@ class PostGISStore(UnportedTables, Store):
             with db.transaction():
                 db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 db.execute(SCHEMA)
+                db.execute(_bookkeeping_ddl())
                 with db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO meta VALUES (%s, %s)",
@@ -211,11 +234,6 @@ class PostGISStore(UnportedTables, Store):
 
     def close(self) -> None:
         self.db.close()
-
-    @property
-    def sides(self) -> tuple[str, ...]:
-        """The two sides (their homes are the ``home:<side>`` regions)."""
-        return tuple(str(self.get_meta("sides", "ua,ru")).split(","))
 
     # -- regions ------------------------------------------------------------
     def regions(self) -> dict[str, tuple[str, BaseGeometry]]:
@@ -435,20 +453,6 @@ class PostGISStore(UnportedTables, Store):
         """Abandon the write transaction, if one is open."""
         if self._in_transaction():
             self.db.execute("ROLLBACK")
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
-        self.begin()
-        done = False
-        try:
-            yield self.db
-            done = True
-        finally:
-            if done:
-                self.commit()
-            else:
-                self.rollback()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

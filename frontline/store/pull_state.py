@@ -1,4 +1,4 @@
-"""What the live pull has fetched, kept in the store's own SQLite/GeoPackage file.
+"""What the live pull has fetched, kept in the store (GeoPackage or PostGIS).
 
 Table (created by :func:`ensure_table`, ``CREATE TABLE IF NOT EXISTS``):
 
@@ -7,26 +7,31 @@ Table (created by :func:`ensure_table`, ``CREATE TABLE IF NOT EXISTS``):
     content hash found and when. A version whose ``updatedAt`` moved but whose
     content is unchanged is then not fetched again on every run.
 
-:mod:`frontline.live_pull` reaches this table only through the functions
-here, so that another backend can keep it elsewhere.
+:mod:`frontline.live_pull` reaches this table only through the store's
+``pull_checked``/``remember_pull``, which run the functions here on either
+backend (:mod:`._sql`).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from .gpkg import GeoPackageStore
+from ._sql import sql_of
 
 __all__ = ["PULL_STATE_SCHEMA", "ensure_table", "checked", "remember"]
 
-PULL_STATE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pull_state (
-  source TEXT NOT NULL, version_id TEXT NOT NULL, updated_at INTEGER, content_hash TEXT,
-  checked_at INTEGER NOT NULL, PRIMARY KEY (source, version_id))
-"""
+_COLS = "source TEXT NOT NULL, version_id TEXT NOT NULL, updated_at {int}, content_hash TEXT, checked_at {int} NOT NULL"
+
+#: The table's DDL per dialect (``sqlite``, ``postgres``).
+_DDL = "CREATE TABLE IF NOT EXISTS pull_state ({cols}, PRIMARY KEY (source, version_id));"
+PULL_STATE_SCHEMA = {
+    "sqlite": _DDL.format(cols=_COLS.format(int="INTEGER")),
+    "postgres": _DDL.format(cols=_COLS.format(int="bigint")),
+}
 
 
-def ensure_table(store: GeoPackageStore) -> None:
+def ensure_table(store: Any) -> None:
     """Create the ``pull_state`` table if missing.
 
     Parameters
@@ -34,10 +39,12 @@ def ensure_table(store: GeoPackageStore) -> None:
     store
         A writable store.
     """
-    store.db.execute(PULL_STATE_SCHEMA)
+    sql = sql_of(store)
+    if not sql.has_table("pull_state"):
+        sql.script(PULL_STATE_SCHEMA)
 
 
-def checked(store: GeoPackageStore, source: str) -> dict[str, int]:
+def checked(store: Any, source: str) -> dict[str, int]:
     """The ``updatedAt`` each version of a source was last fetched at.
 
     Parameters
@@ -54,21 +61,17 @@ def checked(store: GeoPackageStore, source: str) -> dict[str, int]:
         ``{version id: updatedAt (epoch seconds)}``, versions recorded without
         an ``updatedAt`` left out.
     """
+    sql = sql_of(store)
     if store.readonly:
-        try:
-            rows = store.db.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
-            return {r[0]: r[1] for r in rows if r[1] is not None}
-        except Exception:  # no table yet in a store never pulled into
+        if not sql.has_table("pull_state"):  # a store never pulled into
             return {}
-    ensure_table(store)
-    return {
-        r[0]: r[1]
-        for r in store.db.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
-        if r[1] is not None
-    }
+    else:
+        ensure_table(store)
+    rows = sql.execute("SELECT version_id, updated_at FROM pull_state WHERE source=?", (source,))
+    return {r[0]: r[1] for r in rows if r[1] is not None}
 
 
-def remember(store: GeoPackageStore, source: str, version_id: str, updated_at: int | None, content_hash: str) -> None:
+def remember(store: Any, source: str, version_id: str, updated_at: int | None, content_hash: str) -> None:
     """Record that a version was fetched at this ``updatedAt`` (replacing an earlier record).
 
     Parameters
@@ -85,7 +88,9 @@ def remember(store: GeoPackageStore, source: str, version_id: str, updated_at: i
         Hash of the content fetched.
     """
     ensure_table(store)
-    store.db.execute(
-        "INSERT OR REPLACE INTO pull_state VALUES (?,?,?,?,?)",
-        (source, version_id, updated_at, content_hash, int(time.time())),
+    sql_of(store).upsert(
+        "pull_state",
+        ("source", "version_id", "updated_at", "content_hash", "checked_at"),
+        ("source", "version_id"),
+        [(source, version_id, updated_at, content_hash, int(time.time()))],
     )

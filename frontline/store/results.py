@@ -16,6 +16,7 @@ asks for (the code's rule version). A revised version or a changed rule
 therefore never serves a stale answer; recomputing replaces the stale row
 (a result is derived data: the row it replaces was no longer served).
 
+The table lives in either backend (GeoPackage or PostGIS, through :mod:`._sql`).
 Readers of a store without the table (nothing materialised yet, or a
 read-only store) see nothing, never an error. :mod:`frontline.analysis.materialise`
 writes the table; the web map reads it (:class:`ResultReader`, its own
@@ -30,6 +31,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ._sql import Sql, sql_of
 
 __all__ = [
     "RESULTS_SCHEMA",
@@ -45,12 +49,18 @@ __all__ = [
     "params_key",
 ]
 
-RESULTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS analysis_results (
-  what TEXT NOT NULL, params_key TEXT NOT NULL, source TEXT NOT NULL, version_id TEXT NOT NULL,
-  revision INTEGER NOT NULL, rule TEXT NOT NULL, codec TEXT NOT NULL, body BLOB NOT NULL,
-  computed_at INTEGER NOT NULL, PRIMARY KEY (what, params_key, source, version_id))
-"""
+_COLS = (
+    "what TEXT NOT NULL, params_key TEXT NOT NULL, source TEXT NOT NULL, version_id TEXT NOT NULL, "
+    "revision INTEGER NOT NULL, rule TEXT NOT NULL, codec TEXT NOT NULL, body {blob} NOT NULL, "
+    "computed_at {int} NOT NULL, PRIMARY KEY (what, params_key, source, version_id)"
+)
+
+#: The table's DDL per dialect (``sqlite``, ``postgres``).
+RESULTS_SCHEMA = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS analysis_results ({_COLS.format(blob='BLOB', int='INTEGER')});",
+    "postgres": f"CREATE TABLE IF NOT EXISTS analysis_results ({_COLS.format(blob='bytea', int='bigint')});",
+}
+_RESULT_COLS = ("what", "params_key", "source", "version_id", "revision", "rule", "codec", "body", "computed_at")
 
 #: Bodies at least this long are zstd-compressed (a contact line is hundreds of kB of coordinates).
 COMPRESS_FROM = 512
@@ -116,10 +126,6 @@ def decode_body(codec: str, data: bytes) -> bytes:
     raise ValueError(f"analysis_results: unknown codec {codec!r} (written by a newer Frontline?).")
 
 
-def _no_table(exc: sqlite3.OperationalError) -> bool:
-    return "no such table" in str(exc)
-
-
 def ensure_table(store) -> None:
     """Create the ``analysis_results`` table if missing.
 
@@ -128,7 +134,9 @@ def ensure_table(store) -> None:
     store
         A writable store.
     """
-    store.db.execute(RESULTS_SCHEMA)
+    sql = sql_of(store)
+    if not sql.has_table("analysis_results"):
+        sql.script(RESULTS_SCHEMA)
 
 
 def put_results(store, rows: Iterable[ResultRow]) -> int:
@@ -161,10 +169,10 @@ def put_results(store, rows: Iterable[ResultRow]) -> int:
     if not data:
         return 0
     ensure_table(store)
-    db = store.db
+    sql = sql_of(store)
     store.begin()  # a concurrent writer waits here (the writer lock), not at commit
     try:
-        db.executemany("INSERT OR REPLACE INTO analysis_results VALUES (?,?,?,?,?,?,?,?,?)", data)
+        sql.upsert("analysis_results", _RESULT_COLS, _RESULT_COLS[:4], data)
         store.commit()
     except BaseException:
         store.rollback()
@@ -194,20 +202,17 @@ def get_result(store, what: str, params_key: str, version, *, rule: str) -> byte
         revision (or the version was revised since ``version`` was read), or
         by another rule, or when the store has no results table.
     """
-    return _get(store.db, what, params_key, version, rule)
+    return _get(sql_of(store), what, params_key, version, rule)
 
 
-def _get(db: sqlite3.Connection, what: str, params_key: str, version, rule: str) -> bytes | None:
-    try:
-        row = db.execute(
-            f"SELECT r.codec, r.body {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.source=? "
-            "AND r.version_id=? AND r.revision=? AND r.rule=?",
-            (what, params_key, version.source, str(version.version_id), int(version.revision), rule),
-        ).fetchone()
-    except sqlite3.OperationalError as exc:
-        if _no_table(exc):
-            return None
-        raise
+def _get(sql: Sql, what: str, params_key: str, version, rule: str) -> bytes | None:
+    if not sql.has_table("analysis_results"):
+        return None
+    row = sql.fetchone(
+        f"SELECT r.codec, r.body {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.source=? "
+        "AND r.version_id=? AND r.revision=? AND r.rule=?",
+        (what, params_key, version.source, str(version.version_id), int(version.revision), rule),
+    )
     return None if row is None else decode_body(row[0], row[1])
 
 
@@ -234,12 +239,11 @@ def stored_count(
             conds.append(f"r.{col}=?")
             args.append(val)
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
-    try:
-        return int(store.db.execute(f"SELECT COUNT(*) {_CURRENT}{where}", args).fetchone()[0])
-    except sqlite3.OperationalError as exc:
-        if _no_table(exc):
-            return 0
-        raise
+    sql = sql_of(store)
+    if not sql.has_table("analysis_results"):
+        return 0
+    found = sql.fetchone(f"SELECT COUNT(*) {_CURRENT}{where}", args)
+    return int(found[0]) if found else 0
 
 
 def current_keys(store, what: str, params_key: str, rule: str, source: str) -> dict[str, int]:
@@ -259,15 +263,13 @@ def current_keys(store, what: str, params_key: str, rule: str, source: str) -> d
     dict
         Empty without the table.
     """
-    try:
-        rows = store.db.execute(
-            f"SELECT r.version_id, r.revision {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.rule=? AND r.source=?",
-            (what, params_key, rule, source),
-        ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if _no_table(exc):
-            return {}
-        raise
+    sql = sql_of(store)
+    if not sql.has_table("analysis_results"):
+        return {}
+    rows = sql.fetchall(
+        f"SELECT r.version_id, r.revision {_CURRENT} WHERE r.what=? AND r.params_key=? AND r.rule=? AND r.source=?",
+        (what, params_key, rule, source),
+    )
     return {r[0]: r[1] for r in rows}
 
 
@@ -280,28 +282,38 @@ class ResultReader:
     Parameters
     ----------
     path
-        The store file.
+        The store file, or a PostGIS store's ``postgresql://`` URL.
     """
 
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self._db = sqlite3.connect(
-            f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA busy_timeout=30000")
+        from . import is_server_url
+
+        self._db: Any
+        if is_server_url(path):
+            from .postgis import _connect
+
+            self.path: Path | str = str(path)
+            self._db = _connect(str(path), readonly=True)
+        else:
+            self.path = Path(path)
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA busy_timeout=30000")
+        self._sql = Sql(self._db)
         self._lock = threading.Lock()
 
     def get(self, what: str, params_key: str, version, rule: str) -> bytes | None:
         """As :func:`get_result`: the current stored result, or None."""
         with self._lock:
-            return _get(self._db, what, params_key, version, rule)
+            return _get(self._sql, what, params_key, version, rule)
 
     def stamp(self, layer: str) -> str | None:
         """The import stamp of a reference layer (``meta['reference:<layer>']``), or None."""
         import json
 
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (f"reference:{layer}",)).fetchone()
+            row = self._sql.fetchone("SELECT value FROM meta WHERE key=?", (f"reference:{layer}",))
         if not row or not row[0]:
             return None
         return json.loads(row[0]).get("stamp")
