@@ -27,7 +27,7 @@ B calls otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -82,13 +82,37 @@ class CompareReport:
     settlements: list[dict[str, Any]] = field(default_factory=list)
     tiles_compared: int = 0
     tiles_differing: int = 0
+    bbox: tuple[float, float, float, float] | None = None
+
+    def within(self, bbox: tuple[float, float, float, float]) -> CompareReport:
+        """The report cut to a lon/lat box: pairs' ground and km² clipped, settlements inside it.
+
+        The per-status areas of the two maps are kept for the region only (they are the store's precomputed
+        areas), so the cut report has no ``agreement`` rows and its totals say only ``disagree_km2``.
+        """
+        x0, y0, x1, y1 = bbox
+        parts: dict[tuple[str, str], BaseGeometry] = {}
+        km2 = {p: 0.0 for p in self.km2}
+        for lab, g in self.parts.items():
+            polys = shapely.get_parts(shapely.clip_by_rect(g, x0, y0, x1, y1))
+            polys = polys[shapely.get_type_id(polys) == 3]  # clipping can leave slivers as lines: no ground
+            if len(polys):
+                km2[lab] = float(geodesy.areas_km2(polys).sum())
+                parts[lab] = shapely.multipolygons(polys)
+        inside = [s for s in self.settlements if x0 <= s["lon"] <= x1 and y0 <= s["lat"] <= y1]
+        return replace(self, km2=km2, parts=parts, settlements=inside, bbox=(x0, y0, x1, y1))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per pair of different statuses: ``{a, b, km2}``."""
         return [{"a": sa, "b": sb, "km2": round(v, 4)} for (sa, sb), v in self.km2.items()]
 
     def agreement(self) -> list[dict[str, Any]]:
-        """Per status: km² in A, in B, and where both say it (A's area less what B calls otherwise)."""
+        """Per status: km² in A, in B, and where both say it (A's area less what B calls otherwise).
+
+        Empty for a report cut to a box (:meth:`within`): the maps' areas are known per region only.
+        """
+        if self.bbox is not None:
+            return []
         out = []
         for s in self.statuses:
             off = sum(v for (sa, _), v in self.km2.items() if sa == s)
@@ -105,6 +129,8 @@ class CompareReport:
     def totals(self) -> dict[str, float]:
         """``agree_km2`` and ``disagree_km2`` over the region."""
         dis = sum(self.km2.values())
+        if self.bbox is not None:
+            return {"disagree_km2": round(dis, 4)}
         return {"agree_km2": round(sum(r["agree_km2"] for r in self.agreement()), 4), "disagree_km2": round(dis, 4)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +139,7 @@ class CompareReport:
             "a": {"source": self.a.source, "time": iso(self.a.valid_time), "version_id": self.a.version_id},
             "b": {"source": self.b.source, "time": iso(self.b.valid_time), "version_id": self.b.version_id},
             "region": self.region,
+            "bbox": list(self.bbox) if self.bbox is not None else None,
             "pairs": self.rows(),
             "agreement": self.agreement(),
             "totals": self.totals(),

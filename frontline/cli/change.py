@@ -9,6 +9,7 @@ import click
 
 from ..errors import InputError, NoVersionError
 from ._common import STORE_OPT, _print_json, _table, choice_option, console, from_option, guard, path_option, to_option
+from .sources import footer
 
 
 @click.command()
@@ -65,6 +66,7 @@ def change(st, start, end, every, top, geojson_path, source, as_json):
         whats = list(st.sides) + ["contested"]
         cols = ["period", "time"] + [f"{k}_{s}_km2" for s in whats for k in ("gained", "lost", "net")]
         _table(rows, cols, title=f"Change per {every} (km², geodesic)")
+        footer(st, source)
         return
     if rep.before.pk == rep.after.pk:
         v = rep.before
@@ -92,5 +94,6 @@ def change(st, start, end, every, top, geojson_path, source, as_json):
         ["rank", "side", "km2", "lon", "lat"],
         title=f"Largest advances (top {top})",
     )
+    footer(st, source)
     if geojson_path:
         console.print(f"Wrote {geojson_path}")

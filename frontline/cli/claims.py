@@ -6,6 +6,7 @@ import click
 
 from ..errors import InputError
 from ._common import STORE_OPT, _print_json, _table, console, guard, path_option, print_summary, time_option
+from .sources import footer
 
 _STATUS_STYLE = {
     "confirmed": "green",
@@ -303,9 +304,10 @@ def _readings_table(d: dict) -> None:
     help="When the map already showed a change at the claim's time, how far back to look for the first "
     "version showing it.",
 )
+@click.option("--source", default=None, help="Source (map) the claims are checked against (default: the store's).")
 @click.option("--json", "as_json", is_flag=True)
 @guard(store="read")
-def check(st, file, window_days, now, gazetteer, lookback_days, as_json):
+def check(st, file, window_days, now, gazetteer, lookback_days, source, as_json):
     """Check claims of FILE (nothing stored) or of the stored ledger against the map history.
 
     With --now, the replay sees only the versions up to that time, each in the revision known then (as
@@ -326,12 +328,21 @@ def check(st, file, window_days, now, gazetteer, lookback_days, as_json):
         rd = read_claims(file, sides=st.sides)
         cl, problems = rd.claims, rd.problems
         cl, _, later = published_by(cl, now)
-        results = verify_claims(st, cl, window_days=window_days, now=now, gazetteer=gaz, lookback_days=lookback_days)
+        results = verify_claims(
+            st, cl, window_days=window_days, now=now, source=source, gazetteer=gaz, lookback_days=lookback_days
+        )
     else:
         cl, res = ledger_claims(st)
         cl, res, later = published_by(cl, now, res)
         results = verify_claims(
-            st, cl, window_days=window_days, now=now, resolutions=res, gazetteer=gaz, lookback_days=lookback_days
+            st,
+            cl,
+            window_days=window_days,
+            now=now,
+            source=source,
+            resolutions=res,
+            gazetteer=gaz,
+            lookback_days=lookback_days,
         )
     if as_json:
         _print_json(
@@ -345,6 +356,7 @@ def check(st, file, window_days, now, gazetteer, lookback_days, as_json):
         )
         return
     _show(results, f"Claims checked against the map (window {window_days:g} days)")
+    footer(st, source)
     if later:
         console.print(f"{later} claims published after --now are left out (they had not been made yet).")
     for p in problems:

@@ -21,6 +21,7 @@ from ._common import (
     path_option,
     to_option,
 )
+from .sources import footer
 
 REGION_HELP = "theatre | ukraine | russia | home:<side> | a polygon file (as `frontline area --region`)."
 
@@ -89,6 +90,7 @@ def _one_time(st, a, b, at, region, geojson_path, as_json) -> None:
             ["name", "a", "b", "population", "lon", "lat"],
             title="Settlements differing",
         )
+    footer(st, [a, b])
     if geojson_path:
         console.print(f"Wrote {geojson_path}")
 
@@ -118,6 +120,7 @@ def _lags(st, a, b, start, end, every, side, max_lag, as_json) -> None:
             ["name", "to", "a_time", "b_time", "lag_days", "first"],
             title="Settlements",
         )
+    footer(st, [a, b])
 
 
 def _shown(row: dict) -> dict:

@@ -6,6 +6,7 @@ import click
 
 from ..model import iso
 from ._common import STORE_OPT, _print_json, _table, console, guard
+from .sources import footer
 
 
 def _revision_rows(st, source: str) -> dict[str, list[dict]]:
@@ -60,7 +61,9 @@ def list_(st, source, show_revisions, as_json):
     title = f"{len(rows)} versions of {vs[0].source if vs else source}"
     if not show_revisions:
         _table(rows, ["version_id", "time", "revised", "revision", "revisions", "features"], title=title)
+        footer(st, vs[0].source if vs else source)
         return
     console.print(f"[bold]{title}[/]")
     lines = [{"version_id": row["version_id"], "time": row["time"], **r} for row in rows for r in row["revision_list"]]
     _table(lines, ["version_id", "time", "revision", "revised_at", "imported_at", "content_hash", "features"])
+    footer(st, vs[0].source if vs else source)

@@ -131,3 +131,25 @@ KnownAt = Annotated[
         "the revision current then; a revision counts from its revised_at, else published_at, else imported_at)"
     ),
 ]
+Source = Annotated[
+    str | None,
+    Query(description="source (map) name, as /api/sources lists them; the store's default source when absent"),
+]
+
+
+def parse_source(store, value: str | None, parameter: str = "source") -> str | None:
+    """A ``source`` parameter checked against the store's sources (None when absent: the default source).
+
+    Raises
+    ------
+    ApiError
+        400 naming the parameter, the nearest stored name and the sources the store holds.
+    """
+    if value is None or value == "":
+        return None
+    have = list(store.sources())
+    if value in have:
+        return value
+    near = difflib.get_close_matches(value, have, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    raise ApiError(400, parameter, f"No source {value!r}{hint}; the store holds {', '.join(have) or 'no sources'}.")
