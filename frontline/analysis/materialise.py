@@ -63,6 +63,14 @@ __all__ = [
     "compute_version",
     "materialise",
     "MaterialiseReport",
+    "empty_body",
+    "stored_codes",
+    "settlement_matrix",
+    "settlement_changes_series",
+    "SERIES_OF",
+    "series_what",
+    "series_result",
+    "backfill_series",
     "plain",
     "STORED_ENV",
     "stored_results_on",
@@ -115,7 +123,12 @@ def plain(obj: Any) -> Any:
     return obj
 
 
-def _empty(v, note: str, **members: Any) -> bytes:
+def empty_body(v, note: str, **members: Any) -> bytes:
+    """JSON bytes of an answer with no features: ``version``, ``time``, ``members``, the ``note`` saying why.
+
+    The web routes answer with it too (a side holding no ground), so a stored
+    empty answer and a computed one are the same bytes.
+    """
     return orjson.dumps(
         {
             "type": "FeatureCollection",
@@ -126,6 +139,10 @@ def _empty(v, note: str, **members: Any) -> bytes:
             "features": [],
         }
     )
+
+
+#: The former private name (``frontline.web.routes_analysis`` imports it): use :func:`empty_body`.
+_empty = empty_body
 
 
 # --------------------------------------------------------------------------
@@ -220,7 +237,7 @@ def corridors_body(
     members = {"side": side, "ground": mode, "include_contested": include_contested}
     if ground is None or ground.is_empty:
         where = "outside its home" if mode == "abroad" else "at all"
-        return _empty(v, f"{side} holds no ground {where} in this version.", **members)
+        return empty_body(v, f"{side} holds no ground {where} in this version.", **members)
     rep = find_necks(**kw, alert_width_m=alert_width_m)
     fc = rep.to_geojson()
     return orjson.dumps(
@@ -408,6 +425,9 @@ def compute_version(
                     )
                     continue
                 rows.append(ResultRow(what, pkey, v.source, v.version_id, v.revision, RULES[what], body))
+                compact = series_result(rows[-1])  # kept next to it: series read small rows
+                if compact is not None:
+                    rows.append(compact)
                 out.append(
                     Outcome(
                         version_id,
@@ -427,6 +447,77 @@ def compute_version(
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# Compact series rows, kept next to the results whose body carries a series row
+# --------------------------------------------------------------------------
+
+#: The analyses whose body has a ``series`` member; each is also stored as ``<what>.series`` (that member
+#: only), so a series over every version reads a few hundred bytes a version, not whole bodies (a contact
+#: line's is ~24 KiB compressed: 10 ms a version to read and parse, 14 s for the full archive).
+SERIES_OF = ("contact-line", "corridors")
+
+
+def series_what(what: str) -> str:
+    """The ``what`` of the compact series rows of ``what`` (``contact-line.series``)."""
+    return what + ".series"
+
+
+def series_result(row: ResultRow) -> ResultRow | None:
+    """The compact series row of a stored result (same version, revision and rule), or None when it has none."""
+    if row.what not in SERIES_OF:
+        return None
+    series = orjson.loads(row.body).get("series")
+    return ResultRow(
+        series_what(row.what), row.params_key, row.source, row.version_id, row.revision, row.rule, orjson.dumps(series)
+    )
+
+
+def backfill_series(store, versions: Sequence[Any], jobs: Sequence[tuple[str, str]], batch: int = 256) -> int:
+    """Store the compact series rows that results stored before them lack (read from their bodies); returns how many.
+
+    Cheap next to computing (a body is read, not recomputed), and run by
+    :func:`materialise` before anything else, so stores materialised by an
+    older version gain fast series without a ``--force``.
+    """
+    written = 0
+    reader: ResultReader | None = None
+    try:
+        for w, p in jobs:
+            if w not in SERIES_OF:
+                continue
+            for src in {v.source for v in versions}:
+                full = current_keys(store, w, p, RULES[w], src)
+                compact = current_keys(store, series_what(w), p, RULES[w], src)
+                need = [
+                    v
+                    for v in versions
+                    if v.source == src
+                    and full.get(v.version_id) == v.revision
+                    and compact.get(v.version_id) != v.revision
+                ]
+                if need and reader is None:
+                    reader = ResultReader(store.path)
+                rows: list[ResultRow] = []
+                for v in need:
+                    body = reader.get(w, p, v, RULES[w]) if reader is not None else None
+                    got = (
+                        None
+                        if body is None
+                        else series_result(ResultRow(w, p, src, v.version_id, v.revision, RULES[w], body))
+                    )
+                    if got is not None:
+                        rows.append(got)
+                    if len(rows) >= batch:
+                        written += put_results(store, rows)
+                        rows = []
+                if rows:
+                    written += put_results(store, rows)
+    finally:
+        if reader is not None:
+            reader.close()
+    return written
 
 
 # --------------------------------------------------------------------------
@@ -470,8 +561,12 @@ def stored_series(store, what: str, pkey: str, versions: Sequence[Any]) -> dict[
     out: dict[str, dict[str, Any]] = {}
     try:
         for v in versions:
-            body = reader.get(what, pkey, v, RULES[what])
-            series = None if body is None else orjson.loads(body).get("series")
+            compact = reader.get(series_what(what), pkey, v, RULES[what]) if what in SERIES_OF else None
+            if compact is not None:  # the series member alone (null: a side holding no ground)
+                series = orjson.loads(compact)
+            else:  # a result stored before the compact rows: its whole body
+                body = reader.get(what, pkey, v, RULES[what])
+                series = None if body is None else orjson.loads(body).get("series")
             if series is not None:
                 out[v.version_id] = series
     finally:
@@ -526,6 +621,156 @@ def contact_line_series_stored(
     return rows, len(stored)
 
 
+def stored_codes(store, versions: Sequence[Any], stamp: str | None = None) -> dict[str, np.ndarray]:
+    """``{version id: status codes}`` of the store's gazetteer, for the versions whose stored codes are current.
+
+    The codes are re-coded into ``[None, *store.sides, "contested"]`` (the
+    labels :func:`settlement_matrix` uses), whatever order a body lists.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    versions
+        The versions wanted.
+    stamp
+        The gazetteer's import stamp (default: the store's).
+
+    Returns
+    -------
+    dict
+        Empty when stored results are off, the store holds no gazetteer or no codes are stored.
+    """
+    from .settlements import CONTESTED, _recoded
+
+    stamp = stamp or _gazetteer_stamp(store)
+    if not stamp or not stored_results_on():
+        return {}
+    pkey = settlements_params(stamp)
+    if not stored_count(store, "settlements", pkey, rule=RULES["settlements"]):
+        return {}
+    labels: list[str | None] = [None, *store.sides, CONTESTED]
+    reader = ResultReader(store.path)
+    out: dict[str, np.ndarray] = {}
+    try:
+        for v in versions:
+            body = reader.get("settlements", pkey, v, RULES["settlements"])
+            if body is not None:
+                codes, labs = codes_from_body(body)
+                out[v.version_id] = _recoded(codes, labs, labels, np.int8)
+    finally:
+        reader.close()
+    return out
+
+
+def settlement_matrix(
+    store, versions: Sequence[Any], idx: np.ndarray | None = None, *, progress: bool = False
+) -> tuple[np.ndarray, list[str | None], int]:
+    """Status of the store's gazetteer at each version (versions × places), stored codes where current.
+
+    The versions without current stored codes are computed
+    (:func:`~frontline.analysis.settlements.status_on_control`, the rule the
+    stored codes were made with), so the matrix is the same either way.
+
+    Parameters
+    ----------
+    store
+        An open store holding a gazetteer.
+    versions
+        The versions, in the order wanted.
+    idx
+        Indices of the places wanted (default: all).
+    progress
+        A progress bar for the versions computed.
+
+    Returns
+    -------
+    matrix, labels, n_stored
+        ``labels[matrix[t, i]]`` (None: outside; the sides; ``contested``),
+        and how many rows came from the store.
+
+    Raises
+    ------
+    ValueError
+        When the store holds no gazetteer.
+    """
+    from .._progress import progress_bar
+    from ..state import version_control
+    from ..store.reference import load_settlements
+    from .settlements import CONTESTED, _recoded, status_on_control
+
+    gaz = load_settlements(store)
+    if gaz is None:
+        raise ValueError(f"The store {store.path} holds no gazetteer.")
+    sel = np.arange(len(gaz)) if idx is None else np.asarray(idx, dtype=np.int64)
+    lon, lat = np.asarray(gaz.lon, dtype=float)[sel], np.asarray(gaz.lat, dtype=float)[sel]
+    labels: list[str | None] = [None, *store.sides, CONTESTED]
+    have = stored_codes(store, versions)
+    mat = np.zeros((len(versions), len(sel)), dtype=np.int8)
+    todo = sum(v.version_id not in have for v in versions)
+    with progress_bar(todo, "settlement status", enabled=progress and todo > 5) as advance:
+        for t, v in enumerate(versions):
+            got = have.get(v.version_id)
+            if got is not None and len(got) == len(gaz):
+                mat[t] = got[sel]
+                continue
+            codes, labs = status_on_control(version_control(store, v), (lon, lat))
+            mat[t] = _recoded(codes, labs, labels, np.int8)
+            advance()
+    return mat, labels, sum(v.version_id in have for v in versions)
+
+
+def settlement_changes_series(
+    store, start=None, end=None, *, every: str | None = None, source: str | None = None, progress: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Settlements whose status changed, per version (or per period) vs the one before: counts by new status.
+
+    Derived from the per-version status codes (stored where current), so a
+    revised version changes its own row and its successor's as soon as its
+    codes are recomputed: nothing else is kept.
+
+    Parameters
+    ----------
+    store
+        An open store holding a gazetteer.
+    start, end
+        Time range; all versions when None.
+    every
+        ``day``, ``week`` or ``month``: the last version of each period,
+        compared with the last of the period before.
+    source
+        Source name.
+    progress
+        A progress bar for the versions computed.
+
+    Returns
+    -------
+    rows, n_stored
+        One row per version after the first: ``time``, ``version_id``,
+        (``period``), ``previous_version_id``, ``changed`` and ``to_<label>``
+        counts (``to_outside`` for None); how many rows of codes were stored.
+    """
+    from ..state import versions_between
+    from ..times import check_period
+    from .contact_line import pick_periods
+
+    check_period(every)
+    picked = pick_periods(versions_between(store, start, end, source), every)
+    mat, labels, n_stored = settlement_matrix(store, [v for _, v in picked], progress=progress)
+    rows: list[dict[str, Any]] = []
+    for t in range(1, len(picked)):
+        period, v = picked[t]
+        moved = mat[t] != mat[t - 1]
+        counts = np.bincount(mat[t][moved], minlength=len(labels))
+        row: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
+        if period is not None:
+            row["period"] = period
+        row |= {"previous_version_id": picked[t - 1][1].version_id, "changed": int(moved.sum())}
+        row |= {f"to_{lab or 'outside'}": int(counts[k]) for k, lab in enumerate(labels)}
+        rows.append(row)
+    return rows, n_stored
+
+
 # --------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------
@@ -539,6 +784,7 @@ class MaterialiseReport:
     elapsed_s: float = 0.0
     workers: int = 1
     stored_bytes: int = 0
+    backfilled: int = 0  # compact series rows read from results stored before them (not computed)
 
     def count(self, status: str, what: str | None = None) -> int:
         """Outcomes with this status (of one analysis when given)."""
@@ -571,9 +817,11 @@ class MaterialiseReport:
         return rows
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: the summary rows, the failures, elapsed seconds and workers."""
+        """JSON-ready: the summary rows, results computed, compact rows backfilled, failures, seconds, workers."""
         return {
             "summary": self.summary(),
+            "computed": self.count("computed"),
+            "backfilled": self.backfilled,
             "elapsed_s": round(self.elapsed_s, 2),
             "workers": self.workers,
             "failed": [
@@ -676,6 +924,7 @@ def materialise(
         versions = store.versions()
     jobs = jobs_for(store, what)
     report = MaterialiseReport()
+    report.backfilled = backfill_series(store, versions, jobs)
     todo = _todo(store, versions, jobs, force, report)
     address = scheduler_address(scheduler)
     workers = workers or min(os.cpu_count() or 1, 4)

@@ -104,6 +104,40 @@ def status_codes(points: Any, control_map: ControlMap) -> tuple[np.ndarray, tupl
     return _codes_from_geometry(lon, lat, control_map, sides), labels
 
 
+class _HomeTests:
+    """What never changes between versions for one set of points and homes: the points, and each home's tests.
+
+    A series (every version of the archive for 30,000 places) asks the same
+    point-in-home questions at every version; they are answered once here.
+    """
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, homes: dict[str, BaseGeometry]):
+        self.homes = homes  # held, so the ids in the cache key stay these geometries'
+        self.points = shapely.points(lon, lat)
+        all_idx = np.arange(len(lon))
+        self.inside = {h: _test(g, lon, lat, all_idx, shapely.contains_xy) for h, g in homes.items()}
+        self.touches = {h: _test(g, lon, lat, all_idx, shapely.intersects_xy) for h, g in homes.items()}
+
+
+_HOME_TESTS: dict[tuple, _HomeTests] = {}
+_HOME_TESTS_KEEP = 4  # point sets kept (the gazetteer, a search's subset, …)
+
+
+def _home_tests(lon: np.ndarray, lat: np.ndarray, homes: dict[str, BaseGeometry]) -> _HomeTests:
+    """The cached :class:`_HomeTests` of these points and homes (keyed by the coordinates' bytes)."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(lon).tobytes(), digest_size=16)
+    digest.update(np.ascontiguousarray(lat).tobytes())
+    key = (digest.digest(), tuple((h, id(g)) for h, g in homes.items()))
+    got = _HOME_TESTS.get(key)
+    if got is None:
+        while len(_HOME_TESTS) >= _HOME_TESTS_KEEP:
+            _HOME_TESTS.pop(next(iter(_HOME_TESTS)))
+        got = _HOME_TESTS[key] = _HomeTests(lon, lat, homes)
+    return got
+
+
 def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarray:
     """Fast path for a map read from a store: test the tile parts and homes, never whole held ground.
 
@@ -120,11 +154,12 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
     homes = vc.theatre.homes
     grey = [g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]
     all_parts = [g for gs in parts.values() for g in gs]
+    fixed = _home_tests(lon, lat, homes)  # the same at every version: computed once per point set
 
     def hits(geoms, idx, predicate):
         if not geoms or len(idx) == 0:
             return np.zeros(len(idx), dtype=bool)
-        pi, _ = shapely.STRtree(geoms).query(shapely.points(lon[idx], lat[idx]), predicate=predicate)
+        pi, _ = shapely.STRtree(geoms).query(fixed.points[idx], predicate=predicate)
         out = np.zeros(len(idx), dtype=bool)
         out[pi] = True
         return out
@@ -138,22 +173,22 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
         codes[todo[h]] = code
         todo = todo[~h]
     edge: list[np.ndarray] = []
-    for h_side, home in homes.items():
-        inside = _test(home, lon, lat, todo, shapely.contains_xy)
+    for h_side in homes:
+        inside = fixed.inside[h_side][todo]
         cand = todo[inside]
         # On the edge of any part (one cut out of this home, or ground held abroad that rounding lets
         # reach over the state border), or on another home's border: the edge rules decide.
         touch = hits(all_parts, cand, "intersects")
-        for other, g in homes.items():
+        for other in homes:
             if other != h_side:
-                touch |= _test(g, lon, lat, cand, shapely.intersects_xy)
+                touch |= fixed.touches[other][cand]
         if h_side in sides:
             codes[cand[~touch]] = sides.index(h_side) + 1
         edge.append(cand[touch])
         todo = todo[~inside]
     on_home_edge = np.zeros(len(todo), dtype=bool)
-    for home in homes.values():
-        on_home_edge |= _test(home, lon, lat, todo, shapely.intersects_xy)
+    for h_side in homes:
+        on_home_edge |= fixed.touches[h_side][todo]
     edge.append(todo[on_home_edge])  # the rest is outside the theatre: code 0
     on_edge = np.unique(np.concatenate(edge)) if edge else np.array([], dtype=int)
     if len(on_edge):

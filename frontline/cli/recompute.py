@@ -109,6 +109,10 @@ def print_report(rep, n_versions: int) -> None:
         caption="median_ms: milliseconds per version to compute it (a worker's time); skipped: already stored for "
         "the version's current revision and rule",
     )
+    if rep.backfilled:
+        console.print(
+            f"Kept {rep.backfilled:,} compact series rows read from results stored before them (none computed)."
+        )
     if rep.stored_bytes:
         console.print(
             f"Stored {rep.count('computed')} results ({rep.stored_bytes / 2**20:,.1f} MiB of JSON before compression)."

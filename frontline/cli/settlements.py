@@ -32,19 +32,6 @@ def _near(gz, near: str | None, radius_km: float):
     return np.flatnonzero(np.asarray(d) <= radius_km * 1000.0)
 
 
-def _codes(st, versions, lon, lat):
-    """Status matrix (versions × points) of small ints and its labels, with the fast part lookup."""
-    from ..analysis.contact_line import locate
-    from ..state import version_control
-
-    labels: list = [None, *st.sides, "contested"]
-    mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
-    for t, v in enumerate(versions):
-        owner = locate(version_control(st, v), lon, lat)
-        mat[t] = np.array([labels.index(o) for o in owner], dtype=np.int8)
-    return mat, labels
-
-
 @click.group()
 def settlements():
     """Settlements in the store: import a gazetteer, search names, control status, changes of hands."""
@@ -336,8 +323,13 @@ def changed(st, start, end, near, radius_km, include_reverted, source, as_json):
     if first is None:
         raise NoVersionError(f"No version at {iso(t0)}: the first is {iso(st.versions(source)[0].valid_time)}.")
     versions = [first] + [v for v in st.versions(source) if t0 < v.valid_time <= t1]
-    mat, labels = _codes(st, versions, gz.lon[idx], gz.lat[idx])
+    mat, labels, n_stored = _changed_matrix(st, versions, idx, progress=not as_json)
     rows = _changed_rows(gz, idx, versions, mat, labels, include_reverted)
+    if n_stored:
+        # on stderr, as contact-line and corridors say it: the JSON on stdout stays the same bytes
+        click.echo(
+            f"{n_stored:,} of {len(versions):,} versions read from stored results (frontline recompute).", err=True
+        )
     if as_json:
         _print_json(
             {
@@ -370,6 +362,17 @@ def changed(st, start, end, near, radius_km, include_reverted, source, as_json):
         caption=f"{len(versions)} versions compared; a change is dated by the first version that showed it "
         "(--json lists every version id)",
     )
+
+
+def _changed_matrix(st, versions, idx, *, progress: bool):
+    """Status matrix (versions × the places ``idx``): the stored per-version codes where current, else computed.
+
+    Both are :func:`~frontline.analysis.settlements.status_on_control`'s codes
+    (the map's and the stored results' rule), so the rows are the same either way.
+    """
+    from ..analysis.materialise import settlement_matrix
+
+    return settlement_matrix(st, versions, idx, progress=progress)
 
 
 def _changed_rows(gz, idx, versions, mat, labels, include_reverted: bool) -> list[dict]:

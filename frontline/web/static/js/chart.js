@@ -1,14 +1,34 @@
-/* The chart: the area series (loaded with the page) or the front's length per month; a click picks a version. */
+/* The chart: the area series (loaded with the page), or any stored series (/api/series: front length,
+ * a side's narrowest neck, settlements changed per week); a click on any of them picks that version. */
 import { $, page, showError } from "./page.js";
-import { areaSeriesUrl, frontSeriesUrl, getJSON } from "../app.js";
+import { areaSeriesUrl, getJSON } from "../app.js";
 
 let chartRows = [], chartX = [], chartKey = "ru_km2", chartUnit = "km²", areaRows = [];
 const CW = 320, CH = 140, PAD = 14;
 
+// The stored series the picker offers besides the area: value -> [label, /api/series query].
+function seriesChoices() {
+  const out = { front: ["Front line length (km, monthly)", "what=front&every=month"] };
+  for (const s of page.sides || []) out[`neck:${s}`] = [`Narrowest neck of ${s}'s salient (m)`, `what=neck&side=${s}`];
+  out.settlements = ["Settlements changed hands (per week)", "what=settlements&every=week"];
+  return out;
+}
+
+// Options for every stored series, made here (the page's markup has the area and the front only).
+function fillPicker() {
+  const sel = $("chart-what");
+  if (!sel) return;
+  for (const [value, [label]] of Object.entries(seriesChoices())) {
+    let opt = [...sel.options].find((o) => o.value === value);
+    if (!opt) { opt = document.createElement("option"); opt.value = value; sel.appendChild(opt); }
+    opt.textContent = label;
+  }
+}
+
 function drawChart() {
   const svg = $("chart");
   const pts = chartRows.filter((r) => r[chartKey] != null);
-  if (!pts.length) { svg.innerHTML = ""; return; }
+  if (!pts.length) { svg.innerHTML = `<text x="${PAD}" y="70">no values in this series</text>`; chartX = []; return; }
   const t = pts.map((r) => Date.parse(r.time)), y = pts.map((r) => r[chartKey]);
   const t0 = Math.min(...t), t1 = Math.max(...t), ymax = Math.max(...y) * 1.05 || 1;
   const ymin = Math.min(...y) * 0.95;
@@ -20,6 +40,7 @@ function drawChart() {
   d += `L${sx(t[t.length - 1])},${CH - PAD}Z`;
   svg.innerHTML = `<path class="area" d="${d}"/><line class="cursor" id="chart-cursor" y1="0" y2="${CH}"/>` +
     `<text x="${PAD}" y="10">${Math.round(Math.max(...y)).toLocaleString()} ${chartUnit}</text>`;
+  svg.dataset.series = chartKey;
   drawCursor();
 }
 
@@ -32,26 +53,28 @@ export function drawCursor() {
   c.setAttribute("x1", x); c.setAttribute("x2", x);
 }
 
-// The area series, once the map is up.
+// The area series, once the map is up (the sides are known then: the picker gains their series).
 export async function loadChart() {
+  fillPicker();
   try { areaRows = chartRows = (await getJSON(areaSeriesUrl)).rows; drawChart(); }
   catch (e) { showError(e.message); }
 }
 
+// Show the series picked by value ("area", "front", "neck:ru", "settlements").
+export async function showSeries(value) {
+  const choice = seriesChoices()[value];
+  if (!choice) { chartRows = areaRows; chartKey = "ru_km2"; chartUnit = "km²"; drawChart(); return; }
+  $("chart").innerHTML = `<text x="${PAD}" y="70">loading ${choice[0].toLowerCase()}…</text>`;
+  try {
+    const body = await getJSON(`/api/series?${choice[1]}`);
+    chartRows = body.rows; chartKey = body.key; chartUnit = body.unit;
+  } catch (e) { showError(e.message); return; }
+  drawChart();
+}
+
 // The series picker and clicks on the chart; pick(id) shows a version.
 export function bindChart(pick) {
-  $("chart-what").addEventListener("change", async (ev) => {
-    if (ev.target.value === "front") {
-      $("chart").innerHTML = `<text x="${PAD}" y="70">computing the front line per month…</text>`;
-      try {
-        chartRows = (await getJSON(frontSeriesUrl)).rows;
-        chartKey = "total_km"; chartUnit = "km";
-      } catch (e) { showError(e.message); return; }
-    } else {
-      chartRows = areaRows; chartKey = "ru_km2"; chartUnit = "km²";
-    }
-    drawChart();
-  });
+  $("chart-what").addEventListener("change", (ev) => showSeries(ev.target.value));
   $("chart").addEventListener("click", (ev) => {
     if (!chartX.length) return;
     const r = $("chart").getBoundingClientRect();
