@@ -34,8 +34,13 @@ the cold analyses and the browser part twice on it, with stored results off
 (``$FRONTLINE_STORED_RESULTS=off``: computed on request) and on.
 ``--page-baseline APP_JS`` repeats each browser pass's steps and jumps with
 that script as the page's (an earlier one-file app.js, served in place of the
-entry module ``static/js/main.js``), on a fresh server over the same store,
-and prints the ratio of its whole-map idle to this page's.
+entry module ``static/js/main.js``; or a folder: every ``/static/`` file is
+served from it, e.g. an earlier commit's ``frontline/web/static``), on a
+fresh server over the same store, and prints the ratios of its held ground
+drawn and whole-map idle to this page's. Each move also says where its time
+went: when each answer was handed to the map, when each source's tiles were
+cut again, and how many frames were drawn and how long the main thread was
+held by long tasks (a frame costs 100–400 ms there in software GL).
 Bars (issue 4): state p95 ≤ 100 ms warm, slider step p95 ≤ 200 ms, first
 load ≤ 2 s; (issue 12) whole map idle per step p95 ≤ 500 ms, random jump p95 ≤ 1 s.
 
@@ -269,16 +274,31 @@ def browser_plan(n_versions: int, steps: int, jumps: int) -> tuple[int, list[int
 # One slider move: setTime resolves at the held ground drawn and the map idle; extras() once every shown
 # analysis layer holds this version's answer and the map is idle again. shown(): the version each source holds.
 STEP_JS = """async (id) => { await window.frontline.setTime(id); await window.frontline.extras();
-  const f = window.frontline, t = f.timing; return [t.drawn, t.idle, t.all, t.set || {}, f.shown ? f.shown() : {}]; }"""
+  const f = window.frontline, t = f.timing;
+  return [t.drawn, t.idle, t.all, t.set || {}, f.shown ? f.shown() : {}, t.loaded || {}, t.work || {}]; }"""
 LISTINGS = ("claims", "events")  # time-addressed listings, not version answers
 
 
+def _from_folder(route, folder: Path) -> None:
+    """Answer a ``/static/…`` request from ``folder`` (the baseline page's files), else from the server."""
+    rel = route.request.url.split("/static/", 1)[1].split("?")[0]
+    f = folder / rel
+    if not f.is_file():
+        route.continue_()
+        return
+    kind = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}.get(
+        f.suffix, "application/octet-stream"
+    )
+    route.fulfill(body=f.read_bytes(), content_type=kind)
+
+
 def bench_browser(
-    base: str, loads: int, steps: int, jumps: int, first_loads: bool = True, app_js: str | None = None
+    base: str, loads: int, steps: int, jumps: int, first_loads: bool = True, app_js: str | Path | None = None
 ) -> dict:
     """First loads, slider steps at a user's pace and cold random jumps in Chromium (see the module doc).
 
-    ``app_js``: the page's script is replaced by this text (the baseline page of ``--page-baseline``).
+    ``app_js``: the page's script is replaced by this text, or, a folder, every ``/static/`` file by
+    that folder's (the baseline page of ``--page-baseline``).
     """
     from playwright.sync_api import sync_playwright
 
@@ -294,6 +314,10 @@ def bench_browser(
         "jumps_all": [],
         "steps_set": [],
         "jumps_set": [],
+        "steps_loaded": [],
+        "jumps_loaded": [],
+        "steps_work": [],
+        "jumps_work": [],
         "wrong": [],
     }
     with sync_playwright() as p:
@@ -313,7 +337,9 @@ def bench_browser(
             ctx.close()
         ctx = b.new_context(viewport={"width": 1280, "height": 800})
         pg = ctx.new_page()
-        if app_js is not None:  # the page's entry module (static/js/main.js) becomes the old one-file script
+        if isinstance(app_js, Path):  # the page's modules and styles: the baseline folder's
+            pg.route("**/static/**", lambda route: _from_folder(route, app_js))
+        elif app_js is not None:  # the page's entry module (static/js/main.js) becomes the old one-file script
             pg.route("**/static/js/main.js", lambda route: route.fulfill(body=app_js, content_type="text/javascript"))
         pg.goto(base + "/")
         pg.wait_for_function("document.body.dataset.layers !== undefined", timeout=60000)
@@ -321,7 +347,7 @@ def bench_browser(
         i0, jump_to = browser_plan(len(ids), steps, jumps)
 
         def move(j: int, kind: str) -> None:
-            d, i, a, set_at, shown = pg.evaluate(STEP_JS, ids[j])
+            d, i, a, set_at, shown, loaded, work = pg.evaluate(STEP_JS, ids[j])
             # honest: every source must hold the new version's answer (listings are addressed by time)
             wrong = {n: v for n, v in shown.items() if n not in LISTINGS and v != ids[j]}
             if wrong:
@@ -330,9 +356,11 @@ def bench_browser(
             out[kind + "_idle"].append(i)
             out[kind + "_all"].append(a)
             out[kind + "_set"].append(set_at)
+            out[kind + "_loaded"].append(loaded)
+            out[kind + "_work"].append(work)
 
         move(i0, "steps")  # the starting point (not counted: the page has no neighbours prefetched yet)
-        for key in ("steps", "steps_idle", "steps_all", "steps_set"):
+        for key in ("steps", "steps_idle", "steps_all", "steps_set", "steps_loaded", "steps_work"):
             out[key].clear()
         for k in range(1, steps + 1):
             pg.wait_for_timeout(400)  # a user looks at the map between steps (the page prefetches meanwhile)
@@ -373,11 +401,7 @@ def print_browser(br: dict, label: str, first_loads: bool = True) -> None:
             f"{'PASS' if p95(br[kind + '_all']) <= bar_all else 'FAIL'}   (every shown layer: this version's "
             "answer drawn, map idle)"
         )
-        names = sorted({n for d in br[kind + "_set"] for n in d})
-        print(
-            "    answer handed to the map (median ms after setTime): "
-            + ", ".join(f"{n} {statistics.median(d[n] for d in br[kind + '_set'] if n in d):.0f}" for n in names)
-        )
+        print_phases(br, kind)
     print(
         f"  whole map idle / held ground drawn, median ratio: steps ×"
         f"{statistics.median(br['steps_all']) / statistics.median(br['steps']):.1f}, jumps ×"
@@ -389,7 +413,33 @@ def print_browser(br: dict, label: str, first_loads: bool = True) -> None:
     )
 
 
-def page_baseline(store: Path, env: dict | None, app_js: str, br: dict, steps: int, jumps: int) -> None:
+def _medians(rows: list[dict]) -> str:
+    """``name median`` for each key of a list of {name: ms} (a key missing from a row is not counted there)."""
+    names = sorted({n for d in rows for n in d})
+    return ", ".join(f"{n} {statistics.median(d[n] for d in rows if n in d):.0f}" for n in names) or "none"
+
+
+def print_phases(br: dict, kind: str) -> None:
+    """Where a move's time goes: answers handed, tiles cut again, frames drawn and main-thread long tasks."""
+    print(f"    answer handed to the map (median ms after setTime): {_medians(br[kind + '_set'])}")
+    loaded = br.get(kind + "_loaded") or []
+    given = {n: sum(n in d for d in loaded) for d in loaded for n in d}
+    print(
+        f"    tiles cut again with the new data (median ms after setTime; sources given new data "
+        f"in how many of {len(loaded)} moves: "
+        + ", ".join(f"{n} {k}" for n, k in sorted(given.items()))
+        + f"): {_medians(loaded)}"
+    )
+    work = [w for w in br.get(kind + "_work") or [] if w]
+    if work:
+        print(
+            f"    by the whole map idle: frames drawn median {statistics.median(w['frames'] for w in work):.0f} "
+            f"(p95 {p95([w['frames'] for w in work]):.0f}); main-thread long tasks median "
+            f"{statistics.median(w['busy'] for w in work):.0f} ms (p95 {p95([w['busy'] for w in work]):.0f} ms)"
+        )
+
+
+def page_baseline(store: Path, env: dict | None, app_js: str | Path, br: dict, steps: int, jumps: int) -> None:
     """The same steps and jumps with the baseline page, on a fresh server over the same store; ratios to ``br``."""
     base, proc = start_server(store, env)
     try:
@@ -399,10 +449,13 @@ def page_baseline(store: Path, env: dict | None, app_js: str, br: dict, steps: i
         proc.wait(10)
     print(f"  baseline page (--page-baseline; fresh server, same store; machine load {os.getloadavg()[0]:.1f}):")
     for kind, what in (("steps", "slider step"), ("jumps", "random jump")):
-        print(
-            f"    {what}, whole map idle  {stats(old[kind + '_all'])}   baseline / this page median ratio ×"
-            f"{statistics.median(old[kind + '_all']) / statistics.median(br[kind + '_all']):.2f}"
-        )
+        for key, label in (("", "held ground drawn"), ("_all", "whole map idle   ")):
+            print(
+                f"    {what}, {label}  {stats(old[kind + key])}   baseline / this page median ratio ×"
+                f"{statistics.median(old[kind + key]) / statistics.median(br[kind + key]):.2f}"
+            )
+        if old.get(kind + "_work") and any(old[kind + "_work"]):
+            print_phases(old, kind)
 
 
 def materialise(src: Path, dst: Path, steps: int, jumps: int) -> None:
@@ -529,7 +582,9 @@ def main() -> None:
         metavar="APP_JS",
         help="also run the steps and jumps with this one-file script as the page's entry module (e.g. "
         "the one-file app.js before the ES modules: git show REV:frontline/web/static/app.js "
-        "> /tmp/old.js) and print ratios",
+        "> /tmp/old.js), or with every /static/ file from this folder (e.g. an earlier commit's: "
+        "git archive REV frontline/web/static | tar -x -C /tmp/old, then /tmp/old/frontline/web/static), "
+        "and print ratios",
     )
     ap.add_argument(
         "--materialised",
@@ -622,7 +677,9 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
-    app_js = a.page_baseline.read_text() if a.page_baseline else None
+    app_js: str | Path | None = None
+    if a.page_baseline:
+        app_js = a.page_baseline if a.page_baseline.is_dir() else a.page_baseline.read_text()
     if app_js:
         page_baseline(store, None, app_js, br, a.steps, a.jumps)
     if a.materialised:

@@ -86,6 +86,12 @@ export function ask(url, low = false) {
   return e.p;
 }
 
+// The answer of url when it is in memory already (fetched and parsed), else undefined.
+export function inMemory(url) {
+  const e = kept.get(url);
+  return e && !e.ctrl ? e.body : undefined;
+}
+
 // Prefetches run PREFETCH_LANES at a time, in the order asked (nearest neighbour first), at low
 // priority, and start only once the shown version's own answers are in, so they never queue in front
 // of them at the server (its analyses take turns on one lock).

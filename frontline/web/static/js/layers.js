@@ -39,6 +39,8 @@ export function createMap(hash0, zoom0, tiles) {
     map.addImage(e.id, t.image, { pixelRatio: t.pixelRatio });
   });
   map.once("load", () => map.addImage("arrow", arrowImage(), { pixelRatio: 2 }));
+  map.on("render", () => { timing.frames++; idleNow = false; });
+  map.on("idle", () => { idleNow = true; });
   return map;
 }
 
@@ -86,9 +88,34 @@ function withNeckLabels(fc) {
 
 // Timing of the last setTime, ms: to the new held ground drawn, to the map idle (points too), and to
 // the whole map idle (every shown analysis layer drawn with this version's data, the map idle);
-// set: when each source was handed its answer (or found to hold it already).
-export const timing = { drawn: null, idle: null, all: null, set: {} };
+// set: when each source was handed its answer (or found to hold it already); loaded: when each source
+// given new data had its tiles cut again; frames: frames drawn since the step began; work (at the whole
+// map idle): {frames, busy}, frames drawn and main-thread long tasks (ms) by then (read by bench/bench_web.py).
+export const timing = { drawn: null, idle: null, all: null, set: {}, loaded: {}, frames: 0, work: {} };
 export const clock = { t0: 0 };  // when the last setTime began
+
+// Main-thread tasks over 50 ms (Chromium's long tasks): frames in software GL, JSON parsing, layout.
+const longTasks = [];
+const keepTasks = (entries) => {
+  longTasks.push(...entries.map((e) => [e.startTime, e.duration]));
+  if (longTasks.length > 500) longTasks.splice(0, longTasks.length - 500);
+};
+const observer = typeof PerformanceObserver !== "undefined" &&
+  (PerformanceObserver.supportedEntryTypes || []).includes("longtask")
+  ? new PerformanceObserver((list) => keepTasks(list.getEntries())) : null;
+if (observer) observer.observe({ type: "longtask" });
+// A new step: its counters start from zero.
+export function startClock() {
+  clock.t0 = performance.now();
+  Object.assign(timing, { drawn: null, idle: null, all: null, set: {}, loaded: {}, frames: 0, work: {} });
+  return clock.t0;
+}
+// The frames and long tasks of the step so far, into timing (at the whole map idle).
+export function countWork() {
+  if (observer) keepTasks(observer.takeRecords());  // those not handed to the callback yet
+  const busy = longTasks.filter(([t]) => t >= clock.t0).reduce((a, [, d]) => a + d, 0);
+  timing.work = { frames: timing.frames, busy: Math.round(busy) };
+}
 export const shown = {};     // source → the version whose data it holds (read by the tests and the bench)
 const drawnKey = {};  // source → what it holds: the server's digest, else the features' JSON text
 
@@ -126,6 +153,8 @@ export function put(name, fc, vid) {
     if (diff) src.updateData(diff);
     else src.setData(name === "corridors" ? withNeckLabels(fc) : fc);
     drawnKey[name] = key;
+    const t0 = clock.t0;
+    waitLoaded(name).then(() => { if (clock.t0 === t0) timing.loaded[name] = Math.round(performance.now() - t0); });
   }
   shown[name] = vid;
   timing.set[name] = Math.round(performance.now() - clock.t0);
@@ -147,10 +176,15 @@ export function waitLoaded(sourceId) {
   });
 }
 
-// Resolves at the next 'idle' (every source loaded, nothing left to draw). When nothing is pending
-// (every answer was the same as drawn) one frame is asked for, so 'idle' still comes.
+// Whether the map has been idle since its last frame ('idle' fires inside the frame that needs no other:
+// a wait begun after it would otherwise ask for one more frame, 100–400 ms in software GL).
+let idleNow = false;
+// Resolves at the next 'idle' (every source loaded, nothing left to draw), at once when the map is idle
+// already. When nothing is pending (every answer was the same as drawn) one frame is asked for, so
+// 'idle' still comes.
 export function waitIdle() {
   const map = page.map;
+  if (idleNow && map.loaded()) return Promise.resolve();
   return new Promise((resolve) => {
     let done = false;
     const finish = () => { if (!done) { done = true; resolve(); } };
@@ -160,21 +194,32 @@ export function waitIdle() {
   });
 }
 
-// Holds MapLibre's frames back until `until` settles (at most maxMs): while the worker cuts the new
-// ground's tiles a frame would still show the old ground, and in software GL it holds the main thread
-// for 100–200 ms, so the new tiles would wait for it before their own frame. Tiles still load meanwhile
-// (MapLibre asks for them from its data events, not from a frame); the repaints asked for are replayed.
+// Holds MapLibre's frames back until `until` settles (at most maxMs from the first hold): a frame costs
+// the main thread 100–400 ms in software GL, and while it is drawn the tiles cut meanwhile wait for it
+// before their own frame, so a step draws the new ground and the analysis layers handed with it in one
+// frame instead of one per source. Holds taken while one is on are added to it: the frames come back
+// once every one has settled. Tiles still load meanwhile (MapLibre asks for them from its data events,
+// not from a frame); the repaints asked for are replayed.
+let held = null;  // {pending, asked, timer} while frames are held
 export function holdFrames(until, maxMs = 1000) {
   const map = page.map;
-  if (Object.prototype.hasOwnProperty.call(map, "triggerRepaint")) return;  // held already
-  let asked = false;
-  map.triggerRepaint = () => { asked = true; };
-  const release = () => {
-    if (!Object.prototype.hasOwnProperty.call(map, "triggerRepaint")) return;
-    delete map.triggerRepaint;  // MapLibre's own again
-    if (asked) map.triggerRepaint();
-  };
-  Promise.race([until, new Promise((r) => setTimeout(r, maxMs))]).then(release, release);
+  if (!held) {
+    const h = { pending: 0, asked: false, timer: 0 };
+    map.triggerRepaint = () => { h.asked = true; };
+    h.timer = setTimeout(() => releaseFrames(h), maxMs);
+    held = h;
+  }
+  const h = held;
+  h.pending++;
+  const done = () => { if (--h.pending === 0) releaseFrames(h); };
+  Promise.resolve(until).then(done, done);
+}
+function releaseFrames(h) {
+  if (held !== h) return;
+  held = null;
+  clearTimeout(h.timer);
+  delete page.map.triggerRepaint;  // MapLibre's own again
+  if (h.asked) page.map.triggerRepaint();
 }
 
 export const nextFrame = () => new Promise((resolve) => { page.map.once("render", resolve); page.map.triggerRepaint(); });

@@ -3,10 +3,12 @@
  * answers are kept parsed (app.js), a source holding the same content is left alone, and once the
  * version's own answers are in the neighbours are prefetched at low priority (stale ones aborted).
  * The held ground goes to MapLibre first, with no frame drawn until its tiles are cut; the analysis
- * layers follow (the settlements as a diff of the places that changed). */
+ * layers whose answers are in hand follow at once and are drawn in the same frame (the settlements as a
+ * diff of the places that changed); those still on their way are drawn as they come. */
 import { $, mark, page, showError } from "./page.js";
-import { EXTRA, LISTINGS, ask, changeUrl, getJSON, pointsUrl, prefetchOnly, stateUrl } from "../app.js";
-import { addLate, clock, holdFrames, nextFrame, put, timing, visible, waitIdle, waitLoaded } from "./layers.js";
+import { EXTRA, LISTINGS, ask, changeUrl, getJSON, inMemory, pointsUrl, prefetchOnly, stateUrl } from "../app.js";
+import { addLate, clock, countWork, holdFrames, nextFrame, put, startClock, timing, visible, waitIdle, waitLoaded }
+  from "./layers.js";
 import { drawCursor } from "./chart.js";
 import { loadChanges } from "./changes.js";
 import { writeHash } from "./urlstate.js";
@@ -27,33 +29,55 @@ function extrasFor(v, names = Object.keys(EXTRA).filter(visible)) {
 const notes = {};
 let extrasDone = Promise.resolve();
 export const extras = () => extrasDone;
+// How long the frame of a step's new ground may wait, once its tiles are cut, for the analysis layers
+// handed with it (ms): one frame for the whole step instead of one per layer (each 100–400 ms in
+// software GL), without a slow layer holding the ground back.
+const EXTRAS_WAIT = 200;
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Each layer is drawn as its answer comes, not before `after` (a step: the new ground's tiles are cut);
-// then, once the map is idle, timing.all (for a step) and body[data-layers] say the whole map shows the
-// version.
-function drawExtras(my, answers, step = false, after = null) {
-  const names = Object.keys(answers), vid = page.versions[page.index].id;
-  extrasDone = Promise.all(names.map((n) => answers[n].then(async (fc) => {
-    if (after) await after;
-    if (my !== page.seq) return;
-    addLate();
-    // numeric claims have no place on the map
-    put(n, n === "claims" ? { ...fc, features: fc.features.filter((f) => f.geometry) } : fc, vid);
-    notes[n] = fc.note || "";
-    $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
-  }).catch((e) => { if (my === page.seq) showError(e.message); }))).then(async () => {
+// Whether version v's answer for layer n is in memory (prefetched): a step hands it with the ground.
+function inHand(v, n) {
+  return !LISTINGS.has(n) && inMemory(EXTRA[n](encodeURIComponent(v.id), v)) !== undefined;
+}
+
+// Each layer is handed its answer as it comes, not before `after` (a step: the new ground's tiles are
+// cut), and frames are held until its tiles are cut (answers that come together are drawn in one
+// frame), except for the layers in `covered`, which the caller's hold covers. Then, once the map is
+// idle, timing.all (for a step) and body[data-layers] say the whole map shows the version. Returns
+// {name: Promise} settling once that layer's tiles hold its answer.
+function drawExtras(my, answers, step = false, after = null, covered = new Set()) {
+  const names = Object.keys(answers), vid = page.versions[page.index].id, cut = {};
+  for (const n of names) {
+    cut[n] = answers[n].then(async (fc) => {
+      if (after) await after;
+      if (my !== page.seq) return;
+      addLate();
+      // numeric claims have no place on the map
+      const given = put(n, n === "claims" ? { ...fc, features: fc.features.filter((f) => f.geometry) } : fc, vid);
+      notes[n] = fc.note || "";
+      $("layer-notes").textContent = Object.values(notes).filter(Boolean).join(" ");
+      if (!given) return;
+      const loaded = waitLoaded(n);
+      if (!covered.has(n)) holdFrames(loaded);
+      await loaded;
+    }).catch((e) => { if (my === page.seq) showError(e.message); });
+  }
+  extrasDone = Promise.all(Object.values(cut)).then(async () => {
     if (my !== page.seq) return;
     await waitIdle();
     if (my !== page.seq) return;
-    if (step) timing.all = performance.now() - clock.t0;
+    if (step) { timing.all = performance.now() - clock.t0; countWork(); }
     document.body.dataset.layers = vid + ":" + names.join(",");
   });
-  return extrasDone;
+  return cut;
 }
 
 // Draws the shown version's analysis layers again (all shown ones, or those named): a toggle, a side, a view.
-export const loadExtras = (names) => (page.index < 0 ? Promise.resolve()
-  : drawExtras(page.seq, extrasFor(page.versions[page.index], names)));
+export function loadExtras(names) {
+  if (page.index < 0) return Promise.resolve();
+  drawExtras(page.seq, extrasFor(page.versions[page.index], names));
+  return extrasDone;
+}
 
 // The neighbours of the shown version are fetched ahead (the next one in the direction of the last
 // step first, then the one after, then the previous): version-addressed answers never change, so a
@@ -106,10 +130,7 @@ function askAll(my, i, z) {
 export async function setTime(id) {
   const versions = page.versions, i = versions.findIndex((v) => v.id === String(id));
   if (i < 0) throw new Error("unknown version " + id);
-  const my = ++page.seq, t0 = performance.now();
-  timing.drawn = timing.idle = timing.all = null;
-  timing.set = {};
-  clock.t0 = t0;
+  const my = ++page.seq, t0 = startClock();
   if (page.index >= 0 && Math.abs(i - page.index) === 1) dir = i - page.index;
   const v = versions[i];
   const { ground, answers } = askAll(my, i, zoomBucket());
@@ -124,18 +145,21 @@ export async function setTime(id) {
   page.index = i;
   // The held ground first: MapLibre cuts every GeoJSON source's tiles in one worker (Chrome), in the
   // order handed, so an analysis layer handed with it (settlements: thousands of labelled points) would
-  // be cut before it. The analysis layers follow as soon as the ground's tiles are in, so their cutting
-  // overlaps the frame that draws the ground. The points are small and their arrows need icons from
-  // the main thread, so they go along. On the first load the analysis layers wait for the first idle
-  // map (the first picture comes sooner).
-  put("points", points, v.id);
+  // be cut before it. The analysis layers follow as soon as the ground's tiles are in. The points are
+  // small and their arrows need icons from the main thread, so they go along. On the first load the
+  // analysis layers wait for the first idle map (the first picture comes sooner).
+  const pointsCut = put("points", points, v.id) ? waitLoaded("points") : Promise.resolve();
   const loaded = put("state", state, v.id) ? waitLoaded("state") : Promise.resolve();
-  holdFrames(loaded);  // no frame of the old ground while the new one's tiles are cut
-  if (!first) drawExtras(my, answers, true, loaded);
+  // No frame of the old ground while the new one's tiles are cut, nor one per analysis layer whose
+  // answer is in hand: they are cut right after the ground and drawn in its frame (EXTRAS_WAIT at most).
+  const ready = first ? [] : Object.keys(answers).filter((n) => inHand(v, n));
+  const cut = first ? {} : drawExtras(my, answers, true, loaded, new Set(ready));
+  const withGround = Promise.all([pointsCut, ...ready.map((n) => cut[n])]);
+  holdFrames(Promise.all([loaded, Promise.race([withGround, loaded.then(() => delay(EXTRAS_WAIT))])]));
   showLabels(my, i);
   await loaded;
   if (my !== page.seq) return;
-  await nextFrame();  // the held ground of this version is on screen
+  await nextFrame();  // the held ground of this version is on screen (the first frame after the hold)
   if (my !== page.seq) return;
   timing.drawn = performance.now() - t0;
   mark("drawn");
