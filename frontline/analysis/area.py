@@ -200,10 +200,10 @@ def _read_layers(path: str, layer: str | None) -> list[tuple[dict, np.ndarray, l
     """``(meta, geometries, field values)`` of the layers to read: the named one, else the polygon layers."""
     import pyogrio
 
-    from ..sources.gis import _gdal_path
+    from ..sources.gis import gdal_path as to_gdal_path
 
     try:
-        gdal_path = _gdal_path(path)
+        gdal_path = to_gdal_path(path)
         layers = [(str(n), str(t or "")) for n, t in pyogrio.list_layers(gdal_path)]
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}.") from None

@@ -405,13 +405,6 @@ def compare_versions(
     )
 
 
-# kept for analysis/compare.py and cli/diff_revisions.py until the lead updates them to the public names
-_compare = compare_versions
-_tile_groups = tile_groups
-_signature = tile_signature
-_tile_state = tile_state
-
-
 def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None) -> ChangeReport:
     """Ground gained and lost by each side and by the grey zone between two times.
 

@@ -41,7 +41,7 @@ from ..errors import InputError, NoVersionError
 from ..model import CONTESTED, iso, utc
 from ..store import GeoPackageStore, VersionInfo, theatre_of
 from ..times import check_period, last_per_period, period_key
-from .change import _compare, _signature, _tile_groups, _tile_state
+from .change import compare_versions, tile_groups, tile_signature, tile_state
 
 __all__ = ["CompareReport", "LagReport", "compare_at", "compare_lags"]
 
@@ -201,8 +201,8 @@ def _status_geoms(home: str, c, a: dict, sides) -> dict[str, BaseGeometry | None
 
 def _tile_pairs(home, tile, ga: dict, gb: dict, sides) -> tuple[list, list, list, list[tuple[str, str]]]:
     """Operands of one tile's disagreements: ``(ops, left, right, labels)``, ``ops`` "and"/"minus"."""
-    ca, aa, oa = _tile_state(home, tile, ga, sides)
-    cb, ab, ob = _tile_state(home, tile, gb, sides)
+    ca, aa, oa = tile_state(home, tile, ga, sides)
+    cb, ab, ob = tile_state(home, tile, gb, sides)
     xa, xb = _status_geoms(home, ca, aa, sides), _status_geoms(home, cb, ab, sides)
     ops, left, right, labels = [], [], [], []
     for sa, ga_ in xa.items():
@@ -229,9 +229,9 @@ def _disagreement(
 ) -> tuple[dict[tuple[str, str], list], int, int]:
     """``(status A, status B) → [polygons]`` where the versions differ, tiles compared, tiles differing."""
     sides = list(store.sides)
-    ga, gb = _tile_groups(store, va), _tile_groups(store, vb)
+    ga, gb = tile_groups(store, va), tile_groups(store, vb)
     keys = [k for k in set(ga) | set(gb) if k[0] in homes]
-    differ = [k for k in keys if _signature(ga.get(k, {})) != _signature(gb.get(k, {}))]
+    differ = [k for k in keys if tile_signature(ga.get(k, {})) != tile_signature(gb.get(k, {}))]
     ops: list[str] = []
     left: list = []
     right: list = []
@@ -472,7 +472,7 @@ def _gains(store: GeoPackageStore, versions: list[VersionInfo], side: str, min_k
     out: list[_Gain] = []
     cache: dict = {}
     for v1, v2 in zip(versions, versions[1:]):
-        rep = _compare(store, v1, v2, v1.source, cache)
+        rep = compare_versions(store, v1, v2, v1.source, cache)
         cache.pop(v1.pk, None)  # consecutive pairs: only the newer version is needed again
         parts = shapely.get_parts(rep.gained(side))
         if not len(parts):

@@ -806,5 +806,3 @@ def explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None
         }
 
 
-# kept for analysis/materialise.py and web/routes_series.py until the lead updates them to ``explain_jumps``
-_explain_jumps = explain_jumps

@@ -142,7 +142,6 @@ def empty_body(v, note: str, **members: Any) -> bytes:
 
 
 #: The former private name (``frontline.web.routes_analysis`` imports it): use :func:`empty_body`.
-_empty = empty_body
 
 
 # --------------------------------------------------------------------------
@@ -601,7 +600,7 @@ def contact_line_series_stored(
     from .._progress import progress_bar
     from ..state import version_control, versions_between
     from ..times import check_period
-    from .contact_line import _explain_jumps, contact_line, pick_periods, series_row
+    from .contact_line import explain_jumps, contact_line, pick_periods, series_row
 
     check_period(every)
     picked = pick_periods(versions_between(store, start, end, source), every)
@@ -617,7 +616,7 @@ def contact_line_series_stored(
                 continue
             head: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
             rows.append(head | ({"period": period} if period is not None else {}) | got)
-    _explain_jumps(store, rows, source)
+    explain_jumps(store, rows, source)
     return rows, len(stored)
 
 
@@ -641,7 +640,7 @@ def stored_codes(store, versions: Sequence[Any], stamp: str | None = None) -> di
     dict
         Empty when stored results are off, the store holds no gazetteer or no codes are stored.
     """
-    from .settlements import CONTESTED, _recoded
+    from .settlements import CONTESTED, recoded
 
     stamp = stamp or _gazetteer_stamp(store)
     if not stamp or not stored_results_on():
@@ -657,7 +656,7 @@ def stored_codes(store, versions: Sequence[Any], stamp: str | None = None) -> di
             body = reader.get("settlements", pkey, v, RULES["settlements"])
             if body is not None:
                 codes, labs = codes_from_body(body)
-                out[v.version_id] = _recoded(codes, labs, labels, np.int8)
+                out[v.version_id] = recoded(codes, labs, labels, np.int8)
     finally:
         reader.close()
     return out
@@ -697,7 +696,7 @@ def settlement_matrix(
     from .._progress import progress_bar
     from ..state import version_control
     from ..store.reference import load_settlements
-    from .settlements import CONTESTED, _recoded, status_on_control
+    from .settlements import CONTESTED, recoded, status_on_control
 
     gaz = load_settlements(store)
     if gaz is None:
@@ -715,7 +714,7 @@ def settlement_matrix(
                 mat[t] = got[sel]
                 continue
             codes, labs = status_on_control(version_control(store, v), (lon, lat))
-            mat[t] = _recoded(codes, labs, labels, np.int8)
+            mat[t] = recoded(codes, labs, labels, np.int8)
             advance()
     return mat, labels, sum(v.version_id in have for v in versions)
 

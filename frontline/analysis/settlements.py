@@ -332,11 +332,11 @@ def status_matrix(store: Any, versions: Sequence[Any], lon: Any, lat: Any) -> tu
     mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
     for t, v in enumerate(versions):
         codes, labs = status_on_control(version_control(store, v), (lon, lat))
-        mat[t] = _recoded(codes, labs, labels, np.int8)
+        mat[t] = recoded(codes, labs, labels, np.int8)
     return mat, labels
 
 
-def _recoded(codes: np.ndarray, labs: Sequence[str | None], labels: list[str | None], dtype) -> np.ndarray:
+def recoded(codes: np.ndarray, labs: Sequence[str | None], labels: list[str | None], dtype) -> np.ndarray:
     """One map's codes (``labs[code]``) as codes into the shared ``labels``, which gain what they lack."""
     for lab in labs:  # a side the table does not list yet (another source): its own code
         if lab not in labels:
@@ -435,7 +435,7 @@ def settlements_changed(
     mat = np.empty((len(maps), len(lon)), dtype=np.int16)
     for t, cmap in enumerate(maps):
         codes, labs = status_codes((lon, lat), cmap)
-        mat[t] = _recoded(codes, labs, labels, np.int16)
+        mat[t] = recoded(codes, labs, labels, np.int16)
 
     steps = mat[1:] != mat[:-1]
     keep = steps.any(axis=0) if include_reverted else (mat[0] != mat[-1])

@@ -25,7 +25,7 @@ def revision_diff(st, version_id: str, source: str | None, from_rev: int | None,
     InputError
         When the version or a revision is not in the store.
     """
-    from ..analysis.change import _compare
+    from ..analysis.change import compare_versions
     from ..store.known_at import revision_version
 
     source = st.default_source(source)
@@ -35,7 +35,7 @@ def revision_diff(st, version_id: str, source: str | None, from_rev: int | None,
     revs = [r["revision"] for r in st.revision_rows(source) if r["version_id"] == current.version_id]
     a, b = _pick(revs or [current.revision], from_rev, to_rev)
     va, vb = revision_version(st, current, a), revision_version(st, current, b)
-    report = _compare(st, va, vb, source, {})
+    report = compare_versions(st, va, vb, source, {})
     ma, mb = set(st.member_fids(va)), set(st.member_fids(vb))
     described = {f.fid: f for f in st.features_by_fid(sorted(ma ^ mb))}
 

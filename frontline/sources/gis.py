@@ -126,8 +126,6 @@ def classify_record(record: tuple, field: str) -> tuple[RawFeature | None, str |
     ), note
 
 
-# kept for analysis/area.py until the lead updates it (``from ..sources.gis import gdal_path``)
-_gdal_path = gdal_path
 
 
 def read(path, mapping_path, *, at=None, source: str | None = None):

@@ -54,7 +54,7 @@ Side = Annotated[str, Query(description="whose ground or roads (the enemy is eve
 Segments = Annotated[bool, Query(description="cut roads into pieces by range band")]
 
 
-_empty = materialise._empty  # the empty answer the stored results use too
+_empty = materialise.empty_body  # the empty answer the stored results use too (a local name)
 
 
 def _side(svc, side: str) -> str:

@@ -87,14 +87,14 @@ def series_body(svc, every: str, known_at: int | None = None) -> bytes:
 
     ``known_at`` (epoch seconds): the versions as known then.
     """
-    from ..analysis.contact_line import _explain_jumps, contact_line, pick_periods, series_row
+    from ..analysis.contact_line import explain_jumps, contact_line, pick_periods, series_row
 
     rows = []
     for period, v in pick_periods(svc.versions(known_at), every):
         with svc.lock:  # one version at a time: the version's partition is shared with the other analyses
             rows.append(series_row(v, period, contact_line(svc.state(v)[0])))
     with svc.lock:
-        _explain_jumps(svc.known(known_at), rows, None)
+        explain_jumps(svc.known(known_at), rows, None)
     return orjson.dumps({"every": every, "unit": "km", "rule": "see docs/contact_line.md", "rows": rows})
 
 
