@@ -4,8 +4,23 @@ Why GeoPackage: it is one transactional file, needs no server, and QGIS opens
 it as it is. The ``features`` layer holds every distinct feature once;
 ``feature_history`` is a view with one row per validity interval and
 ``valid_from``/``valid_to`` as date-times, ready for QGIS's Temporal Controller;
-``regions`` holds the homes and basemap countries. Other tables are plain
-SQLite (see ``docs/architecture.md`` for the schema).
+``regions`` holds the homes and basemap countries (see ``docs/architecture.md``
+for the schema).
+
+It is a standard GeoPackage 1.3 (GDAL's ``validate_gpkg.py`` passes): geometry
+columns are declared ``GEOMETRY`` (features mix types), each feature table has
+a ``gpkg_rtree_index`` R-tree kept up to date by the spec's triggers (this
+module gives its connections the ``ST_MinX``/... functions they call, see
+:mod:`.gpkg_layout`), ``feature_history`` takes ``DATETIME`` validity from
+``spans``' generated columns (``valid_from_dt``/``valid_to_dt``, in the spec's
+``YYYY-MM-DDTHH:MM:SS.SSSZ``; an open end stays NULL), and the tables with an
+``INTEGER PRIMARY KEY`` (``versions``, ``spans``, ``imports``, ...) are
+registered as attributes tables; the others (``meta``, ``pieces``, ...) may not
+be (the spec wants that key) and stay unlisted. Stores made before this layout
+(meta ``gpkg_layout`` absent) are upgraded in one transaction when opened for
+writing; read-only opens leave them as they are. A program writing the feature
+tables outside Frontline needs those functions too (GDAL, QGIS and SpatiaLite
+have them; plain ``sqlite3`` does not).
 
 Writes happen one version per transaction, so a crash mid-import leaves every
 earlier version complete and the import can simply be re-run.
@@ -35,11 +50,15 @@ from shapely.geometry.base import BaseGeometry
 
 from ..model import iso
 from ..normalise import FeaturePieces, Piece, piece_key
-from . import locking
+from . import gpkg_layout, locking
 from .base import Store, StoredFeature, VersionInfo
 from .gpkg_tables import GeoPackageTables
 
 SCHEMA_VERSION = "1"
+# The GeoPackage layout within schema 1 (meta key ``gpkg_layout``): "2" is the standard one (typed geometry
+# columns, R-trees, DATETIME validity, attribute tables registered); stores without the key upgrade on a
+# writable open. A separate key, not a schema bump: the data and every query are the same in both.
+LAYOUT_VERSION = "2"
 WGS84_WKT = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
     'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
@@ -80,7 +99,20 @@ def decode_gpkg(blobs: Sequence[bytes]) -> np.ndarray:
     return shapely.from_wkb(np.array(wkbs, dtype=object))
 
 
-SCHEMA = """
+# The view's columns that reference a table column directly take its declared type (SQLite), so GDAL and
+# QGIS read valid_from/valid_to as DATETIME (from spans' generated columns) and geom as GEOMETRY.
+HISTORY_VIEW = """CREATE VIEW IF NOT EXISTS feature_history AS
+  SELECT s.span_id AS fid, f.fid AS feature_fid, f.source, f.kind, f.key, f.role, f.side, f.name, f.name_en,
+         f.at_label, f.bearing, f.counted, s.valid_from_dt AS valid_from, s.valid_to_dt AS valid_to, f.geom
+  FROM spans s JOIN features f ON f.fid = s.feature_fid;
+"""
+SPANS_DT_COLUMNS = (
+    "valid_from_dt DATETIME GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%fZ', valid_from, 'unixepoch')) VIRTUAL",
+    "valid_to_dt DATETIME GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%fZ', valid_to, 'unixepoch')) VIRTUAL",
+)
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
   organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
@@ -95,7 +127,7 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS regions (
-  fid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, geom BLOB);
+  fid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, geom GEOMETRY);
 CREATE TABLE IF NOT EXISTS versions (
   pk INTEGER PRIMARY KEY, source TEXT NOT NULL, version_id TEXT NOT NULL, valid_time INTEGER NOT NULL,
   published_at INTEGER, revised_at INTEGER, revision INTEGER NOT NULL DEFAULT 1,
@@ -109,10 +141,10 @@ CREATE TABLE IF NOT EXISTS features (
   fid INTEGER PRIMARY KEY, source TEXT NOT NULL, fkey BLOB NOT NULL, kind TEXT NOT NULL, key TEXT,
   role TEXT NOT NULL, side TEXT, name TEXT, name_en TEXT, at_label TEXT, bearing REAL, props TEXT,
   repaired INTEGER NOT NULL DEFAULT 0, counted INTEGER NOT NULL DEFAULT 0, home_of TEXT,
-  drawn_km2 REAL, geom BLOB, UNIQUE (source, fkey));
+  drawn_km2 REAL, geom GEOMETRY, UNIQUE (source, fkey));
 CREATE TABLE IF NOT EXISTS spans (
   span_id INTEGER PRIMARY KEY, feature_fid INTEGER NOT NULL REFERENCES features(fid), source TEXT NOT NULL,
-  valid_from INTEGER NOT NULL, valid_to INTEGER);
+  valid_from INTEGER NOT NULL, valid_to INTEGER, {spans_dt});
 CREATE INDEX IF NOT EXISTS spans_time ON spans (source, valid_from, valid_to);
 CREATE INDEX IF NOT EXISTS spans_to ON spans (source, valid_to);
 CREATE INDEX IF NOT EXISTS spans_feature ON spans (feature_fid, valid_from);
@@ -128,14 +160,11 @@ CREATE TABLE IF NOT EXISTS imports (
   import_id INTEGER PRIMARY KEY, started INTEGER NOT NULL, finished INTEGER, origin TEXT, summary TEXT);
 CREATE TABLE IF NOT EXISTS problems (
   import_id INTEGER, origin TEXT NOT NULL, message TEXT NOT NULL);
-CREATE VIEW IF NOT EXISTS feature_history AS
-  SELECT s.span_id AS fid, f.fid AS feature_fid, f.source, f.kind, f.key, f.role, f.side, f.name, f.name_en,
-         f.at_label, f.bearing, f.counted,
-         strftime('%Y-%m-%dT%H:%M:%SZ', s.valid_from, 'unixepoch') AS valid_from,
-         strftime('%Y-%m-%dT%H:%M:%SZ', s.valid_to, 'unixepoch') AS valid_to, f.geom
-  FROM spans s JOIN features f ON f.fid = s.feature_fid;
-"""
+""".replace("{spans_dt}", ", ".join(SPANS_DT_COLUMNS))
+    + HISTORY_VIEW
+)
 
+THEATRE_BOUNDS = (19.0, 42.0, 46.0, 57.0)  # min x, min y, max x, max y: readers' first extent
 LAYERS = (
     ("features", "GEOMETRY", "Every distinct source feature, stored once, with its classification"),
     (
@@ -145,6 +174,35 @@ LAYERS = (
     ),
     ("regions", "GEOMETRY", "Homes of the sides and basemap countries"),
 )
+
+ATTRIBUTE_TABLES = {  # registered as GeoPackage attributes tables (those with an INTEGER PRIMARY KEY)
+    "versions": "One row per stored map version: its time, revision and content hash",
+    "spans": "Validity intervals of features (unix seconds; valid_from_dt/valid_to_dt as date-times)",
+    "imports": "One row per import or pull",
+}
+
+
+def _standardise(db: sqlite3.Connection) -> None:
+    """Give a store the standard GeoPackage layout (new or schema-1 store; inside the caller's transaction).
+
+    Feature tables get their declared geometry type, contents rows and R-tree
+    indexes (:mod:`.gpkg_layout`); ``spans`` gets its DATETIME generated
+    columns, which the ``feature_history`` view passes on; the other tables
+    are registered as attributes.
+    """
+    have = {r[1] for r in db.execute("PRAGMA table_xinfo(spans)")}
+    for col in SPANS_DT_COLUMNS:
+        if col.split()[0] not in have:  # a virtual generated column: a schema change, no rewrite
+            db.execute(f"ALTER TABLE spans ADD COLUMN {col}")
+    db.execute("DROP VIEW IF EXISTS feature_history")
+    db.execute(HISTORY_VIEW)
+    for name, gtype, desc in LAYERS:
+        if name == "feature_history":  # a view: no R-tree of its own
+            gpkg_layout.register_layer(db, name, gtype, desc, bounds=THEATRE_BOUNDS)
+        else:
+            gpkg_layout.make_feature_table(db, name, gtype, desc, bounds=THEATRE_BOUNDS)
+    gpkg_layout.register_attributes(db, ATTRIBUTE_TABLES)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('gpkg_layout', ?)", (LAYOUT_VERSION,))
 
 
 def feature_rows(rf, fp: FeaturePieces) -> tuple[tuple, list[tuple]]:
@@ -212,6 +270,33 @@ class GeoPackageStore(GeoPackageTables, Store):
         if ver != SCHEMA_VERSION:
             raise ValueError(f"{self.path} is not a Frontline store (schema {ver!r}, expected {SCHEMA_VERSION}).")
         self.readonly = readonly
+        gpkg_layout.install_functions(self.db)  # the R-tree triggers call ST_MinX & co. on every feature write
+        if not readonly and self.get_meta("gpkg_layout") != LAYOUT_VERSION:
+            self._upgrade_layout()
+
+    def _upgrade_layout(self) -> None:
+        """Bring a store made before the standard GeoPackage layout up to it, in one transaction.
+
+        Declared geometry types, R-tree indexes, DATETIME validity columns in
+        ``feature_history`` and attribute-table registration (see
+        :func:`_standardise`); a read-only open leaves the store as it is.
+        """
+        try:
+            self.begin()
+            try:
+                if self.get_meta("gpkg_layout") != LAYOUT_VERSION:  # another writer may have done it meanwhile
+                    _standardise(self.db)
+            except BaseException:
+                self.rollback()
+                raise
+            self.commit()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise ValueError(
+                f"{self.path} was made by an older Frontline: opening it for writing upgrades it to the standard "
+                f"GeoPackage layout (R-tree indexes, typed columns), which failed ({exc}); nothing was changed. "
+                "Make the file writable and run any writing command again, or open it read-only."
+            ) from None
 
     # -- lifecycle ----------------------------------------------------------
     @classmethod
@@ -259,13 +344,6 @@ class GeoPackageStore(GeoPackageTables, Store):
                 ),
             ],
         )
-        for name, gtype, desc in LAYERS:
-            db.execute(
-                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
-                "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,19,42,46,57)",
-                (name, "features", name, desc),
-            )
-            db.execute("INSERT INTO gpkg_geometry_columns VALUES (?,?,?,4326,0,0)", (name, "geom", gtype))
         db.executemany(
             "INSERT INTO meta VALUES (?,?)",
             [
@@ -278,6 +356,8 @@ class GeoPackageStore(GeoPackageTables, Store):
             "INSERT INTO regions (name, kind, geom) VALUES (?,?,?)",
             [(n, k, encode_gpkg(g)) for n, (k, g) in regions.items()],
         )
+        gpkg_layout.install_functions(db)
+        _standardise(db)
         db.execute("COMMIT")
         db.close()
         tmp.replace(path)  # appears complete or not at all
@@ -779,6 +859,7 @@ class GeoPackageStore(GeoPackageTables, Store):
                 (int(time.time()), int(time.time()), origin, summary),
             )
             self.db.executemany("INSERT INTO problems VALUES (?,?,?)", [(cur.lastrowid, o, m) for o, m in rep.problems])
+            gpkg_layout.register_attributes(self.db, ATTRIBUTE_TABLES)  # tables other modules made since
         except BaseException:
             if own:
                 self.rollback()
