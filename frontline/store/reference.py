@@ -39,7 +39,7 @@ import shapely
 from ..gazetteer import Gazetteer
 from ..model import iso
 from ..road_network import Roads
-from ._sql import Sql, sql_of
+from ._sql import sql_of
 
 __all__ = [
     "put_settlements",
@@ -70,7 +70,7 @@ def layer_ddl(layer: str, dialect: str, gtype: str) -> list[str]:
     layer
         ``settlements`` or ``roads``.
     dialect
-        ``sqlite`` (GeoPackage: the geometry a blob, registered separately) or ``postgres``
+        ``sqlite`` (GeoPackage: the geometry column typed ``gtype``; its R-tree is made by gpkg_layout) or ``postgres``
         (a PostGIS ``geometry`` column of type ``gtype``, SRID 4326, GiST-indexed).
     gtype
         The geometry type (``POINT``, ``LINESTRING``, ``MULTILINESTRING``, ``GEOMETRY``).
@@ -84,7 +84,7 @@ def layer_ddl(layer: str, dialect: str, gtype: str) -> list[str]:
         )
         out = [f"CREATE TABLE {layer} ({cols})", f"CREATE INDEX {layer}_geom ON {layer} USING gist (geom)"]
     else:
-        cols = _COLUMNS[layer].format(id="INTEGER PRIMARY KEY", int="INTEGER", real="REAL", geom="BLOB")
+        cols = _COLUMNS[layer].format(id="INTEGER PRIMARY KEY", int="INTEGER", real="REAL", geom=gtype)
         out = [f"CREATE TABLE {layer} ({cols})"]
     if layer == SETTLEMENTS:
         out.append("CREATE INDEX settlements_name ON settlements (name)")
@@ -200,8 +200,11 @@ def _replace_layer(
             sql.executemany(insert_sql, rows)
         for stmt in indexes:
             sql.execute(stmt)
-        if not sql.pg:
-            _register_gpkg(sql, layer, bounds, origin, gtype or _TYPES[layer])
+        if not sql.pg:  # a GeoPackage feature table: typed geometry, contents row, R-tree with the spec's triggers
+            from .gpkg_layout import make_feature_table
+
+            description = f"{_DESCRIPTION[layer]} (from {origin})"
+            make_feature_table(store.db, layer, gtype or _TYPES[layer], description, bounds=bounds)
         stamp = uuid.uuid4().hex
         info = {"origin": str(origin), "count": int(count), "imported_at": iso(time.time()), "stamp": stamp} | extra
         sql.upsert("meta", ("key", "value"), ("key",), [(f"reference:{layer}", json.dumps(info))])
@@ -210,19 +213,6 @@ def _replace_layer(
         store.rollback()
         raise
     _CACHE.pop((str(store.path), layer), None)
-
-
-def _register_gpkg(sql: Sql, layer: str, bounds, origin: str, gtype: str) -> None:
-    """Register a layer in ``gpkg_contents`` and ``gpkg_geometry_columns`` (GeoPackage readers list it)."""
-    minx, miny, maxx, maxy = bounds if bounds is not None else (None, None, None, None)
-    sql.execute("DELETE FROM gpkg_contents WHERE table_name=?", (layer,))
-    sql.execute("DELETE FROM gpkg_geometry_columns WHERE table_name=?", (layer,))
-    sql.execute(
-        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id, "
-        "min_x, min_y, max_x, max_y) VALUES (?,?,?,?,4326,?,?,?,?)",
-        (layer, "features", layer, f"{_DESCRIPTION[layer]} (from {origin})", minx, miny, maxx, maxy),
-    )
-    sql.execute("INSERT INTO gpkg_geometry_columns VALUES (?,?,?,4326,0,0)", (layer, "geom", gtype))
 
 
 def _store_name(store) -> str:
