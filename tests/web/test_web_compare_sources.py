@@ -140,11 +140,6 @@ def test_openapi_documents_the_routes(client):
 
 
 # --------------------------------------------------------------------------- the web-map mode, in Chromium
-SOURCES_JS = (
-    "import { initSources, runSources } from '/static/js/sources.js';window.srcMod = { initSources, runSources };"
-)
-
-
 def test_web_map_mode_draws_hatched_disagreement_and_the_lags(pair_store):
     from webtools import browser_api, launch, new_page, open_page, start_server
 
@@ -155,11 +150,14 @@ def test_web_map_mode_draws_hatched_disagreement_and_the_lags(pair_store):
             b = launch(p)
             pg = new_page(b, base)
             open_page(pg, "", "version")
-            # sources.js is loaded as main.js will load it (the hook is the lead's): a module of its own
-            pg.add_script_tag(type="module", content=SOURCES_JS)
-            pg.wait_for_function("window.srcMod !== undefined")
-            names = pg.evaluate("window.srcMod.initSources()")
-            assert names == ["alpha", "beta"]
+            # the page fills the two-maps section itself once the chart is loaded
+            pg.wait_for_function("document.body.dataset.sourcesReady !== undefined", timeout=60000)
+            assert pg.evaluate("document.body.dataset.sourcesReady") == "2"
+            assert pg.evaluate("[...document.querySelectorAll('#src-a option')].map((o) => o.value)") == [
+                "alpha",
+                "beta",
+            ]
+            assert pg.locator("#sources-box").count() == 1
             pg.evaluate("window.frontline.map.jumpTo({center: [36.15, 48.1], zoom: 8})")
             pg.click("#src-go")
             pg.wait_for_function("document.body.dataset.sourcesCompare === 'alpha,beta'", timeout=60000)
@@ -175,9 +173,12 @@ def test_web_map_mode_draws_hatched_disagreement_and_the_lags(pair_store):
             assert pg.evaluate("window.frontline.map.hasImage('hatch-ru')")
             out = pg.inner_text("#src-out")
             assert "contested" in out and "Beta team" in out
-            # the map source carries the attribution: an attribution control (the page's hook) shows it
+            # the map source carries the attribution, and the page's attribution control shows it
             attr = pg.evaluate("window.frontline.map.getSource('src-diff').attribution")
             assert "Beta team" in attr
+            pg.wait_for_function("document.querySelector('.maplibregl-ctrl-attrib') !== null")
+            shown = pg.evaluate("document.querySelector('.maplibregl-ctrl-attrib-inner').textContent")
+            assert "Beta team" in shown, shown
             # the histogram: some dark bar pixels on the canvas (one match, lag 2 days)
             dark = pg.evaluate(
                 """() => { const c = document.getElementById('src-hist');

@@ -13,6 +13,7 @@ import { parseHash, writeHash } from "./urlstate.js";
 import { bindPopups } from "./popups.js";
 import { bindSearch, search } from "./search.js";
 import { bindChart, loadChart } from "./chart.js";
+import { initSources } from "./sources.js";
 import { bindCompare, fillCompare, runCompare } from "./compare.js";
 import { extras, loadExtras, setTime, step, togglePlay } from "./timeline.js";
 
@@ -107,6 +108,7 @@ async function init() {
   document.body.dataset.firstIdleMs = String(Math.round(performance.now()));
   await fillCompare(h.cmp);
   await loadChart();
+  await initSources().catch((e) => showError(e.message));
 }
 
 window.frontline = { map, setTime, ready, versions: () => page.versions, compare: runCompare, search, flyTo,

@@ -116,7 +116,13 @@ export async function initSources() {
     <canvas id="src-hist" width="260" height="90" aria-label="Lags in days"></canvas>`;
   const panel = $("panel") || document.body, after = $("compare");
   if (after && after.parentNode === panel) after.after(box); else panel.appendChild(box);
-  const { sources } = await getJSON("/api/sources");
+  const { sources, default: shown } = await getJSON("/api/sources");
+  // whose map this is, on the map itself: the shown source's attribution in MapLibre's control
+  // (and, in the two-maps mode, the two sources' attributions its map source carries)
+  const own = sources.find((s) => s.name === shown);
+  const text = own && own.attribution ? esc(own.attribution) : undefined;
+  page.map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: text }));
+  if (text) document.body.dataset.attribution = own.attribution;
   const names = sources.filter((s) => s.versions > 0).map((s) => s.name);
   for (const [id, pick] of [["src-a", 0], ["src-b", 1]]) {
     $(id).innerHTML = names.map((n) => `<option>${esc(n)}</option>`).join("");
