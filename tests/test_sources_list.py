@@ -159,8 +159,8 @@ def test_sources_list_and_set(store, tmp_path):  # noqa: F811
 
 
 def test_record_default_never_replaces_a_users_text(store, tmp_path):  # noqa: F811
-    from frontline.store.source_info import record_default, set_source_info, source_info
     from frontline.store import open_store
+    from frontline.store.source_info import record_default, set_source_info, source_info
 
     path = _copy(store, tmp_path / "copy2.gpkg")
     st = open_store(path)

@@ -804,5 +804,3 @@ def explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None
             "area_change_km2": moved,
             "note": note,
         }
-
-

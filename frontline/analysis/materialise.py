@@ -600,7 +600,7 @@ def contact_line_series_stored(
     from .._progress import progress_bar
     from ..state import version_control, versions_between
     from ..times import check_period
-    from .contact_line import explain_jumps, contact_line, pick_periods, series_row
+    from .contact_line import contact_line, explain_jumps, pick_periods, series_row
 
     check_period(every)
     picked = pick_periods(versions_between(store, start, end, source), every)

@@ -126,8 +126,6 @@ def classify_record(record: tuple, field: str) -> tuple[RawFeature | None, str |
     ), note
 
 
-
-
 def read(path, mapping_path, *, at=None, source: str | None = None):
     """Yield one importable snapshot for a GIS file (or ``(origin, reason)``)."""
 

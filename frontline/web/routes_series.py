@@ -87,7 +87,7 @@ def series_body(svc, every: str, known_at: int | None = None) -> bytes:
 
     ``known_at`` (epoch seconds): the versions as known then.
     """
-    from ..analysis.contact_line import explain_jumps, contact_line, pick_periods, series_row
+    from ..analysis.contact_line import contact_line, explain_jumps, pick_periods, series_row
 
     rows = []
     for period, v in pick_periods(svc.versions(known_at), every):
