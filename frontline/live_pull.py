@@ -467,6 +467,10 @@ def pull_arcgis(
         res.source = source or f"arcgis:{urlsplit(lurl).netloc}/{info.name}"
         run = _LayerRun(store, res, info, mapping, opts, kw, edit_field or info.edit_date_field, now)
         run.run(where, full, page_size, importer or Importer(store))
+        if res.source in store.sources():  # the layer's own attribution, unless the user gave one
+            from .store.source_info import record_default
+
+            record_default(store, res.source, title=info.name, attribution=info.copyright or None, url=lurl)
     except deepstate.FetchError as exc:
         res.error = str(exc)
         log.error("pull %s: %s (nothing stored)", lurl, exc)

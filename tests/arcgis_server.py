@@ -106,6 +106,7 @@ class ArcGISServer:
             "id": 0,
             "name": "Control areas",
             "type": "Feature Layer",
+            "copyrightText": "Generated test layer (Frontline tests)",
             "maxRecordCount": self.max_record_count,
             "objectIdField": "OBJECTID",
             "fields": [

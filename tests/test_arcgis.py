@@ -319,3 +319,23 @@ def test_mapping_is_the_gis_mapping(tmp_path):
     p = tmp_path / "m.json"
     p.write_text(json.dumps(MAPPING))
     assert load_mapping(p)["values"]["RU"] == {"role": "held", "side": "ru"}
+
+
+def test_the_layer_copyright_becomes_the_source_attribution(tmp_path, blank, mapping):
+    """A pulled layer's copyrightText is its source's attribution, and a user's own text is never replaced."""
+    from frontline.store.source_info import set_source_info, source_info
+
+    srv = ArcGISServer(_layer(3), max_record_count=10)
+    st = _store(blank, tmp_path / "s.gpkg")
+    try:
+        assert pull_arcgis(st, srv.service_url, mapping, layer=0, source="team", **FAST).ok
+        info = source_info(st, "team")
+        assert info["attribution"] == "Generated test layer (Frontline tests)"
+        assert info["title"] == "Control areas" and info["url"].endswith("/FeatureServer/0")
+        set_source_info(st, "team", attribution="Our desk")
+        srv.edit(2, _box(9), "RU", T0 + 90000)
+        assert pull_arcgis(st, srv.service_url, mapping, layer=0, source="team", **FAST).ok
+        assert source_info(st, "team")["attribution"] == "Our desk"
+    finally:
+        srv.close()
+        st.close()

@@ -70,6 +70,8 @@ class LayerInfo:
         The field holding each feature's object id.
     edit_date_field
         The field holding each feature's last edit time (epoch milliseconds), None when the layer tracks none.
+    copyright
+        The layer's ``copyrightText`` (its attribution; ``""`` when it gives none).
     """
 
     url: str
@@ -77,6 +79,7 @@ class LayerInfo:
     max_record_count: int
     object_id_field: str
     edit_date_field: str | None
+    copyright: str = ""
 
 
 def layer_url(service_url: str, layer: int | str | None) -> str:
@@ -161,6 +164,7 @@ def layer_info(url: str, opts: HttpOptions | None = None, **kw) -> LayerInfo:
         max_record_count=int(info.get("maxRecordCount") or DEFAULT_PAGE),
         object_id_field=str(oid),
         edit_date_field=str(edit) if edit else None,
+        copyright=str(info.get("copyrightText") or "").strip(),
     )
 
 
