@@ -155,10 +155,13 @@ def export_state(
     layers = _clipped(_layers(fmt, cmap, rows, points), box)
     if not any(items for _, items in layers):
         raise InputError(f"nothing of the state at {iso(cmap.valid_time)} lies inside it", field="--bbox")
+    from .store.source_info import attribution_line
+
+    credit = attribution_line(store, cmap.source)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
     tmp.unlink(missing_ok=True)
     try:
-        _write(tmp, fmt, layers, out_crs, _time_span(store, cmap))
+        _write(tmp, fmt, layers, out_crs, _time_span(store, cmap), credit)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -172,6 +175,7 @@ def export_state(
         "contested": CONTESTED,
         "bbox": list(box) if box else None,
         "crs": out_crs.to_string() if out_crs is not None else "EPSG:4326",
+        "attribution": credit,
     }
 
 
@@ -262,10 +266,14 @@ def _projected(geoms: np.ndarray, crs: CRS | None) -> np.ndarray:
     return shapely.transform(geoms, lambda xy: np.column_stack(to.transform(xy[:, 0], xy[:, 1])))
 
 
-def _write(path: Path, fmt: str, layers: list[tuple[str, list]], crs: CRS | None, span) -> None:
-    """Write the layers in the format chosen."""
+# Formats whose layers carry a description (GeoJSON's top-level "description", gpkg_contents, FlatGeobuf's header)
+_DESCRIBED = {"geojson", "gpkg", "fgb"}
+
+
+def _write(path: Path, fmt: str, layers: list[tuple[str, list]], crs: CRS | None, span, credit: str = "") -> None:
+    """Write the layers in the format chosen; ``credit`` (the sources' attribution) goes where the format keeps text."""
     if fmt == "kml":
-        _write_kml(path, layers, span)
+        _write_kml(path, layers, span, credit)
         return
     if fmt == "parquet" and "w" not in pyogrio.list_drivers().get("Parquet", ""):
         _write_geoparquet(path, layers, crs)
@@ -284,6 +292,7 @@ def _write(path: Path, fmt: str, layers: list[tuple[str, list]], crs: CRS | None
             geometry_type="Unknown",
             append=i > 0,
             **({"layer_options": {"GEOMETRY": "AS_WKT"}} if fmt == "csv" else {}),
+            **({"layer_options": {"DESCRIPTION": credit}} if credit and fmt in _DESCRIBED else {}),
         )
 
 
@@ -317,13 +326,15 @@ def _write_geoparquet(path: Path, layers: list[tuple[str, list]], crs: CRS | Non
     pq.write_table(table, str(path))
 
 
-def _write_kml(path: Path, layers: list[tuple[str, list]], span: tuple[str, str | None]) -> None:
+def _write_kml(path: Path, layers: list[tuple[str, list]], span: tuple[str, str | None], credit: str = "") -> None:
     """KML for Google Earth and ATAK: a style per side, a name per placemark, the version's time span."""
     ET.register_namespace("", KML_NS)
     k = f"{{{KML_NS}}}"
     root = ET.Element(f"{k}kml")
     doc = ET.SubElement(root, f"{k}Document")
     ET.SubElement(doc, f"{k}name").text = f"Frontline state at {span[0]}"
+    if credit:
+        ET.SubElement(doc, f"{k}description").text = credit
     for what, colour in KML_COLOURS.items():
         style = ET.SubElement(doc, f"{k}Style", id=f"control-{what}")
         line = ET.SubElement(style, f"{k}LineStyle")

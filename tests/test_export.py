@@ -217,3 +217,30 @@ def test_real_kursk_box_matches_frontline_area_in_every_format(kursk, tmp_path):
         for what, (props, geom) in got.items():
             assert float(props["area_km2"]) == pytest.approx(want[f"{what}_km2"], rel=1e-3), (fmt, what)
             assert _geodesic_km2(geom) == pytest.approx(float(props["area_km2"]), rel=1e-4), (fmt, what)
+
+
+def test_exports_carry_the_sources_attribution(demo_store, tmp_path):
+    """The source's attribution travels with the data: GeoJSON's description, KML's Document description, GPKG."""
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    import pyogrio
+
+    from frontline.store import open_store
+    from frontline.store.source_info import set_source_info
+
+    path = tmp_path / "copy.gpkg"
+    with sqlite3.connect(demo_store.path) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    st = open_store(path)
+    set_source_info(st, st.default_source(), attribution="Test desk map (CC BY 4.0)")
+    st.close()
+    for ext in ("geojson", "kml", "gpkg"):
+        r = CliRunner().invoke(main, ["export", "--store", str(path), str(tmp_path / f"s.{ext}")])
+        assert r.exit_code == 0, r.output
+    assert "Test desk map (CC BY 4.0)" in json.loads((tmp_path / "s.geojson").read_text())["description"]
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    doc = ET.parse(tmp_path / "s.kml").getroot().find("k:Document", ns)
+    assert "Test desk map (CC BY 4.0)" in doc.find("k:description", ns).text
+    meta = pyogrio.read_info(str(tmp_path / "s.gpkg"), layer="control")["layer_metadata"]
+    assert "Test desk map (CC BY 4.0)" in meta["DESCRIPTION"]
