@@ -342,3 +342,24 @@ class WebhookReceiver:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def same_answer_server(body: bytes) -> tuple[ThreadingHTTPServer, list[str]]:
+    """A loopback server answering every GET with ``body`` (200, JSON): ``(server, paths asked)``; shut it down."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, hits

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 import shapely
 from arcgis_server import ArcGISServer
 from click.testing import CliRunner
 from pyproj import Geod
+from replay_server import same_answer_server
 
 from frontline._http import HttpOptions
 from frontline.analysis.area import area_at
@@ -214,23 +213,7 @@ def test_one_budget_for_network_and_body_faults(tmp_path, blank, mapping):
 
 def test_client_error_object_is_not_retried():
     """An ArcGIS error object with a client code in a 200 answer fails at once, naming the URL and the reason."""
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            hits.append(self.path)
-            body = b'{"error": {"code": 400, "message": "Invalid query parameters", "details": []}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=srv.serve_forever, daemon=True).start()
+    srv, hits = same_answer_server(b'{"error": {"code": 400, "message": "Invalid query parameters", "details": []}}')
     url = f"http://127.0.0.1:{srv.server_port}/FeatureServer/0/query?where=bad&f=json"
     try:
         with pytest.raises(FetchError) as err:

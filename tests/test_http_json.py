@@ -8,11 +8,8 @@ of attempts and the last reason; a listing that is JSON but not a list is refetc
 
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
-
 import pytest
-from replay_server import ReplayServer, api_object
+from replay_server import ReplayServer, api_object, same_answer_server
 
 from frontline._http import HttpOptions
 from frontline.errors import FetchError
@@ -64,23 +61,7 @@ def test_empty_listing_is_read_in_one_request():
 
 def test_listing_that_is_not_a_list_is_refetched():
     """A JSON object where a list is expected (an error object in a 200) is fetched again, never read as empty."""
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            hits.append(self.path)
-            body = b'{"message": "maintenance"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=srv.serve_forever, daemon=True).start()
+    srv, hits = same_answer_server(b'{"message": "maintenance"}')
     base = f"http://127.0.0.1:{srv.server_port}/api"
     try:
         with pytest.raises(FetchError) as err:
