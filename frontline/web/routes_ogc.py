@@ -355,49 +355,8 @@ def one_feature(an, col: Collection, fid: str, known_at: int | None = None) -> F
     raise missing
 
 
-def register(app, svc) -> None:
-    """Add the ``/ogc`` routes to ``app``; they are answered on the analysis service."""
-    an = svc.analyses
-
-    def route(path: str, responses: dict, summary: str):
-        """``app.get`` of a handler run on the analysis threads, its errors answered in the OGC body."""
-        return lambda fn: app.get(path, responses=responses, summary=summary)(svc.offload(_ogc_errors(fn)))
-
-    @route("/ogc", responses=DOC_HTML, summary="OGC API – Features: landing page")
-    def landing(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
-        base = base_url(request)
-        doc = {
-            "title": "Frontline",
-            "description": "Versioned war-map control, contact line, corridors, settlements, claims and events.",
-            "links": [
-                *_self_links(request),
-                _link(
-                    str(request.base_url).rstrip("/") + "/openapi.json",
-                    "service-desc",
-                    "application/vnd.oai.openapi+json;version=3.1",
-                    "the API definition",
-                ),
-                _link(f"{base}/conformance?f=json", "conformance", JSON, "conformance classes"),
-                _link(f"{base}/collections?f=json", "data", JSON, "collections"),
-            ],
-        }
-        return answer(request, doc, wants_html(request, f), "Frontline – OGC API Features")
-
-    @route("/ogc/conformance", responses=DOC_HTML, summary="OGC API – Features: conformance classes")
-    def conformance(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
-        doc = {"conformsTo": CONFORMANCE, "links": _self_links(request)}
-        return answer(request, doc, wants_html(request, f), "Conformance")
-
-    @route("/ogc/collections", responses=DOC_HTML, summary="OGC API – Features: the collections")
-    def list_collections(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
-        cols = [collection_doc(request, an, c) for c in collections(an).values()]
-        doc = {"links": _self_links(request), "collections": cols}
-        return answer(request, doc, wants_html(request, f), "Collections")
-
-    @route("/ogc/collections/{collectionId}", responses=DOC_HTML, summary="OGC API – Features: one collection")
-    def one_collection(request: Request, collectionId: str, f: str | None = Fmt, dt: str | None = Datetime):  # noqa: N803
-        col = collection(an, collectionId)
-        return answer(request, collection_doc(request, an, col), wants_html(request, f), col.title)
+def _register_items(route, an) -> None:
+    """Add the items and one-feature routes (``route``: :func:`register`'s decorator; ``an``: the analysis service)."""
 
     @route(ITEMS, DOC_GEOJSON, "OGC API – Features: the items of a collection")
     def items(
@@ -443,3 +402,50 @@ def register(app, svc) -> None:
             _link(f"{base}/collections/{col.id}?f=json", "collection", JSON, col.title),
         ]
         return answer(request, feat, as_html, f"{col.title}: {featureId}", GEOJSON)
+
+
+def register(app, svc) -> None:
+    """Add the ``/ogc`` routes to ``app``; they are answered on the analysis service."""
+    an = svc.analyses
+
+    def route(path: str, responses: dict, summary: str):
+        """``app.get`` of a handler run on the analysis threads, its errors answered in the OGC body."""
+        return lambda fn: app.get(path, responses=responses, summary=summary)(svc.offload(_ogc_errors(fn)))
+
+    @route("/ogc", responses=DOC_HTML, summary="OGC API – Features: landing page")
+    def landing(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
+        base = base_url(request)
+        doc = {
+            "title": "Frontline",
+            "description": "Versioned war-map control, contact line, corridors, settlements, claims and events.",
+            "links": [
+                *_self_links(request),
+                _link(
+                    str(request.base_url).rstrip("/") + "/openapi.json",
+                    "service-desc",
+                    "application/vnd.oai.openapi+json;version=3.1",
+                    "the API definition",
+                ),
+                _link(f"{base}/conformance?f=json", "conformance", JSON, "conformance classes"),
+                _link(f"{base}/collections?f=json", "data", JSON, "collections"),
+            ],
+        }
+        return answer(request, doc, wants_html(request, f), "Frontline – OGC API Features")
+
+    @route("/ogc/conformance", responses=DOC_HTML, summary="OGC API – Features: conformance classes")
+    def conformance(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
+        doc = {"conformsTo": CONFORMANCE, "links": _self_links(request)}
+        return answer(request, doc, wants_html(request, f), "Conformance")
+
+    @route("/ogc/collections", responses=DOC_HTML, summary="OGC API – Features: the collections")
+    def list_collections(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
+        cols = [collection_doc(request, an, c) for c in collections(an).values()]
+        doc = {"links": _self_links(request), "collections": cols}
+        return answer(request, doc, wants_html(request, f), "Collections")
+
+    @route("/ogc/collections/{collectionId}", responses=DOC_HTML, summary="OGC API – Features: one collection")
+    def one_collection(request: Request, collectionId: str, f: str | None = Fmt, dt: str | None = Datetime):  # noqa: N803
+        col = collection(an, collectionId)
+        return answer(request, collection_doc(request, an, col), wants_html(request, f), col.title)
+
+    _register_items(route, an)
