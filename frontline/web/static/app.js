@@ -29,7 +29,6 @@ export const changeUrl = (j) => `/api/change?from=${encodeURIComponent(page.vers
   `&to=${encodeURIComponent(page.versions[j].id)}&top=8`;
 export const compareUrl = (a, b) => `/api/change?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`;
 export const searchUrl = (q) => `/api/settlements/search?q=${encodeURIComponent(q)}&limit=8`;
-export const frontSeriesUrl = "/api/contact-line/series?every=month";
 export const areaSeriesUrl = "/api/areas?region=home:ua";
 
 // The zoom the page opens at (before the map exists), set by main.js from the URL.
