@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from conftest import build_demo
+from testdata import build_demo
 
 from frontline.cli import main
 from frontline.ingest import Importer

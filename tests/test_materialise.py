@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from testdata import build_demo
 
 from frontline.analysis import materialise as m
 from frontline.state import version_control
@@ -444,8 +445,6 @@ def test_cli_series_read_stored_equal_computed(real_copy, monkeypatch):
 def test_materialise_on_postgis_equal_direct_computation(pg_new_url, tmp_path):
     """The stored results on PostGIS: contact line and corridors as computed directly, read back through the
     store and through :class:`ResultReader` on the URL; a re-run does nothing."""
-    from conftest import build_demo
-
     st = build_demo(pg_new_url, tmp_path / "in", weeks=3)
     rep = m.materialise(st, what=("contact-line", "corridors"), workers=1, progress=False)
     assert rep.failed == [] and rep.count("computed") == 3 * (1 + len(st.sides))

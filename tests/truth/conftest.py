@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT  # tests/conftest.py (tests/ is on sys.path; its `archive` fixture skips when absent)
+from testdata import ROOT
 
 BORDERS = ROOT / "node_modules" / "@geo-maps" / "countries-land-10m" / "map.geo.json"
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 import shapely
-from conftest import archive_path
 from shapely.geometry import mapping, shape
+from testdata import archive_path
 
 from .conftest import run_cli
 from .test_truth_regions import KEY, RU_KEYS, km2, local_land, polys
