@@ -38,11 +38,27 @@ def open_map(page, hash_=""):
 
 
 def rendered(page, layer):
+    """Features MapLibre drew in ``layer``; a feature-state ``status`` (the settlements' status at the shown
+    version) overrides the property of that name, as the layer's paint does."""
     return page.evaluate(
         "(l) => window.frontline.map.queryRenderedFeatures({layers: [l]})"
-        ".map(f => ({props: f.properties, geom: f.geometry}))",
+        ".map(f => ({props: {...f.properties, ...(f.state && f.state.status !== undefined"
+        " ? {status: f.state.status === 'none' ? null : f.state.status} : {})}, geom: f.geometry}))",
         layer,
     )
+
+
+# The settlements as the map holds them: the places of the "settlements" source with the status of their
+# feature-state, and the places that changed hands ("settlement-changes", with their own properties) in
+# their place.
+HELD_SETTLEMENTS = """async () => {
+  const m = window.frontline.map, out = new Map();
+  for (const f of (await m.getSource('settlements').getData()).features) {
+    const st = m.getFeatureState({source: 'settlements', id: f.id}).status;
+    out.set(f.id, st === undefined ? f : {...f, properties: {...f.properties, status: st === 'none' ? null : st}});
+  }
+  for (const f of (await m.getSource('settlement-changes').getData()).features) out.set(f.id, f);
+  return {type: 'FeatureCollection', features: [...out.values()]}; }"""
 
 
 def narrowest_neck(api, version_id):
@@ -117,6 +133,42 @@ def test_settlements_coloured_by_status(page, api):
     colour = page.evaluate("window.frontline.map.getPaintProperty('settlements', 'circle-color')")
     assert "ua" in json.dumps(colour) and "contested" in json.dumps(colour)
     assert any(f["props"]["name"] == "Sudzha" for f in rendered(page, "settlement-labels"))
+
+
+def _status_change(api, zs):
+    """Two consecutive versions and a place labelled at zoom ``zs`` whose status differs between them."""
+    vs = [v["id"] for v in api("/api/versions")["versions"]]
+    for a, b in zip(vs, vs[1:]):
+        before = {f["id"]: f for f in api(f"/api/settlements?at={a}&zoom={zs}&limit=5000")["features"]}
+        for f in api(f"/api/settlements?at={b}&zoom={zs}&limit=5000")["features"]:
+            old = before.get(f["id"])
+            if old and old["properties"]["status"] != f["properties"]["status"] and f["properties"]["minzoom"] <= zs:
+                return a, b, old, f
+    pytest.skip("no labelled place changes hands between two versions of the demo")
+
+
+def test_settlement_status_change_drawn_by_feature_state(page, api):
+    """A step to a version where a labelled place changed hands: the place is drawn in its new status
+    (feature-state of the places' source, which is not given new data: its tiles are not laid out again)
+    and ringed and labelled in the changes' layer; a step back draws the old status again."""
+    a, b, old, new = _status_change(api, 10)  # the page at z=9.5 asks for zoom 10
+    lon, lat = new["geometry"]["coordinates"]
+    open_map(page, f"#t={a}&z=9.5&lon={lon}&lat={lat}")
+
+    def drawn(layer):
+        return {f["props"]["id"]: f["props"] for f in rendered(page, layer)}
+
+    assert drawn("settlements")[old["id"]].get("status") == old["properties"]["status"]
+    page.evaluate(STEP, b)
+    assert drawn("settlements")[new["id"]].get("status") == new["properties"]["status"]
+    ring = drawn("settlement-changes")[new["id"]]
+    assert ring.get("status") == new["properties"]["status"] and ring["previous"] == old["properties"]["status"]
+    assert new["id"] in {f["props"]["id"] for f in rendered(page, "settlement-change-labels")}
+    loaded = page.evaluate("window.frontline.timing.loaded")
+    assert "settlements" not in loaded and "settlement-changes" in loaded, loaded
+    page.evaluate(STEP, a)
+    assert drawn("settlements")[old["id"]].get("status") == old["properties"]["status"]
+    assert not page.errors, page.errors
 
 
 def test_search_flies_to_settlement(page, api):
@@ -215,7 +267,10 @@ def test_layers_show_the_version_after_a_step_and_a_jump(page, api):
         for name, url in SOURCE_URL.items():
             assert shown.get(name) == target, (name, shown)
             want = api(url.format(v=target, z=z, zs=zs))
-            got = page.evaluate("async (n) => await window.frontline.map.getSource(n).getData()", name)
+            if name == "settlements":
+                got = page.evaluate(HELD_SETTLEMENTS)
+            else:
+                got = page.evaluate("async (n) => await window.frontline.map.getSource(n).getData()", name)
             assert _signature(got) == _signature(want), f"{name} at {target}"
             if _signature(want) != _signature(api(url.format(v=prev, z=z, zs=zs))):
                 moved.add(name)

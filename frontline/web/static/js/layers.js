@@ -6,7 +6,8 @@ import { FIRST_SOURCES, arrowImage, isFirst, makeStyle, textImage } from "./styl
 export const GROUPS = {
   "ru-held": ["ru-held"], "ua-held": ["ua-held"], "contested": ["contested"],
   "contact": ["contact"], "corridors": ["pockets", "necks", "neck-labels"], "roads": ["roads"],
-  "settlements": ["settlements", "settlement-labels"], "directions": ["directions"], "units": ["units"],
+  "settlements": ["settlements", "settlement-labels", "settlement-changes", "settlement-change-labels"],
+  "directions": ["directions"], "units": ["units"],
   "claims": ["claim-areas", "claim-lines", "claim-points"],
   "events": ["event-clusters", "event-counts", "events"],
 };
@@ -88,9 +89,11 @@ function withNeckLabels(fc) {
 
 // Timing of the last setTime, ms: to the new held ground drawn, to the map idle (points too), and to
 // the whole map idle (every shown analysis layer drawn with this version's data, the map idle);
-// set: when each source was handed its answer (or found to hold it already); loaded: when each source
-// given new data had its tiles cut again; frames: frames drawn since the step began; work (at the whole
-// map idle): {frames, busy}, frames drawn and main-thread long tasks (ms) by then (read by bench/bench_web.py).
+// set: when each answer was handed to the map (or found to be held already); loaded: when each source
+// given new data had its tiles cut again (of the settlements' answer: "settlements" only when the set of
+// places changed, "settlement-changes" when the places that changed hands did); frames: frames drawn
+// since the step began; work (at the whole map idle): {frames, busy}, frames drawn and main-thread long
+// tasks (ms) by then (read by bench/bench_web.py).
 export const timing = { drawn: null, idle: null, all: null, set: {}, loaded: {}, frames: 0, work: {} };
 export const clock = { t0: 0 };  // when the last setTime began
 
@@ -119,51 +122,85 @@ export function countWork() {
 export const shown = {};     // source → the version whose data it holds (read by the tests and the bench)
 const drawnKey = {};  // source → what it holds: the server's digest, else the features' JSON text
 
-// Sources whose features keep their id from version to version (the settlements: the gazetteer's
-// places) are handed a diff when few places differ: MapLibre then cuts again only the tiles where one
-// changed, instead of laying out thousands of labelled points for a handful of new statuses.
-const DIFFED = new Set(["settlements"]);
-const heldIds = {};  // DIFFED source → Map(feature id → its properties and position as text)
+// The settlements are two sources. "settlements" holds the places labelled at the zoom asked for (the
+// same set at every version of a view) and takes each version's statuses as feature-state: a slider
+// step then sets the state of the few places whose status differs from the one shown, and MapLibre
+// neither cuts nor lays out their tiles again (thousands of labelled points, the slowest source to cut).
+// "settlement-changes" holds the places that changed hands in the version (a handful, with their
+// previous status): always labelled, with a ring. Both are one answer to the page ("settlements").
+const PLACES = "settlements", CHANGES = "settlement-changes";
+const placeStatus = new Map();  // place id → the status it is drawn with (its feature-state)
+let placesKey = null;           // the ids of the places the source holds, as text
+const cutting = {};             // answer name → the sources given new data by its last put
 
-// What to hand source name for fc: {remove, add} when it is a small diff from what it holds, else null.
-function smallDiff(name, fc) {
-  const now = new Map(), add = [], old = heldIds[name];
+// Hands a settlements answer to its two sources (see above); returns the sources given new data.
+function putSettlements(fc) {
+  const map = page.map, zoom = fc.zoom, places = [], changes = [];
   for (const f of fc.features) {
-    if (f.id == null) { delete heldIds[name]; return null; }
-    const k = JSON.stringify(f.properties) + f.geometry.coordinates;
-    now.set(f.id, k);
-    if (old && old.get(f.id) !== k) add.push(f);
+    if (f.properties.changed) changes.push(f);
+    // a place that changed hands but is not labelled at this zoom is only in the changes
+    if (zoom == null || f.properties.minzoom == null || f.properties.minzoom <= zoom || !f.properties.changed) {
+      places.push(f);
+    }
   }
-  heldIds[name] = now;
-  if (!old) return null;
-  const remove = [];
-  for (const id of old.keys()) if (!now.has(id)) remove.push(id);
-  return add.length + remove.length <= fc.features.length / 4 ? { remove, add } : null;
+  // feature-state needs whole-number ids; places of a gazetteer with others are drawn by their properties
+  const byState = places.every((f) => Number.isSafeInteger(f.id) && f.id >= 0);
+  const given = [], key = byState ? places.map((f) => f.id).join(",") : JSON.stringify(places);
+  if (key !== placesKey) {
+    map.getSource(PLACES).setData({ type: "FeatureCollection", features: places });
+    placesKey = key;
+    placeStatus.clear();
+    given.push(PLACES);
+  }
+  for (const f of byState ? places : []) {
+    const st = f.properties.status == null ? "none" : f.properties.status;
+    if (placeStatus.get(f.id) === st) continue;
+    map.setFeatureState({ source: PLACES, id: f.id }, { status: st });
+    placeStatus.set(f.id, st);
+  }
+  const ck = JSON.stringify(changes);
+  if (ck !== drawnKey[CHANGES]) {
+    map.getSource(CHANGES).setData({ type: "FeatureCollection", features: changes });
+    drawnKey[CHANGES] = ck;
+    given.push(CHANGES);
+  }
+  return given;
 }
 
 // Hands a version's answer to a source, unless the source holds the same content already (the
 // settlements, points and corridors of most versions are those of the previous one): MapLibre would
-// cut and lay out every tile again for nothing. Returns whether the source was given new data.
+// cut and lay out every tile again for nothing. Returns whether the map was given anything new
+// (waitLoaded(name) then waits for the sources whose tiles are cut again).
 export function put(name, fc, vid) {
   const key = fc.digest ? "d:" + fc.digest : JSON.stringify(fc.features);
   const changed = key !== drawnKey[name];
   if (changed) {
     if (!page.map.getSource(name)) addLate();  // a step before the first idle map added the later layers
-    const src = page.map.getSource(name), diff = DIFFED.has(name) ? smallDiff(name, fc) : null;
-    if (diff) src.updateData(diff);
-    else src.setData(name === "corridors" ? withNeckLabels(fc) : fc);
+    if (name === PLACES) cutting[name] = putSettlements(fc);
+    else {
+      page.map.getSource(name).setData(name === "corridors" ? withNeckLabels(fc) : fc);
+      cutting[name] = [name];
+    }
     drawnKey[name] = key;
-    const t0 = clock.t0;
-    waitLoaded(name).then(() => { if (clock.t0 === t0) timing.loaded[name] = Math.round(performance.now() - t0); });
+    const t0 = clock.t0;  // per source whose tiles are cut again (a feature-state change alone: none)
+    for (const id of cutting[name]) {
+      waitSource(id).then(() => { if (clock.t0 === t0) timing.loaded[id] = Math.round(performance.now() - t0); });
+    }
   }
   shown[name] = vid;
   timing.set[name] = Math.round(performance.now() - clock.t0);
   return changed;
 }
 
-// Resolves once a source's tiles hold the data last handed to it. (MapLibre's 'metadata' event comes
-// before the tiles are even asked to reload: the map still shows the old data then.)
-export function waitLoaded(sourceId) {
+// Resolves once a source's tiles hold the data last handed to it (for an answer handed to several
+// sources, put's: each source given new data by it; none, a feature-state change only: at once).
+// (MapLibre's 'metadata' event comes before the tiles are even asked to reload: the map still shows the
+// old data then.)
+export function waitLoaded(name) {
+  const ids = cutting[name] || [name];
+  return Promise.all(ids.map(waitSource));
+}
+function waitSource(sourceId) {
   const map = page.map;
   return new Promise((resolve) => {
     let done = false;

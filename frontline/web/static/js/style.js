@@ -16,6 +16,9 @@ const EVENT_COLOUR = ["match", ["coalesce", ["get", "type"], "other"], ...Object
   "#636363"];
 const STATUS_COLOURS = ["match", ["coalesce", ["get", "status"], "none"],
   "ua", "#2b6cb0", "ru", "#d7301f", "contested", "#888888", "#ffffff"];
+// The same by the place's feature-state (set per version by layers.js), its properties until then.
+const PLACE_COLOURS = ["match", ["coalesce", ["feature-state", "status"], ["get", "status"], "none"],
+  "ua", "#2b6cb0", "ru", "#d7301f", "contested", "#888888", "#ffffff"];
 
 /* Water: lakes come from /api/borders (kind "water") and are drawn over the held ground, not under it.
  * Held ground is cut around lakes, and simplified for a zoom each hole turned into a crude triangle of the
@@ -41,6 +44,7 @@ export function makeStyle(TILES) {
       corridors: { type: "geojson", data: empty() },
       roads: { type: "geojson", data: empty() },
       settlements: { type: "geojson", data: empty() },
+      "settlement-changes": { type: "geojson", data: empty() },
       claims: { type: "geojson", data: empty() },
       events: { type: "geojson", data: empty(), cluster: true, clusterRadius: 40, clusterMaxZoom: 12 },
       ...(TILES ? { tiles: { type: "raster", tiles: [TILES], tileSize: 256 } } : {}),
@@ -48,8 +52,9 @@ export function makeStyle(TILES) {
     layers: [
       { id: "background", type: "background", paint: { "background-color": WATER } },
       ...(TILES ? [{ id: "tiles", type: "raster", source: "tiles" }] : []),
+      // no antialiased edge (a line along every edge of the land, each frame): the border line draws it
       { id: "land", type: "fill", source: "borders", filter: NOT_WATER,
-        paint: { "fill-color": "#f4f1ea", "fill-opacity": TILES ? 0 : 1 } },
+        paint: { "fill-color": "#f4f1ea", "fill-opacity": TILES ? 0 : 1, "fill-antialias": false } },
       { id: "borders", type: "line", source: "borders", filter: NOT_WATER,
         paint: { "line-color": "#8a8a8a", "line-width": 0.8 } },
       { id: "ru-held", type: "fill", source: "state",
@@ -83,18 +88,24 @@ export function makeStyle(TILES) {
         layout: { "icon-image": "arrow", "icon-rotate": ["coalesce", ["get", "bearing"], 0],
                   "icon-rotation-alignment": "map", "icon-allow-overlap": true, "icon-ignore-placement": true,
                   "icon-size": 0.6 } },
-      // a place that changed hands in this version has a thick ring and is always labelled
+      // the places labelled at the zoom: their status is feature-state (layers.js), so a slider step
+      // lays out no tile again; labels thinned by zoom (minzoom from the server: larger places first)
       { id: "settlements", type: "circle", source: "settlements",
-        paint: { "circle-color": STATUS_COLOURS,
-                 "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, ["case", ["get", "changed"], 5, 3],
-                                   11, ["case", ["get", "changed"], 8, 6]],
-                 "circle-stroke-color": ["case", ["get", "changed"], "#ffd400", "#222"],
-                 "circle-stroke-width": ["case", ["get", "changed"], 2.5, 1] } },
-      // labels thinned by zoom (minzoom from the server: larger places first, room for each label)
+        paint: { "circle-color": PLACE_COLOURS,
+                 "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 3, 11, 6],
+                 "circle-stroke-color": "#222", "circle-stroke-width": 1 } },
       { id: "settlement-labels", type: "symbol", source: "settlements",
-        filter: ["any", ["get", "changed"], ["<=", ["coalesce", ["get", "minzoom"], 0], ["zoom"]]],
+        filter: ["<=", ["coalesce", ["get", "minzoom"], 0], ["zoom"]],
         layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0],
-                  "symbol-sort-key": ["case", ["get", "changed"], -1, ["coalesce", ["get", "minzoom"], 0]] } },
+                  "symbol-sort-key": ["coalesce", ["get", "minzoom"], 0] } },
+      // a place that changed hands in this version has a thick ring and is always labelled (its label,
+      // placed first, hides the same label of the layer below)
+      { id: "settlement-changes", type: "circle", source: "settlement-changes",
+        paint: { "circle-color": STATUS_COLOURS,
+                 "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 5, 11, 8],
+                 "circle-stroke-color": "#ffd400", "circle-stroke-width": 2.5 } },
+      { id: "settlement-change-labels", type: "symbol", source: "settlement-changes",
+        layout: { "icon-image": ["concat", "txt:", ["get", "name"]], "icon-anchor": "left", "icon-offset": [6, 0] } },
       { id: "claim-areas", type: "fill", source: "claims", filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
         layout: { visibility: "none" },
         paint: { "fill-color": CLAIM_COLOUR, "fill-opacity": 0.35, "fill-outline-color": "#222" } },

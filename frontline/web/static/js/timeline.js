@@ -3,8 +3,8 @@
  * answers are kept parsed (app.js), a source holding the same content is left alone, and once the
  * version's own answers are in the neighbours are prefetched at low priority (stale ones aborted).
  * The held ground goes to MapLibre first, with no frame drawn until its tiles are cut; the analysis
- * layers whose answers are in hand follow at once and are drawn in the same frame (the settlements as a
- * diff of the places that changed); those still on their way are drawn as they come. */
+ * layers whose answers are in hand follow at once and are drawn in the same frame (the settlements'
+ * statuses as feature-state: no tile laid out again); those still on their way are drawn as they come. */
 import { $, mark, page, showError } from "./page.js";
 import { EXTRA, LISTINGS, ask, changeUrl, getJSON, inMemory, pointsUrl, prefetchOnly, stateUrl } from "../app.js";
 import { addLate, clock, countWork, holdFrames, nextFrame, put, startClock, timing, visible, waitIdle, waitLoaded }
