@@ -107,7 +107,7 @@ def watch(
     log = log or logging.getLogger("frontline.watch")
     stop = stop_event or threading.Event()
     config = load_rules(rules_path) if rules_path else None
-    store = _open_or_create(Path(store_path), log)
+    store = _open_or_create(store_path, log)
     old = _stop_on_signals(stop, log) if handle_signals else {}
     cycles: list[Cycle] = []
     try:
@@ -130,11 +130,11 @@ def watch(
     return cycles
 
 
-def _open_or_create(path: Path, log: logging.Logger):
-    """The store at ``path``, created (with borders) when there is none."""
-    from .store import init_store, open_store
+def _open_or_create(path: Path | str, log: logging.Logger):
+    """The store at ``path``, created (with borders) when there is none (a PostGIS URL is opened as it is)."""
+    from .store import init_store, is_server_url, open_store
 
-    if not path.exists():
+    if not is_server_url(path) and not Path(path).exists():
         log.info("creating store %s", path)
         init_store(path).close()
     return open_store(path)

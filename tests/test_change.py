@@ -28,6 +28,12 @@ def km2(g) -> float:
     return sum(abs(GEOD.geometry_area_perimeter(p)[0]) for p in shapely.get_parts(g)) / 1e6
 
 
+@pytest.fixture(scope="module")
+def store(backend_demo_store):
+    """The 6-week demo store on each backend (a GeoPackage, then PostGIS)."""
+    return backend_demo_store
+
+
 def raw(weeks: int, k: int):
     """(salient, grey) of week k as drawn in the scenario, lon/lat."""
     feats = scenario(weeks)[k]["map"]["features"]
@@ -35,10 +41,10 @@ def raw(weeks: int, k: int):
     return g[0], g[1]
 
 
-def test_donetsk_front_gain_matches_the_boxes(demo_store, theatre):
-    vs = demo_store.versions()
+def test_donetsk_front_gain_matches_the_boxes(store, theatre):
+    vs = store.versions()
     k = len(vs) - 1
-    rep = change_between(demo_store, vs[0].valid_time, vs[k].valid_time)
+    rep = change_between(store, vs[0].valid_time, vs[k].valid_time)
     west0, westk = 37.75, 37.75 - 0.02 * k
     ua_home = theatre.homes["ua"]  # the borders data has small holes (ponds) here: clip the boxes to it
     gain_box = shapely.intersection(box(westk, 47.7, west0, 48.5), ua_home)
@@ -54,10 +60,10 @@ def test_donetsk_front_gain_matches_the_boxes(demo_store, theatre):
     assert top["lat"] == pytest.approx(gain_box.centroid.y, abs=1e-3)
 
 
-def test_kursk_salient_change_matches_raw_polygons(demo_store, theatre):
-    vs = demo_store.versions()
+def test_kursk_salient_change_matches_raw_polygons(store, theatre):
+    vs = store.versions()
     k = len(vs) - 1
-    rep = change_between(demo_store, vs[0].valid_time, vs[k].valid_time)
+    rep = change_between(store, vs[0].valid_time, vs[k].valid_time)
     ru_home = theatre.homes["ru"]
     (s0, g0), (sk, gk) = raw(len(vs), 0), raw(len(vs), k)
     held0 = shapely.intersection(shapely.difference(s0, g0), ru_home)
@@ -70,21 +76,21 @@ def test_kursk_salient_change_matches_raw_polygons(demo_store, theatre):
     assert rep.km2[("contested", "gained", "russia")] == pytest.approx(km2(shapely.difference(gkr, g0r)), rel=5e-3)
 
 
-def test_gains_balance_losses_and_net_matches_areas(demo_store):
+def test_gains_balance_losses_and_net_matches_areas(store):
     from frontline.analysis.area import area_at
 
-    vs = demo_store.versions()
-    rep = change_between(demo_store, vs[1].valid_time, vs[3].valid_time)
+    vs = store.versions()
+    rep = change_between(store, vs[1].valid_time, vs[3].valid_time)
     t = rep.totals()
     assert sum(x["gained_km2"] for x in t.values()) == pytest.approx(sum(x["lost_km2"] for x in t.values()), abs=0.01)
-    a1, a3 = (area_at(demo_store, vs[i].valid_time, region="theatre") for i in (1, 3))
+    a1, a3 = (area_at(store, vs[i].valid_time, region="theatre") for i in (1, 3))
     for s in ("ua", "ru", "contested"):
         assert rep.net()[s] == pytest.approx(a3[f"{s}_km2"] - a1[f"{s}_km2"], abs=0.01)
 
 
-def test_outputs_and_same_version(demo_store):
-    vs = demo_store.versions()
-    rep = change_between(demo_store, vs[0].valid_time, vs[2].valid_time)
+def test_outputs_and_same_version(store):
+    vs = store.versions()
+    rep = change_between(store, vs[0].valid_time, vs[2].valid_time)
     d = json.loads(json.dumps(rep.to_dict()))
     assert {r["change"] for r in d["rows"]} == {"gained", "lost"}
     assert {r["region"] for r in d["rows"]} == {"ukraine", "russia"}
@@ -93,39 +99,39 @@ def test_outputs_and_same_version(demo_store):
         p = f["properties"]
         assert p["km2"] == pytest.approx(km2(shape(f["geometry"])), rel=1e-6, abs=1e-4)
         assert p["km2"] == pytest.approx(rep.km2[(p["side"], p["change"], p["region"])], abs=1e-4)
-    same = change_between(demo_store, vs[2].valid_time, vs[2].valid_time)
+    same = change_between(store, vs[2].valid_time, vs[2].valid_time)
     assert same.tiles_changed == 0 and all(v == 0 for v in same.net().values())
 
 
-def test_change_log_rows_chain(demo_store):
-    vs = demo_store.versions()
-    rows = change_log(demo_store, vs[0].valid_time, vs[-1].valid_time, every="day")
+def test_change_log_rows_chain(store):
+    vs = store.versions()
+    rows = change_log(store, vs[0].valid_time, vs[-1].valid_time, every="day")
     assert len(rows) == len(vs) - 1  # weekly versions: one per day that has one; the first has nothing before it
     for r, (a, b) in zip(rows, zip(vs, vs[1:])):
         assert (r["from_version_id"], r["version_id"]) == (a.version_id, b.version_id)
-        one = change_between(demo_store, a.valid_time, b.valid_time).totals()
+        one = change_between(store, a.valid_time, b.valid_time).totals()
         assert r["net_ru_km2"] == pytest.approx(one["ru"]["net_km2"], abs=1e-6)
 
 
-def test_bad_times_are_clear(demo_store):
-    vs = demo_store.versions()
+def test_bad_times_are_clear(store):
+    vs = store.versions()
     with pytest.raises(ValueError, match="No version of deepstate at"):
-        change_between(demo_store, "2020-01-01", vs[-1].valid_time)
+        change_between(store, "2020-01-01", vs[-1].valid_time)
     with pytest.raises(ValueError, match="inverted"):
-        change_between(demo_store, vs[-1].valid_time, vs[0].valid_time)
+        change_between(store, vs[-1].valid_time, vs[0].valid_time)
     with pytest.raises(ValueError, match="--every"):
-        change_log(demo_store, vs[0].valid_time, vs[-1].valid_time, every="hour")
+        change_log(store, vs[0].valid_time, vs[-1].valid_time, every="hour")
 
 
-def test_net_between_distant_versions_is_the_change_of_area(demo_store):
+def test_net_between_distant_versions_is_the_change_of_area(store):
     # Gains minus losses over the whole run must equal each side's change of area in the theatre, worked out
     # from the two versions' stored areas (speed is measured in bench/bench_analysis.py, not here).
     from frontline.analysis.area import area_at
 
-    vs = demo_store.versions()
-    net = change_between(demo_store, vs[0].valid_time, vs[-1].valid_time).net()
-    a = area_at(demo_store, vs[0].valid_time, region="theatre")
-    b = area_at(demo_store, vs[-1].valid_time, region="theatre")
+    vs = store.versions()
+    net = change_between(store, vs[0].valid_time, vs[-1].valid_time).net()
+    a = area_at(store, vs[0].valid_time, region="theatre")
+    b = area_at(store, vs[-1].valid_time, region="theatre")
     for side in ("ua", "ru", "contested"):
         assert net[side] == pytest.approx(b[f"{side}_km2"] - a[f"{side}_km2"], abs=0.05)
     assert net["ru"] > 100  # the demo's Russian advance: the comparison is not of two equal maps

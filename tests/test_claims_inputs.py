@@ -15,14 +15,22 @@ from frontline.analysis.claims import verify_all, verify_claims
 from frontline.sources.claims import ClaimInputError, parse_claim, read_claims
 from frontline.sources.events import parse_events_text
 from frontline.store import ledger
+from frontline.store._sql import sql_of
 
 BASE = {"claimant": "t", "time": "2025-01-20T12:00Z"}
 FRONTLINE = [str(Path(sys.executable).with_name("frontline"))]  # the installed command, as a user runs it
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("inputs") / "c.gpkg", 8)
+def store(tmp_path_factory, backend, request):
+    """The 8-week scenario on each backend (``backend``: a GeoPackage, then PostGIS)."""
+    url = request.getfixturevalue("pg_cluster").new_database("inputs") if backend == "postgis" else None
+    return build_store(tmp_path_factory.mktemp("inputs") / "c.gpkg", 8, url)
+
+
+def _new_store(new_store_url, backend, tmp_path, weeks):
+    """A fresh scenario store of ``weeks`` weeks for one test, on the test's backend."""
+    return build_store(tmp_path / "s.gpkg", weeks, new_store_url if backend == "postgis" else None)
 
 
 @pytest.mark.parametrize(
@@ -153,8 +161,8 @@ def test_map_ahead_of_the_claim_and_lookback(store):
     assert r["detail"]["first_version_time"] == iso(T0 + k * WEEK)
 
 
-def test_ref_upsert_and_history(tmp_path):
-    st = build_store(tmp_path / "u.gpkg", 6)
+def test_ref_upsert_and_history(tmp_path, new_store_url, backend):
+    st = _new_store(new_store_url, backend, tmp_path, 6)
     p = tmp_path / "c.csv"
     p.write_text("claim_id,claimant,time,lon,lat,side,change\nA1,x,2025-01-28,36.055,51.5,ru,taken\n", encoding="utf-8")
     res = read_claims(p)
@@ -198,8 +206,8 @@ KML = """<?xml version="1.0" encoding="UTF-8"?>
 </Folder></Folder></Document></kml>"""
 
 
-def test_events_deduplicated_across_formats(tmp_path):
-    st = build_store(tmp_path / "e.gpkg", 2)
+def test_events_deduplicated_across_formats(tmp_path, new_store_url, backend):
+    st = _new_store(new_store_url, backend, tmp_path, 2)
     gc = parse_events_text(KML, "geoconfirmed", "gc.kml").events
     plain = parse_events_text(KML, "kml", "gc.kml").events
     assert gc[0].uid() != plain[0].uid()  # different readings of one export: the content hash alone differs
@@ -215,7 +223,8 @@ def test_events_deduplicated_across_formats(tmp_path):
     assert (imp.added, imp.merged) == (1, 1)  # the second is ~140 m away: another event
     stored = ledger.list_events(st)
     assert len(stored) == 3
-    data = json.loads(st.db.execute("SELECT data FROM events WHERE event_id=?", (gc[0].event_id,)).fetchone()[0])
+    row = sql_of(st).fetchone("SELECT data FROM events WHERE event_id=?", (gc[0].event_id,))
+    data = json.loads(row[0])
     assert [m["origin"].split(" ")[0] for m in data["merged"]] == ["gc.kml", "e.csv"]
     assert stored[0].side == "ru"  # the stored event keeps its values; nothing is replaced
     st.close()

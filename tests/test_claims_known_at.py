@@ -25,10 +25,12 @@ CLAIM_TIME = V + 1800  # after the first publication, before the revision
 
 
 @pytest.fixture(scope="module")
-def revised_store(tmp_path_factory):
-    """A store that pulled version V, then its revision; and a file with one polygon claim."""
+def revised_store(tmp_path_factory, backend, request):
+    """A store that pulled version V, then its revision (on each backend); and a file with one polygon claim."""
     folder = tmp_path_factory.mktemp("claims_known_at")
     path = folder / "live.gpkg"
+    if backend == "postgis":
+        path = request.getfixturevalue("pg_cluster").new_database("claims_known_at")
     pull_then_revise(
         path,
         api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED),

@@ -61,7 +61,8 @@ def _maxx(geometry: dict) -> float:
     return max(xs)
 
 
-def test_serve_and_watch_together(tmp_path):
+def test_serve_and_watch_together(new_store_url):
+    """On each backend: a GeoPackage file, then a PostGIS database."""
     uvicorn = pytest.importorskip("uvicorn")
     from frontline.ingest import Importer
     from frontline.sources import deepstate
@@ -69,7 +70,7 @@ def test_serve_and_watch_together(tmp_path):
     from frontline.watch import watch
     from frontline.web.app import create_app
 
-    path = tmp_path / "shared.gpkg"
+    path = new_store_url
     st = init_store(path)
     imp = Importer(st)
     served = [marker_version(i) for i in range(3)]

@@ -95,7 +95,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed_store(path: Path, ids) -> None:
+def seed_store(path: Path | str, ids) -> None:
     from frontline.ingest import Importer
     from frontline.sources import deepstate
     from frontline.store import init_store
@@ -108,10 +108,11 @@ def seed_store(path: Path, ids) -> None:
     st.close()
 
 
-def check_store(path: Path, expected: set[int]) -> None:
+def check_store(path: Path | str, expected: set[int]) -> None:
     """The store holds exactly ``expected`` versions, once each, whole, with their own content."""
     from frontline.state import state_at
     from frontline.store import open_store
+    from frontline.store._sql import sql_of
 
     st = open_store(path, readonly=True)
     try:
@@ -119,16 +120,19 @@ def check_store(path: Path, expected: set[int]) -> None:
         ids = [int(v.version_id) for v in versions]
         assert sorted(ids) == sorted(T0 + 3600 * i for i in expected), ids
         assert len(set(ids)) == len(ids)
-        dupes = st.db.execute("SELECT COUNT(*) - COUNT(DISTINCT fkey) FROM features").fetchone()[0]
+        db = sql_of(st)
+        (dupes,) = db.fetchone("SELECT COUNT(*) - COUNT(DISTINCT fkey) FROM features")
         assert dupes == 0
         periods = {i // PERIOD for i in expected}
-        assert st.db.execute("SELECT COUNT(*) FROM features").fetchone()[0] == 2 * len(expected) + 1 + len(periods)
+        assert db.fetchone("SELECT COUNT(*) FROM features") == (2 * len(expected) + 1 + len(periods),)
         for v, fids in st.version_members("deepstate"):
-            blob = st.db.execute(
+            (members,) = db.fetchone(
                 "SELECT members FROM revisions WHERE source=? AND version_id=? AND revision=?",
                 (v.source, v.version_id, v.revision),
-            ).fetchone()[0]
-            assert np.frombuffer(blob, dtype="<i4").tolist() == fids, v.version_id
+            )
+            # the revision's own record of its members: a little-endian int32 blob, or a PostgreSQL integer[]
+            stored = list(members) if isinstance(members, list) else np.frombuffer(members, dtype="<i4").tolist()
+            assert sorted(stored) == fids, v.version_id
             assert len(fids) == v.n_features == 4
         for v in versions[:: max(1, len(versions) // 6)]:
             i = (v.valid_time - T0) // 3600
@@ -206,8 +210,9 @@ class Readers:
         return len(ids)
 
 
-def test_two_imports_a_pull_and_serve_at_once(tmp_path):
-    path = tmp_path / "shared.gpkg"
+def test_two_imports_a_pull_and_serve_at_once(tmp_path, new_store_url):
+    """The bar's test, on each backend: two imports of overlapping archives, a pull and serve at once."""
+    path = new_store_url
     seed_store(path, range(2))
     folder = write_folder(tmp_path / "a", A)
     tgz = write_tar(tmp_path / "b.tar.gz", B)
@@ -269,19 +274,25 @@ def test_two_imports_a_pull_and_serve_at_once(tmp_path):
     assert readers.reads >= 5
 
 
-def test_writer_waits_for_another_and_says_so(tmp_path, capfd):
-    from frontline.store import open_store
+# A process that takes the store's writer lock, says so, and sleeps: the GeoPackage's lock file, or
+# PostgreSQL's advisory lock inside an open transaction (released when the server sees the client die).
+HOLD_LOCK = {
+    "gpkg": "import sys, time; from pathlib import Path; from frontline.store import locking; "
+    "locking.acquire(Path(sys.argv[1])); print('held', flush=True); time.sleep(600)",
+    "postgis": "import sys, time, psycopg; from frontline.store.postgis import WRITER_LOCK; "
+    "c = psycopg.connect(sys.argv[1]); c.execute('SELECT pg_advisory_xact_lock(%s)', (WRITER_LOCK,)); "
+    "print('held', flush=True); time.sleep(600)",
+}
 
-    path = tmp_path / "s.gpkg"
+
+def test_writer_waits_for_another_and_says_so(new_store_url, backend, capfd):
+    from frontline.store import open_store
+    from frontline.store._sql import sql_of
+
+    path = new_store_url
     seed_store(path, range(1))
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from frontline.store import locking; "
-            "locking.acquire(Path(sys.argv[1])); print('held', flush=True); time.sleep(600)",
-            str(path),
-        ],
+        [sys.executable, "-c", HOLD_LOCK[backend], str(path)],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE,
@@ -289,25 +300,33 @@ def test_writer_waits_for_another_and_says_so(tmp_path, capfd):
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        st = open_store(path)  # opened first: on a loaded machine a connection can take a second
         threading.Timer(2.5, holder.send_signal, (signal.SIGKILL,)).start()  # a writer killed mid-transaction
-        st = open_store(path)
         t0 = time.monotonic()
         st.begin()  # waits for the holder, then gets in once the kernel drops the dead holder's lock
         waited = time.monotonic() - t0
-        st.db.execute("INSERT INTO meta VALUES ('probe', '1')")
+        sql_of(st).execute("INSERT INTO meta VALUES ('probe', '1')")
         st.commit()
         st.close()
     finally:
         holder.kill()
         holder.wait(10)
     assert 2.0 <= waited < 30, waited
-    assert f"waiting for another writer (pid {holder.pid})" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "waiting for another writer" in err.lower(), err
+    if backend == "gpkg":  # the lock file names its holder
+        assert f"waiting for another writer (pid {holder.pid})" in err
+    st = open_store(path, readonly=True)
+    try:
+        assert st.get_meta("probe") == "1"  # the waiting writer's transaction was committed
+    finally:
+        st.close()
 
 
-def test_sigkilled_import_does_not_block_the_next(tmp_path):
+def test_sigkilled_import_does_not_block_the_next(tmp_path, new_store_url):
     from frontline.store import open_store
 
-    path = tmp_path / "s.gpkg"
+    path = new_store_url
     seed_store(path, range(1))
     folder = write_folder(tmp_path / "a", range(1, 60))
     proc = frontline("import", "--store", str(path), str(folder), "--quiet", "--workers", "1")

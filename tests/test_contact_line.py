@@ -79,6 +79,12 @@ def plain_map(th, R, C, C2) -> ControlMap:
     return ControlMap("test", "v1", utc(0), held, contested=grey, theatre=th.geom)
 
 
+@pytest.fixture(scope="module")
+def store(backend_demo_store):
+    """The 6-week demo store on each backend (a GeoPackage, then PostGIS)."""
+    return backend_demo_store
+
+
 @pytest.mark.parametrize("how", ["version_control", "control_map"])
 def test_lengths_per_pair_match_the_drawing(how):
     th, R, C, C2 = world()
@@ -145,20 +151,20 @@ def test_rejects_other_input():
         contact_line(box(0, 0, 1, 1))
 
 
-def test_demo_store_series_and_speed(demo_store):
+def test_demo_store_series_and_speed(store):
     from frontline.state import version_control
 
-    rows = contact_line_series(demo_store)
-    assert len(rows) == len(demo_store.versions())
+    rows = contact_line_series(store)
+    assert len(rows) == len(store.versions())
     for r in rows:
         assert r["total_km"] == pytest.approx(sum(r["length_km"].values()), abs=1e-2)
         assert r["length_km"]["ua|ru"] > 0  # Donetsk and Kursk fronts
     # One version's line is the series' row for it (speed is measured in bench/bench_analysis.py).
-    v = demo_store.versions()[-1]
-    one = contact_line(version_control(demo_store, v))
+    v = store.versions()[-1]
+    one = contact_line(version_control(store, v))
     assert one.total_km == pytest.approx(rows[-1]["total_km"], abs=0.01)
     with pytest.raises(ValueError, match="inverted"):
-        contact_line_series(demo_store, "2025-03-01", "2025-01-01")
+        contact_line_series(store, "2025-03-01", "2025-01-01")
 
 
 def test_multipart_tile_parts_are_walked():
@@ -220,7 +226,7 @@ def test_front_per_region():
     assert total == pytest.approx(cl.total_km, rel=1e-9)
 
 
-def test_cli_front_per_region_file(demo_store, tmp_path):
+def test_cli_front_per_region_file(store, tmp_path):
     """`contact-line --region FILE --region-field NAME`: one row per feature, summing to the front inside them."""
     import json
     import subprocess
@@ -241,7 +247,7 @@ def test_cli_front_per_region_file(demo_store, tmp_path):
     f.write_text(json.dumps(fc))
     exe = [str(Path(sys.executable).parent / "frontline")]
     r = subprocess.run(
-        [*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f), "--region-field", "name", "--json"],
+        [*exe, "contact-line", "--store", str(store.path), "--region", str(f), "--region-field", "name", "--json"],
         capture_output=True,
         text=True,
     )
@@ -249,7 +255,7 @@ def test_cli_front_per_region_file(demo_store, tmp_path):
     d = json.loads(r.stdout)
     assert sum(d["by_region"]["r.geojson:all"].values()) == pytest.approx(d["total_km"], rel=1e-6)
     bad = subprocess.run(
-        [*exe, "contact-line", "--store", str(demo_store.path), "--region", str(f), "--region-field", "nope"],
+        [*exe, "contact-line", "--store", str(store.path), "--region", str(f), "--region-field", "nope"],
         capture_output=True,
         text=True,
     )

@@ -66,6 +66,12 @@ def two_blocks(width: float = 400.0):
 # --------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def store(backend_demo_store):
+    """The 6-week demo store on each backend (a GeoPackage, then PostGIS)."""
+    return backend_demo_store
+
+
 def test_two_blocks_joined_by_a_corridor_give_one_neck():
     rep = find_necks(ll(two_blocks(400)))
     assert rep.mode == MODE_HELD
@@ -478,13 +484,13 @@ def test_corridor_inputs_refuse_what_they_cannot_read():
         corridor_inputs(ll(two_blocks(400)), "ua")
 
 
-def test_grey_ground_inside_home_is_not_ground_abroad(demo_store):
+def test_grey_ground_inside_home_is_not_ground_abroad(store):
     """The demo rings its salient in Russia with grey ground and draws a grey band in Ukraine too."""
     from frontline.geodesy import area_km2
     from frontline.state import version_control
 
-    vs = demo_store.versions()
-    vc = version_control(demo_store, vs[-1])
+    vs = store.versions()
+    vc = version_control(store, vs[-1])
     home = vc.theatre.homes["ua"]
     abroad = corridor_inputs(vc, "ua", "abroad", include_contested=True)
     whole = corridor_inputs(vc, "ua", "all", include_contested=True)
@@ -500,9 +506,9 @@ def test_grey_ground_inside_home_is_not_ground_abroad(demo_store):
     for p in rep.pockets:
         assert area_km2(shapely.intersection(p.geometry, home)) < 0.01 * p.area_km2
     # the same version keys the same; the demo's neck narrows every week, so the last two differ
-    assert corridor_key(vc, abroad) == corridor_key(version_control(demo_store, vs[-1]), abroad)
-    before = corridor_inputs(version_control(demo_store, vs[-2]), "ua", "abroad", include_contested=True)
-    assert corridor_key(version_control(demo_store, vs[-2]), before) != corridor_key(vc, abroad)
+    assert corridor_key(vc, abroad) == corridor_key(version_control(store, vs[-1]), abroad)
+    before = corridor_inputs(version_control(store, vs[-2]), "ua", "abroad", include_contested=True)
+    assert corridor_key(version_control(store, vs[-2]), before) != corridor_key(vc, abroad)
 
 
 def test_corridor_series_tracks_the_neck_with_the_most_ground_at_stake():

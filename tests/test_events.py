@@ -136,12 +136,13 @@ def test_geojson_kml_shapes(tmp_path):
     assert len(res.problems) == 1 and "102" in res.problems[0] and "geo" in res.problems[0]
 
 
-def test_link_to_changes_and_roads(tmp_path):
+def test_link_to_changes_and_roads(tmp_path, new_store_url, backend):
+    """Stored events linked to changed ground and to roads, on each backend."""
     from shapely.geometry import LineString
 
     from frontline.sources.osm import Roads
 
-    st = build_store(tmp_path / "ev.gpkg", N)
+    st = build_store(tmp_path / "ev.gpkg", N, new_store_url if backend == "postgis" else None)
     # Between weeks 2 and 4 (event on 2025-01-27 ± 7 days) the ua box's west edge moved from 36.04 to 36.08:
     # ground between lon 36.03 and 36.07 changed hands. An event at 36.062 lies inside it (distance 0);
     # one at 36.5 is ≥ 0.42° of longitude (≈ 29 km at 51.5°N) away.

@@ -29,15 +29,23 @@ def _km2(geom) -> float:
     return abs(a) / 1e6
 
 
-@pytest.fixture(scope="module")
-def revised_store(tmp_path_factory):
-    """A store that pulled version V, then its revision."""
-    path = tmp_path_factory.mktemp("known_at") / "live.gpkg"
+def _pull_then_revise(target) -> None:
+    """Version V pulled into a new store at ``target`` (a file or a PostGIS URL), then its revision."""
     pull_then_revise(
-        path,
+        target,
         api_object(V, [feature(FIRST, "occupied")], updated=PUBLISHED),
         api_object(V, [feature(REVISED, "occupied")], updated=REVISED_AT),
     )
+
+
+@pytest.fixture(scope="module")
+def revised_store(tmp_path_factory, backend, request):
+    """A store that pulled version V, then its revision, on each backend (a GeoPackage file, then PostGIS)."""
+    if backend == "postgis":
+        path = request.getfixturevalue("pg_cluster").new_database("known_at")
+    else:
+        path = tmp_path_factory.mktemp("known_at") / "live.gpkg"
+    _pull_then_revise(path)
     return path
 
 
@@ -118,16 +126,19 @@ def test_diff_revisions_gives_the_km2_difference(revised_store):
     assert code == 1 and "no revision 5" in err
 
 
-def test_a_past_revisions_result_does_not_replace_the_current_one(revised_store, tmp_path):
+def test_a_past_revisions_result_does_not_replace_the_current_one(revised_store, new_store_url, backend):
     import shutil
 
     from frontline.store import open_store
     from frontline.store.known_at import known_at_view
     from frontline.store.results import ResultRow, put_results
 
-    p = tmp_path / "copy.gpkg"
-    shutil.copy(revised_store, p)
-    st = open_store(p)
+    # a store of its own (this test writes results): a copy of the file, or the same pulls into a new database
+    if backend == "gpkg":
+        shutil.copy(revised_store, new_store_url)
+    else:
+        _pull_then_revise(new_store_url)
+    st = open_store(new_store_url)
     try:
         view = known_at_view(st, REVISED_AT - 1)
         (v,) = view.versions()

@@ -22,42 +22,48 @@ def _cli_json(*args):
     return json.loads(r.output)
 
 
+@pytest.fixture(scope="module")
+def store(backend_demo_store):
+    """The 6-week demo store on each backend (a GeoPackage, then PostGIS)."""
+    return backend_demo_store
+
+
 @pytest.fixture()
-def nb(demo_store):
-    with frontline.open(demo_store.path) as st:
+def nb(store):
+    with frontline.open(store.path) as st:
         yield st
 
 
-def test_versions_and_state_match_the_store_and_frontline_area(nb, demo_store):
+def test_versions_and_state_match_the_store_and_frontline_area(nb, store):
     df = nb.versions()
-    assert list(df["version_id"]) == [v.version_id for v in demo_store.versions()]
+    assert list(df["version_id"]) == [v.version_id for v in store.versions()]
     gdf = nb.state().to_geodataframe()
-    assert gdf.crs.to_epsg() == 4326 and len(gdf) == len(demo_store.sides) + 1
-    want = _cli_json("area", "--store", demo_store.path, "--region", "theatre", "--at", df["time"].iloc[-1].isoformat())
+    assert gdf.crs.to_epsg() == 4326 and len(gdf) == len(store.sides) + 1
+    want = _cli_json("area", "--store", store.path, "--region", "theatre", "--at", df["time"].iloc[-1].isoformat())
     for row in gdf.itertuples():
         what = row.side if row.status == "held" else "contested"
         assert row.area_km2 == pytest.approx(want[0][f"{what}_km2"], rel=2e-3)
 
 
-def test_area_series_change_and_contact_line_are_the_cli_answers(nb, demo_store):
+def test_area_series_change_and_contact_line_are_the_cli_answers(nb, store):
     series = nb.area_series(region="ukraine", every="week")
-    cli = _cli_json("area", "--store", demo_store.path, "--region", "ukraine", "--every", "week")
+    cli = _cli_json("area", "--store", store.path, "--region", "ukraine", "--every", "week")
     assert list(series["version_id"]) == [r["version_id"] for r in cli]
     assert list(series["ru_km2"]) == pytest.approx([r["ru_km2"] for r in cli])
     change = nb.change("2025-01-07", "2025-02-10")
-    cli = _cli_json("change", "--store", demo_store.path, "--from", "2025-01-07", "--to", "2025-02-10")
+    cli = _cli_json("change", "--store", store.path, "--from", "2025-01-07", "--to", "2025-02-10")
     assert change.to_dict()["totals"] == cli["totals"]
     line = nb.contact_line("2025-02-10")
-    cli = _cli_json("contact-line", "--store", demo_store.path, "--at", "2025-02-10")
+    cli = _cli_json("contact-line", "--store", store.path, "--at", "2025-02-10")
     assert line.to_dict()["length_km"] == cli["length_km"]
 
 
-def test_corridors_and_settlements_are_the_cli_answers(nb, demo_store):
+def test_corridors_and_settlements_are_the_cli_answers(nb, store):
     necks = nb.corridors("2025-02-10", side="ua").to_dict()["necks"]
-    cli = _cli_json("corridors", "--store", demo_store.path, "--at", "2025-02-10", "--side", "ua")
+    cli = _cli_json("corridors", "--store", store.path, "--at", "2025-02-10", "--side", "ua")
     assert [round(n["width_m"], 3) for n in necks] == [round(n["width_m"], 3) for n in cli["necks"]]
     places = nb.settlements("2025-02-10")
-    cli = _cli_json("settlements", "status", "--store", demo_store.path, "--at", "2025-02-10")
+    cli = _cli_json("settlements", "status", "--store", store.path, "--at", "2025-02-10")
     assert places["status"].value_counts().to_dict() == cli["counts"]
     with pytest.raises(frontline.errors.InputError, match="unknown side"):
         nb.corridors(side="xx")

@@ -21,6 +21,12 @@ D = "2025-01-13"  # a demo version is drawn that day at 20:00 UTC
 D0 = int(datetime(2025, 1, 13, tzinfo=UTC).timestamp())
 
 
+@pytest.fixture(scope="module")
+def store(backend_demo_store):
+    """The 6-week demo store on each backend (a GeoPackage, then PostGIS)."""
+    return backend_demo_store
+
+
 # -- parse_time ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("role,expected", [("start", D0), ("at", D0 + DAY - 1), ("end", D0 + DAY - 1)])
 def test_bare_date_by_role(role, expected):
@@ -83,45 +89,45 @@ def test_durations():
 
 
 # -- resolve: the one staleness check ----------------------------------------------------------------
-def test_resolve_notes_stale_times(demo_store):
+def test_resolve_notes_stale_times(store):
     from frontline.state import StaleTimeError, TimePolicy, resolve, resolve_version
 
-    vs = demo_store.versions()
+    vs = store.versions()
     last = vs[-1]
-    r = resolve(demo_store, last.valid_time)
+    r = resolve(store, last.valid_time)
     assert r.version.pk == last.pk and r.note is None
     # later the same UTC day: still no note; the next day: after the last version
-    assert resolve(demo_store, last.valid_time + 3000).note is None
-    far = resolve(demo_store, "2031-01-01")
+    assert resolve(store, last.valid_time + 3000).note is None
+    far = resolve(store, "2031-01-01")
     assert far.version.pk == last.pk and far.note is not None and far.note.after_last
     assert last.version_id in far.note.message and "years earlier" in far.note.message
     # a gap larger than the limit inside the store
     mid = vs[1].valid_time + 3 * DAY
-    assert resolve(demo_store, mid).note is None
-    gap = resolve(demo_store, mid, policy=TimePolicy(max_age_s=2 * DAY))
+    assert resolve(store, mid).note is None
+    gap = resolve(store, mid, policy=TimePolicy(max_age_s=2 * DAY))
     assert gap.note is not None and not gap.note.after_last and gap.version.pk == vs[1].pk
     assert "is 3 days after the version valid then" in gap.note.message
     with pytest.raises(StaleTimeError, match="refused in strict mode"):
-        resolve(demo_store, "2031-01-01", policy=TimePolicy(strict=True))
+        resolve(store, "2031-01-01", policy=TimePolicy(strict=True))
     # resolve_version warns (no reporter set), and still answers
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
-        assert resolve_version(demo_store, "2031-01-01").pk == last.pk
+        assert resolve_version(store, "2031-01-01").pk == last.pk
     assert any("after the last version" in str(w.message) for w in got)
     # role: a bare date as a range start is the version valid at its 00:00
     day = datetime.fromtimestamp(vs[1].valid_time, UTC).strftime("%Y-%m-%d")
-    assert resolve(demo_store, day, role="start").version.pk == vs[0].pk
-    assert resolve(demo_store, day, role="end").version.pk == vs[1].pk
+    assert resolve(store, day, role="start").version.pk == vs[0].pk
+    assert resolve(store, day, role="end").version.pk == vs[1].pk
 
 
-def test_versions_between_and_its_empty_message(demo_store):
+def test_versions_between_and_its_empty_message(store):
     from frontline.state import EmptyRangeError, versions_between
 
-    vs = demo_store.versions()
+    vs = store.versions()
     day = datetime.fromtimestamp(vs[1].valid_time, UTC).strftime("%Y-%m-%d")
-    assert [v.pk for v in versions_between(demo_store, day, day)] == [vs[1].pk]
+    assert [v.pk for v in versions_between(store, day, day)] == [vs[1].pk]
     with pytest.raises(EmptyRangeError) as exc:
-        versions_between(demo_store, "2025-01-08", "2025-01-09")
+        versions_between(store, "2025-01-08", "2025-01-09")
     msg = str(exc.value)
     assert msg.startswith("No version of deepstate from 2025-01-08T00:00:00Z to 2025-01-09T23:59:59Z")
     assert vs[0].version_id in msg and vs[1].version_id in msg
@@ -132,74 +138,74 @@ def cli(*args, env=None):
     return CliRunner(env=env).invoke(main, [str(a) for a in args])
 
 
-def test_from_and_to_the_same_day_include_its_versions(demo_store):
-    vs = demo_store.versions()
-    r = cli("area", "--store", demo_store.path, "--from", D, "--to", D, "--json")
+def test_from_and_to_the_same_day_include_its_versions(store):
+    vs = store.versions()
+    r = cli("area", "--store", store.path, "--from", D, "--to", D, "--json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert [row["version_id"] for row in rows] == [v.version_id for v in vs if D0 <= v.valid_time < D0 + DAY]
     assert len(rows) == 1
     # --from D keeps D's versions in a longer range too
-    r = cli("area", "--store", demo_store.path, "--from", D, "--json")
+    r = cli("area", "--store", store.path, "--from", D, "--json")
     assert json.loads(r.stdout)[0]["version_id"] == rows[0]["version_id"]
     # change over that day: the map at its start (the week before) against its end
-    r = cli("change", "--store", demo_store.path, "--from", D, "--to", D, "--json")
+    r = cli("change", "--store", store.path, "--from", D, "--to", D, "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["to"]["version_id"] == rows[0]["version_id"] and out["from"]["version_id"] == vs[0].version_id
     assert r.stderr == ""
-    r = cli("change", "--store", demo_store.path, "--from", D, "--to", D, "--every", "day", "--json")
+    r = cli("change", "--store", store.path, "--from", D, "--to", D, "--every", "day", "--json")
     assert r.exit_code == 0, r.output
     assert [x["version_id"] for x in json.loads(r.stdout)] == [rows[0]["version_id"]]
 
 
-def test_stale_time_warns_on_stderr_and_strict_refuses(demo_store):
-    last = demo_store.versions()[-1]
-    r = cli("show", "--store", demo_store.path, "--at", "2031-01-01", "--json")
+def test_stale_time_warns_on_stderr_and_strict_refuses(store):
+    last = store.versions()[-1]
+    r = cli("show", "--store", store.path, "--at", "2031-01-01", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["version_id"] == last.version_id  # stdout stays clean JSON
     assert r.stderr.startswith(
         f"Warning: 2031-01-01T23:59:59Z is after the last version in the store, {last.version_id} of "
     )
     assert len(r.stderr.strip().splitlines()) == 1
-    r = cli("show", "--store", demo_store.path, "--at", "2031-01-01", "--strict")
+    r = cli("show", "--store", store.path, "--at", "2031-01-01", "--strict")
     assert r.exit_code == 1 and r.stdout == ""
     assert "refused in strict mode (--strict)" in r.stderr and "Traceback" not in r.output
     # the same day as the last version is fine; so is the latest
     day = datetime.fromtimestamp(last.valid_time, UTC).strftime("%Y-%m-%d")
     for args in (("--at", day, "--strict"), ()):
-        r = cli("show", "--store", demo_store.path, *args)
+        r = cli("show", "--store", store.path, *args)
         assert r.exit_code == 0 and r.stderr == "", r.output
 
 
-def test_max_age_option_and_environment(demo_store, tmp_path):
-    vs = demo_store.versions()
+def test_max_age_option_and_environment(store, tmp_path):
+    vs = store.versions()
     mid = vs[1].valid_time + 3 * DAY
     # Never /dev/null: export replaces its output file, and a test run as root would replace the device.
     out = str(tmp_path / "state.geojson")
-    r = cli("export", "--store", demo_store.path, "--at", mid, "--max-age", "2d", out, "--format", "geojson")
+    r = cli("export", "--store", store.path, "--at", mid, "--max-age", "2d", out, "--format", "geojson")
     assert r.exit_code == 0, r.output
     assert "the limit is 2 days" in r.stderr and vs[1].version_id in r.stderr
-    r = cli("show", "--store", demo_store.path, "--at", mid, "--json", env={"FRONTLINE_MAX_AGE": "36h"})
+    r = cli("show", "--store", store.path, "--at", mid, "--json", env={"FRONTLINE_MAX_AGE": "36h"})
     assert r.exit_code == 0 and "the limit is 36 h" in r.stderr
-    r = cli("show", "--store", demo_store.path, "--at", mid, "--strict", env={"FRONTLINE_MAX_AGE": "36h"})
+    r = cli("show", "--store", store.path, "--at", mid, "--strict", env={"FRONTLINE_MAX_AGE": "36h"})
     assert r.exit_code == 1 and "refused" in r.stderr
-    r = cli("show", "--store", demo_store.path, "--at", mid, "--max-age", "off", "--strict")
+    r = cli("show", "--store", store.path, "--at", mid, "--max-age", "off", "--strict")
     assert r.exit_code == 0 and r.stderr == ""
-    r = cli("show", "--store", demo_store.path, "--max-age", "soon")
+    r = cli("show", "--store", store.path, "--max-age", "soon")
     assert r.exit_code == 2 and "Invalid value for '--max-age'" in r.stderr
 
 
-def test_empty_range_says_so(demo_store):
+def test_empty_range_says_so(store):
     for extra in ((), ("--every", "day")):
-        r = cli("change", "--store", demo_store.path, "--from", "2025-01-08", "--to", "2025-01-09", *extra)
+        r = cli("change", "--store", store.path, "--from", "2025-01-08", "--to", "2025-01-09", *extra)
         assert r.exit_code == 1, r.output
         assert r.stdout == "" and "Traceback" not in r.output
         assert r.stderr.startswith("Error: No version") and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_bad_time_names_the_option(demo_store):
-    r = cli("area", "--store", demo_store.path, "--from", "last tuesday")
+def test_bad_time_names_the_option(store):
+    r = cli("area", "--store", store.path, "--from", "last tuesday")
     assert r.exit_code == 2 and "Invalid value for '--from'" in r.stderr and "ISO-8601" in r.stderr
 
 

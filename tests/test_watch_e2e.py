@@ -109,14 +109,17 @@ bbox = {json.dumps(KURSK_BBOX)}
         hook.close()
 
 
-def test_watch_command_stops_cleanly_on_sigterm(tmp_path):
+def test_watch_command_stops_cleanly_on_sigterm(new_store_url, backend):
+    """On each backend: ``watch`` makes a missing GeoPackage itself; a database is made a store first (``init``)."""
     from frontline.demo import scenario
-    from frontline.store import open_store
+    from frontline.store import init_store, open_store
 
     objs = scenario(6)
     srv = ReplayServer(objs)
     srv.delay = 0.5
-    store = tmp_path / "w.gpkg"
+    store = new_store_url
+    if backend == "postgis":
+        init_store(store).close()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [

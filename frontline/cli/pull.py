@@ -14,13 +14,15 @@ def _pull_store(store_path, quiet: bool):
     """Log to stderr (warnings only when ``quiet``) and open the store pulled into, made when missing."""
     from pathlib import Path
 
-    from ..store import default_store_path, init_store
+    from ..store import default_store_path, init_store, is_server_url
 
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if is_server_url(store_path):  # a PostGIS database (made a store by `frontline init`), not a file path
+        return store_path, _open(store_path)
     path = Path(store_path) if store_path else default_store_path()
     return path, (_open(path) if path.exists() else init_store(path))
 
