@@ -1,17 +1,21 @@
 """Benchmark: settlement status changes for a 30,000-place gazetteer over every version of a store.
 
     .venv/bin/python bench/bench_settlements_scale.py --store /work/stores/copy.gpkg [--places 30000]
-        [--seed 7] [--versions N]
+        [--seed 7] [--versions N] [--check-every K] [--save codes.npy]
 
 The store is opened read-only (use a copy of the full archive store: 1,359 versions). The places are
 the store's gazetteer (``frontline settlements import --default`` first, else none) plus places drawn
 uniformly at random (seeded) inside the theatre (rejection-sampled against the theatre's outline), up
 to ``--places``. For every version in time order the status of every place is computed from the
-stored pieces (:func:`frontline.analysis.settlements.status_on_control`, the rule of the map and of the
-stored codes) and compared with the version before: the places that changed status are counted.
-A progress bar runs on stderr. Prints the wall time, the time per version (median, p95), the
-places that changed at least once, and the changes in all. The bar of issue 18: within 10 minutes
-for 30,000 places × 1,359 versions on a 2-core machine.
+stored pieces by :class:`frontline.analysis.settlements.StatusSeries` (the rule of the map and of the
+stored codes, :func:`~frontline.analysis.settlements.status_on_control`; after the first version only
+the places near tiles whose pieces changed are tested again) and compared with the version before:
+the places that changed status are counted. A progress bar runs on stderr. Prints the wall time, the
+time per version (median, p95), the places tested again per version, the places that changed at least
+once, and the changes in all. ``--check-every K`` also computes every K-th version whole with
+``status_on_control`` (outside the timing) and counts the places whose codes differ (must be 0);
+``--save`` writes the (versions × places) int8 codes. The bar of issue 18: within 10 minutes for
+30,000 places × 1,359 versions on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from frontline._progress import progress_bar  # noqa: E402
-from frontline.analysis.settlements import CONTESTED, _recoded, status_on_control  # noqa: E402
+from frontline.analysis.settlements import CONTESTED, StatusSeries, recoded, status_on_control  # noqa: E402
 from frontline.state import version_control  # noqa: E402
 from frontline.store import open_store, theatre_of  # noqa: E402
 from frontline.store.reference import load_settlements  # noqa: E402
@@ -57,6 +61,12 @@ def places(store, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
     return np.concatenate([lon, *extra_lon]), np.concatenate([lat, *extra_lat]), n_gaz
 
 
+def check(st, v, lon, lat, got: np.ndarray, labels: list[str | None]) -> int:
+    """Places whose series code at ``v`` differs from ``status_on_control`` on the whole version."""
+    codes, labs = status_on_control(version_control(st, v), (lon, lat))
+    return int((recoded(codes, labs, labels, np.int8) != got).sum())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--places", type=int, default=30_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--versions", type=int, default=0, help="Only the first N versions (0: all).")
+    ap.add_argument("--check-every", type=int, default=0, help="Check every K-th version whole (0: none).")
+    ap.add_argument("--save", type=Path, default=None, help="Write the versions x places codes (.npy).")
     args = ap.parse_args(argv)
     st = open_store(args.store, readonly=True)
     versions = st.versions()
@@ -75,28 +87,39 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(lon):,} places ({n_gaz:,} of the store's gazetteer, {len(lon) - n_gaz:,} generated), "
         f"{len(versions):,} versions"
     )
-    prev: np.ndarray | None = None
-    ever = np.zeros(len(lon), dtype=bool)
-    changes, per_version = 0, []
+    mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
+    per_version, retested, checked, wrong = [], [], 0, 0
     t0 = time.perf_counter()
+    series = StatusSeries(st, (lon, lat))
+    setup = time.perf_counter() - t0
     with progress_bar(len(versions), "settlement status") as advance:
-        for v in versions:
+        for t, v in enumerate(versions):
             t1 = time.perf_counter()
-            codes, labs = status_on_control(version_control(st, v), (lon, lat))
-            cur = _recoded(codes, labs, labels, np.int8)
-            if prev is not None:
-                moved = cur != prev
-                changes += int(moved.sum())
-                ever |= moved
-            prev = cur
+            mat[t] = recoded(series.codes(v), series.labels, labels, np.int8)
             per_version.append(time.perf_counter() - t1)
+            retested.append(series.retested)
+            if args.check_every and t % args.check_every == 0:
+                checked += 1
+                wrong += check(st, v, lon, lat, mat[t], labels)
             advance()
-    wall = time.perf_counter() - t0
+    wall = setup + sum(per_version)
+    moved = mat[1:] != mat[:-1]
     p95 = sorted(per_version)[int(0.95 * (len(per_version) - 1))]
     print(f"wall {wall:,.1f} s ({wall / 60:.1f} min; bar: 10 min) for {len(versions):,} versions × {len(lon):,} places")
-    print(f"per version: median {statistics.median(per_version) * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms")
-    print(f"places that changed status at least once: {int(ever.sum()):,}; changes in all: {changes:,}")
-    return 0
+    print(
+        f"setup {setup:.1f} s; per version: median {statistics.median(per_version) * 1000:,.0f} ms, "
+        f"p95 {p95 * 1000:,.0f} ms"
+    )
+    print(f"places tested again per version: median {statistics.median(retested):,.0f}, max {max(retested):,}")
+    print(
+        f"places that changed status at least once: {int(moved.any(axis=0).sum()):,}; "
+        f"changes in all: {int(moved.sum()):,}"
+    )
+    if args.check_every:
+        print(f"checked {checked:,} versions whole with status_on_control: {wrong:,} places differ")
+    if args.save:
+        np.save(args.save, mat)
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

@@ -225,6 +225,25 @@ def test_rerun_does_no_work(materialised):
     st.close()
 
 
+def test_settlement_matrix_computed_equals_stored(materialised, monkeypatch):
+    """Codes computed for a series (StatusSeries: only places near changed tiles re-tested) are the stored
+    ones (status_on_control on each whole version, computed by the workers), in any order and for a subset."""
+    p, _ = materialised
+    st = open_store(p, readonly=True)
+    versions = st.versions()
+    stored, labels, n_stored = m.settlement_matrix(st, versions)
+    assert n_stored == len(versions) and labels == [None, *st.sides, "contested"]
+    assert len({row.tobytes() for row in stored}) > 1  # the codes change between versions
+    monkeypatch.setenv(m.STORED_ENV, "off")
+    back, labels_back, n_back = m.settlement_matrix(st, versions[::-1], progress=True)
+    assert n_back == 0 and labels_back == labels
+    np.testing.assert_array_equal(back[::-1], stored)
+    idx = np.arange(0, stored.shape[1], 2)
+    some, _, _ = m.settlement_matrix(st, versions[1::2], idx)
+    np.testing.assert_array_equal(some, stored[1::2][:, idx])
+    st.close()
+
+
 def test_new_gazetteer_import_invalidates_codes(store_copy):
     from frontline.sources.geonames import read_geonames
     from frontline.store.reference import put_settlements

@@ -255,3 +255,131 @@ def test_store_fast_path_agrees_with_whole_ground(demo_store):
         assert np.array_equal(fast[~junction], slow[~junction])
         assert set(np.unique(fast[junction])) <= {1, 2, 3} and junction.sum() < 0.01 * len(lon)
         assert {labels[c] for c in np.unique(fast)} >= {"ua", "ru"}
+
+
+# ---------------------------------------------------------------- a series over a store's versions
+
+DONBAS = (36.8, 47.8, 38.0, 48.4)  # a box wholly inside Ukraine, across the demo's Donetsk front
+FILLS = {"#a52714": "ru", "#880e4f": "ru", "#bcaaa4": "grey"}  # the demo's occupied, Crimea and unknown fills
+CLEAR_DEG = 0.003  # a place this far from every drawn edge is in the same polygons however the store cuts them
+
+
+def _raw_versions(demo_store) -> list[dict]:
+    """The demo's versions as written for import (``<store>-input/versions/<id>.json``), read with json."""
+    import json
+    from pathlib import Path
+
+    folder = Path(demo_store.path).parent / (Path(demo_store.path).stem + "-input") / "versions"
+    return sorted((json.loads(p.read_text()) for p in folder.glob("*.json")), key=lambda o: o["id"])
+
+
+def _raw_status(fc: dict, lon: np.ndarray, lat: np.ndarray, ukraine) -> tuple[list[str | None], np.ndarray]:
+    """Brute force on the raw polygons, for places in Ukraine's box: None outside ``ukraine`` (the border as
+    stored: it has small holes here), else grey (closed) first, then occupied, else ua.
+
+    Returns the statuses and whether each place is clear of every polygon's edge and of the border by ``CLEAR_DEG``.
+    """
+    from shapely.geometry import shape
+
+    pts = shapely.points(lon, lat)
+    grey = np.zeros(len(lon), dtype=bool)
+    ru = np.zeros(len(lon), dtype=bool)
+    inside = shapely.intersects(ukraine, pts)
+    clear = ~shapely.dwithin(ukraine.boundary, pts, CLEAR_DEG)
+    for f in fc["features"]:
+        cls = FILLS.get(f["properties"].get("fill"))
+        if cls is None or "Polygon" not in f["geometry"]["type"]:
+            continue
+        g = shapely.force_2d(shape(f["geometry"]))
+        (grey if cls == "grey" else ru)[:] |= shapely.intersects(g, pts)
+        clear &= ~shapely.dwithin(g.boundary, pts, CLEAR_DEG)
+    # Ground is cut to the homes: a hole in the border is outside, whatever is drawn over it.
+    return [None if not i else "contested" if g else "ru" if r else "ua" for g, r, i in zip(grey, ru, inside)], clear
+
+
+def test_series_matches_brute_force_on_the_raw_polygons(demo_store):
+    """Every version of the demo, places across its moving Donetsk front: the series' status is the one
+    read off the raw polygons; a place exactly on the grey zone's edge is contested; a version asked
+    again re-tests nothing, and later versions re-test only some of the places."""
+    from frontline.analysis.settlements import StatusSeries
+    from frontline.store import theatre_of
+
+    # Input data: the border the store was made with, cut to (around) the box so the brute force stays quick.
+    ukraine = theatre_of(demo_store).homes["ua"].intersection(box(*DONBAS).buffer(0.1))
+    rng = np.random.default_rng(11)
+    w, s, e, n = DONBAS
+    lon, lat = rng.uniform(w, e, 3000), rng.uniform(s, n, 3000)
+    raws = _raw_versions(demo_store)
+    versions = demo_store.versions()
+    assert [int(v.version_id) for v in versions] == [r["id"] for r in raws]
+    series = StatusSeries(demo_store, (lon, lat))
+    retested = []
+    for v, raw in zip(versions, raws):
+        want, clear = _raw_status(raw["map"], lon, lat, ukraine)
+        got = [series.labels[c] for c in series.codes(v)]
+        retested.append(series.retested)
+        assert clear.sum() > 2500
+        assert [g for g, k in zip(got, clear) if k] == [x for x, k in zip(want, clear) if k]
+        assert {"ua", "ru", "contested"} <= set(want)
+    assert retested[0] == len(lon) and all(0 < r < len(lon) for r in retested[1:])
+    again = series.codes(versions[-1])
+    assert series.retested == 0 and not again.flags.writeable
+
+    # On the grey strip's east edge (its raw coordinate, as drawn): the front line itself.
+    for v, raw in zip(versions, raws):
+        (grey,) = [
+            f
+            for f in raw["map"]["features"]
+            if f["properties"].get("fill") == "#bcaaa4"
+            and f["geometry"]["type"] == "Polygon"
+            and max(c[1] for c in f["geometry"]["coordinates"][0]) < 49
+        ]
+        x_edge = max(c[0] for c in grey["geometry"]["coordinates"][0])
+        one = StatusSeries(demo_store, ([x_edge, x_edge - 0.2, x_edge + 0.2], [48.1, 48.1, 48.1]))
+        assert [one.labels[c] for c in one.codes(v)] == ["contested", "ua", "ru"]
+
+
+def test_series_is_status_on_control_on_every_version(demo_store):
+    """The series' codes are the whole-version lookup's (status_on_control) at every version, whatever the
+    order the versions come in, for random places, places on drawn edges, tile corners and NaN."""
+    from frontline.analysis.settlements import StatusSeries, status_on_control
+    from frontline.state import version_control
+
+    versions = demo_store.versions()
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(30.0, 40.5, 6000), rng.uniform(44.0, 52.5, 6000)
+    edges = []
+    for v in versions[::2]:
+        vc = version_control(demo_store, v)
+        edges += [shapely.get_coordinates(vc.contested)[::7], shapely.get_coordinates(vc.abroad("ua"))[::7]]
+    edges.append(np.array([[35.0, 51.0], [35.5, 51.5], [37.5, 48.0], [np.nan, np.nan]]))  # tile corners, NaN
+    e = np.concatenate(edges)
+    lon, lat = np.concatenate([lon, e[:, 0]]), np.concatenate([lat, e[:, 1]])
+    want = {v.version_id: status_on_control(version_control(demo_store, v), (lon, lat)) for v in versions}
+    assert len({w[0].tobytes() for w in want.values()}) == len(versions)  # every version differs somewhere
+    for order in (versions, versions[::-1], [versions[2], versions[0], versions[0], versions[-1]]):
+        series = StatusSeries(demo_store, (lon, lat))
+        for v in order:
+            got = series.codes(v)
+            codes, labels = want[v.version_id]
+            assert series.labels == labels
+            np.testing.assert_array_equal(got, codes)
+
+
+def test_status_matrix_uses_the_series(demo_store):
+    """status_matrix (the CLI's ``settlements changed``) equals the per-version lookup, in the store's labels."""
+    from frontline.analysis.settlements import status_matrix, status_on_control
+    from frontline.state import version_control
+
+    versions = demo_store.versions()
+    # Grey ground [37.72, 37.75] at week 0 and 0.02° further west each week, occupied ground east of it.
+    lon, lat = np.array([37.0, 37.735, 38.5, 35.4, 20.0]), np.array([48.0, 48.1, 48.1, 51.2, 50.0])
+    mat, labels = status_matrix(demo_store, versions, lon, lat)
+    assert labels == [None, *demo_store.sides, "contested"] and mat.shape == (len(versions), 5)
+    for t, v in enumerate(versions):
+        codes, labs = status_on_control(version_control(demo_store, v), (lon, lat))
+        assert [labels[c] for c in mat[t]] == [labs[c] for c in codes]
+    assert [labels[c] for c in mat[0]][:3] == ["ua", "contested", "ru"] and labels[mat[0][4]] is None
+    assert [labels[c] for c in mat[1]][:3] == ["ua", "ru", "ru"]
+    empty, _ = status_matrix(demo_store, [], lon, lat)
+    assert empty.shape == (0, 5)

@@ -668,8 +668,11 @@ def settlement_matrix(
     """Status of the store's gazetteer at each version (versions × places), stored codes where current.
 
     The versions without current stored codes are computed
-    (:func:`~frontline.analysis.settlements.status_on_control`, the rule the
-    stored codes were made with), so the matrix is the same either way.
+    (:func:`~frontline.analysis.settlements.status_on_control`'s rule, the one
+    the stored codes were made with, through a
+    :class:`~frontline.analysis.settlements.StatusSeries`: after the first,
+    a version re-tests only the places near tiles that changed since the
+    version computed before it), so the matrix is the same either way.
 
     Parameters
     ----------
@@ -694,9 +697,8 @@ def settlement_matrix(
         When the store holds no gazetteer.
     """
     from .._progress import progress_bar
-    from ..state import version_control
     from ..store.reference import load_settlements
-    from .settlements import CONTESTED, recoded, status_on_control
+    from .settlements import CONTESTED, StatusSeries, recoded
 
     gaz = load_settlements(store)
     if gaz is None:
@@ -707,14 +709,15 @@ def settlement_matrix(
     have = stored_codes(store, versions)
     mat = np.zeros((len(versions), len(sel)), dtype=np.int8)
     todo = sum(v.version_id not in have for v in versions)
+    series: StatusSeries | None = None  # made at the first version to compute; then only what changed is tested
     with progress_bar(todo, "settlement status", enabled=progress and todo > 5) as advance:
         for t, v in enumerate(versions):
             got = have.get(v.version_id)
             if got is not None and len(got) == len(gaz):
                 mat[t] = got[sel]
                 continue
-            codes, labs = status_on_control(version_control(store, v), (lon, lat))
-            mat[t] = recoded(codes, labs, labels, np.int8)
+            series = series or StatusSeries(store, (lon, lat))
+            mat[t] = recoded(series.codes(v), series.labels, labels, np.int8)
             advance()
     return mat, labels, sum(v.version_id in have for v in versions)
 

@@ -17,11 +17,15 @@ on which polygon happens to be tested first:
 Everything is vectorised with shapely 2: each geometry is prepared once and
 tested against all points with ``contains_xy``/``intersects_xy``, after a
 bounding-box cut in numpy, and each point is only tested until it is placed.
+Over many versions of a store, :class:`StatusSeries` tests again at each
+version only the places near tiles whose pieces changed (30,000 places over
+the 1,359 versions of the archive in under two minutes on two cores).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -30,7 +34,14 @@ from shapely.geometry.base import BaseGeometry
 
 from frontline.model import CONTESTED, ControlMap, iso
 
-__all__ = ["status_codes", "status_on_control", "status_matrix", "settlement_status", "settlements_changed"]
+__all__ = [
+    "StatusSeries",
+    "status_codes",
+    "status_on_control",
+    "status_matrix",
+    "settlement_status",
+    "settlements_changed",
+]
 
 OUTSIDE_CODE = 0
 
@@ -118,6 +129,15 @@ class _HomeTests:
         self.inside = {h: _test(g, lon, lat, all_idx, shapely.contains_xy) for h, g in homes.items()}
         self.touches = {h: _test(g, lon, lat, all_idx, shapely.intersects_xy) for h, g in homes.items()}
 
+    def subset(self, idx: np.ndarray) -> _HomeTests:
+        """The tests of the points ``idx`` only (the places a series re-tests at one version)."""
+        out = object.__new__(_HomeTests)
+        out.homes = self.homes
+        out.points = self.points[idx]
+        out.inside = {h: a[idx] for h, a in self.inside.items()}
+        out.touches = {h: a[idx] for h, a in self.touches.items()}
+        return out
+
 
 _HOME_TESTS: dict[tuple, _HomeTests] = {}
 _HOME_TESTS_KEEP = 4  # point sets kept (the gazetteer, a search's subset, …)
@@ -138,14 +158,15 @@ def _home_tests(lon: np.ndarray, lat: np.ndarray, homes: dict[str, BaseGeometry]
     return got
 
 
-def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarray:
+def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides, fixed: _HomeTests | None = None) -> np.ndarray:
     """Fast path for a map read from a store: test the tile parts and homes, never whole held ground.
 
     Each side's whole ground (its home minus everything cut out of it) costs
     seconds to build; most points are settled by the small tile parts and a
     prepared home. Points on an edge are decided by :func:`_codes_from_geometry`
     on the map cut to a small window around them, so the boundary rules above
-    hold exactly.
+    hold exactly. ``fixed`` holds the points' home tests when the caller keeps
+    them (a series re-testing a subset); else they come from the cache.
     """
     c_code = len(sides) + 1
     codes = np.zeros(len(lon), dtype=np.int8)
@@ -154,7 +175,8 @@ def _codes_from_parts(lon, lat, control_map: ControlMap, vc, sides) -> np.ndarra
     homes = vc.theatre.homes
     grey = [g for (_, w), gs in parts.items() if w == CONTESTED for g in gs]
     all_parts = [g for gs in parts.values() for g in gs]
-    fixed = _home_tests(lon, lat, homes)  # the same at every version: computed once per point set
+    if fixed is None:
+        fixed = _home_tests(lon, lat, homes)  # the same at every version: computed once per point set
 
     def hits(geoms, idx, predicate):
         if not geoms or len(idx) == 0:
@@ -282,17 +304,21 @@ def status_on_control(control: Any, points: Any) -> tuple[np.ndarray, tuple[str 
     ValueError
         When ``control`` is not a stored version's partition.
     """
-    from frontline.model import utc
-    from frontline.normalise import LazyHeld
-
     if isinstance(control, ControlMap):
         if control.control is None:
             raise ValueError("status_on_control needs a map read from a store (with its VersionControl).")
         return status_codes(points, control)
     if not hasattr(control, "tile_parts"):
         raise ValueError(f"status_on_control needs a VersionControl, not {type(control).__name__}.")
-    vc = control
-    cm = ControlMap(
+    return status_codes(points, _map_of(control))
+
+
+def _map_of(vc: Any) -> ControlMap:
+    """A ControlMap carrying a VersionControl: whole held ground, grey zone and theatre only built if asked for."""
+    from frontline.model import utc
+    from frontline.normalise import LazyHeld
+
+    return ControlMap(
         source="",
         version_id="",
         valid_time=utc(0),
@@ -301,15 +327,167 @@ def status_on_control(control: Any, points: Any) -> tuple[np.ndarray, tuple[str 
         theatre=lambda: vc.theatre.geom,
         control=vc,
     )
-    return status_codes(points, cm)
+
+
+_NEAR_DEG = 2 * _WINDOW_DEG  # a place this close to a changed tile is tested again (see StatusSeries)
+
+TileKey = tuple[str, Any]  # (home, tile index in the home's tiling)
+
+
+class StatusSeries:
+    """Status codes of fixed places version after version, testing again only the places near changed ground.
+
+    The places never move; only the partition does, and from one version to
+    the next it changes in few tiles: the store keeps each version's pieces
+    per tile of a home, and a redrawn polygon's pieces in the tiles where
+    nothing moved are byte-identical. So at each version only the features
+    new since the version before are read, and only the places within
+    ``2 × 0.005°`` of a tile whose set of pieces changed are tested again,
+    with :func:`status_on_control`'s rules on a partition built from the tiles
+    around them; every other place keeps its code.
+
+    The codes are :func:`status_on_control`'s on the whole version: a place's
+    code depends only on the tile parts within its edge window (0.005° a
+    side, the window :func:`status_on_control` decides edge points on), and
+    those parts are the same as at the version before unless a tile that
+    near changed. The margin is twice the window, so the nearest-class rule
+    for sliver gaps, which looks up to the window's half-diagonal away, is
+    covered too.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    points
+        Anything :func:`status_codes` takes.
+
+    Attributes
+    ----------
+    labels
+        ``labels[code]``: None (outside), the theatre's sides, ``"contested"``.
+    retested
+        Places tested at the last :meth:`codes` call (all of them at the first).
+    """
+
+    def __init__(self, store: Any, points: Any):
+        from frontline.normalise import PartitionBuilder
+        from frontline.store import theatre_of
+
+        self.store = store
+        self.lon, self.lat = _lonlat(points)
+        theatre = theatre_of(store)
+        self.sides = tuple(theatre.homes)
+        if CONTESTED in self.sides:
+            raise ValueError(f"A side may not be called {CONTESTED!r}: that name is kept for grey ground.")
+        self.labels: tuple[str | None, ...] = (None, *self.sides, CONTESTED)
+        self.retested = 0
+        self._builder = PartitionBuilder(theatre)  # its own tile-union cache, reused version after version
+        self._fixed = _home_tests(self.lon, self.lat, theatre.homes)  # cached: a web series asks again and again
+        self._finite = np.flatnonzero(np.isfinite(self.lon) & np.isfinite(self.lat))
+        self._place_tree = shapely.STRtree(self._fixed.points[self._finite])
+        keys: list[TileKey] = [(h, i) for h, t in theatre.tiled.items() for i in range(len(t.bounds))]
+        boxes = np.concatenate([np.asarray(t.bounds, dtype=float).reshape(-1, 4) for t in theatre.tiled.values()])
+        self._tile_keys = keys
+        self._tile_box = dict(zip(keys, boxes))  # the tile's grid cell: every piece of the tile lies in it
+        self._tile_tree = shapely.STRtree(shapely.box(*boxes.T))
+        self._members: set[int] = set()
+        self._tiles: dict[TileKey, dict[int, list[tuple[int, Any]]]] = {}  # tile → fid → (order, piece)
+        self._fid_tiles: dict[int, set[TileKey]] = {}
+        self._codes: np.ndarray | None = None
+
+    def codes(self, version: Any) -> np.ndarray:
+        """The status codes at ``version`` (a stored ``VersionInfo``): a read-only int8 array, ``labels[code]``.
+
+        Versions may come in any order (time order re-tests the fewest places).
+        """
+        zones = self._advance(version)
+        if self._codes is None:
+            redo = self._finite
+        elif not zones:
+            self.retested = 0
+            return self._codes
+        else:
+            z = np.asarray(zones, dtype=float)
+            m = _NEAR_DEG
+            _, hit = self._place_tree.query(shapely.box(z[:, 0] - m, z[:, 1] - m, z[:, 2] + m, z[:, 3] + m))
+            redo = self._finite[np.unique(hit)]
+        codes = np.zeros(len(self.lon), dtype=np.int8) if self._codes is None else self._codes.copy()
+        if len(redo):
+            codes[redo] = self._retest(redo)
+        codes.flags.writeable = False  # handed out as is: the next version copies it
+        self._codes = codes
+        self.retested = len(redo)
+        return codes
+
+    def _signature(self, tile: TileKey) -> list[tuple[str, bytes]]:
+        """What a tile's parts are made of: its pieces' (what, content key), as a sorted multiset."""
+        return sorted((p.what, p.key) for ps in self._tiles.get(tile, {}).values() for _, p in ps)
+
+    def _zone(self, tile: TileKey) -> tuple[float, float, float, float] | None:
+        """The box a tile's parts lie in: its grid cell (its pieces' bounds for a tile the theatre lacks)."""
+        box = self._tile_box.get(tile)
+        if box is not None:
+            return tuple(box)
+        geoms = [p.geom for ps in self._tiles.get(tile, {}).values() for _, p in ps]
+        return tuple(shapely.total_bounds(geoms)) if geoms else None
+
+    def _advance(self, version: Any) -> list[tuple[float, float, float, float]]:
+        """Take ``version``'s members (reading only the new ones); the boxes of the tiles that changed."""
+        snap = getattr(self.store, "snapshot", None)
+        with snap() if snap is not None else nullcontext():  # members and pieces from one state of the store
+            fids = set(self.store.member_fids(version))
+            added = sorted(fids - self._members)
+            loaded = self.store.pieces(added) if added else {}
+        removed = self._members - fids
+        self._members = fids
+        new: dict[int, dict[TileKey, list[tuple[int, Any]]]] = {}
+        for fid, fp in loaded.items():
+            if fp.counted:  # what the partition is built from (PartitionBuilder.build)
+                for j, p in enumerate(fp.pieces):
+                    new.setdefault(fid, {}).setdefault((p.home, p.tile), []).append((j, p))
+        touched = {t for fid in removed for t in self._fid_tiles.get(fid, ())}
+        touched |= {t for groups in new.values() for t in groups}
+        before = {t: (self._signature(t), self._zone(t)) for t in touched}
+        for fid in removed:
+            for t in self._fid_tiles.pop(fid, ()):
+                del self._tiles[t][fid]
+                if not self._tiles[t]:
+                    del self._tiles[t]
+        for fid, groups in new.items():
+            self._fid_tiles[fid] = set(groups)
+            for t, ps in groups.items():
+                self._tiles.setdefault(t, {})[fid] = ps
+        zones = []
+        for t, (sig, zone) in before.items():
+            if self._signature(t) != sig:
+                zones += [z for z in (zone, self._zone(t)) if z is not None]
+        return zones
+
+    def _retest(self, idx: np.ndarray) -> np.ndarray:
+        """Codes of the places ``idx`` on a partition of the tiles within their edge windows."""
+        from frontline.normalise import FeaturePieces
+
+        lon, lat = self.lon[idx], self.lat[idx]
+        w = _WINDOW_DEG * 1.01
+        _, hit = self._tile_tree.query(shapely.box(lon - w, lat - w, lon + w, lat + w))
+        near = {self._tile_keys[j] for j in np.unique(hit)} | (self._tiles.keys() - self._tile_box.keys())
+        # In the order a whole version is built in (by feature, then piece), so each tile's union is the same.
+        picked = sorted(
+            ((fid, j, p) for t in near for fid, ps in self._tiles.get(t, {}).items() for j, p in ps),
+            key=lambda r: (r[0], r[1]),
+        )
+        vc = self._builder.build([FeaturePieces(pieces=[p for *_, p in picked], counted=True)])
+        return _codes_from_parts(lon, lat, _map_of(vc), vc, self.sides, self._fixed.subset(idx))
 
 
 def status_matrix(store: Any, versions: Sequence[Any], lon: Any, lat: Any) -> tuple[np.ndarray, list[str | None]]:
     """Status of points at each of ``versions`` of a store, as a (versions × points) int8 matrix.
 
     The exact boundary rules of :func:`status_codes` at the speed of the
-    tile-part lookup (:func:`status_on_control`); for the CLI's ``settlements
-    changed`` and any series of statuses.
+    tile-part lookup (:func:`status_on_control`), each version after the
+    first testing only the places near tiles that changed
+    (:class:`StatusSeries`); for the CLI's ``settlements changed`` and any
+    series of statuses.
 
     Parameters
     ----------
@@ -325,14 +503,14 @@ def status_matrix(store: Any, versions: Sequence[Any], lon: Any, lat: Any) -> tu
     matrix, labels
         ``labels[matrix[t, i]]``: None (outside), the store's sides, then ``"contested"``.
     """
-    from frontline.state import version_control
-
     lon, lat = _lonlat((np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)))
     labels: list[str | None] = [None, *store.sides, CONTESTED]
     mat = np.zeros((len(versions), len(lon)), dtype=np.int8)
+    if not len(versions):
+        return mat, labels
+    series = StatusSeries(store, (lon, lat))  # each version re-tests only the places near what changed
     for t, v in enumerate(versions):
-        codes, labs = status_on_control(version_control(store, v), (lon, lat))
-        mat[t] = recoded(codes, labs, labels, np.int8)
+        mat[t] = recoded(series.codes(v), series.labels, labels, np.int8)
     return mat, labels
 
 
