@@ -172,6 +172,30 @@ def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
     return polygonal(shapely.union_all(geoms))
 
 
+class _LazyKey:
+    """A tile union's cache key (its kind, place and the set of its pieces' keys), made only when first used.
+
+    Building a version registers a few thousand tile parts; most are never unioned (a cached one, or
+    one nobody asks for), so the sets of piece keys are not hashed up front.
+    """
+
+    __slots__ = ("_parts", "_value")
+
+    def __init__(self, *parts):
+        self._parts = parts
+        self._value = None
+
+    @property
+    def value(self) -> tuple:
+        if self._value is None:
+            self._value = tuple(frozenset(p.key for p in x) if isinstance(x, list) else x for x in self._parts)
+        return self._value
+
+
+def _key_value(key):
+    return key.value if isinstance(key, _LazyKey) else key
+
+
 class PartitionBuilder:
     """Builds :class:`VersionControl` objects, caching tile unions across versions.
 
@@ -201,20 +225,20 @@ class PartitionBuilder:
         return val
 
     def _tile_union(self, kind: str, home: str, tile, what: str, pieces: list[Piece]):
-        """``(geometry, area_fn)`` of the union of a tile's pieces; the area is measured only when asked."""
+        """``(geometry_fn, area_fn)`` of the union of a tile's pieces: each computed (and cached) when first asked."""
         if len(pieces) == 1:
             p = pieces[0]
-            return p.geom, (lambda: p.area_km2)
-        key = (kind, home, tile, what, frozenset(p.key for p in pieces))
-        if kind == "d":  # as-drawn pieces only ever serve areas: no union unless one is asked for
+            return (lambda: p.geom), (lambda: p.area_km2)
+        key = _LazyKey(kind, home, tile, what, pieces)
+        geom_fn = lambda: self._cached(key.value, lambda: _union([p.geom for p in pieces]))  # noqa: E731
+        if kind == "d":  # as-drawn pieces only ever serve areas: their union is never kept for itself
             return None, self._area_fn(key, lambda: _union([p.geom for p in pieces]))
-        g = self._cached(key, lambda: _union([p.geom for p in pieces]))
-        return g, self._area_fn(key, lambda: g)
+        return geom_fn, self._area_fn(key, geom_fn)
 
     def _area_fn(self, key, geom_fn):
         # Areas are cached apart from geometry: a state read (map, corridors) needs no geodesic areas,
         # which cost as much as the unions themselves.
-        return lambda: self._cached(("area", key), lambda: geodesy.area_km2(geom_fn()))
+        return lambda: self._cached(("area", _key_value(key)), lambda: geodesy.area_km2(geom_fn()))
 
     def build(self, features: Iterable[FeaturePieces]) -> VersionControl:
         """The partition made by a version's counted features."""
@@ -228,20 +252,23 @@ class PartitionBuilder:
             for p in fp.drawn:
                 drawn.setdefault((p.home, p.tile), {}).setdefault(p.what, []).append(p)
         vc = VersionControl(self.theatre)
+        # Nothing is unioned here: each tile part is a function, run (and cached) when the geometry or an
+        # area is first asked for. A state read that only wants points or one window pays for none of it.
         for (home, tile), groups in tiles.items():
             c_pieces = groups.get(CONTESTED, [])
             if c_pieces:
                 c, c_area = self._tile_union("t", home, tile, CONTESTED, c_pieces)
                 vc._add(home, CONTESTED, c, c_area)
-            c_ids = frozenset(p.key for p in c_pieces)
             for what, ps in groups.items():
                 if what == CONTESTED:
                     continue
                 a, a_area = self._tile_union("t", home, tile, what, ps)
                 if c_pieces:
-                    key = ("cut", home, tile, what, frozenset(p.key for p in ps), c_ids)
-                    a = self._cached(key, lambda a=a, c=c: polygonal(shapely.difference(a, c)))
-                    a_area = self._area_fn(key, lambda a=a: a)
+                    key = _LazyKey("cut", home, tile, what, ps, c_pieces)
+                    cut = lambda key=key, a=a, c=c: self._cached(  # noqa: E731
+                        key.value, lambda: polygonal(shapely.difference(a(), c()))
+                    )
+                    a, a_area = cut, self._area_fn(key, cut)
                 vc._add(home, what, a, a_area)
         for (home, cell), groups in drawn.items():
             for what, ps in groups.items():
@@ -259,16 +286,27 @@ class VersionControl:
     def __init__(self, theatre: Theatre):
         self.theatre = theatre
         self.sides = tuple(theatre.homes)
-        self._parts: dict[tuple[str, str], list[BaseGeometry]] = {}
+        self._part_fns: dict[tuple[str, str], list] = {}
         self._area_fns: dict[tuple[str, str], list] = {}
         self._drawn_fns: dict[tuple[str, str], list] = {}
         self._drawn_any = False
 
-    def _add(self, home: str, what: str, geom: BaseGeometry, area_fn) -> None:
-        if geom.is_empty:
-            return
-        self._parts.setdefault((home, what), []).append(geom)
+    def _add(self, home: str, what: str, geom_fn, area_fn) -> None:
+        """A tile part of ``what`` in ``home``: its geometry (or a function making it) and area function."""
+        if isinstance(geom_fn, BaseGeometry):  # a geometry made already (tests build partitions by hand)
+            geom_fn = lambda g=geom_fn: g  # noqa: E731
+        self._part_fns.setdefault((home, what), []).append(geom_fn)
         self._area_fns.setdefault((home, what), []).append(area_fn)
+
+    @cached_property
+    def _parts(self) -> dict[tuple[str, str], list[BaseGeometry]]:
+        """``(home, what) → tile parts``, unioned on first use; empty parts left out."""
+        out: dict[tuple[str, str], list[BaseGeometry]] = {}
+        for k, fns in self._part_fns.items():
+            gs = [g for g in (f() for f in fns) if not g.is_empty]
+            if gs:
+                out[k] = gs
+        return out
 
     def _add_drawn(self, home: str, what: str, area_fn) -> None:
         self._drawn_any = True

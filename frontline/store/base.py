@@ -16,7 +16,8 @@ questions of one state use :meth:`Store.snapshot`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,72 @@ class ImportReport:
                 "unclassified",
             )
         } | {"problems": [{"origin": o, "message": m} for o, m in self.problems]}
+
+
+class ReadCache:
+    """What one store handle has read, kept while the store does not change.
+
+    Versions, sources and each feature's decoded row and pieces are asked for
+    again and again (every ``state_at`` resolves a time against all versions,
+    neighbouring versions share most features). A backend keeps one of these
+    per handle and hands it out only with its *change mark*: a value that
+    differs whenever anything the handle could read has changed (SQLite's
+    ``data_version`` and the connection's own change count; PostgreSQL's
+    transaction snapshot). A new mark empties the cache, so nothing read
+    from it is older than what a query would return. Inside a write
+    transaction backends do not use it at all (their own uncommitted rows
+    would otherwise outlive a rollback).
+
+    Parameters
+    ----------
+    max_rows
+        Features (rows and pieces alike) kept; the least recently used go.
+    """
+
+    def __init__(self, max_rows: int = 8192):
+        self.mark: Hashable = None
+        self.values: dict[Hashable, Any] = {}
+        self.rows: OrderedDict[int, Any] = OrderedDict()
+        self.pieces: OrderedDict[int, Any] = OrderedDict()
+        self.max_rows = max_rows
+
+    def at(self, mark: Hashable) -> ReadCache:
+        """This cache, emptied first when the store's change mark is not the one it was filled at."""
+        if mark != self.mark:
+            self.clear()
+            self.mark = mark
+        return self
+
+    def clear(self) -> None:
+        """Forget everything (a commit, a rollback, a new state)."""
+        self.values.clear()
+        self.rows.clear()
+        self.pieces.clear()
+        self.mark = None
+
+    def value(self, key: Hashable, read: Callable[[], Any]) -> Any:
+        """The value kept under ``key``, read (and kept) when absent."""
+        if key not in self.values:
+            self.values[key] = read()
+        return self.values[key]
+
+    def by_fid(self, table: OrderedDict[int, Any], fids: Sequence[int], read: Callable[[list[int]], dict]) -> dict:
+        """``fid → value`` for ``fids`` from ``table`` (:attr:`rows` or :attr:`pieces`), reading the missing ones."""
+        out, missing = {}, []
+        for f in fids:
+            hit = table.get(f)
+            if hit is None:
+                missing.append(f)
+            else:
+                table.move_to_end(f)
+                out[f] = hit
+        if missing:
+            got = read(missing)
+            out.update(got)
+            table.update(got)
+            while len(table) > self.max_rows:
+                table.popitem(last=False)
+        return out
 
 
 class Store(ABC):

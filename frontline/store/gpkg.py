@@ -51,7 +51,7 @@ from shapely.geometry.base import BaseGeometry
 from ..model import iso
 from ..normalise import FeaturePieces, Piece, piece_key
 from . import gpkg_layout, locking
-from .base import Store, StoredFeature, VersionInfo
+from .base import ReadCache, Store, StoredFeature, VersionInfo
 from .gpkg_tables import GeoPackageTables
 
 SCHEMA_VERSION = "1"
@@ -230,6 +230,30 @@ def feature_rows(rf, fp: FeaturePieces) -> tuple[tuple, list[tuple]]:
     return frow, [(d, p.home, _tile_text(p.tile), p.what, p.area_km2, w) for (d, p), w in zip(pieces, wkbs)]
 
 
+def _feature(r: tuple, g: BaseGeometry) -> StoredFeature:
+    """A :class:`StoredFeature` from a row of :attr:`GeoPackageStore._FCOLS` and its geometry (props parsed anew)."""
+    return StoredFeature(
+        fid=r[0],
+        fkey=r[1],
+        kind=r[2],
+        key=r[3],
+        role=r[4],
+        side=r[5],
+        name=r[6] or "",
+        name_en=r[7] or "",
+        at=r[8],
+        bearing=r[9],
+        props=orjson.loads(r[10] or b"{}"),
+        geometry=g,
+        repaired=bool(r[12]),
+    )
+
+
+def _copy_pieces(fp: FeaturePieces) -> FeaturePieces:
+    """A caller's own copy of cached pieces (the lists are new; pieces and geometries are immutable)."""
+    return FeaturePieces(list(fp.pieces), list(fp.drawn), fp.counted, fp.home_of, fp.drawn_km2, fp.note)
+
+
 def _tile_text(tile) -> str:
     return f"[{tile[0]}, {tile[1]}]" if isinstance(tile, tuple) else str(tile)  # as json.dumps writes it
 
@@ -251,6 +275,21 @@ class GeoPackageStore(GeoPackageTables, Store):
     """
 
     _theatre_key: str | None = None  # set by frontline.store.theatre_of, once per handle
+    _writing = False  # inside a write transaction begun by begin(): the read cache is not used
+    _rcache: ReadCache | None = None
+
+    def _cache(self) -> ReadCache | None:
+        """The handle's read cache for the store's present state (None inside a write transaction).
+
+        ``data_version`` changes when another connection commits; ``total_changes`` counts this
+        connection's own writes (see :class:`~frontline.store.base.ReadCache`).
+        """
+        if self._writing:
+            return None
+        if self._rcache is None:
+            self._rcache = ReadCache()
+        mark = (self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes)
+        return self._rcache.at(mark)
 
     def __init__(self, path: Path | str, readonly: bool = False):
         self.path = Path(path)
@@ -384,7 +423,11 @@ class GeoPackageStore(GeoPackageTables, Store):
     _VCOLS = "pk, source, version_id, valid_time, published_at, revised_at, revision, content_hash, origin, n_features"
 
     def sources(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
+        def read() -> list[str]:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
+
+        cache = self._cache()
+        return list(read() if cache is None else cache.value("sources", read))
 
     def default_source(self, source: str | None = None) -> str:
         """The given source, or the only/first one stored."""
@@ -399,8 +442,13 @@ class GeoPackageStore(GeoPackageTables, Store):
 
     def versions(self, source: str | None = None) -> list[VersionInfo]:
         source = self.default_source(source)
-        rows = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? ORDER BY valid_time", (source,))
-        return [VersionInfo(*r) for r in rows]
+
+        def read() -> list[VersionInfo]:
+            rows = self.db.execute(f"SELECT {self._VCOLS} FROM versions WHERE source=? ORDER BY valid_time", (source,))
+            return [VersionInfo(*r) for r in rows]
+
+        cache = self._cache()  # every time lookup reads all versions: kept while the store is unchanged
+        return list(read() if cache is None else cache.value(("versions", source), read))
 
     def version_at(self, t: int, source: str | None = None) -> VersionInfo | None:
         source = self.default_source(source)
@@ -435,39 +483,37 @@ class GeoPackageStore(GeoPackageTables, Store):
         return [dict(zip(self._RCOLS, r)) for r in rows]
 
     def revision_members(self, source: str, version_id: str, revision: int) -> list[int]:
+        found = self._stored_members(source, version_id, revision)
+        return [] if found is None else found
+
+    def _stored_members(self, source: str, version_id: str, revision: int) -> list[int] | None:
+        """The member list written with a revision (None: no such row, or a store made before members were kept)."""
         r = self.db.execute(
             "SELECT members FROM revisions WHERE source=? AND version_id=? AND revision=?",
             (source, str(version_id), int(revision)),
         ).fetchone()
-        return [] if r is None or r[0] is None else np.frombuffer(r[0], dtype="<i4").astype(int).tolist()
+        return None if r is None or r[0] is None else np.frombuffer(r[0], dtype="<i4").astype(int).tolist()
 
     # -- features -----------------------------------------------------------
     _FCOLS = "fid, fkey, kind, key, role, side, name, name_en, at_label, bearing, props, geom, repaired"
 
     def _features(self, rows) -> list[StoredFeature]:
+        return [_feature(r, g) for r, g in self._decoded(rows).values()]
+
+    @staticmethod
+    def _decoded(rows) -> dict[int, tuple[tuple, BaseGeometry]]:
+        """``fid → (row, geometry)``: rows of :attr:`_FCOLS` with their geometry decoded (one array call)."""
         geoms = decode_gpkg([r[11] for r in rows])
-        return [
-            StoredFeature(
-                fid=r[0],
-                fkey=r[1],
-                kind=r[2],
-                key=r[3],
-                role=r[4],
-                side=r[5],
-                name=r[6] or "",
-                name_en=r[7] or "",
-                at=r[8],
-                bearing=r[9],
-                props=orjson.loads(r[10] or b"{}"),
-                geometry=g,
-                repaired=bool(r[12]),
-            )
-            for r, g in zip(rows, geoms)
-        ]
+        return {r[0]: (tuple(r), g) for r, g in zip(rows, geoms)}
 
     def member_fids(self, version: VersionInfo) -> list[int]:
         if version.known_at is not None:  # a revision as known at a time: its own members, not the spans
             return self.revision_members(version.source, version.version_id, version.revision)
+        # The members written with the version are its features (the spans are made from them): one row,
+        # where the spans query scans every interval that started before the version.
+        found = self._stored_members(version.source, version.version_id, version.revision)
+        if found is not None:
+            return found
         t = version.valid_time
         return [
             r[0]
@@ -478,32 +524,23 @@ class GeoPackageStore(GeoPackageTables, Store):
         ]
 
     def features_at(self, version: VersionInfo, kinds: Sequence[str] | None = None) -> list[StoredFeature]:
-        if version.known_at is not None:
+        with self.snapshot():  # the members and their rows from one state
             feats = sorted(self.features_by_fid(self.member_fids(version)), key=lambda f: f.fid)
-            return [f for f in feats if not kinds or f.kind in kinds]
-        t = version.valid_time
-        sql = (
-            f"SELECT {', '.join('f.' + c.strip() for c in self._FCOLS.split(','))} FROM spans s "
-            "JOIN features f ON f.fid=s.feature_fid WHERE s.source=? AND s.valid_from<=? "
-            "AND (s.valid_to IS NULL OR s.valid_to>?)"
-        )
-        args: list = [version.source, t, t]
-        if kinds:
-            sql += f" AND f.kind IN ({','.join('?' * len(kinds))})"
-            args += list(kinds)
-        return self._features(self.db.execute(sql + " ORDER BY f.fid", args).fetchall())
+        return [f for f in feats if not kinds or f.kind in kinds]
 
     def features_by_fid(self, fids: Sequence[int]) -> list[StoredFeature]:
-        out = []
+        def read(ids: list[int]) -> dict[int, tuple[tuple, BaseGeometry]]:
+            out: dict[int, tuple[tuple, BaseGeometry]] = {}
+            for i in range(0, len(ids), 900):
+                chunk = ids[i : i + 900]
+                sql = f"SELECT {self._FCOLS} FROM features WHERE fid IN ({','.join('?' * len(chunk))})"
+                out.update(self._decoded(self.db.execute(sql, chunk).fetchall()))
+            return out
+
         fids = list(fids)
-        for i in range(0, len(fids), 900):
-            chunk = fids[i : i + 900]
-            out += self._features(
-                self.db.execute(
-                    f"SELECT {self._FCOLS} FROM features WHERE fid IN ({','.join('?' * len(chunk))})", chunk
-                ).fetchall()
-            )
-        return out
+        cache = self._cache()  # a fid's row never changes; versions share most of theirs
+        got = read(fids) if cache is None else cache.by_fid(cache.rows, fids, read)
+        return [_feature(*got[f]) for f in fids if f in got]
 
     def feature_history(self, fid: int) -> list[tuple[int, int | None]]:
         return [
@@ -539,8 +576,13 @@ class GeoPackageStore(GeoPackageTables, Store):
             yield v, sorted(current)
 
     def pieces(self, fids: Sequence[int]) -> dict[int, FeaturePieces]:
-        out: dict[int, FeaturePieces] = {}
         fids = list(fids)
+        cache = self._cache()  # a feature's pieces never change once written
+        got = self._read_pieces(fids) if cache is None else cache.by_fid(cache.pieces, fids, self._read_pieces)
+        return {f: _copy_pieces(got[f]) for f in sorted(set(fids)) if f in got}  # in fid order, as read before
+
+    def _read_pieces(self, fids: list[int]) -> dict[int, FeaturePieces]:
+        out: dict[int, FeaturePieces] = {}
         for i in range(0, len(fids), 900):
             chunk = fids[i : i + 900]
             q = ",".join("?" * len(chunk))
@@ -649,6 +691,7 @@ class GeoPackageStore(GeoPackageTables, Store):
         except BaseException:
             self._unlock()
             raise
+        self._writing = True
 
     def _unlock(self) -> None:
         if getattr(self, "_locked", False):
@@ -661,6 +704,7 @@ class GeoPackageStore(GeoPackageTables, Store):
             self.db.execute("COMMIT")
         finally:
             if not self.db.in_transaction:  # a failed COMMIT leaves it open: rollback() ends it
+                self._writing = False
                 self._unlock()
 
     def rollback(self) -> None:
@@ -669,6 +713,9 @@ class GeoPackageStore(GeoPackageTables, Store):
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
         finally:
+            self._writing = False
+            if self._rcache is not None:  # rows read inside the abandoned transaction are gone
+                self._rcache.clear()
             self._unlock()
 
     @contextmanager

@@ -21,6 +21,7 @@ writing), the reference layers on their first import.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import sys
 import time
@@ -36,7 +37,7 @@ from ..errors import InputError, StoreError
 from ..model import iso
 from ..normalise import FeaturePieces, Piece, piece_key
 from ._sql import Sql, sql_of
-from .base import Store, StoredFeature, VersionInfo
+from .base import ReadCache, Store, StoredFeature, VersionInfo
 from .bookkeeping import BookkeepingTables
 from .gpkg import SCHEMA_VERSION, _tile_text, decode_gpkg, encode_gpkg, feature_rows
 
@@ -179,6 +180,22 @@ class PostGISStore(BookkeepingTables, Store):
         Open without write access (every transaction read-only).
     """
 
+    _writing = False  # inside a write transaction begun by begin(): the read cache is not used
+    _rcache: ReadCache | None = None
+
+    def _cache(self) -> ReadCache | None:
+        """The handle's read cache for what this connection sees now (None inside a write transaction).
+
+        The mark is the transaction snapshot (``pg_current_snapshot()``): two equal snapshots see the
+        same committed transactions, and any write since (here or elsewhere) takes a new transaction id,
+        which changes it. Inside :meth:`snapshot` it is the read transaction's own, constant one.
+        """
+        if self._writing:
+            return None
+        if self._rcache is None:
+            self._rcache = ReadCache()
+        return self._rcache.at(self.db.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
+
     def __init__(self, url: str, readonly: bool = False):
         self.url = self.path = url  # path: what worker processes reopen (frontline.ingest)
         self.readonly = readonly
@@ -252,7 +269,24 @@ class PostGISStore(BookkeepingTables, Store):
 
     # -- versions -----------------------------------------------------------
     def sources(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
+        return self._sources_versions(None)[0]
+
+    def _sources_versions(self, source: str | None) -> tuple[list[str], list[VersionInfo] | None]:
+        """The sources, and the versions of ``source`` (None: not asked), from the cache when it holds them."""
+
+        def read_sources() -> list[str]:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM versions ORDER BY source")]
+
+        def read_versions() -> list[VersionInfo]:
+            return self._versions("source = %s ORDER BY valid_time", (source,))
+
+        cache = self._cache()  # every time lookup reads all versions: kept while the store is unchanged
+        if cache is None:
+            return read_sources(), (None if source is None else read_versions())
+        srcs = list(cache.value("sources", read_sources))
+        if source is None or source not in srcs:
+            return srcs, None
+        return srcs, list(cache.value(("versions", source), read_versions))
 
     def default_source(self, source: str | None = None) -> str:
         """The given source, or the one to use when none is given (``deepstate`` when stored)."""
@@ -268,7 +302,9 @@ class PostGISStore(BookkeepingTables, Store):
         return [VersionInfo(*r) for r in self.db.execute(f"SELECT {_VCOLS} FROM versions WHERE {where}", args)]
 
     def versions(self, source: str | None = None) -> list[VersionInfo]:
-        return self._versions("source = %s ORDER BY valid_time", (self.default_source(source),))
+        source = self.default_source(source)
+        found = self._sources_versions(source)[1]
+        return found if found is not None else self._versions("source = %s ORDER BY valid_time", (source,))
 
     def version_at(self, t: int, source: str | None = None) -> VersionInfo | None:
         found = self._versions(
@@ -298,23 +334,35 @@ class PostGISStore(BookkeepingTables, Store):
         return [dict(zip(cols, r)) for r in rows]
 
     def revision_members(self, source: str, version_id: str, revision: int) -> list[int]:
+        found = self._stored_members(source, version_id, revision)
+        return [] if found is None else found
+
+    def _stored_members(self, source: str, version_id: str, revision: int) -> list[int] | None:
+        """The member list written with a revision (None: no such row, or none written)."""
         r = self.db.execute(
             "SELECT members FROM revisions WHERE source = %s AND version_id = %s AND revision = %s",
             (source, str(version_id), int(revision)),
         ).fetchone()
-        return [] if r is None or r[0] is None else list(r[0])
+        return None if r is None or r[0] is None else list(r[0])
 
     # -- features -----------------------------------------------------------
     @staticmethod
+    def _decoded(rows: list) -> dict[int, tuple[tuple, BaseGeometry]]:
+        """``fid → (row, geometry)``: rows of :data:`_FCOLS` with their geometry decoded (one array call)."""
+        geoms = shapely.from_wkb([r[11] for r in rows]) if rows else []
+        return {r[0]: (tuple(r), g) for r, g in zip(rows, geoms)}
+
+    @staticmethod
     def _features(rows: list) -> list[StoredFeature]:
         """Features from rows of :data:`_FCOLS` (the fields of :class:`StoredFeature` in order)."""
-        geoms = shapely.from_wkb([r[11] for r in rows]) if rows else []
-        return [
-            StoredFeature(fid, bytes(fk), kind, key, role, side, name or "", name_en or "", at, br, props or {}, g, rep)
-            for (fid, fk, kind, key, role, side, name, name_en, at, br, props, _, rep), g in zip(rows, geoms)
-        ]
+        return [_feature(r, g) for r, g in PostGISStore._decoded(rows).values()]
 
     def member_fids(self, version: VersionInfo) -> list[int]:
+        # The members written with the version are its features (the spans are made from them): one row,
+        # where the spans query scans every interval that started before the version.
+        found = self._stored_members(version.source, version.version_id, version.revision)
+        if found is not None:
+            return found
         t = version.valid_time
         rows = self.db.execute(
             "SELECT feature_fid FROM spans WHERE source = %s AND valid_from <= %s "
@@ -324,20 +372,19 @@ class PostGISStore(BookkeepingTables, Store):
         return [r[0] for r in rows]
 
     def features_at(self, version: VersionInfo, kinds: Sequence[str] | None = None) -> list[StoredFeature]:
-        t = version.valid_time
-        sql = (
-            f"SELECT {_FCOLS} FROM spans s JOIN features f ON f.fid = s.feature_fid WHERE s.source = %s "
-            "AND s.valid_from <= %s AND (s.valid_to IS NULL OR s.valid_to > %s)"
-        )
-        args: list = [version.source, t, t]
-        if kinds:
-            sql += " AND f.kind = ANY(%s::text[])"
-            args.append(list(kinds))
-        return self._features(self.db.execute(sql + " ORDER BY f.fid", args).fetchall())
+        with self.snapshot():  # the members and their rows from one state
+            feats = sorted(self.features_by_fid(self.member_fids(version)), key=lambda f: f.fid)
+        return [f for f in feats if not kinds or f.kind in kinds]
 
     def features_by_fid(self, fids: Sequence[int]) -> list[StoredFeature]:
-        rows = self.db.execute(f"SELECT {_FCOLS} FROM features f WHERE f.fid = ANY(%s::bigint[])", (list(fids),))
-        return self._features(rows.fetchall())
+        def read(ids: list[int]) -> dict[int, tuple[tuple, BaseGeometry]]:
+            rows = self.db.execute(f"SELECT {_FCOLS} FROM features f WHERE f.fid = ANY(%s::bigint[])", (ids,))
+            return self._decoded(rows.fetchall())
+
+        fids = list(fids)
+        cache = self._cache()  # a fid's row never changes; versions share most of theirs
+        got = read(fids) if cache is None else cache.by_fid(cache.rows, fids, read)
+        return [_feature(*got[f]) for f in fids if f in got]
 
     def feature_history(self, fid: int) -> list[tuple[int, int | None]]:
         rows = self.db.execute(
@@ -376,8 +423,13 @@ class PostGISStore(BookkeepingTables, Store):
             yield versions[pk], list(fids)
 
     def pieces(self, fids: Sequence[int]) -> dict[int, FeaturePieces]:
-        out: dict[int, FeaturePieces] = {}
         ids = list(fids)
+        cache = self._cache()  # a feature's pieces never change once written
+        got = self._read_pieces(ids) if cache is None else cache.by_fid(cache.pieces, ids, self._read_pieces)
+        return {f: _copy_pieces(got[f]) for f in sorted(set(ids)) if f in got}  # in fid order, as read before
+
+    def _read_pieces(self, ids: list[int]) -> dict[int, FeaturePieces]:
+        out: dict[int, FeaturePieces] = {}
         for fid, counted, home_of, drawn_km2 in self.db.execute(
             "SELECT fid, counted, home_of, drawn_km2 FROM features WHERE fid = ANY(%s::bigint[])", (ids,)
         ):
@@ -444,13 +496,18 @@ class PostGISStore(BookkeepingTables, Store):
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        self._writing = True
 
     def commit(self) -> None:
         """Commit the write transaction (its end releases the writer lock)."""
         self.db.execute("COMMIT")
+        self._writing = False
 
     def rollback(self) -> None:
         """Abandon the write transaction, if one is open."""
+        self._writing = False
+        if self._rcache is not None:  # rows read inside the abandoned transaction are gone
+            self._rcache.clear()
         if self._in_transaction():
             self.db.execute("ROLLBACK")
 
@@ -633,3 +690,16 @@ class PostGISStore(BookkeepingTables, Store):
                 cur.executemany(
                     "INSERT INTO problems VALUES (%s, %s, %s)", [(import_id, o, m) for o, m in rep.problems]
                 )
+
+
+def _feature(r: tuple, g: BaseGeometry) -> StoredFeature:
+    """A :class:`StoredFeature` from a row of :data:`_FCOLS` and its geometry (props copied anew)."""
+    fid, fk, kind, key, role, side, name, name_en, at, br, props, _, rep = r
+    return StoredFeature(
+        fid, bytes(fk), kind, key, role, side, name or "", name_en or "", at, br, copy.deepcopy(props or {}), g, rep
+    )
+
+
+def _copy_pieces(fp: FeaturePieces) -> FeaturePieces:
+    """A caller's own copy of cached pieces (the lists are new; pieces and geometries are immutable)."""
+    return FeaturePieces(list(fp.pieces), list(fp.drawn), fp.counted, fp.home_of, fp.drawn_km2, fp.note)
