@@ -218,7 +218,11 @@ def test_clear_errors(demo_store, tmp_path):
     assert r.exit_code == 1 and "Unknown side 'xx'" in r.output and "Traceback" not in r.output
     r = run("contact-line", "--store", demo_store.path, "--at", "2020-01-01", ok=False)
     assert r.exit_code == 1 and "No version of deepstate" in r.output
-    r = run("change", "--store", demo_store.path, "--from", "2020-01-01", "--to", vs[-1].valid_time, ok=False)
+    # a --from before the first version starts there, as every series does, and says so; a --to before it is refused
+    r = run("change", "--store", demo_store.path, "--from", "2020-01-01", "--to", vs[-1].valid_time, "--json")
+    assert json.loads(r.stdout)["from"]["version_id"] == vs[0].version_id
+    assert f"before the first version of deepstate ({vs[0].version_id}" in r.stderr
+    r = run("change", "--store", demo_store.path, "--from", "2019-01-01", "--to", "2020-01-01", ok=False)
     assert r.exit_code == 1 and "the first is" in r.output
     r = run("roads", "exposure", "--store", demo_store.path, "--side", "ua", "--range", "fpv", ok=False)
     assert r.exit_code == 1 and "not name=km" in r.output

@@ -205,3 +205,130 @@ def test_api_series_reads_stored_rows(mat):
         assert bad.status_code == 400 and "what must be one of" in bad.text
         no_side = c.get("/api/series", params={"what": "neck"})
         assert no_side.status_code == 400 and "side" in no_side.text
+
+
+# -- bulk reads: a series' stored rows in one query (issue 18 bar 1) ----------------------------
+
+
+def test_get_results_is_get_result_for_every_version(mat):
+    from dataclasses import replace
+
+    from frontline.store.results import get_result, get_results
+
+    st = open_store(mat, readonly=True)
+    vs = st.versions()
+    rule = m.RULES["contact-line"]
+    for what in ("contact-line", "contact-line.series"):
+        many = get_results(st, what, "", vs, rule=rule)
+        assert set(many) == {v.version_id for v in vs}
+        for v in vs:
+            assert many[v.version_id] == get_result(st, what, "", v, rule=rule)
+    # another revision than the stored one, or another rule, is not answered (as get_result)
+    other = [replace(vs[0], revision=vs[0].revision + 1), *vs[1:3]]
+    assert set(get_results(st, "contact-line", "", other, rule=rule)) == {vs[1].version_id, vs[2].version_id}
+    assert get_results(st, "contact-line", "", vs, rule="0-old") == {}
+    st.close()
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_stored_series_members_are_the_bodies_series(mat, tmp_path, compact):
+    from frontline.store.results import get_result, stored_series_members
+
+    p = mat if compact else _copy(mat, tmp_path / "no-compact.gpkg")
+    if not compact:  # a store materialised before the compact rows: the bodies' series members are read
+        con = sqlite3.connect(p)
+        con.execute("DELETE FROM analysis_results WHERE what LIKE '%.series'")
+        con.commit()
+        con.close()
+    st = open_store(p, readonly=True)
+    vs = st.versions()
+    jobs = [("contact-line", "")] + [("corridors", m.corridor_params(s, **m.CORRIDOR_DEFAULTS)) for s in st.sides]
+    for what, pk in jobs:
+        got = stored_series_members(st, what, pk, vs, rule=m.RULES[what])
+        for v in vs:
+            body = orjson.loads(get_result(st, what, pk, v, rule=m.RULES[what]))
+            assert got.get(v.version_id) == body.get("series"), (what, v.version_id)
+    st.close()
+
+
+def _cli(args, env=None, monkeypatch=None):
+    from frontline.cli import main
+
+    if env is not None:
+        monkeypatch.setenv(m.STORED_ENV, env)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+@pytest.mark.parametrize("cmd", [["contact-line"], ["corridors", "--side", "ua"]])
+def test_series_say_how_many_versions_were_computed(mat, tmp_path, monkeypatch, cmd):
+    p = _copy(mat, tmp_path / "half.gpkg")
+    st = open_store(p, readonly=True)
+    vs = st.versions()
+    st.close()
+    gone = [v.version_id for v in vs[::2]]  # half the versions lose their stored results
+    con = sqlite3.connect(p)
+    con.executemany(
+        "DELETE FROM analysis_results WHERE what LIKE ? AND version_id=?", [(cmd[0] + "%", g) for g in gone]
+    )
+    con.commit()
+    con.close()
+    args = [*cmd, "--store", str(p), "--from", str(int(vs[0].valid_time)), "--json"]
+    half = _cli(args, "on", monkeypatch)
+    kept = len(vs) - len(gone)
+    assert f"{kept} of {len(vs)} versions read from stored results" in half.stderr
+    assert f"{len(gone)} computed (not stored: frontline recompute --what {cmd[0]})" in half.stderr
+    computed = _cli(args, "off", monkeypatch)
+    assert "stored" not in computed.stderr
+    assert json.loads(half.stdout) == json.loads(computed.stdout)
+    assert [r["version_id"] for r in json.loads(half.stdout)] == [v.version_id for v in vs]
+
+
+def test_settlements_changed_from_before_the_first_version_starts_there(mat, monkeypatch):
+    st = open_store(mat, readonly=True)
+    vs = st.versions()
+    st.close()
+    base = ["settlements", "changed", "--store", str(mat), "--json", "--include-reverted"]
+    early = _cli([*base, "--from", "2000-01-01", "--to", str(int(vs[-1].valid_time))], "on", monkeypatch)
+    exact = _cli([*base, "--from", str(int(vs[0].valid_time)), "--to", str(int(vs[-1].valid_time))])
+    out = json.loads(early.stdout)
+    assert out["from"] == json.loads(exact.stdout)["from"] and out["versions"] == len(vs)  # the first once
+    assert out == json.loads(exact.stdout)
+    assert "before the first version" in early.stderr and "the range starts there" in early.stderr
+    from frontline.cli import main
+
+    r = CliRunner().invoke(main, [*base, "--from", "2000-01-01", "--to", "2000-02-01"])
+    assert r.exit_code == 1 and "the first is" in r.stderr and "Traceback" not in r.output
+    assert "before the first version" not in r.stderr  # the error alone, no note before it
+
+
+def test_corridors_version_stored_as_holding_no_ground_is_not_recomputed(mat, tmp_path, monkeypatch):
+    """A null stored series member (recompute's note: no ground abroad) gives the computed path's row, no work."""
+    p = _copy(mat, tmp_path / "null.gpkg")
+    st = open_store(p, readonly=True)
+    vs = st.versions()
+    st.close()
+    pk = m.corridor_params("ua", **m.CORRIDOR_DEFAULTS)
+    target = vs[1]
+    con = sqlite3.connect(p)
+    n = con.execute(
+        "UPDATE analysis_results SET body=?, codec='json' WHERE what='corridors.series' AND params_key=? "
+        "AND version_id=?",
+        (b"null", pk, target.version_id),
+    ).rowcount
+    con.commit()
+    con.close()
+    assert n == 1
+    args = ["corridors", "--side", "ua", "--store", str(p), "--from", str(int(vs[0].valid_time)), "--json"]
+    r = _cli(args, "on", monkeypatch)
+    assert f"{len(vs)} of {len(vs)} versions read from stored results" in r.stderr  # nothing computed
+    row = next(x for x in json.loads(r.stdout) if x["version_id"] == target.version_id)
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(target.valid_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (
+        row["error"]
+        == f"Side 'ua' holds no ground outside its home at {target.version_id} ({when}); nothing to analyse."
+    )
+    assert row["n_necks"] == 0 and row["width_m"] is None

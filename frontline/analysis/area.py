@@ -754,6 +754,38 @@ def area_series(
     return [r for rows in zip(*out) for r in rows]  # same versions in every region: time, then file order
 
 
+def stored_areas(
+    store: GeoPackageStore,
+    versions: list[VersionInfo],
+    *,
+    region: str = THEATRE,
+    convention: str = CONVENTION_CLIPPED,
+    source: str | None = None,
+) -> dict[str, dict]:
+    """``{version id: row}`` of a built-in region's stored areas for a few versions (no peaks, no periods).
+
+    The rows of :func:`area_series` (``<side>_km2``, ``contested_km2``) read
+    from the areas stored at import, for just these versions: a series'
+    notes need a handful, not every version's row.
+
+    Raises
+    ------
+    ValueError
+        When ``region`` is a polygon file or an ``outside:`` region with no stored column.
+    """
+    source = store.default_source(source)
+    key, column = resolve_region(store, region)
+    if column is None:
+        raise ValueError(f"Region {region!r} has no stored areas: use area_series.")
+    want = {v.pk: v for v in versions}
+    vals: dict[int, dict[str, float]] = {}
+    for pk, side, km2 in store.area_rows(source, column, convention):
+        if pk in want:
+            vals.setdefault(pk, {})[side] = km2
+    sides = _sides(store)
+    return {v.version_id: _row(v, key, convention, vals.get(pk, {}), sides) for pk, v in want.items()}
+
+
 def _resample(rows: list[dict], every: str, sides) -> list[dict]:
     last: dict[str, dict] = {}
     for r in rows:

@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .. import geodesy
 from ..borders import polygonal
-from ..errors import InputError
+from ..errors import InputError, NoVersionError
 from ..model import CONTESTED, iso, utc
 from ..store import GeoPackageStore, VersionInfo
 from ..times import Role, check_period, parse_time, period_key
@@ -405,7 +405,9 @@ def compare_versions(
     )
 
 
-def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None) -> ChangeReport:
+def change_between(
+    store: GeoPackageStore, t1, t2, *, source: str | None = None, from_first: bool = False
+) -> ChangeReport:
     """Ground gained and lost by each side and by the grey zone between two times.
 
     Parameters
@@ -418,6 +420,10 @@ def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None)
         valid then are compared. ``t1`` must not be after ``t2``.
     source
         Source name; the default source when None.
+    from_first
+        A ``t1`` before the first version compares from the first version
+        (:func:`range_start`, with a note), as the command line does; else
+        it is an error.
 
     Returns
     -------
@@ -436,7 +442,52 @@ def change_between(store: GeoPackageStore, t1, t2, *, source: str | None = None)
     a, b = parse_time(t1, role="start"), parse_time(t2, role="end")
     if a is not None and b is not None and a > b:
         raise ValueError(f"The range is inverted: {iso(a)} is after {iso(b)}.")
-    return compare_versions(store, _resolve(store, t1, source, "start"), _resolve(store, t2, source, "end"), source)
+    after = _resolve(store, t2, source, "end")  # first: a --to before every version is the error to give
+    before = range_start(store, t1, source) if from_first else _resolve(store, t1, source, "start")
+    return compare_versions(store, before, after, source)
+
+
+def range_start(store: GeoPackageStore, start, source: str | None = None, *, end=None) -> VersionInfo:
+    """The version a range starting at ``start`` compares from: the one valid then, or the first.
+
+    A ``start`` before the source's first version starts at the first (as
+    every series does), said by :func:`frontline.state.report_note` when it
+    is before that version's day: the map before it is unknown, not empty.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    start
+        The range's start (a bare date is the start of its day); the first version when None.
+    source
+        Source name; the default source when None.
+    end
+        The range's end, when known: one before the first version is refused (before any note).
+
+    Raises
+    ------
+    NoVersionError
+        When the source has no version, or ``end`` is before the first.
+    """
+    from ..state import report_note, versions_between
+
+    source = store.default_source(source)
+    t = parse_time(start, role="start", name="from")
+    first = versions_between(store, None, None, source)[0]  # the versions as known (--as-known-at)
+    t_end = parse_time(end, role="end", name="to")
+    if t_end is not None and t_end < first.valid_time:
+        raise NoVersionError(
+            f"No version of {source} by --to {iso(t_end)}: the first is {first.version_id} ({iso(first.valid_time)})."
+        )
+    if t is None or t < first.valid_time:
+        if t is not None and t < first.valid_time - first.valid_time % 86400:  # not for the first version's own day
+            report_note(
+                f"--from {iso(t)} is before the first version of {source} "
+                f"({first.version_id}, {iso(first.valid_time)}): the range starts there."
+            )
+        return first
+    return _resolve(store, start, source, "start")
 
 
 def change_log(store: GeoPackageStore, start, end, *, every: str = "day", source: str | None = None) -> list[dict]:

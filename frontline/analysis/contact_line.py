@@ -21,12 +21,14 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geodesy import GEOD
 from ..model import CONTESTED, ControlMap, iso
-from ..times import check_period, last_per_period, parse_time
+from ..times import check_period, last_per_period
 
 __all__ = [
     "ContactLine",
     "contact_line",
     "contact_line_series",
+    "front_series",
+    "progress_bar",
     "explain_jumps",
     "pick_periods",
     "series_row",
@@ -689,39 +691,74 @@ def contact_line_series(
         km² that changed hands between the two versions, so a reader can
         tell a real move from a redrawing.
     """
-    from ..state import version_control
+    return front_series(store, start, end, every=every, source=source, regions=regions, progress=progress)[0]
+
+
+def front_series(
+    store,
+    start=None,
+    end=None,
+    *,
+    every: str | None = None,
+    source: str | None = None,
+    regions: dict[str, BaseGeometry] | None = None,
+    progress: bool = False,
+    rule: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """As :func:`contact_line_series`, the rows ``frontline recompute`` stored read instead of computed.
+
+    Parameters
+    ----------
+    store, start, end, every, source, regions, progress
+        As for :func:`contact_line_series`.
+    rule
+        The rule version of stored contact lines to read
+        (``frontline.analysis.materialise.RULES["contact-line"]``); None, or
+        with ``regions`` (stored lines are for the whole map), every row is
+        computed. Only rows of the version's current revision count.
+
+    Returns
+    -------
+    rows, n_stored
+        The rows (the same either way) and how many were read from the store.
+
+    Raises
+    ------
+    EmptyRangeError
+        When no version lies in the range (the message names the nearest ones).
+    """
+    from ..state import version_control, versions_between
+    from ..store.results import stored_series_members
 
     check_period(every)
-    t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
-    if t0 is not None and t1 is not None and t0 > t1:
-        raise ValueError(f"The range is inverted: start {iso(t0)} is after end {iso(t1)}.")
-    versions = [
-        v for v in store.versions(source) if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)
-    ]
-    if not versions:
-        raise ValueError(
-            f"No version of {store.default_source(source)} between "
-            f"{iso(t0) if t0 else 'the start'} and {iso(t1) if t1 else 'the end'}."
-        )
-    picked = pick_periods(versions, every)
-    rows = []
-    bar = None
-    if progress and len(picked) > 5:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("front length", total=len(picked))
-    try:
+    picked = pick_periods(versions_between(store, start, end, source), every)
+    stored: dict[str, dict[str, Any] | None] = {}  # no None here: null members are left out
+    if rule is not None and regions is None:
+        stored = stored_series_members(store, "contact-line", "", [v for _, v in picked], rule=rule)
+    rows: list[dict[str, Any]] = []
+    todo = len(picked) - len(stored)
+    with progress_bar(todo, "front length", progress and todo > 5) as advance:
         for period, v in picked:
-            rows.append(series_row(v, period, contact_line(version_control(store, v), regions=regions)))
-            if bar is not None:
-                bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+            got = stored.get(v.version_id)
+            if got is None:
+                rows.append(series_row(v, period, contact_line(version_control(store, v), regions=regions)))
+                advance()
+                continue
+            head: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
+            rows.append(head | ({"period": period} if period is not None else {}) | got)
     explain_jumps(store, rows, source)
-    return rows
+    return rows, len(stored)
+
+
+def progress_bar(total: int, label: str, enabled: bool):
+    """A progress bar on stderr (:func:`frontline._progress.progress_bar`), rich imported only when drawn."""
+    if not enabled:
+        from contextlib import nullcontext
+
+        return nullcontext(lambda n=1: None)
+    from .._progress import progress_bar as bar
+
+    return bar(total, label)
 
 
 def pick_periods(versions: list, every: str | None) -> list[tuple[str | None, Any]]:
@@ -762,7 +799,7 @@ def explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None
     ``jump`` holds the change in km and as a share, the pair of sides that moved most, the km² that changed
     hands, and a note that says when the line was redrawn more than the ground moved.
     """
-    from .area import area_series
+    from .area import stored_areas
 
     jumps = [
         i
@@ -772,7 +809,8 @@ def explain_jumps(store, rows: list[dict[str, Any]], source: str | None) -> None
     ]
     if not jumps:
         return
-    areas = {r["version_id"]: r for r in area_series(store, region="theatre", source=source)}
+    wanted = {rows[k]["version_id"] for i in jumps for k in (i - 1, i)}
+    areas = stored_areas(store, [v for v in store.versions(source) if v.version_id in wanted], source=source)
     for i in jumps:
         prev, cur = rows[i - 1], rows[i]
         d = cur["total_km"] - prev["total_km"]

@@ -53,7 +53,7 @@ def change(st, start, end, every, top, geojson_path, source, as_json):
             report_note(f"--to {note.fact}; the log stops there.")
         rows = change_log(st, start, end, every=every, source=source)
     else:
-        rep = change_between(st, start, end, source=source)
+        rep = change_between(st, start, end, source=source, from_first=True)  # as every series starts
     if every:
         if not rows:
             raise NoVersionError(

@@ -8,7 +8,17 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from ._common import STORE_OPT, _print_json, _table, console, guard, one_time_or_series, path_option, series_options
+from ._common import (
+    STORE_OPT,
+    _print_json,
+    _table,
+    console,
+    guard,
+    one_time_or_series,
+    path_option,
+    series_options,
+    stored_note,
+)
 
 
 @click.command("contact-line")
@@ -79,17 +89,23 @@ def contact_line_cmd(st, at, start, end, every, geojson_path, region_path, regio
 def _series(st, start, end, every, source, regions, progress: bool) -> list[dict]:
     """The series rows: read from the store where ``frontline recompute`` kept them (no regions), else computed.
 
-    Says on stderr how many rows came from the store.
+    Says on stderr how many rows came from the store, and how many were computed.
     """
-    from ..analysis.contact_line import contact_line_series
-    from ..analysis.materialise import contact_line_series_stored, stored_results_on
+    from ..analysis.contact_line import front_series
 
-    if regions is not None or not stored_results_on():  # stored lines are for the whole map
-        return contact_line_series(st, start, end, every=every, source=source, regions=regions, progress=progress)
-    rows, n_stored = contact_line_series_stored(st, start, end, every=every, source=source, progress=progress)
-    if n_stored:
-        click.echo(f"{n_stored} of {len(rows)} versions read from stored results (frontline recompute).", err=True)
+    rule = _stored_rule() if regions is None else None  # stored lines are for the whole map
+    rows, n_stored = front_series(
+        st, start, end, every=every, source=source, regions=regions, progress=progress, rule=rule
+    )
+    stored_note(n_stored, len(rows), "contact-line", hint=rule is not None and progress)
     return rows
+
+
+def _stored_rule() -> str | None:
+    """The rule version stored contact lines must have; None when ``$FRONTLINE_STORED_RESULTS`` is off."""
+    from ..analysis.materialise import RULES, stored_results_on
+
+    return RULES["contact-line"] if stored_results_on() else None
 
 
 def _print_line(cl, version_id: str, regions) -> None:

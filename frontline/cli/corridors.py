@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from shapely.errors import GEOSException
 
-from ..errors import InputError, NoVersionError
+from ..errors import InputError
 from ._common import (
     STORE_OPT,
     _print_json,
@@ -24,6 +24,7 @@ from ._common import (
     one_time_or_series,
     path_option,
     series_options,
+    stored_note,
 )
 
 
@@ -40,11 +41,14 @@ def _ground(st, v, side: str, scope: str, include_contested: bool, with_control:
         raise InputError(f"Unknown side {side!r}; the store's sides are {', '.join(vc.sides)}.")
     kw = corridor_inputs(vc, side, scope, include_contested)
     if kw["held"].is_empty:
-        where = "outside its home" if scope == "abroad" else "anywhere"
-        raise InputError(
-            f"Side {side!r} holds no ground {where} at {v.version_id} ({_iso(v.valid_time)}); nothing to analyse."
-        )
+        raise InputError(_no_ground(side, scope, v))
     return (vc, kw) if with_control else kw
+
+
+def _no_ground(side: str, scope: str, v) -> str:
+    """Why a version of a side holding no such ground has no necks (a series row's ``error``)."""
+    where = "outside its home" if scope == "abroad" else "anywhere"
+    return f"Side {side!r} holds no ground {where} at {v.version_id} ({_iso(v.valid_time)}); nothing to analyse."
 
 
 def _place(loc) -> str:
@@ -104,7 +108,8 @@ def corridors(st, at, start, end, every, side, scope, include_contested, thresho
     if one_time_or_series(at, start, end, every):
         if geojson_path:
             raise InputError("--geojson writes one time's necks: use --at.")
-        rows = _series_rows(st, _series_versions(st, start, end, every, source), side, scope, include_contested, kw)
+        versions = _series_versions(st, start, end, every, source)
+        rows = _series_rows(st, versions, side, scope, include_contested, kw, progress=not as_json)
         if as_json:
             _print_json(rows)
         else:
@@ -131,63 +136,79 @@ def corridors(st, at, start, end, every, side, scope, include_contested, thresho
 
 def _series_versions(st, start, end, every, source) -> list:
     """The versions of a series: those from ``start`` to ``end``, the last of each period with ``every``."""
-    from ..times import last_per_period, parse_time
+    from ..state import versions_between
+    from ..times import last_per_period
 
-    t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
-    versions = [
-        v for v in st.versions(source) if (t0 is None or v.valid_time >= t0) and (t1 is None or v.valid_time <= t1)
-    ]
+    versions = versions_between(st, start, end, source)  # an empty range: an error naming the nearest versions
     if every:
         versions = list(last_per_period(versions, every).values())
-    if not versions:
-        raise NoVersionError("No version in that range.")
     return versions
 
 
-def _series_rows(st, versions, side: str, scope: str, include_contested: bool, kw: dict) -> list[dict]:
-    """Per version the neck with the most ground at stake; a version that cannot be analysed says why."""
+def _series_rows(
+    st, versions, side: str, scope: str, include_contested: bool, kw: dict, *, progress: bool = False
+) -> list[dict]:
+    """Per version the neck with the most ground at stake; a version that cannot be analysed says why.
+
+    Rows kept by ``frontline recompute`` are read (default parameters only);
+    stderr says how many, and how many were computed (with a progress bar
+    when ``progress``).
+    """
+    from ..analysis.contact_line import progress_bar
     from ..analysis.corridors import SERIES_MIN_GROUND_SHARE, corridor_key, error_row, find_necks
 
     rows: list[dict] = []
     seen: dict = {}
-    stored = _stored_rows(st, versions, side, scope, include_contested, kw)
-    for v in versions:
-        row = {"time": _iso(v.valid_time), "version_id": v.version_id}
-        if v.version_id in stored:
-            rows.append(row | stored[v.version_id])
-            continue
-        try:
-            vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
-            key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
-            if key not in seen:
-                seen[key] = find_necks(**inputs, **kw).summary(SERIES_MIN_GROUND_SHARE)
-        except ValueError as exc:
-            rows.append(row | error_row(str(exc)))
-            continue
-        except GEOSException as exc:  # a drawing GEOS cannot take: say so, go on with the series
-            rows.append(row | error_row(f"geometry error in this version ({exc})"))
-            continue
-        rows.append(row | seen[key])
+    defaults = _defaults(scope, include_contested, kw)
+    stored = _stored_rows(st, versions, side) if defaults else {}
+    stored_note(len(stored), len(versions), "corridors", hint=defaults and progress)
+    todo = len(versions) - len(stored)
+    with progress_bar(todo, "necks", progress and todo > 5) as advance:
+        for v in versions:
+            row = {"time": _iso(v.valid_time), "version_id": v.version_id}
+            if v.version_id in stored:
+                got = stored[v.version_id]  # None: stored as holding no such ground, said as if computed
+                rows.append(row | (error_row(_no_ground(side, scope, v)) if got is None else got))
+                continue
+            advance()
+            try:
+                vc, inputs = _ground(st, v, side, scope, include_contested, with_control=True)
+                key = corridor_key(vc, inputs)  # an unchanged salient is analysed once
+                if key not in seen:
+                    seen[key] = find_necks(**inputs, **kw).summary(SERIES_MIN_GROUND_SHARE)
+            except ValueError as exc:
+                rows.append(row | error_row(str(exc)))
+                continue
+            except GEOSException as exc:  # a drawing GEOS cannot take: say so, go on with the series
+                rows.append(row | error_row(f"geometry error in this version ({exc})"))
+                continue
+            rows.append(row | seen[key])
     return rows
 
 
-def _stored_rows(st, versions, side: str, scope: str, include_contested: bool, kw: dict) -> dict[str, dict]:
-    """``{version id: series row}`` kept by ``frontline recompute`` (default parameters only); a note on stderr."""
-    from ..analysis.materialise import CORRIDOR_DEFAULTS, corridor_params, stored_series
+def _defaults(scope: str, include_contested: bool, kw: dict) -> bool:
+    """Whether the parameters are those ``frontline recompute`` stores (other ones are always computed)."""
+    from ..analysis.materialise import CORRIDOR_DEFAULTS as d
 
-    d = CORRIDOR_DEFAULTS
-    if (scope, bool(include_contested), float(kw["alert_width_m"])) != (
+    return (scope, bool(include_contested), float(kw["alert_width_m"])) == (
         d["ground"],
         d["include_contested"],
         d["alert_width_m"],
-    ):
+    )
+
+
+def _stored_rows(st, versions, side: str) -> dict[str, dict | None]:
+    """``{version id: series row}`` kept by ``frontline recompute`` for the default parameters, in one query.
+
+    None for a version stored as holding no ground abroad (``recompute`` keeps a note, no series row).
+    """
+    from ..analysis.materialise import CORRIDOR_DEFAULTS, RULES, corridor_params, stored_results_on
+    from ..store.results import stored_series_members
+
+    if not stored_results_on():
         return {}
-    stored = stored_series(st, "corridors", corridor_params(side, **d), versions)
-    if stored:
-        click.echo(
-            f"{len(stored)} of {len(versions)} versions read from stored results (frontline recompute).", err=True
-        )
-    return stored
+    key = corridor_params(side, **CORRIDOR_DEFAULTS)
+    return stored_series_members(st, "corridors", key, versions, rule=RULES["corridors"], nulls=True)
 
 
 def _print_series(rows: list[dict], side: str, scope: str) -> None:

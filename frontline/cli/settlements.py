@@ -5,8 +5,20 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from ..errors import InputError, NoVersionError
-from ._common import AT_OPT, STORE_OPT, _open, _print_json, _table, console, from_option, guard, parse_lonlat, to_option
+from ..errors import InputError
+from ._common import (
+    AT_OPT,
+    STORE_OPT,
+    _open,
+    _print_json,
+    _table,
+    console,
+    from_option,
+    guard,
+    parse_lonlat,
+    stored_note,
+    to_option,
+)
 
 
 def _stored(st):
@@ -312,6 +324,7 @@ def status(st, at, near, radius_km, limit, source, as_json):
 def changed(st, start, end, near, radius_km, include_reverted, source, as_json):
     """Settlements that changed hands between two times, with the first version showing it and any reversals."""
     from ..analysis.area import parse_time
+    from ..analysis.change import range_start
     from ..model import iso
 
     gz = _stored(st)
@@ -319,17 +332,13 @@ def changed(st, start, end, near, radius_km, include_reverted, source, as_json):
     t0, t1 = parse_time(start, role="start"), parse_time(end, role="end")
     if t0 > t1:
         raise InputError(f"The range is inverted: {iso(t0)} is after {iso(t1)}.")
-    first = st.version_at(t0, source)
-    if first is None:
-        raise NoVersionError(f"No version at {iso(t0)}: the first is {iso(st.versions(source)[0].valid_time)}.")
-    versions = [first] + [v for v in st.versions(source) if t0 < v.valid_time <= t1]
+    # a --from before the first version starts there (a note says so); a --to before it is an error
+    first = range_start(st, t0, source, end=t1)
+    versions = [first] + [v for v in st.versions(source) if first.valid_time < v.valid_time <= t1]
     mat, labels, n_stored = _changed_matrix(st, versions, idx, progress=not as_json)
     rows = _changed_rows(gz, idx, versions, mat, labels, include_reverted)
-    if n_stored:
-        # on stderr, as contact-line and corridors say it: the JSON on stdout stays the same bytes
-        click.echo(
-            f"{n_stored:,} of {len(versions):,} versions read from stored results (frontline recompute).", err=True
-        )
+    # on stderr, as contact-line and corridors say it: the JSON on stdout stays the same bytes
+    stored_note(n_stored, len(versions), "settlements", hint=not as_json and _stored_on())
     if as_json:
         _print_json(
             {
@@ -362,6 +371,13 @@ def changed(st, start, end, near, radius_km, include_reverted, source, as_json):
         caption=f"{len(versions)} versions compared; a change is dated by the first version that showed it "
         "(--json lists every version id)",
     )
+
+
+def _stored_on() -> bool:
+    """Whether stored results are read (``$FRONTLINE_STORED_RESULTS`` not off)."""
+    from ..analysis.materialise import stored_results_on
+
+    return stored_results_on()
 
 
 def _changed_matrix(st, versions, idx, *, progress: bool):

@@ -41,6 +41,8 @@ __all__ = [
     "ensure_table",
     "put_results",
     "get_result",
+    "get_results",
+    "stored_series_members",
     "stored_count",
     "current_keys",
     "encode_body",
@@ -216,6 +218,103 @@ def _get(sql: Sql, what: str, params_key: str, version, rule: str) -> bytes | No
     return None if row is None else decode_body(row[0], row[1])
 
 
+def get_results(store, what: str, params_key: str, versions: Iterable[Any], *, rule: str) -> dict[str, bytes]:
+    """The stored results of an analysis for many versions at once (one query per source), where current.
+
+    The same answers as :func:`get_result` for each version, read in one
+    pass: a series over every version reads its rows in milliseconds, not a
+    query per version.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine), or anything with a sqlite ``db``.
+    what, params_key, rule
+        As for :func:`get_result`.
+    versions
+        The versions wanted (``source``, ``version_id``, ``revision``).
+
+    Returns
+    -------
+    dict
+        ``{version id: JSON bytes}`` of the versions with a current result (none without the table).
+    """
+    return _get_many(sql_of(store), what, params_key, versions, rule)
+
+
+#: Up to this many versions, :func:`get_results` names them in its query; more read the analysis's rows whole.
+_FEW = 200
+
+
+def _get_many(sql: Sql, what: str, params_key: str, versions: Iterable[Any], rule: str) -> dict[str, bytes]:
+    if not sql.has_table("analysis_results"):
+        return {}
+    wanted: dict[str, dict[str, int]] = {}
+    for v in versions:
+        wanted.setdefault(v.source, {})[str(v.version_id)] = int(v.revision)
+    out: dict[str, bytes] = {}
+    for source, revs in wanted.items():
+        query = (
+            f"SELECT r.version_id, r.revision, r.codec, r.body {_CURRENT} "
+            "WHERE r.what=? AND r.params_key=? AND r.source=? AND r.rule=?"
+        )
+        args: list[Any] = [what, params_key, source, rule]
+        if len(revs) <= _FEW:  # a few versions: their rows only (bodies may be large), not every stored row
+            query += f" AND r.version_id IN ({', '.join('?' * len(revs))})"
+            args += list(revs)
+        rows = sql.fetchall(query, args)
+        for vid, rev, codec, body in rows:
+            if revs.get(vid) == rev:  # the revision the caller read (a version revised since is not answered)
+                out[vid] = decode_body(codec, body)
+    return out
+
+
+def stored_series_members(
+    store, what: str, params_key: str, versions: Iterable[Any], *, rule: str, nulls: bool = False
+) -> dict[str, dict[str, Any] | None]:
+    """``{version id: series row}`` of the versions whose stored result of ``what`` is current.
+
+    A result whose body has a ``series`` member is also kept as a compact
+    row ``<what>.series`` (that member only; ``analysis/materialise.py``):
+    those are read first, the whole bodies only for versions without one. A
+    null member (a side holding no ground: the body is a note) is left out,
+    for the caller to compute, or kept as None with ``nulls``.
+
+    Parameters
+    ----------
+    store
+        An open store (read-only is fine).
+    what, params_key, rule
+        The analysis, its parameters and the code's rule version.
+    versions
+        The versions wanted.
+    nulls
+        Keep the versions whose stored member is null, as None.
+
+    Returns
+    -------
+    dict
+        The series rows found (none without the table), read in a query or two.
+    """
+    import orjson
+
+    versions = list(versions)
+    sql = sql_of(store)
+    out: dict[str, dict[str, Any] | None] = {}
+    compact = _get_many(sql, what + ".series", params_key, versions, rule)
+    for vid, body in compact.items():
+        row = orjson.loads(body)
+        if row is not None or nulls:
+            out[vid] = row
+    rest = [v for v in versions if str(v.version_id) not in compact]
+    if rest:  # results stored before the compact rows: the series member of the whole body
+        for vid, body in _get_many(sql, what, params_key, rest, rule).items():
+            row = orjson.loads(body).get("series")
+            if row is not None or nulls:
+                out[vid] = row
+    return out
+
+
 def stored_count(
     store, what: str | None = None, params_key: str | None = None, *, rule: str | None = None, source: str | None = None
 ) -> int:
@@ -307,6 +406,11 @@ class ResultReader:
         """As :func:`get_result`: the current stored result, or None."""
         with self._lock:
             return _get(self._sql, what, params_key, version, rule)
+
+    def get_many(self, what: str, params_key: str, versions: Iterable[Any], rule: str) -> dict[str, bytes]:
+        """As :func:`get_results`: ``{version id: JSON bytes}`` of the current stored results, one query."""
+        with self._lock:
+            return _get_many(self._sql, what, params_key, versions, rule)
 
     def stamp(self, layer: str) -> str | None:
         """The import stamp of a reference layer (``meta['reference:<layer>']``), or None."""
