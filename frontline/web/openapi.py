@@ -56,6 +56,8 @@ def parameter_schemas(sides) -> dict[str, dict[str, Any]]:
         "every": {"type": "string", "enum": ["", *PERIODS]},
         "ground": {"type": "string", "enum": ["abroad", "held"]},
         "q": {"type": "string", "pattern": r"\S", "maxLength": 100},
+        # not an enum: a source imported while the server runs is served at once
+        "source": {"type": "string", "maxLength": 200},
     }
 
 
@@ -69,6 +71,10 @@ NOTES = {
     "to": TIME_NOTE,
     "known_at": TIME_NOTE + " Nothing: the map as it is now.",
     "since": TIME_NOTE,
+    "source": " A name the store holds (`/api/sources` lists them, with each one's attribution and licence); "
+    "a name it does not hold answers 400 listing them. The answer names its source and attribution (members "
+    "`source`, `attribution`, `licence` of a JSON object; headers `X-Frontline-Source` and "
+    "`X-Frontline-Attribution`, non-ASCII characters percent-escaped as UTF-8).",
     "bbox": f" Corners in order (minx<maxx, miny<maxy), within lon ±180, lat ±90, at most {MAX_BBOX_DEG2:.0f} "
     "square degrees.",
 }

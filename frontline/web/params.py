@@ -143,7 +143,8 @@ def parse_source(store, value: str | None, parameter: str = "source") -> str | N
     Raises
     ------
     ApiError
-        400 naming the parameter, the nearest stored name and the sources the store holds.
+        400 naming the parameter, the nearest stored name and the sources the store holds
+        (``/api/sources`` lists them with their attribution).
     """
     if value is None or value == "":
         return None
@@ -152,4 +153,8 @@ def parse_source(store, value: str | None, parameter: str = "source") -> str | N
         return value
     near = difflib.get_close_matches(value, have, n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
-    raise ApiError(400, parameter, f"No source {value!r}{hint}; the store holds {', '.join(have) or 'no sources'}.")
+    raise ApiError(
+        400,
+        parameter,
+        f"No source {value!r}{hint}; the store holds {', '.join(have) or 'no sources'} (see /api/sources).",
+    )

@@ -8,6 +8,7 @@ import hmac
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from urllib.parse import quote
 
 import orjson
 from fastapi import Request
@@ -23,6 +24,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 WARNING_HEADER = "X-Frontline-Warning"
+SOURCE_HEADER = "X-Frontline-Source"  # the source (map) whose data an answer shows
+ATTRIBUTION_HEADER = "X-Frontline-Attribution"  # and its attribution text (/api/sources)
 MIN_COMPRESS = 1024  # bytes: smaller answers go as they are (a coding's header and CPU are not worth it)
 
 # Warnings of the request being answered (stale times): the route wrapper collects them, ``cached`` and
@@ -119,21 +122,24 @@ def negotiate(request: Request) -> str | None:
 _SELECTORS = frozenset({"at", "known_at", "from", "to"})
 
 
-def etag_for(request: Request, data: str) -> str:
+def etag_for(request: Request, data: str, source: str | None = None) -> str:
     """The ETag of an answer: data version, app version, and every parameter that shapes the body.
 
     ``data``: the version(s) answered, ``<version id>.<revision>`` (two
     joined by ``-`` for a comparison). Then ``v<app version>``: after an
     upgrade, browsers holding year-long immutable answers revalidate and get
     the new app's body. Then a digest of the other query parameters (zoom,
-    bbox, limit, …) and of the request's warnings, when there are any. The
-    coding (``-gzip``, ``-br``) is added by :func:`json_response`.
+    bbox, limit, …), of the source answered (``source``: two sources may
+    hold a version of the same id and revision, and the default source may
+    change) and of the request's warnings, when there are any. The coding
+    (``-gzip``, ``-br``) is added by :func:`json_response`.
     """
     params = sorted((k, v) for k, v in request.query_params.multi_items() if k not in _SELECTORS)
     notes = _NOTES.get() or []
     tag = f"{data}.v{APP_VERSION}"
-    if params or notes:
-        tag += "." + hashlib.blake2b(repr((params, notes)).encode(), digest_size=6).hexdigest()
+    if params or notes or source:
+        shaped = (params, notes) if source is None else (params, notes, source)
+        tag += "." + hashlib.blake2b(repr(shaped).encode(), digest_size=6).hexdigest()
     return f'"{tag}"'
 
 
@@ -184,18 +190,53 @@ def json_response(request: Request, body: bytes, headers: dict[str, str], etag: 
     return Response(body, media_type="application/json", headers=headers)
 
 
-def cached(request: Request, payload, v=None, exact: bool = False, data: str | None = None) -> Response:
+def credit(request: Request, source: str | None) -> dict[str, str]:
+    """``source``, ``attribution`` and ``licence`` of the source whose data an answer shows (empty: none).
+
+    Read from the app's service (:meth:`~frontline.web.service.Service.source_credit`);
+    an app without one (a bare test app) credits the name alone.
+    """
+    if source is None:
+        return {}
+    svc = getattr(request.app.state, "service", None)
+    attribution, licence = svc.source_credit(source) if svc is not None else ("", "")
+    return {"source": source, "attribution": attribution, "licence": licence}
+
+
+def credit_headers(members: dict[str, str]) -> dict[str, str]:
+    """``X-Frontline-Source`` and ``X-Frontline-Attribution`` of :func:`credit`'s members.
+
+    Header values are kept ASCII (many clients decode them as UTF-8, others
+    as Latin-1): other characters, controls and ``%`` are percent-escaped as
+    UTF-8 (``©`` → ``%C2%A9``; ``decodeURIComponent`` reads it back).
+    """
+    out = {}
+    for key, name in (("source", SOURCE_HEADER), ("attribution", ATTRIBUTION_HEADER)):
+        text = members.get(key)
+        if text:
+            out[name] = "".join(c if " " <= c <= "~" and c != "%" else quote(c, safe="") for c in text)
+    return out
+
+
+def cached(
+    request: Request, payload, v=None, exact: bool = False, data: str | None = None, source: str | None = None
+) -> Response:
     """JSON with caching headers: immutable + ETag when addressed by a version, else no-cache.
 
     ``payload`` is anything JSON-serialisable, or ready JSON bytes (a cached
     body's compressed forms are kept: :func:`keep_codings`). ``data`` replaces the
     version's ``<id>.<revision>`` in the ETag (an answer about two versions).
-    Answers are compressed for clients that accept it (br, gzip).
+    ``source`` (else ``v``'s): the source whose data the answer shows; a JSON
+    object answer gets its ``source``, ``attribution`` and ``licence``
+    members (:func:`credit`) and the ``X-Frontline-Source`` and
+    ``X-Frontline-Attribution`` headers. Answers are compressed for clients
+    that accept it (br, gzip).
     """
-    headers = {}
+    members = credit(request, source or getattr(v, "source", None))
+    headers = credit_headers(members)
     etag = None
     if v is not None or data is not None:
-        etag = etag_for(request, data or f"{v.version_id}.{v.revision}")
+        etag = etag_for(request, data or f"{v.version_id}.{v.revision}", members.get("source"))
         headers["Cache-Control"] = IMMUTABLE if exact else NO_CACHE
         if not_modified(request, etag):
             return json_response(request, b"", headers, etag)
@@ -203,8 +244,9 @@ def cached(request: Request, payload, v=None, exact: bool = False, data: str | N
         headers["Cache-Control"] = NO_CACHE
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     notes = _NOTES.get()
-    if notes and body[:1] == b"{":  # a JSON object: the warnings travel in it too (ready bodies stay as cached)
-        body = b'{"warnings":' + orjson.dumps(notes) + (b"," if body[1:].lstrip()[:1] != b"}" else b"") + body[1:]
+    head = ({"warnings": notes} if notes else {}) | members
+    if head and body[:1] == b"{":  # a JSON object: warnings and credit travel in it (ready bodies stay as cached)
+        body = orjson.dumps(head)[:-1] + (b"," if body[1:].lstrip()[:1] != b"}" else b"") + body[1:]
     return json_response(request, body, headers, etag)
 
 

@@ -45,7 +45,7 @@ from ..analysis.materialise import RULES
 from ..model import iso
 from .errors import ApiError
 from .geojson import _plain
-from .params import At, KnownAt
+from .params import At, KnownAt, Source
 from .responses import cached as _cached
 from .service import resolve_known
 
@@ -165,12 +165,15 @@ def roads_body(svc, v, side: str, segments: bool) -> bytes:
     )
 
 
-def _versioned(svc, request: Request, at: str | None, key: tuple, make, known_at: str | None = None):
+def _versioned(
+    svc, request: Request, at: str | None, key: tuple, make, known_at: str | None = None, source: str | None = None
+):
     """The answer ``make(version)`` for the version at ``at``, kept under ``(key[0], pk, revision, *key[1:])``.
 
-    ``known_at``: the version as known then (a past revision has a ``pk`` of its own).
+    ``known_at``: the version as known then (a past revision has a ``pk`` of its own). ``source``: the
+    ``source`` parameter (checked here; None: the default source); no two sources' versions share a ``pk``.
     """
-    v, exact = resolve_known(svc, at, known_at)
+    v, exact = resolve_known(svc, at, known_at, source=svc.pick_source(source))
     body = svc.memo((key[0], v.pk, v.revision, *key[1:]), lambda: make(v))
     return _cached(request, body, v, exact)
 
@@ -199,6 +202,7 @@ def register(app, svc) -> None:
         at: At = None,
         sides: str | None = Query(None, description="comma-separated pair of sides, e.g. ua,ru"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         chosen = None
         if sides:
@@ -208,7 +212,9 @@ def register(app, svc) -> None:
                     raise ApiError(
                         400, "sides", f"sides must name sides of the store ({', '.join(svc.store.sides)}), not {s!r}."
                     )
-        return _versioned(svc, request, at, ("contact", chosen), lambda v: contact_line_body(an, v, chosen), known_at)
+        return _versioned(
+            svc, request, at, ("contact", chosen), lambda v: contact_line_body(an, v, chosen), known_at, source
+        )
 
     @app.get("/api/corridors", summary="Necks (narrow corridors, with width) and pockets of a side's ground")
     @svc.offload
@@ -222,6 +228,7 @@ def register(app, svc) -> None:
         include_contested: bool = Query(False, description="analyse held ∪ contested"),
         alert_width_m: float = Query(1000.0, gt=0, le=100000, description="necks narrower than this are flagged"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         _side(svc, side)
         if ground not in MODES:
@@ -234,14 +241,22 @@ def register(app, svc) -> None:
             key,
             lambda v: corridors_body(an, v, side, ground, include_contested, alert_width_m),
             known_at,
+            source,
         )
 
     @app.get("/api/roads", summary="A side's roads coloured by exposure to enemy fire")
     @svc.offload
-    def roads(request: Request, at: At = None, side: Side = "ua", segments: Segments = True, known_at: KnownAt = None):
+    def roads(
+        request: Request,
+        at: At = None,
+        side: Side = "ua",
+        segments: Segments = True,
+        known_at: KnownAt = None,
+        source: Source = None,
+    ):
         _side(svc, side)
         key = ("roads", side, segments)
-        return _versioned(svc, request, at, key, lambda v: roads_body(an, v, side, segments), known_at)
+        return _versioned(svc, request, at, key, lambda v: roads_body(an, v, side, segments), known_at, source)
 
 
 __all__ = ["register", "contact_line_body", "corridors_body", "roads_body"]

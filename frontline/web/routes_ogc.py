@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import html
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 import shapely
@@ -40,7 +40,7 @@ from fastapi.responses import Response
 from ..model import iso
 from .errors import ApiError
 from .ogc_collections import Collection, Feature, collection, collections, version_features
-from .params import KnownAt, parse_bbox, parse_known_at, parse_time_param
+from .params import KnownAt, Source, parse_bbox, parse_known_at, parse_time_param
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 CONFORMANCE = [
@@ -164,14 +164,17 @@ def parse_datetime(text: str | None) -> tuple[int | None, int | None, bool] | No
     return start, end, False
 
 
-def selected_versions(an, when: tuple[int | None, int | None, bool] | None, known_at: int | None = None) -> list[tuple]:
+def selected_versions(
+    an, when: tuple[int | None, int | None, bool] | None, known_at: int | None = None, source: str | None = None
+) -> list[tuple]:
     """``(version, valid_to)`` of the versions a ``datetime`` selects, oldest first.
 
     Absent: the last version. An instant: the version valid then (none before
     the first). An interval: every version valid at some time in it. With
     ``known_at`` (epoch seconds): the versions known then, each in its revision then.
+    ``source``: that source's versions (None: the default source).
     """
-    vs = an.versions(known_at)
+    vs = an.versions(known_at, source)
     spans = [(v, vs[i + 1].valid_time if i + 1 < len(vs) else None) for i, v in enumerate(vs)]
     if not spans or when is None:
         return spans[-1:]
@@ -230,7 +233,7 @@ def _in_box(feats: list[Feature], box) -> list[Feature]:
 
 
 def page_of(
-    an, col: Collection, when, box, limit: int, offset: int, known_at: int | None = None
+    an, col: Collection, when, box, limit: int, offset: int, known_at: int | None = None, source: str | None = None
 ) -> tuple[list[Feature], int | None, bool]:
     """``(features, numberMatched or None, more)`` of one page of a collection's items.
 
@@ -245,7 +248,7 @@ def page_of(
         assert col.unversioned is not None
         feats = _in_box(col.unversioned(an, box, start, end), box)
         return feats[offset : offset + limit], len(feats), offset + limit < len(feats)
-    spans = selected_versions(an, when, known_at)
+    spans = selected_versions(an, when, known_at, source)
     if col.fixed is not None and box is None:
         first = offset // col.fixed
         got: list[Feature] = []
@@ -282,10 +285,15 @@ def theatre_bounds(an) -> list[float]:
     return hit
 
 
-def collection_doc(request: Request, an, col: Collection) -> dict:
-    """The description of one collection: links, extent (spatial, temporal), CRS, item type."""
+def collection_doc(request: Request, an, col: Collection, source: str | None = None) -> dict:
+    """The description of one collection: links, extent (spatial, temporal), CRS, item type.
+
+    A versioned collection's temporal extent is ``source``'s (None: the
+    default source's), and its links carry ``source`` when one is named.
+    """
     base = base_url(request)
-    vs = an.versions()
+    vs = an.versions(None, source)
+    tail = f"&source={quote(source)}" if source and col.versioned else ""
     if col.versioned and vs:
         interval = [iso(vs[0].valid_time), None]
     else:
@@ -302,18 +310,35 @@ def collection_doc(request: Request, an, col: Collection) -> dict:
             "temporal": {"interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
         },
         "links": [
-            _link(f"{base}/collections/{col.id}?f=json", "self", JSON, col.title),
-            _link(f"{base}/collections/{col.id}/items?f=json", "items", GEOJSON, col.title),
-            _link(f"{base}/collections/{col.id}/items?f=html", "items", HTML, col.title),
+            _link(f"{base}/collections/{col.id}?f=json{tail}", "self", JSON, col.title),
+            _link(f"{base}/collections/{col.id}/items?f=json{tail}", "items", GEOJSON, col.title),
+            _link(f"{base}/collections/{col.id}/items?f=html{tail}", "items", HTML, col.title),
         ],
-    }
+    } | _credit(an, source if col.versioned else None)
+
+
+def _credit(an, source: str | None) -> dict:
+    """``source``, ``attribution`` and ``licence`` members of what a versioned collection shows (else none)."""
+    name = an.source_name(source)
+    if name is None:
+        return {}
+    attribution, licence = an.source_credit(name)
+    return {"source": name, "attribution": attribution, "licence": licence}
 
 
 def items_doc(
-    request: Request, an, col: Collection, when, box, limit: int, offset: int, known_at: int | None = None
+    request: Request,
+    an,
+    col: Collection,
+    when,
+    box,
+    limit: int,
+    offset: int,
+    known_at: int | None = None,
+    source: str | None = None,
 ) -> dict:
-    """One page of items as a FeatureCollection with its counts, time stamp and paging links."""
-    feats, matched, more = page_of(an, col, when, box, limit, offset, known_at)
+    """One page of items as a FeatureCollection with its counts, time stamp and paging links (``source``'s)."""
+    feats, matched, more = page_of(an, col, when, box, limit, offset, known_at, source)
     links = _self_links(request, GEOJSON)
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit", "f")]
     url = str(request.url.replace(query=""))
@@ -332,11 +357,12 @@ def items_doc(
     doc["numberReturned"] = len(feats)
     doc["timeStamp"] = iso(time.time())
     doc["links"] = links
-    return doc
+    return doc | _credit(an, source if col.versioned else None)
 
 
-def one_feature(an, col: Collection, fid: str, known_at: int | None = None) -> Feature:
-    """The feature ``fid`` of a collection (``<version id>.<key>`` when versioned; as known at ``known_at``); 404."""
+def one_feature(an, col: Collection, fid: str, known_at: int | None = None, source: str | None = None) -> Feature:
+    """The feature ``fid`` of a collection (``<version id>.<key>`` when versioned; as known at ``known_at``,
+    of ``source``); 404."""
     missing = ApiError(404, "featureId", f"No feature {fid!r} in collection {col.id!r}.")
     if not col.versioned:
         assert col.unversioned is not None
@@ -345,7 +371,7 @@ def one_feature(an, col: Collection, fid: str, known_at: int | None = None) -> F
             raise missing
         return found[0]
     vid, dot, _ = fid.partition(".")
-    vs = an.versions(known_at)
+    vs = an.versions(known_at, source)
     for i, v in enumerate(vs):
         if dot and v.version_id == vid:
             to = vs[i + 1].valid_time if i + 1 < len(vs) else None
@@ -372,6 +398,7 @@ def _register_items(route, an) -> None:
         crs: str | None = Crs,
         bbox_crs: str | None = BboxCrs,
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         check_crs(crs, "crs")
         check_crs(bbox_crs, "bbox-crs")
@@ -379,7 +406,8 @@ def _register_items(route, an) -> None:
         as_html = wants_html(request, f)
         n, k = parse_limit(limit, offset)
         known = parse_known_at(known_at)
-        doc = items_doc(request, an, col, parse_datetime(dt), parse_ogc_bbox(bbox), n, k, known)
+        src = an.pick_source(source)
+        doc = items_doc(request, an, col, parse_datetime(dt), parse_ogc_bbox(bbox), n, k, known, src)
         return answer(request, doc, as_html, f"{col.title}: items", GEOJSON)
 
     @route(ITEMS + "/{featureId}", DOC_GEOJSON, "OGC API – Features: one feature")
@@ -391,11 +419,14 @@ def _register_items(route, an) -> None:
         f: str | None = Fmt,
         dt=Datetime,
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         check_crs(crs, "crs")
         col = collection(an, collectionId)
         as_html = wants_html(request, f)
-        feat = dict(one_feature(an, col, featureId, parse_known_at(known_at)))
+        src = an.pick_source(source)
+        feat = dict(one_feature(an, col, featureId, parse_known_at(known_at), src))
+        feat |= _credit(an, src if col.versioned else None)
         base = base_url(request)
         feat["links"] = [
             *_self_links(request, GEOJSON),
@@ -413,7 +444,8 @@ def register(app, svc) -> None:
         return lambda fn: app.get(path, responses=responses, summary=summary)(svc.offload(_ogc_errors(fn)))
 
     @route("/ogc", responses=DOC_HTML, summary="OGC API – Features: landing page")
-    def landing(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
+    def landing(request: Request, f: str | None = Fmt, dt: str | None = Datetime, source: Source = None):
+        an.pick_source(source)  # taken (and checked) where a client adds it to every request, as QGIS does
         base = base_url(request)
         doc = {
             "title": "Frontline",
@@ -433,19 +465,28 @@ def register(app, svc) -> None:
         return answer(request, doc, wants_html(request, f), "Frontline – OGC API Features")
 
     @route("/ogc/conformance", responses=DOC_HTML, summary="OGC API – Features: conformance classes")
-    def conformance(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
+    def conformance(request: Request, f: str | None = Fmt, dt: str | None = Datetime, source: Source = None):
+        an.pick_source(source)
         doc = {"conformsTo": CONFORMANCE, "links": _self_links(request)}
         return answer(request, doc, wants_html(request, f), "Conformance")
 
     @route("/ogc/collections", responses=DOC_HTML, summary="OGC API – Features: the collections")
-    def list_collections(request: Request, f: str | None = Fmt, dt: str | None = Datetime):
-        cols = [collection_doc(request, an, c) for c in collections(an).values()]
+    def list_collections(request: Request, f: str | None = Fmt, dt: str | None = Datetime, source: Source = None):
+        src = an.pick_source(source)
+        cols = [collection_doc(request, an, c, src) for c in collections(an).values()]
         doc = {"links": _self_links(request), "collections": cols}
         return answer(request, doc, wants_html(request, f), "Collections")
 
     @route("/ogc/collections/{collectionId}", responses=DOC_HTML, summary="OGC API – Features: one collection")
-    def one_collection(request: Request, collectionId: str, f: str | None = Fmt, dt: str | None = Datetime):  # noqa: N803
+    def one_collection(
+        request: Request,
+        collectionId: str,  # noqa: N803
+        f: str | None = Fmt,
+        dt: str | None = Datetime,
+        source: Source = None,
+    ):
         col = collection(an, collectionId)
-        return answer(request, collection_doc(request, an, col), wants_html(request, f), col.title)
+        doc = collection_doc(request, an, col, an.pick_source(source))
+        return answer(request, doc, wants_html(request, f), col.title)
 
     _register_items(route, an)

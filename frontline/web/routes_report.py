@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from shapely.errors import GEOSException
 
 from .errors import NO_CACHE, ApiError
-from .params import At, Bbox, KnownAt, parse_bbox, parse_known_at, parse_time_param, regions
-from .responses import IMMUTABLE, etag_for, not_modified
+from .params import At, Bbox, KnownAt, Source, parse_bbox, parse_known_at, parse_time_param, regions
+from .responses import IMMUTABLE, credit, credit_headers, etag_for, not_modified
 from .service import resolve_known
 
 MAX_PX = 2048  # map.png's width and height are at most this
@@ -27,8 +27,11 @@ def _answer(request: Request, svc, kind: str, v, exact: bool, params: tuple, mak
     The ETag is the API's (:func:`~frontline.web.responses.etag_for`: the version's revision, the app
     version and a digest of the query), so an upgrade revalidates what browsers hold.
     """
-    etag = etag_for(request, f"{v.version_id}.{v.revision}")
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if exact else NO_CACHE}
+    etag = etag_for(request, f"{v.version_id}.{v.revision}", v.source)
+    # the source shown, and its attribution, in headers (the report and the image carry them in themselves)
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if exact else NO_CACHE} | credit_headers(
+        credit(request, v.source)
+    )
     if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     body = svc.memo((kind, v.pk, v.revision, *params), lambda: make(v, *params))
@@ -91,6 +94,7 @@ def register(app, svc) -> None:
         side: str | None = Query(None, description="whose ground the report follows (default: the region's side)"),
         bbox: Bbox = None,
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         if region not in regions(svc.store.sides):
             raise ApiError(400, "region", f"region must be one of {', '.join(sorted(regions(svc.store.sides)))}.")
@@ -99,7 +103,7 @@ def register(app, svc) -> None:
         box = parse_bbox(bbox)
         t0 = parse_time_param(since, "since", "start") if since else None
         known = parse_known_at(known_at)
-        v, exact = resolve_known(svc, at, known)
+        v, exact = resolve_known(svc, at, known, source=svc.pick_source(source))
         if t0 is not None and t0 > v.valid_time:
             raise ApiError(400, "since", f"since={since!r} is after the version at={at!r} answers.")
         params = (t0, region, side or None, box, known)
@@ -124,10 +128,11 @@ def register(app, svc) -> None:
         width: int = Query(800, ge=16, le=MAX_PX, description="image width in pixels"),
         height: int = Query(600, ge=16, le=MAX_PX, description="image height in pixels"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         box = parse_bbox(bbox)
         known = parse_known_at(known_at)
-        v, exact = resolve_known(svc, at, known)
+        v, exact = resolve_known(svc, at, known, source=svc.pick_source(source))
         return _answer(request, svc, "map.png", v, exact, (box, width, height, known), _map_of(an), "image/png")
 
 

@@ -23,10 +23,11 @@ it by then, each version in its revision then).
 from __future__ import annotations
 
 import orjson
-from fastapi import Query, Response
+from fastapi import Query, Request
 
 from .errors import ApiError
-from .params import KnownAt, parse_known_at
+from .params import KnownAt, Source, parse_known_at
+from .responses import cached
 
 EVERY = ("day", "week", "month")
 
@@ -38,8 +39,10 @@ SERIES = {
 }
 
 
-def stored_series_body(svc, what: str, every: str | None, side: str | None) -> bytes:
+def stored_series_body(svc, what: str, every: str | None, side: str | None, source: str | None = None) -> bytes:
     """JSON bytes of the ``what`` series (:data:`SERIES`), stored rows where current; ``svc`` the analysis service.
+
+    ``source``: the series of that source (None: the default source).
 
     Computing what is missing holds the analysis lock for the whole series
     (rows read from the store need no lock); ``/api/state`` runs on the
@@ -51,22 +54,22 @@ def stored_series_body(svc, what: str, every: str | None, side: str | None) -> b
     st = svc.store
     with svc.lock:
         if what == "front":
-            rows, n_stored = m.contact_line_series_stored(st, every=every)
+            rows, n_stored = m.contact_line_series_stored(st, every=every, source=source)
         elif what == "settlements":
-            rows, n_stored = m.settlement_changes_series(st, every=every)
+            rows, n_stored = m.settlement_changes_series(st, every=every, source=source)
         else:
-            rows, n_stored = _neck_rows(svc, every, side or "")
+            rows, n_stored = _neck_rows(svc, every, side or "", source)
     head = {"what": what, "every": every or "version", "key": key, "unit": unit, "side": side}
     return orjson.dumps(head | {"n_stored": n_stored, "rows": rows})
 
 
-def _neck_rows(svc, every: str | None, side: str) -> tuple[list[dict], int]:
+def _neck_rows(svc, every: str | None, side: str, source: str | None = None) -> tuple[list[dict], int]:
     """Rows of ``side``'s neck series (the corridors series row per version), stored where current."""
     from ..analysis import materialise as m
     from ..analysis.contact_line import pick_periods
     from ..model import iso
 
-    picked = pick_periods(svc.store.versions(), every)
+    picked = pick_periods(svc.store.versions(source), every)
     stored = m.stored_series(
         svc.store, "corridors", m.corridor_params(side, **m.CORRIDOR_DEFAULTS), [v for _, v in picked]
     )
@@ -82,20 +85,22 @@ def _neck_rows(svc, every: str | None, side: str) -> tuple[list[dict], int]:
     return rows, len(stored)
 
 
-def series_body(svc, every: str, known_at: int | None = None) -> bytes:
+def series_body(svc, every: str, known_at: int | None = None, source: str | None = None) -> bytes:
     """JSON bytes of the front-length series (one row per ``every``); ``svc`` is the analysis service.
 
-    ``known_at`` (epoch seconds): the versions as known then.
+    ``known_at`` (epoch seconds): the versions as known then; ``source``: that source's (None: the default).
     """
     from ..analysis.contact_line import contact_line, explain_jumps, pick_periods, series_row
 
     rows = []
-    for period, v in pick_periods(svc.versions(known_at), every):
+    versions = svc.versions(known_at, source)
+    for period, v in pick_periods(versions, every):
         with svc.lock:  # one version at a time: the version's partition is shared with the other analyses
             rows.append(series_row(v, period, contact_line(svc.state(v)[0])))
     with svc.lock:
-        explain_jumps(svc.known(known_at), rows, None)
-    return orjson.dumps({"every": every, "unit": "km", "rule": "see docs/contact_line.md", "rows": rows})
+        explain_jumps(svc.known(known_at), rows, source)
+    head = {"every": every, "unit": "km", "rule": "see docs/contact_line.md"}
+    return orjson.dumps(head | {"rows": rows})
 
 
 def register(app, svc) -> None:
@@ -106,21 +111,24 @@ def register(app, svc) -> None:
     @app.get("/api/contact-line/series", summary="Length of the front over time (km, one row per period)")
     @svc.offload
     def series(
+        request: Request,
         every: str = Query("month", description="day, week or month: the last version of each"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         if every not in EVERY:
             raise ApiError(400, "every", f"every must be one of {', '.join(EVERY)}, not {every!r}.")
         known = parse_known_at(known_at)
-        versions = svc.versions(known)
+        src = svc.pick_source(source)
+        versions = svc.versions(known, src)
         if not versions:
             raise ApiError(404, None, "The store has no version yet.")
         last = versions[-1]
-        key: tuple = ("cl-series", every, len(versions), last.pk, last.revision)
+        key: tuple = ("cl-series", last.source, every, len(versions), last.pk, last.revision)
         if known is not None:  # earlier versions may be in past revisions: the answer is its own
             key += (known,)
-        body = svc.memo(key, lambda: series_body(an, every, known))
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+        body = svc.memo(key, lambda: series_body(an, every, known, src))
+        return cached(request, body, source=last.source)  # no-cache, credited
 
     @app.get(
         "/api/series",
@@ -135,11 +143,13 @@ def register(app, svc) -> None:
     )
     @svc.offload
     def any_series(
+        request: Request,
         what: str = Query(..., description="front, neck or settlements"),
         side: str | None = Query(None, description="With what=neck: whose ground (a side of the store)"),
         every: str | None = Query(
             None, description="day, week or month: the last version of each (default: every version)"
         ),
+        source: Source = None,
     ):
         if what not in SERIES:
             raise ApiError(400, "what", f"what must be one of {', '.join(SERIES)}, not {what!r}.")
@@ -148,7 +158,8 @@ def register(app, svc) -> None:
         sides = list(svc.store.sides)
         if what == "neck" and side not in sides:
             raise ApiError(400, "side", f"what=neck needs side= one of {', '.join(sides)}, not {side!r}.")
-        versions = svc.versions()
+        src = svc.pick_source(source)
+        versions = svc.versions(None, src)
         if not versions:
             raise ApiError(404, None, "The store has no version yet.")
         if what == "settlements":
@@ -159,9 +170,9 @@ def register(app, svc) -> None:
                     404, "what", "The store holds no gazetteer: run `frontline settlements import --default` first."
                 )
         last = versions[-1]
-        key: tuple = ("series", what, side, every, len(versions), last.pk, last.revision)
-        body = svc.memo(key, lambda: stored_series_body(an, what, every, side if what == "neck" else None))
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+        key: tuple = ("series", last.source, what, side, every, len(versions), last.pk, last.revision)
+        body = svc.memo(key, lambda: stored_series_body(an, what, every, side if what == "neck" else None, src))
+        return cached(request, body, source=last.source)  # no-cache, credited
 
 
 __all__ = ["register", "series_body", "stored_series_body", "SERIES"]

@@ -21,6 +21,7 @@ from .params import (
     At,
     Bbox,
     KnownAt,
+    Source,
     Zoom,
     parse_bbox,
     parse_known_at,
@@ -54,8 +55,9 @@ def register(app, svc) -> None:
 def _register_state(app, svc) -> None:
     """``/api/versions``, ``/api/state``, ``/api/points``, ``/api/borders``: the app's own service."""
 
-    @app.get("/api/versions", summary="All versions of the default source")
-    def versions(request: Request, known_at: KnownAt = None):
+    @app.get("/api/versions", summary="All versions of a source (the default source when none is named)")
+    def versions(request: Request, known_at: KnownAt = None, source: Source = None):
+        src = svc.pick_source(source)
         rows = [
             {
                 "id": v.version_id,
@@ -64,9 +66,9 @@ def _register_state(app, svc) -> None:
                 "published_at": iso(v.published_at),
                 "revised_at": iso(v.revised_at),
             }
-            for v in svc.versions(parse_known_at(known_at))
+            for v in svc.versions(parse_known_at(known_at), src)
         ]
-        return cached(request, {"sides": list(svc.store.sides), "versions": rows})
+        return cached(request, {"sides": list(svc.store.sides), "versions": rows}, source=svc.source_name(src))
 
     @app.get("/api/state", summary="Control polygons at a time (held abroad and contested)")
     def state(
@@ -75,12 +77,13 @@ def _register_state(app, svc) -> None:
         zoom: Zoom = None,
         bbox: Bbox = None,
         known_at: KnownAt = None,
+        source: Source = None,
         legacy: str | None = Query(None, alias="_legacy", include_in_schema=False),
     ):
         z = parse_zoom(zoom)
         box = parse_bbox(bbox)
-        v, exact = resolve_known(svc, at, known_at)
-        etag = etag_for(request, f"{v.version_id}.{v.revision}")
+        v, exact = resolve_known(svc, at, known_at, source=svc.pick_source(source))
+        etag = etag_for(request, f"{v.version_id}.{v.revision}", v.source)
         if not_modified(request, etag):
             return cached(request, b"", v, exact)  # 304 before any work
         old = legacy not in (None, "", "0")  # the answer as made before (bench/bench_wire.py compares)
@@ -91,8 +94,8 @@ def _register_state(app, svc) -> None:
         return cached(request, body, v, exact)
 
     @app.get("/api/points", summary="Directions of attack, units, HQs and markers at a time")
-    def points(request: Request, at: At = None, known_at: KnownAt = None):
-        v, exact = resolve_known(svc, at, known_at)
+    def points(request: Request, at: At = None, known_at: KnownAt = None, source: Source = None):
+        v, exact = resolve_known(svc, at, known_at, source=svc.pick_source(source))
         return cached(request, svc.memo(("points", v.pk, v.revision), lambda: points_body(svc, v)), v, exact)
 
     @app.get("/api/borders", summary="Country outlines and lakes (simplified) for the offline basemap")
@@ -154,6 +157,7 @@ def _register_analyses(app, svc) -> None:
         to: str | None = None,
         every: str | None = Query(None, description="day, week or month"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         allowed = regions(svc.store.sides)
         if region not in allowed:  # no polygon files over HTTP: they would read the server's disk
@@ -163,8 +167,10 @@ def _register_analyses(app, svc) -> None:
         if every not in (None, "") and every not in PERIODS:
             raise ApiError(400, "every", f"every must be one of {', '.join(PERIODS)}.")
         start, end = parse_range(from_, to)
-        payload = areas_payload(svc, region, convention, start, end, to, every or None, parse_known_at(known_at))
-        return cached(request, payload)
+        src = svc.pick_source(source)
+        known = parse_known_at(known_at)
+        payload = areas_payload(svc, region, convention, start, end, to, every or None, known, src)
+        return cached(request, payload, source=svc.source_name(src))
 
     @app.get("/api/change", summary="Ground gained and lost by each side between two times, top advances")
     @svc.offload
@@ -175,11 +181,14 @@ def _register_analyses(app, svc) -> None:
         zoom: str | None = None,
         top: int = Query(5, ge=0, le=50, description="how many largest advances to list"),
         known_at: KnownAt = None,
+        source: Source = None,
     ):
         z = parse_zoom(zoom)
         known = parse_known_at(known_at)
-        va, ea = resolve_known(svc, from_, known, "from", role="start")  # a bare date: from its start, to its end
-        vb, eb = resolve_known(svc, to, known, "to", role="end")
+        src = svc.pick_source(source)
+        # a bare date: from its start, to its end
+        va, ea = resolve_known(svc, from_, known, "from", role="start", source=src)
+        vb, eb = resolve_known(svc, to, known, "to", role="end", source=src)
         ta = va.valid_time if ea else parse_time_param(from_, "from", "start")
         tb = vb.valid_time if eb else parse_time_param(to, "to", "end")
         if ta is not None and tb is not None and ta > tb:
@@ -192,15 +201,17 @@ def _register_analyses(app, svc) -> None:
                 f"of {iso(va.valid_time)}, so nothing changed.",
             )
         pair = f"{va.version_id}.{va.revision}-{vb.version_id}.{vb.revision}"
-        if ea and eb and not_modified(request, etag_for(request, pair)):
-            return cached(request, b"", exact=True, data=pair)  # 304 before any work
+        if ea and eb and not_modified(request, etag_for(request, pair, va.source)):
+            return cached(request, b"", exact=True, data=pair, source=va.source)  # 304 before any work
         zb = zoom_bucket(z)
         body = svc.memo(
             ("change", va.pk, va.revision, vb.pk, vb.revision, zb, top),
             lambda: orjson.dumps(change_payload(an, va, vb, zb, top, known), option=orjson.OPT_SERIALIZE_NUMPY),
         )
         # both ends named by version: immutable, with an ETag; else no-cache (a time may resolve differently later)
-        return cached(request, body, exact=True, data=pair) if ea and eb else cached(request, body)
+        if ea and eb:
+            return cached(request, body, exact=True, data=pair, source=va.source)
+        return cached(request, body, source=va.source)
 
 
 def areas_payload(
@@ -212,27 +223,35 @@ def areas_payload(
     to: str | None,
     every: str | None,
     known_at: int | None = None,
+    source: str | None = None,
 ) -> dict:
     """Rows of area per side in ``region`` from ``start`` to ``end`` (404 when no version lies in the range).
 
     ``known_at`` (epoch seconds): each version as known then, its areas from
-    that revision's own pieces (:mod:`frontline.store.known_at`).
+    that revision's own pieces (:mod:`frontline.store.known_at`). ``source``:
+    the source's versions (None: the default source).
     """
     from ..analysis.area import area_series
     from ..state import empty_range_message
 
     sides = svc.store.sides
-    versions = svc.versions(known_at)
+    versions = svc.versions(known_at, source)
     if not versions:
         return {"rows": []}
     if end is not None and end >= versions[0].valid_time:
         # an end past the last version's day: a warning (404 when strict)
-        resolve_known(svc, to, known_at, "to", role="end")
+        resolve_known(svc, to, known_at, "to", role="end", source=source)
     an = svc.analyses
     with an.lock:
         try:
             rows = area_series(
-                an.known(known_at), region=region, convention=convention, start=start, end=end, every=every
+                an.known(known_at),
+                region=region,
+                convention=convention,
+                start=start,
+                end=end,
+                every=every,
+                source=versions[0].source,
             )
         except OverflowError as exc:
             raise ApiError(400, None, str(exc)) from None

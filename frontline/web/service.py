@@ -167,12 +167,50 @@ class Service:
             raise StaleVersion(f"{v.version_id} revision {v.revision} was replaced")
 
     # -- versions -----------------------------------------------------------
-    def versions(self, known_at: int | None = None):
-        """The versions of the default source (as known at ``known_at``, epoch seconds, when given)."""
+    def versions(self, known_at: int | None = None, source: str | None = None):
+        """The versions of ``source`` (None: the default source), as known at ``known_at`` (epoch seconds) if given.
+
+        ``source`` is a name the store holds (checked by
+        :func:`~frontline.web.params.parse_source`); a source it no longer
+        holds has no versions.
+        """
         with self.lock:
-            if not self.store.sources():
+            have = self.store.sources()
+            if not have or (source is not None and source not in have):
                 return []
-            return self.known(known_at).versions()
+            return self.known(known_at).versions(source)
+
+    def pick_source(self, value: str | None, parameter: str = "source") -> str | None:
+        """A ``source`` parameter checked against the store (None: the default source); 400 naming it otherwise.
+
+        :func:`~frontline.web.params.parse_source` under this service's lock
+        (the store handle is shared by the request threads).
+        """
+        from .params import parse_source
+
+        if value is None or value == "":
+            return None
+        with self.lock:
+            return parse_source(self.store, value, parameter)
+
+    def source_name(self, source: str | None) -> str | None:
+        """``source``, else the store's default source (None while the store holds no versions)."""
+        if source is not None:
+            return source
+        with self.lock:
+            return self.store.default_source() if self.store.sources() else None
+
+    def source_credit(self, source: str) -> tuple[str, str]:
+        """``(attribution, licence)`` of a source, as ``frontline sources set`` recorded them (or its defaults).
+
+        Read on every answer that shows the source's data (a ``meta`` row:
+        microseconds), so a change made while the server runs shows at once.
+        """
+        from ..store.source_info import source_info
+
+        with self.lock:
+            info = source_info(self.store, source)
+        return str(info["attribution"] or info["title"] or ""), str(info["licence"] or "")
 
     def known(self, known_at: int | None):
         """The store as known at ``known_at`` (:func:`frontline.state.as_known`); the store itself when None."""
@@ -182,7 +220,14 @@ class Service:
 
         return as_known(self.store, known_at)
 
-    def resolve(self, at: str | None, parameter: str = "at", role: str = "at", known_at: str | int | None = None):
+    def resolve(
+        self,
+        at: str | None,
+        parameter: str = "at",
+        role: str = "at",
+        known_at: str | int | None = None,
+        source: str | None = None,
+    ):
         """``(version, exact)``: exact when ``at`` names the version itself (id or valid time).
 
         ``role`` reads a bare date as its end (``at``, ``end``) or start
@@ -192,19 +237,25 @@ class Service:
         the versions known then, each in its revision then
         (:mod:`frontline.store.known_at`); a past revision comes back with
         ``known_at`` set and a negative ``pk``, so caches keep it apart.
+        ``source``: a source the store holds (None: the default source);
+        every cache key holds the version's ``pk``, which no two sources share.
         """
         from ..state import staleness
         from ..times import parse_time
         from .params import parse_known_at
 
         t_known = parse_known_at(known_at) if isinstance(known_at, str) else known_at
-        versions = self.versions(t_known)
-        if not versions and t_known is not None and self.versions():
+        versions = self.versions(t_known, source)
+        if not versions and t_known is not None and self.versions(None, source):
             raise ApiError(
                 404, "known_at", f"No version was known at {iso(t_known)}: none was published or imported by then."
             )
         if not versions:
-            raise ApiError(404, parameter, "The store holds no versions.")
+            raise ApiError(
+                404,
+                parameter,
+                "The store holds no versions." if source is None else f"Source {source!r} holds no versions.",
+            )
         if at is None or at == "" or at == "latest":
             return versions[-1], False
         for v in versions:
@@ -221,7 +272,7 @@ class Service:
                 404, parameter, f"{parameter}={at!r} is before the first version ({iso(versions[0].valid_time)})."
             )
         with self.lock:
-            v = self.known(t_known).version_at(t)
+            v = self.known(t_known).version_at(t, source)
         if v is None:  # pragma: no cover - guarded above
             raise ApiError(404, parameter, f"No version at {at!r}.")
         note = staleness(v, t, versions[-1], max_age_s=self.policy.max_age_s)
@@ -541,8 +592,11 @@ def resolve_known(svc: Service, at: str | None, known_at: str | int | None, *arg
     """``svc.resolve(at, *args, **kwargs)``, with ``known_at`` only when one is given.
 
     The call is the one the routes made before ``known_at`` existed when none
-    is given, so a stand-in for :meth:`Service.resolve` need not take it.
+    is given, so a stand-in for :meth:`Service.resolve` need not take it; a
+    ``source`` keyword of None (the default source) is left out the same way.
     """
     if known_at not in (None, ""):
         kwargs["known_at"] = known_at
+    if kwargs.get("source", "") is None:
+        del kwargs["source"]
     return svc.resolve(at, *args, **kwargs)

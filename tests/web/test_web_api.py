@@ -297,3 +297,19 @@ def test_api_ranges_by_day_and_empty_ranges(client, versions):
     assert r.status_code == 404 and "nothing changed" in r.json()["detail"]
     r = client.get("/api/areas", params={"to": "2031-01-01"})
     assert r.status_code == 200 and "after the last version" in r.json()["warnings"][0]
+
+
+def test_answers_credit_the_default_source(client, versions):
+    """DeepState's default attribution (never recorded in this store) in the body and, ASCII-escaped, the header."""
+    from urllib.parse import unquote
+
+    r = client.get("/api/state", params={"at": versions[-1]["id"], "zoom": 6})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["source"] == "deepstate" and d["attribution"] == "© DeepStateMAP (deepstatemap.live)"
+    assert "not to be redistributed" in d["licence"]
+    assert r.headers["x-frontline-source"] == "deepstate"
+    assert r.headers["x-frontline-attribution"] == "%C2%A9 DeepStateMAP (deepstatemap.live)"
+    assert unquote(r.headers["x-frontline-attribution"]) == d["attribution"]
+    png = client.get("/api/map.png", params={"at": versions[-1]["id"], "width": 64, "height": 64})
+    assert png.headers["x-frontline-source"] == "deepstate"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
+import shapely
 from click.testing import CliRunner
-from test_compare import GAZ_ROW, STRIP, VILLAGE, VILLAGE_AT, _write_source, km2
+from test_compare import BASE, GAZ_ROW, STRIP, VILLAGE, VILLAGE_AT, _write_source, km2
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from fastapi.testclient import TestClient  # noqa: E402
@@ -195,3 +196,184 @@ def test_web_map_mode_draws_hatched_disagreement_and_the_lags(pair_store):
             b.close()
     finally:
         stop()
+
+
+# --------------------------------------------------------------------------- source= on every read route
+# alpha is the store's default source (the first name: no "deepstate" here). Expected values come from the
+# generated boxes (geodesic km² and km with pyproj), never from the code's own answers.
+ATTRIBUTION_B = "Beta team"
+V2, V4, V5 = "1740916800", "1741089600", "1741176000"  # the versions of 2025-03-02, -04 and -05 12:00 UTC
+
+
+def _strip_front_km() -> float:
+    """Geodesic km of the strip's west, north and south edges: where ua meets beta's grey strip."""
+    from test_compare import GEOD
+
+    x0, y0, x1, y1 = STRIP.bounds
+    return (
+        sum(GEOD.line_length([a, b], [c, d]) for a, c, b, d in ((x0, y0, x0, y1), (x0, y1, x1, y1), (x0, y0, x1, y0)))
+        / 1e3
+    )
+
+
+def _of(client, path, source=None, **params):
+    """The answer to ``path`` for ``source`` (None: no source parameter), checked to credit that source."""
+    r = client.get(path, params=params | ({"source": source} if source else {}))
+    assert r.status_code == 200, (path, source, r.text[:300])
+    assert r.headers["x-frontline-source"] == (source or "alpha"), path
+    if source == "beta":
+        assert r.headers["x-frontline-attribution"] == ATTRIBUTION_B, path
+    else:
+        assert "x-frontline-attribution" not in r.headers, path  # alpha has no attribution recorded
+    if r.headers["content-type"].startswith("application/json"):
+        d = r.json()
+        assert d["source"] == (source or "alpha"), path
+        assert d["attribution"] == (ATTRIBUTION_B if source == "beta" else ""), path
+        assert d["licence"] == ("CC0" if source == "beta" else ""), path
+    return r
+
+
+def _by_status(fc) -> dict:
+    return {(f["properties"]["status"], f["properties"]["side"]): f["geometry"] for f in fc["features"]}
+
+
+def test_versions_of_each_source(client):
+    for src in (None, "beta"):
+        d = _of(client, "/api/versions", src).json()
+        assert [v["id"] for v in d["versions"]] == ["1740830400", "1740916800", "1741003200", V4, V5]
+
+
+def test_state_is_the_named_sources(client):
+    from shapely.geometry import shape
+
+    alpha = _by_status(_of(client, "/api/state", at="2025-03-05").json())
+    beta = _by_status(_of(client, "/api/state", "beta", at="2025-03-05").json())
+    assert km2(shape(alpha[("held", "ru")])) == pytest.approx(km2(BASE.union(STRIP).union(VILLAGE)), rel=1e-3)
+    assert ("contested", None) not in alpha
+    assert km2(shape(beta[("held", "ru")])) == pytest.approx(km2(BASE.union(VILLAGE)), rel=1e-3)
+    assert km2(shape(beta[("contested", None)])) == pytest.approx(km2(STRIP), rel=1e-3)
+    # on 2025-03-02 the village is alpha's already, not yet beta's
+    alpha2 = _by_status(_of(client, "/api/state", at="2025-03-02").json())
+    beta2 = _by_status(_of(client, "/api/state", "beta", at="2025-03-02").json())
+    assert shape(alpha2[("held", "ru")]).contains(shapely.Point(VILLAGE_AT))
+    assert not shape(beta2[("held", "ru")]).contains(shapely.Point(VILLAGE_AT))
+
+
+def test_cache_and_etag_keep_the_sources_apart(client):
+    a = _of(client, "/api/state", at=V5)
+    b = _of(client, "/api/state", "beta", at=V5)
+    assert a.headers["etag"] != b.headers["etag"]  # same version id and revision, another source
+    assert a.json()["features"] != b.json()["features"]
+    # alpha's validator does not revalidate beta's answer, and each source's own does
+    miss = client.get("/api/state", params={"at": V5, "source": "beta"}, headers={"If-None-Match": a.headers["etag"]})
+    assert miss.status_code == 200 and miss.json()["features"] == b.json()["features"]
+    hit = client.get("/api/state", params={"at": V5, "source": "beta"}, headers={"If-None-Match": b.headers["etag"]})
+    assert hit.status_code == 304
+    # asked again in turn: each source still gets its own (cached) answer
+    assert _of(client, "/api/state", at=V5).json()["features"] == a.json()["features"]
+    assert _of(client, "/api/state", "beta", at=V5).json()["features"] == b.json()["features"]
+
+
+def test_areas_change_and_points_of_the_named_source(client):
+    alpha = _of(client, "/api/areas", region="home:ua").json()["rows"]
+    beta = _of(client, "/api/areas", "beta", region="home:ua").json()["rows"]
+    assert alpha[-1]["contested_km2"] == 0
+    assert beta[-1]["contested_km2"] == pytest.approx(km2(STRIP), rel=1e-3)
+    # from 2025-03-02 to -04 the village turns ru in beta only (alpha had it already)
+    ca = _of(client, "/api/change", **{"from": V2, "to": V4}).json()
+    cb = _of(client, "/api/change", "beta", **{"from": V2, "to": V4}).json()
+    assert ca["totals"]["ru_gained_km2"] == pytest.approx(0.0, abs=1e-3)
+    assert cb["totals"]["ru_gained_km2"] == pytest.approx(km2(VILLAGE), rel=1e-3)
+    assert _of(client, "/api/points", "beta", at=V5).json()["features"] == []
+
+
+def test_contact_line_and_its_series_of_the_named_source(client):
+    def grey_front(d) -> float:
+        return next(f["properties"]["length_km"] for f in d["features"] if f["properties"]["pair"] == "ua|contested")
+
+    assert grey_front(_of(client, "/api/contact-line", at=V5).json()) == pytest.approx(0.0, abs=1e-3)
+    assert grey_front(_of(client, "/api/contact-line", "beta", at=V5).json()) == pytest.approx(
+        _strip_front_km(), rel=1e-3
+    )
+    for path, params in (("/api/contact-line/series", {"every": "day"}), ("/api/series", {"what": "front"})):
+        ra = _of(client, path, **params).json()["rows"]
+        rb = _of(client, path, "beta", **params).json()["rows"]
+        assert len(ra) == len(rb) == 5, path
+        assert ra[-1]["length_km"]["ua|contested"] == pytest.approx(0.0, abs=1e-3), path
+        assert rb[-1]["length_km"]["ua|contested"] == pytest.approx(_strip_front_km(), rel=1e-3), path
+
+
+def test_corridors_roads_report_and_map_credit_the_named_source(client):
+    _of(client, "/api/corridors", "beta", at=V5, side="ru")
+    assert "no roads" in _of(client, "/api/roads", "beta", at=V5).json()["note"]
+    ra = _of(client, "/api/report", at=V5, region="home:ua")
+    rb = _of(client, "/api/report", "beta", at=V5, region="home:ua")
+    assert ra.headers["etag"] != rb.headers["etag"] and rb.text.startswith("<!DOCTYPE html>")
+    pa = _of(client, "/api/map.png", at=V5, width=200, height=200, bbox="35.9,47.6,37.1,48.6")
+    pb = _of(client, "/api/map.png", "beta", at=V5, width=200, height=200, bbox="35.9,47.6,37.1,48.6")
+    assert pb.content[:8] == b"\x89PNG\r\n\x1a\n" and pa.content != pb.content  # beta's strip is drawn grey
+
+
+def test_ogc_items_of_the_named_source(client):
+    from shapely.geometry import shape
+
+    def contested(source):
+        params = {"f": "json"} | ({"source": source} if source else {})
+        r = client.get("/ogc/collections/control/items", params=params)
+        assert r.status_code == 200, r.text
+        d = r.json()
+        assert d["source"] == (source or "alpha")
+        feat = next(f for f in d["features"] if f["properties"]["status"] == "contested")
+        one = client.get(f"/ogc/collections/control/items/{feat['id']}", params=params).json()
+        assert one["source"] == (source or "alpha") and one["geometry"] == feat["geometry"]
+        return feat["geometry"]
+
+    assert contested(None) is None  # alpha calls no ground grey
+    assert km2(shape(contested("beta"))) == pytest.approx(km2(STRIP), rel=1e-3)
+    doc = client.get("/ogc/collections/control", params={"f": "json", "source": "beta"}).json()
+    assert doc["attribution"] == ATTRIBUTION_B
+    assert all("source=beta" in lk["href"] for lk in doc["links"])
+    listed = client.get("/ogc/collections", params={"f": "json", "source": "beta"}).json()["collections"]
+    assert next(c for c in listed if c["id"] == "control")["source"] == "beta"
+    # a client that adds source= to every request (QGIS's url query string) is answered everywhere
+    for path in ("/ogc", "/ogc/conformance"):
+        assert client.get(path, params={"f": "json", "source": "beta"}).status_code == 200, path
+
+
+SOURCE_ROUTES = [
+    ("/api/versions", {}),
+    ("/api/state", {}),
+    ("/api/points", {}),
+    ("/api/areas", {}),
+    ("/api/change", {"from": V2, "to": V4}),
+    ("/api/contact-line", {}),
+    ("/api/corridors", {}),
+    ("/api/roads", {}),
+    ("/api/contact-line/series", {}),
+    ("/api/series", {"what": "front"}),
+    ("/api/report", {"region": "home:ua"}),
+    ("/api/map.png", {}),
+    ("/ogc", {}),
+    ("/ogc/conformance", {}),
+    ("/ogc/collections", {}),
+    ("/ogc/collections/control", {}),
+    ("/ogc/collections/control/items", {}),
+    ("/ogc/collections/control/items/1741176000.contested", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), SOURCE_ROUTES)
+def test_an_unknown_source_is_a_400_naming_it_and_the_sources(client, path, params):
+    r = client.get(path, params=params | {"source": "betta"})
+    assert r.status_code == 400, r.text
+    d = r.json()
+    assert d["parameter"] == "source"
+    assert "'betta'" in d["detail"] and "'beta'?" in d["detail"] and "alpha, beta" in d["detail"]
+
+
+def test_openapi_documents_source_on_every_read_route(client):
+    spec = client.get("/openapi.json").json()
+    for path, _ in SOURCE_ROUTES:
+        template = path.replace("1741176000.contested", "{featureId}").replace("/control", "/{collectionId}")
+        names = {q["name"] for q in spec["paths"][template]["get"]["parameters"]}
+        assert "source" in names, template
