@@ -321,6 +321,8 @@ class Service:
         vc, _ = self.state(v)
         with self.lock:
             hit = self._states.get(v.pk)
+            if hit is not None and hit[0] != v.revision:  # a newer revision's entry: neither read nor fill it
+                hit = None
             if hit is not None and len(hit) > 3:
                 return hit[3]
             parts = vc.tile_parts() if hasattr(vc, "tile_parts") else None
