@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+if TYPE_CHECKING:
+    from rich.console import Console
 
-err_console = Console(stderr=True)
+
+@lru_cache(maxsize=1)
+def _err_console() -> Console:
+    """The stderr console, made on first use (rich loads only when something is drawn)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``err_console``: the shared stderr :class:`rich.console.Console`, made when first asked for (PEP 562)."""
+    if name == "err_console":
+        return _err_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextmanager
@@ -17,9 +32,18 @@ def progress_bar(total: int | None, label: str, enabled: bool = True):
     if not enabled:
         yield lambda n=1: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     cols = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     if total:
         cols.append(TimeRemainingColumn())
-    with Progress(*cols, console=err_console, transient=not sys.stderr.isatty()) as prog:
+    with Progress(*cols, console=_err_console(), transient=not sys.stderr.isatty()) as prog:
         task = prog.add_task(label, total=total)
         yield lambda n=1: prog.advance(task, n)

@@ -10,16 +10,20 @@ distortion stays far below the tolerances analysts care about.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-from pyproj import CRS, Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
-GEOD = Geod(ellps="WGS84")
+if TYPE_CHECKING:
+    from pyproj import Geod, Transformer
+
+# pyproj (about 0.3 s to import) loads on the first measure, not with every
+# command that imports this module to read stored results.
 
 __all__ = [
-    "GEOD",
+    "GEOD",  # noqa: F822 (module __getattr__: made on first use)
     "area_m2",
     "area_km2",
     "areas_m2",
@@ -29,16 +33,35 @@ __all__ = [
 ]
 
 
-_POLY_AREA = getattr(GEOD, "_polygon_area_perimeter", None)  # Cython entry point: skips per-call buffer copies
+@lru_cache(maxsize=1)
+def _geod() -> Geod:
+    """The WGS84 ellipsoid (``pyproj.Geod``), made on first use."""
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+@lru_cache(maxsize=1)
+def _poly_area() -> Any:
+    """``Geod._polygon_area_perimeter`` (Cython entry point: skips per-call buffer copies), or None."""
+    return getattr(_geod(), "_polygon_area_perimeter", None)
+
+
+def __getattr__(name: str) -> Any:
+    """``GEOD``: the shared :class:`pyproj.Geod`, made when first asked for (PEP 562)."""
+    if name == "GEOD":
+        return _geod()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _ring_area(x: np.ndarray, y: np.ndarray) -> float:
     """Unsigned geodesic area (m²) of one ring given as contiguous float64 lon, lat arrays."""
     if len(x) < 4:
         return 0.0
-    if _POLY_AREA is not None:
-        return abs(_POLY_AREA(x, y, False)[0])
-    return abs(GEOD.polygon_area_perimeter(x, y)[0])
+    poly_area = _poly_area()
+    if poly_area is not None:
+        return abs(poly_area(x, y, False)[0])
+    return abs(_geod().polygon_area_perimeter(x, y)[0])
 
 
 def _polygons(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +158,7 @@ def length_m(geom: BaseGeometry | None) -> float:
         if part.geom_type in ("LineString", "LinearRing"):
             xy = shapely.get_coordinates(part)
             if len(xy) >= 2:
-                total += GEOD.line_length(xy[:, 0], xy[:, 1])
+                total += _geod().line_length(xy[:, 0], xy[:, 1])
         elif part.geom_type in ("MultiLineString", "GeometryCollection", "Polygon", "MultiPolygon"):
             total += length_m(part)
     return total
@@ -145,12 +168,16 @@ def to_lonlat_from(geoms, crs: str | None):
     """Reproject geometries from ``crs`` to lon/lat (unchanged when already EPSG:4326 or no CRS)."""
     if not crs or crs in ("EPSG:4326", "OGC:CRS84"):
         return geoms
+    from pyproj import Transformer
+
     tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 @lru_cache(maxsize=64)
 def _transformers(lon0: float, lat0: float) -> tuple[Transformer, Transformer]:
+    from pyproj import CRS, Transformer
+
     crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs")
     fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
@@ -225,6 +252,6 @@ def geodesic_lengths_m(geoms) -> np.ndarray:
     if not same.any():
         return out
     a, b = xy[:-1][same], xy[1:][same]
-    _, _, d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    _, _, d = _geod().inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
     per_part = np.bincount(cidx[1:][same], weights=d, minlength=len(parts))
     return np.bincount(owner, weights=per_part, minlength=n)

@@ -22,9 +22,10 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # annotations only: shapely loads where geometry is made, not with every command
+    from shapely.geometry.base import BaseGeometry
 
 DEFAULT_SIDES: tuple[str, str] = ("ua", "ru")
 

@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from ..geodesy import GEOD
+from .. import geodesy  # its GEOD (pyproj) is made on first use, not at import
 from ..model import CONTESTED, ControlMap, iso
 from ..times import check_period, last_per_period
 
@@ -439,7 +439,9 @@ def contact_line(
     segs = _boundary_segments(cells, homes, plain, probe_m, water_m)
     front, rear, lo, hi = _front_segments(segs, order, homes, plain, probe_m, sliver_m)
     _, _, seg_m = (
-        GEOD.inv(segs.a[:, 0], segs.a[:, 1], segs.b[:, 0], segs.b[:, 1]) if len(segs.a) else (None, None, np.zeros(0))
+        geodesy.GEOD.inv(segs.a[:, 0], segs.a[:, 1], segs.b[:, 0], segs.b[:, 1])
+        if len(segs.a)
+        else (None, None, np.zeros(0))
     )
     seg_km = np.asarray(seg_m, dtype=float) / 1000.0
     region_hits = _region_hits(segs, regions)

@@ -35,9 +35,10 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ from ..store.results import ResultReader, ResultRow, current_keys, params_key, p
 
 __all__ = [
     "WHATS",
-    "RULES",
+    "RULES",  # noqa: F822 (module __getattr__: made on first use)
     "CORRIDOR_DEFAULTS",
     "Outcome",
     "contact_line_body",
@@ -88,20 +89,57 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=4).hexdigest()
 
 
-def _rules() -> dict[str, str]:
-    """Rule version per analysis: ``<bumped by hand>-<fingerprint of the thresholds>``."""
-    from . import contact_line as cl
-    from .corridors import SERIES_MIN_GROUND_SHARE
+@cache
+def _rule(what: str) -> str:
+    """Rule version of one analysis: ``<bumped by hand>-<fingerprint of the thresholds>``.
 
-    return {
-        # bump the number when the rule, or the shape of the body the web serves, changes
-        "contact-line": "2-" + _fingerprint(cl.RULE, cl.PROBE_M, cl.SLIVER_M, cl.WATER_M, cl.SEGMENT_DEG),
-        "corridors": "2-" + _fingerprint(sorted(CORRIDOR_DEFAULTS.items()), SERIES_MIN_GROUND_SHARE),
-        "settlements": "1",  # status_on_control's boundary rules have no thresholds to fingerprint
-    }
+    Made on first use, one analysis at a time: the thresholds live in the
+    contact-line and corridors modules, whose imports a command reading
+    another analysis's stored rows would otherwise pay for at start-up.
+    """
+    # bump the number when the rule, or the shape of the body the web serves, changes
+    if what == "contact-line":
+        from . import contact_line as cl
+
+        return "2-" + _fingerprint(cl.RULE, cl.PROBE_M, cl.SLIVER_M, cl.WATER_M, cl.SEGMENT_DEG)
+    if what == "corridors":
+        from .corridors import SERIES_MIN_GROUND_SHARE
+
+        return "2-" + _fingerprint(sorted(CORRIDOR_DEFAULTS.items()), SERIES_MIN_GROUND_SHARE)
+    if what == "settlements":
+        return "1"  # status_on_control's boundary rules have no thresholds to fingerprint
+    raise KeyError(what)
 
 
-RULES: dict[str, str] = _rules()
+class _Rules(Mapping[str, str]):
+    """``{analysis: rule version}`` over :data:`WHATS`, each computed when first looked up (:func:`_rule`)."""
+
+    def __getitem__(self, what: str) -> str:
+        return _rule(what)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(WHATS)
+
+    def __len__(self) -> int:
+        return len(WHATS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+_RULES = _Rules()
+
+
+def _rules() -> Mapping[str, str]:
+    """:data:`RULES`, the rule version per analysis."""
+    return _RULES
+
+
+def __getattr__(name: str) -> Mapping[str, str]:
+    """``RULES``: ``{analysis: rule version}`` (:func:`_rules`), computed when first asked for (PEP 562)."""
+    if name == "RULES":
+        return _rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def plain(obj: Any) -> Any:
@@ -423,7 +461,7 @@ def compute_version(
                         Outcome(version_id, what, pkey, "failed", time.perf_counter() - t1, _reason(exc), v.revision)
                     )
                     continue
-                rows.append(ResultRow(what, pkey, v.source, v.version_id, v.revision, RULES[what], body))
+                rows.append(ResultRow(what, pkey, v.source, v.version_id, v.revision, _rules()[what], body))
                 compact = series_result(rows[-1])  # kept next to it: series read small rows
                 if compact is not None:
                     rows.append(compact)
@@ -487,8 +525,8 @@ def backfill_series(store, versions: Sequence[Any], jobs: Sequence[tuple[str, st
             if w not in SERIES_OF:
                 continue
             for src in {v.source for v in versions}:
-                full = current_keys(store, w, p, RULES[w], src)
-                compact = current_keys(store, series_what(w), p, RULES[w], src)
+                full = current_keys(store, w, p, _rules()[w], src)
+                compact = current_keys(store, series_what(w), p, _rules()[w], src)
                 need = [
                     v
                     for v in versions
@@ -500,11 +538,11 @@ def backfill_series(store, versions: Sequence[Any], jobs: Sequence[tuple[str, st
                     reader = ResultReader(store.path)
                 rows: list[ResultRow] = []
                 for v in need:
-                    body = reader.get(w, p, v, RULES[w]) if reader is not None else None
+                    body = reader.get(w, p, v, _rules()[w]) if reader is not None else None
                     got = (
                         None
                         if body is None
-                        else series_result(ResultRow(w, p, src, v.version_id, v.revision, RULES[w], body))
+                        else series_result(ResultRow(w, p, src, v.version_id, v.revision, _rules()[w], body))
                     )
                     if got is not None:
                         rows.append(got)
@@ -554,22 +592,28 @@ def stored_series(store, what: str, pkey: str, versions: Sequence[Any]) -> dict[
     dict
         Empty when stored results are off or none is stored.
     """
-    if not stored_results_on() or not stored_count(store, what, pkey, rule=RULES[what]):
+    if not stored_results_on() or not stored_count(store, what, pkey, rule=_rules()[what]):
         return {}
+    versions = list(versions)
+    rule = _rules()[what]
     reader = ResultReader(store.path)
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        for v in versions:
-            compact = reader.get(series_what(what), pkey, v, RULES[what]) if what in SERIES_OF else None
-            if compact is not None:  # the series member alone (null: a side holding no ground)
-                series = orjson.loads(compact)
-            else:  # a result stored before the compact rows: its whole body
-                body = reader.get(what, pkey, v, RULES[what])
-                series = None if body is None else orjson.loads(body).get("series")
-            if series is not None:
-                out[v.version_id] = series
+    try:  # a query or two for the whole series, not two per version
+        compact = reader.get_many(series_what(what), pkey, versions, rule) if what in SERIES_OF else {}
+        rest = [v for v in versions if str(v.version_id) not in compact]
+        whole = reader.get_many(what, pkey, rest, rule) if rest else {}
     finally:
         reader.close()
+    out: dict[str, dict[str, Any]] = {}
+    for v in versions:
+        vid = str(v.version_id)
+        if vid in compact:  # the series member alone (null: a side holding no ground)
+            series = orjson.loads(compact[vid])
+        elif vid in whole:  # a result stored before the compact rows: its whole body
+            series = orjson.loads(whole[vid]).get("series")
+        else:
+            continue
+        if series is not None:
+            out[v.version_id] = series
     return out
 
 
@@ -597,27 +641,11 @@ def contact_line_series_stored(
         The series rows (the same as computed ones, jumps explained) and how
         many came from the store.
     """
-    from .._progress import progress_bar
-    from ..state import version_control, versions_between
-    from ..times import check_period
-    from .contact_line import contact_line, explain_jumps, pick_periods, series_row
+    from .contact_line import front_series
 
-    check_period(every)
-    picked = pick_periods(versions_between(store, start, end, source), every)
-    stored = stored_series(store, "contact-line", "", [v for _, v in picked])
-    rows: list[dict[str, Any]] = []
-    todo = len(picked) - len(stored)
-    with progress_bar(todo, "front length", enabled=progress and todo > 5) as advance:
-        for period, v in picked:
-            got = stored.get(v.version_id)
-            if got is None:
-                rows.append(series_row(v, period, contact_line(version_control(store, v))))
-                advance()
-                continue
-            head: dict[str, Any] = {"time": iso(v.valid_time), "version_id": v.version_id}
-            rows.append(head | ({"period": period} if period is not None else {}) | got)
-    explain_jumps(store, rows, source)
-    return rows, len(stored)
+    # one reading of the stored rows, shared with ``frontline contact-line`` (the rule's rows, current revisions)
+    rule = _rules()["contact-line"] if stored_results_on() else None
+    return front_series(store, start, end, every=every, source=source, progress=progress, rule=rule)
 
 
 def stored_codes(store, versions: Sequence[Any], stamp: str | None = None) -> dict[str, np.ndarray]:
@@ -646,19 +674,20 @@ def stored_codes(store, versions: Sequence[Any], stamp: str | None = None) -> di
     if not stamp or not stored_results_on():
         return {}
     pkey = settlements_params(stamp)
-    if not stored_count(store, "settlements", pkey, rule=RULES["settlements"]):
+    if not stored_count(store, "settlements", pkey, rule=_rules()["settlements"]):
         return {}
     labels: list[str | None] = [None, *store.sides, CONTESTED]
     reader = ResultReader(store.path)
-    out: dict[str, np.ndarray] = {}
-    try:
-        for v in versions:
-            body = reader.get("settlements", pkey, v, RULES["settlements"])
-            if body is not None:
-                codes, labs = codes_from_body(body)
-                out[v.version_id] = recoded(codes, labs, labels, np.int8)
+    try:  # one query for every version, not one each
+        bodies = reader.get_many("settlements", pkey, versions, _rules()["settlements"])
     finally:
         reader.close()
+    out: dict[str, np.ndarray] = {}
+    for v in versions:
+        body = bodies.get(str(v.version_id))
+        if body is not None:
+            codes, labs = codes_from_body(body)
+            out[v.version_id] = recoded(codes, labs, labels, np.int8)
     return out
 
 
@@ -854,7 +883,7 @@ def _todo(
         {}
         if force
         else {
-            (w, p, src): current_keys(store, w, p, RULES[w], src)
+            (w, p, src): current_keys(store, w, p, _rules()[w], src)
             for w, p in jobs
             for src in {v.source for v in versions}
         }
